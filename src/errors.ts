@@ -1,0 +1,145 @@
+/**
+ * Every error nopoll produces. A leaf module: it imports nothing, so each layer may use it.
+ *
+ * Errors caused by the peer carry the close code sent (or that should be sent) on the wire; errors caused by the
+ * caller are plain `TypeError`/`RangeError` thrown at the API boundary.
+ * @packageDocumentation
+ */
+
+/** Stable machine-readable error codes, one per failure kind. */
+export type ErrorCode =
+  | 'NOPOLL_ERR_INVALID_OPCODE'
+  | 'NOPOLL_ERR_UNEXPECTED_RSV'
+  | 'NOPOLL_ERR_MASK_REQUIRED'
+  | 'NOPOLL_ERR_UNEXPECTED_MASK'
+  | 'NOPOLL_ERR_CONTROL_FRAME_TOO_LONG'
+  | 'NOPOLL_ERR_FRAGMENTED_CONTROL'
+  | 'NOPOLL_ERR_UNEXPECTED_CONTINUATION'
+  | 'NOPOLL_ERR_EXPECTED_CONTINUATION'
+  | 'NOPOLL_ERR_INVALID_CLOSE_CODE'
+  | 'NOPOLL_ERR_INVALID_CLOSE_BODY'
+  | 'NOPOLL_ERR_INVALID_LENGTH'
+  | 'NOPOLL_ERR_DATA_AFTER_CLOSE'
+  | 'NOPOLL_ERR_INVALID_UTF8'
+  | 'NOPOLL_ERR_MESSAGE_TOO_BIG'
+  | 'NOPOLL_ERR_POLICY_VIOLATION'
+  | 'NOPOLL_ERR_HANDSHAKE'
+  | 'NOPOLL_ERR_CLOSED'
+  | 'NOPOLL_ERR_INVALID_STATE'
+  | 'NOPOLL_ERR_TIMEOUT'
+  | 'NOPOLL_ERR_ABORTED'
+  | 'NOPOLL_ERR_TLS'
+  | 'NOPOLL_ERR_CONNECT'
+  | 'NOPOLL_ERR_HANDLER';
+
+/** Base class of every nopoll error. */
+export class NopollError extends Error {
+  /** Stable code identifying the failure. */
+  readonly code: ErrorCode;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.name = new.target.name;
+  }
+}
+
+/**
+ * The peer broke RFC 6455 (§5, §7). `closeCode` is the status sent in the close frame that fails the connection
+ * (1002 unless a subclass says otherwise).
+ */
+export class ProtocolError extends NopollError {
+  /** Close code to send to the peer (RFC 6455 §7.4.1). */
+  readonly closeCode: number;
+  constructor(code: ErrorCode, message: string, closeCode = 1002) {
+    super(code, message);
+    this.closeCode = closeCode;
+  }
+}
+
+/** A text message or close reason was not valid UTF-8 (RFC 6455 §8.1): close code 1007. */
+export class InvalidPayloadError extends ProtocolError {
+  constructor(message: string) {
+    super('NOPOLL_ERR_INVALID_UTF8', message, 1007);
+  }
+}
+
+/** A frame or message exceeded the configured limit (checked from the header, before buffering): close code 1009. */
+export class MessageTooBigError extends ProtocolError {
+  /** The limit that was exceeded, in bytes. */
+  readonly limit: number;
+  constructor(message: string, limit: number) {
+    super('NOPOLL_ERR_MESSAGE_TOO_BIG', message, 1009);
+    this.limit = limit;
+  }
+}
+
+/** The peer violated a local policy (RFC 6455 §7.4.1 code 1008). */
+export class PolicyViolationError extends ProtocolError {
+  constructor(message: string) {
+    super('NOPOLL_ERR_POLICY_VIOLATION', message, 1008);
+  }
+}
+
+/**
+ * The opening handshake failed (RFC 6455 §4). On a server, `status` is the HTTP status answered (400, 403, 426,
+ * 431, ...); on a client, it is the status received (or 0 when the response could not be parsed).
+ */
+export class HandshakeError extends NopollError {
+  /** HTTP status sent (server) or received (client); 0 when none. */
+  readonly status: number;
+  constructor(message: string, status = 0, options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_HANDSHAKE', message, options);
+    this.status = status;
+  }
+}
+
+/** An operation needed an open connection, or a wait was cut short because the connection ended. */
+export class ConnectionClosedError extends NopollError {
+  /** Close code seen (1005 no code, 1006 abnormal). */
+  readonly closeCode: number;
+  /** Close reason seen. */
+  readonly reason: string;
+  constructor(message: string, closeCode = 1006, reason = '') {
+    super('NOPOLL_ERR_CLOSED', message);
+    this.closeCode = closeCode;
+    this.reason = reason;
+  }
+}
+
+/** An operation is not allowed in the connection's current state (for example sending before the handshake). */
+export class InvalidStateError extends NopollError {
+  constructor(message: string) {
+    super('NOPOLL_ERR_INVALID_STATE', message);
+  }
+}
+
+/** A wait ran out of time. `phase` says which wait. */
+export class TimeoutError extends NopollError {
+  /** Which wait timed out: 'connect', 'handshake', 'close', 'read', 'flush', 'ready'... */
+  readonly phase: string;
+  constructor(phase: string, message?: string) {
+    super('NOPOLL_ERR_TIMEOUT', message ?? `${phase} timed out`);
+    this.phase = phase;
+  }
+}
+
+/** A wait was cancelled through its `AbortSignal`. */
+export class AbortError extends NopollError {
+  constructor(message = 'the operation was aborted', options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_ABORTED', message, options);
+  }
+}
+
+/** The TCP connection could not be established. */
+export class ConnectError extends NopollError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_CONNECT', message, options);
+  }
+}
+
+/** The TLS handshake failed or the post-handshake check refused the peer. */
+export class TlsError extends NopollError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_TLS', message, options);
+  }
+}
