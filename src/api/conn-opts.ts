@@ -1,0 +1,134 @@
+/**
+ * Options for a client connection or a listener: noPoll's `noPollConnOpts`, as a plain object with the same setters.
+ * @packageDocumentation
+ */
+import { MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+
+/** Everything a connection or listener can be configured with. All fields are optional. */
+export interface ConnOptsInit {
+  /** Client: `Cookie` request header. */
+  cookie?: string;
+  /**
+   * Client: extra request headers, as an object, as pairs, or in noPoll's raw form `"\r\nName: value\r\nName2: v"`.
+   */
+  extraHeaders?: Readonly<Record<string, string>> | ReadonlyArray<readonly [string, string]> | string;
+  /** Client: `Origin` header to send; `false` sends none. Default: none (RFC 6455 §4.1 makes it optional for non-browsers). */
+  origin?: string | false;
+  /** Client: subprotocols to request. Listener: subprotocols supported (chosen in the client's order). */
+  protocols?: readonly string[];
+  /** Largest frame payload accepted (1 to 2147483646); overrides the context. */
+  maxFrameSize?: number;
+  /** Largest whole message accepted; overrides the context. */
+  maxMessageSize?: number;
+  /** Deliver each frame to `onMessage` as it arrives (noPoll's behaviour) instead of whole messages. */
+  deliverFragments?: boolean;
+  /** Listener: refuse handshakes without an `Origin` header (noPoll's default; ours is to accept them). */
+  requireOrigin?: boolean;
+  /** Client: time for TCP connect plus handshake, in ms (context default 20 s). */
+  connectTimeoutMs?: number;
+  /** Listener: time a client has to send its whole handshake request, in ms (context default 10 s). */
+  handshakeTimeoutMs?: number;
+  /** Time to wait for the peer's side of the closing handshake, in ms (context default 5 s). */
+  closeTimeoutMs?: number;
+  /** Client: local address to bind (noPoll binds to an interface name; Node binds to an address). */
+  localAddress?: string;
+}
+
+/** A validated option set with noPoll's setter names. Pass it, or a plain {@link ConnOptsInit}, where options go. */
+export class ConnOpts {
+  /** The options as set. */
+  readonly values: ConnOptsInit;
+  #reuse = false;
+  #refs = 1;
+
+  /** Creates an option set (`nopoll_conn_opts_new`). */
+  constructor(init: ConnOptsInit = {}) {
+    this.values = { ...init };
+    if (init.maxFrameSize !== undefined) this.setMaxFrameSize(init.maxFrameSize);
+  }
+
+  /** Sets the client `Cookie` header (`nopoll_conn_opts_set_cookie`); null clears it. */
+  setCookie(cookie: string | null): this {
+    if (cookie === null) delete this.values.cookie;
+    else this.values.cookie = cookie;
+    return this;
+  }
+
+  /** Sets extra request headers (`nopoll_conn_opts_set_extra_headers`). */
+  setExtraHeaders(headers: NonNullable<ConnOptsInit['extraHeaders']>): this {
+    this.values.extraHeaders = headers;
+    return this;
+  }
+
+  /** Client: send an Origin header or not (`nopoll_conn_opts_add_origin_header`). */
+  setOrigin(origin: string | false): this {
+    this.values.origin = origin;
+    return this;
+  }
+
+  /** Listener: accept handshakes without Origin (`nopoll_conn_opts_skip_origin_check`). */
+  skipOriginCheck(skip: boolean): this {
+    this.values.requireOrigin = !skip;
+    return this;
+  }
+
+  /** Sets the frame limit (`nopoll_conn_opts_set_max_frame_size`); values outside 1..2147483646 are ignored, as in noPoll. */
+  setMaxFrameSize(bytes: number): this {
+    if (Number.isInteger(bytes) && bytes >= 1 && bytes <= MAX_FRAME_BYTES_LIMIT) this.values.maxFrameSize = bytes;
+    else delete this.values.maxFrameSize;
+    return this;
+  }
+
+  /** Keeps the object usable across calls (`nopoll_conn_opts_set_reuse`). Objects are never consumed here; kept for parity. */
+  setReuse(reuse: boolean): this {
+    this.#reuse = reuse;
+    return this;
+  }
+
+  /** Whether reuse was set. */
+  get reuse(): boolean {
+    return this.#reuse;
+  }
+
+  /** Reference count, for noPoll parity only (tests 44 and 46 check it). */
+  get refCount(): number {
+    return this.#refs;
+  }
+
+  /** Adds a reference (counter only). */
+  ref(): this {
+    this.#refs++;
+    return this;
+  }
+
+  /** Drops a reference (counter only). */
+  unref(): void {
+    if (this.#refs > 0) this.#refs--;
+  }
+}
+
+/** Accepts either form. */
+export type ConnOptsLike = ConnOpts | ConnOptsInit;
+
+/** The plain values of either form. */
+export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit {
+  if (!opts) return {};
+  return opts instanceof ConnOpts ? opts.values : opts;
+}
+
+/** Turns noPoll's raw extra-header string (`"\r\nName: value..."`) or an object into header pairs. */
+export function extraHeaderPairs(headers: ConnOptsInit['extraHeaders']): Array<[string, string]> {
+  if (headers === undefined) return [];
+  if (typeof headers === 'string') {
+    const pairs: Array<[string, string]> = [];
+    for (const line of headers.split(/\r?\n/)) {
+      if (line.trim() === '') continue;
+      const colon = line.indexOf(':');
+      if (colon <= 0) throw new TypeError(`extra header line without a name: ${JSON.stringify(line)}`);
+      pairs.push([line.slice(0, colon).trim(), line.slice(colon + 1).trim()]);
+    }
+    return pairs;
+  }
+  if (Array.isArray(headers)) return headers.map(([k, v]) => [k, v] as [string, string]);
+  return Object.entries(headers as Record<string, string>);
+}

@@ -1,0 +1,629 @@
+/**
+ * A WebSocket connection: noPoll's `noPollConn` for clients and accepted connections (listeners are
+ * {@link Listener}). Sends never block: they return the payload bytes accepted, or -1 when the connection no
+ * longer sends. Waits are Promises with timeouts and AbortSignals.
+ * @packageDocumentation
+ */
+import type { Socket } from 'node:net';
+import { AbortError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../errors.js';
+import { Opcode } from '../protocol/constants.js';
+import type { HeaderList } from '../protocol/handshake/headers.js';
+import { isValidUtf8 } from '../protocol/utf8.js';
+import { SocketDriver, type CloseInfo, type DriverEvents } from '../transport/socket-driver.js';
+import { connect as connectClientConn, type ConnectTarget } from './connect.js';
+import type { ConnOptsLike } from './conn-opts.js';
+import type { Context } from './context.js';
+import type { OnCloseHandler, OnMessageHandler, OnReadyHandler } from './handlers.js';
+import type { Listener } from './listener.js';
+import { Msg } from './msg.js';
+
+export type { CloseInfo } from '../transport/socket-driver.js';
+
+/** Which side a connection is: `client`, or `listener` for a connection a listener accepted (noPoll's roles). */
+export type ConnRole = 'client' | 'listener';
+
+/** Connection life cycle (RFC 6455 §4-§7). */
+export type ConnState = 'connecting' | 'open' | 'closing' | 'closed';
+
+/** Options of a wait. */
+export interface WaitOptions {
+  /** Give up after this many ms (TimeoutError). No timeout when absent or 0. */
+  timeoutMs?: number;
+  /** Give up when aborted (AbortError). */
+  signal?: AbortSignal;
+}
+
+/** What the opening handshake established. Filled in by the client and server setup code. */
+export interface HandshakeInfo {
+  requestedUrl: string;
+  hostHeader: string | null;
+  origin: string | null;
+  cookie: string | null;
+  requestedProtocols: string[];
+  xRealIp: string | null;
+  headers: HeaderList | null;
+}
+
+type PendingSend = { opcode: number; data: Buffer; fin: boolean };
+type Waiter = { resolve: () => void; reject: (error: Error) => void };
+
+/** A WebSocket connection. Create clients with `Conn.connect` (see `connect.ts`); listeners create the others. */
+export class Conn implements DriverEvents {
+  /** Per-context id (`nopoll_conn_get_id`). */
+  readonly id: number;
+  /** The owning context (`nopoll_conn_ctx`). */
+  readonly ctx: Context;
+  /** `client` or `listener` (`nopoll_conn_role`). */
+  readonly role: ConnRole;
+  /** The listener that accepted this connection, if any (`nopoll_conn_get_listener`). */
+  readonly listener: Listener | null;
+  /** Client: the host connected to. Accepted: the peer's address (`nopoll_conn_host`). */
+  host: string;
+  /** Client: the port connected to. Accepted: the peer's port (`nopoll_conn_port`). */
+  port: number;
+  /** Handshake details (`nopoll_conn_get_requested_url`, `_get_origin`, `_get_cookie`, ...). */
+  readonly handshake: HandshakeInfo;
+
+  /** This connection's message handler; wins over the context's (`nopoll_conn_set_on_msg`). */
+  onMessage: OnMessageHandler | null = null;
+  /** This connection's ready handler; wins over the context's (`nopoll_conn_set_on_ready`). */
+  onReady: OnReadyHandler | null = null;
+  /** This connection's close handler (`nopoll_conn_set_on_close`). */
+  onClose: OnCloseHandler | null = null;
+  /** Called for each ping received (already answered with a pong). */
+  onPing: ((conn: Conn, payload: Buffer) => void) | null = null;
+  /** Called for each pong received. */
+  onPong: ((conn: Conn, payload: Buffer) => void) | null = null;
+  /** Free slot for the application (`nopoll_conn_set_hook` / `_get_hook`). */
+  hook: unknown = undefined;
+
+  #state: ConnState = 'connecting';
+  #socket: Socket | null = null;
+  #driver: SocketDriver | null = null;
+  #deliverFrames = false;
+  #acceptedProtocol: string | null = null;
+  #pending: PendingSend[] | null = null;
+  #pendingFragmentKind = 0;
+  #closeInfo: CloseInfo | null = null;
+  #readyWaiters: Waiter[] | null = null;
+  #closedWaiters: Array<(info: CloseInfo) => void> | null = null;
+  #inbox: Msg[] = [];
+  #inboxWaiters: Waiter[] | null = null;
+  #maxFrameSize: number;
+  #tls = false;
+
+  /** @internal Connections are made by `Conn.connect` and by listeners. */
+  constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
+    this.ctx = ctx;
+    this.role = role;
+    this.listener = listener;
+    this.host = host;
+    this.port = port;
+    this.#maxFrameSize = maxFrameSize;
+    this.handshake = {
+      requestedUrl: '/',
+      hostHeader: null,
+      origin: null,
+      cookie: null,
+      requestedProtocols: [],
+      xRealIp: null,
+      headers: null,
+    };
+    this.id = ctx.register(this);
+  }
+
+  /**
+   * Starts a client connection to a `ws://` URL or a {@link ConnectTarget} and returns it at once
+   * (`nopoll_conn_new` and its variants); `await conn.waitUntilReady()` for the handshake.
+   */
+  static connect(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike): Conn {
+    return connectClientConn(ctx, target, opts);
+  }
+
+  /** Connects and waits for the handshake: `Conn.connect` + `waitUntilReady`. Rejects with why it failed. */
+  static open(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike & WaitOptions): Promise<Conn> {
+    const conn = connectClientConn(ctx, target, opts);
+    return conn.waitUntilReady(opts as WaitOptions | undefined);
+  }
+
+  // ---- state ----
+
+  /** Where the connection is in its life cycle. */
+  get state(): ConnState {
+    return this.#state;
+  }
+  /** True until the connection has ended (`nopoll_conn_is_ok`). */
+  get isOk(): boolean {
+    return this.#state !== 'closed';
+  }
+  /** True once the handshake completed and while messages can be sent (`nopoll_conn_is_ready`). */
+  get isReady(): boolean {
+    return this.#state === 'open';
+  }
+  /** Whether TLS is in use (`nopoll_conn_is_tls_on`). */
+  get isTlsOn(): boolean {
+    return this.#tls;
+  }
+  /** The underlying socket once connected (`nopoll_conn_socket`). */
+  get socket(): Socket | null {
+    return this.#socket;
+  }
+  /** The effective frame limit (`nopoll_conn_get_max_frame_size`). */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+  /** How the connection ended, once it has. */
+  get closeInfo(): CloseInfo | null {
+    return this.#closeInfo;
+  }
+  /** Peer's close code: 1005 for a close frame without code, 1006 for none (`nopoll_conn_get_close_status`); 0 while open. */
+  get closeStatus(): number {
+    return this.#closeInfo?.code ?? 0;
+  }
+  /** Peer's close reason (`nopoll_conn_get_close_reason`); null when none. */
+  get closeReason(): string | null {
+    return this.#closeInfo?.reason || null;
+  }
+
+  // ---- handshake data ----
+
+  /** The request target (`nopoll_conn_get_requested_url`). */
+  get requestedUrl(): string {
+    return this.handshake.requestedUrl;
+  }
+  /** The Origin header received (server) or sent (client) (`nopoll_conn_get_origin`). */
+  get origin(): string | null {
+    return this.handshake.origin;
+  }
+  /** The Host header received or sent (`nopoll_conn_get_host_header`). */
+  get hostHeader(): string | null {
+    return this.handshake.hostHeader;
+  }
+  /** The Cookie header received or sent (`nopoll_conn_get_cookie`). */
+  get cookie(): string | null {
+    return this.handshake.cookie;
+  }
+  /** The X-Real-IP header received (`nopoll_conn_get_x_real_ip_header`). */
+  get xRealIp(): string | null {
+    return this.handshake.xRealIp;
+  }
+  /** The subprotocols requested, in the client's order. */
+  get requestedProtocols(): readonly string[] {
+    return this.handshake.requestedProtocols;
+  }
+  /** The requested subprotocols as one header value (`nopoll_conn_get_requested_protocol`); null when none. */
+  get requestedProtocol(): string | null {
+    return this.handshake.requestedProtocols.length > 0 ? this.handshake.requestedProtocols.join(', ') : null;
+  }
+  /** The subprotocol agreed (`nopoll_conn_get_accepted_protocol`); null when none. */
+  get acceptedProtocol(): string | null {
+    return this.#acceptedProtocol;
+  }
+  /**
+   * Server, inside `onOpen`: the subprotocol to confirm (`nopoll_conn_set_accepted_protocol`). It must be one the
+   * client requested (RFC 6455 §4.2.2); otherwise the handshake is refused with 400.
+   */
+  set acceptedProtocol(protocol: string | null) {
+    if (this.#state !== 'connecting') throw new InvalidStateError('the subprotocol can only be chosen before the handshake completes');
+    this.#acceptedProtocol = protocol;
+  }
+
+  // ---- sending ----
+
+  /**
+   * Sends a text message (`nopoll_conn_send_text`). If a fragmented text message is open (see
+   * {@link sendTextFragment}), this sends its last frame instead. Before the handshake completes, the message is
+   * queued and sent once it does (noPoll test_02).
+   * @returns payload bytes accepted, or -1 when the connection no longer sends.
+   */
+  sendText(data: string | Uint8Array): number {
+    if (this.#pendingFragmentKind === Opcode.TEXT) return this.#fragment(Opcode.TEXT, data, true);
+    const driver = this.#driver;
+    if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
+      return driver.session.sendText(data);
+    }
+    return this.#queueOrFail(Opcode.TEXT, textBytes(data), true);
+  }
+
+  /**
+   * Sends a binary message (`nopoll_conn_send_binary`); ends an open fragmented binary message.
+   * @returns payload bytes accepted, or -1 when the connection no longer sends.
+   */
+  sendBinary(data: Uint8Array): number {
+    if (this.#pendingFragmentKind === Opcode.BINARY) return this.#fragment(Opcode.BINARY, data, true);
+    const driver = this.#driver;
+    if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
+      return driver.session.sendMessage(Opcode.BINARY, data);
+    }
+    return this.#queueOrFail(Opcode.BINARY, toBuffer(data), true);
+  }
+
+  /**
+   * Sends a frame of a fragmented text message with FIN=0 (`nopoll_conn_send_text_fragment`); later frames go
+   * out as CONTINUATION (noPoll wrongly repeated TEXT, RFC 6455 §5.4). End it with `sendText` or
+   * `sendFragment(data, { fin: true })`.
+   */
+  sendTextFragment(data: string | Uint8Array): number {
+    return this.#fragment(Opcode.TEXT, data, false);
+  }
+
+  /** Binary counterpart of {@link sendTextFragment} (`nopoll_conn_send_binary_fragment`). */
+  sendBinaryFragment(data: Uint8Array): number {
+    return this.#fragment(Opcode.BINARY, data, false);
+  }
+
+  /** Sends one frame of a fragmented message, text unless `binary`, ending it when `fin`. */
+  sendFragment(data: string | Uint8Array, options: { binary?: boolean; fin?: boolean } = {}): number {
+    return this.#fragment(options.binary ? Opcode.BINARY : Opcode.TEXT, data, options.fin ?? false);
+  }
+
+  /** Sends a ping with an optional payload of at most 125 bytes (`nopoll_conn_send_ping`). @returns false when not open. */
+  ping(payload: string | Uint8Array = EMPTY): boolean {
+    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    return this.#driver !== null && this.#state === 'open' && this.#driver.session.ping(data);
+  }
+
+  /** Sends an unsolicited pong (`nopoll_conn_send_pong`). @returns false when not open. */
+  pong(payload: string | Uint8Array = EMPTY): boolean {
+    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    return this.#driver !== null && this.#state === 'open' && this.#driver.session.pong(data);
+  }
+
+  #fragment(kind: number, data: string | Uint8Array, fin: boolean): number {
+    const bytes = kind === Opcode.TEXT ? textBytes(data) : toBuffer(data as Uint8Array);
+    this.#pendingFragmentKind = fin ? 0 : kind;
+    const driver = this.#driver;
+    if (driver !== null && this.#state === 'open') {
+      return driver.session.sendFragment(kind as typeof Opcode.TEXT, bytes, fin);
+    }
+    return this.#queueOrFail(kind, bytes, fin);
+  }
+
+  // Before the handshake completes, sends wait in a queue; after the connection ended they fail with -1.
+  #queueOrFail(opcode: number, data: Buffer, fin: boolean): number {
+    if (this.#state !== 'connecting' || this.role !== 'client') return -1;
+    (this.#pending ??= []).push({ opcode, data, fin });
+    return data.length;
+  }
+
+  /** Bytes written but not yet handed to the kernel (`nopoll_conn_pending_write_bytes`). */
+  get pendingWriteBytes(): number {
+    return this.#socket?.writableLength ?? 0;
+  }
+
+  /** Resolves once every queued byte reached the kernel (`nopoll_conn_flush_writes`, without sleeping). */
+  flushWrites(options: WaitOptions = {}): Promise<void> {
+    const socket = this.#socket;
+    if (socket === null || socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
+    return wait(options, 'flush', (resolve, reject) => {
+      const onDrain = (): void => {
+        cleanup();
+        resolve();
+      };
+      const onClose = (): void => {
+        cleanup();
+        reject(new ConnectionClosedError('connection closed before the writes were flushed'));
+      };
+      const cleanup = (): void => {
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+      };
+      socket.on('drain', onDrain);
+      socket.on('close', onClose);
+      return cleanup;
+    });
+  }
+
+  // ---- closing ----
+
+  /**
+   * Starts the closing handshake (`nopoll_conn_close_ext`; RFC 6455 §7.1.2) and resolves when the connection has
+   * ended. Without arguments it sends 1000. Calling it again just waits.
+   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes.
+   */
+  close(code: number = 1000, reason = ''): Promise<CloseInfo> {
+    if (this.#state === 'closed') return Promise.resolve(this.#closeInfo!);
+    const driver = this.#driver;
+    if (driver !== null) {
+      driver.close(code, reason);
+      if (this.#state === 'open') this.#state = 'closing';
+    } else {
+      this.#socket?.destroy();
+    }
+    return this.closed;
+  }
+
+  /** Drops the connection at once, with no close frame (`nopoll_conn_shutdown`). */
+  shutdown(): void {
+    if (this.#driver !== null) this.#driver.destroy();
+    else this.#socket?.destroy();
+  }
+
+  /** Resolves with how the connection ended, once it has. Never rejects. */
+  get closed(): Promise<CloseInfo> {
+    if (this.#closeInfo !== null) return Promise.resolve(this.#closeInfo);
+    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
+  }
+
+  // ---- waiting ----
+
+  /**
+   * Resolves when the handshake completed (`nopoll_conn_wait_until_connection_ready`, which took seconds). Rejects
+   * with the reason the connection failed (HandshakeError, ConnectError, ...), or TimeoutError / AbortError.
+   */
+  waitUntilReady(options: WaitOptions = {}): Promise<this> {
+    if (this.#state === 'open' || this.#state === 'closing') return Promise.resolve(this);
+    if (this.#state === 'closed') return Promise.reject(this.#endError());
+    return wait<this>(options, 'ready', (resolve, reject) => {
+      const waiter: Waiter = { resolve: () => resolve(this), reject };
+      (this.#readyWaiters ??= []).push(waiter);
+      return () => {
+        const list = this.#readyWaiters;
+        if (list) list.splice(list.indexOf(waiter) >>> 0, 1);
+      };
+    });
+  }
+
+  /**
+   * Returns the next message that no handler took, or null (`nopoll_conn_get_msg`, never blocking). Messages are
+   * queued only when neither the connection nor the context has an `onMessage` handler.
+   */
+  getMsg(): Msg | null {
+    const msg = this.#inbox.shift() ?? null;
+    if (msg !== null && this.#inbox.length < INBOX_RESUME && this.#socket?.isPaused()) this.#socket.resume();
+    return msg;
+  }
+
+  /** Resolves with the next message that no handler took. Rejects with ConnectionClosedError when the connection ends first. */
+  nextMsg(options: WaitOptions = {}): Promise<Msg> {
+    const queued = this.getMsg();
+    if (queued !== null) return Promise.resolve(queued);
+    if (this.#state === 'closed') return Promise.reject(this.#endError());
+    return wait<Msg>(options, 'read', (resolve, reject) => {
+      const waiter: Waiter = {
+        resolve: () => {
+          const msg = this.getMsg();
+          if (msg !== null) resolve(msg);
+          else reject(this.#endError());
+        },
+        reject,
+      };
+      (this.#inboxWaiters ??= []).push(waiter);
+      return () => {
+        const list = this.#inboxWaiters;
+        if (list) list.splice(list.indexOf(waiter) >>> 0, 1);
+      };
+    });
+  }
+
+  // ---- set-up, called by the client and server code ----
+
+  /** @internal The socket is known (connect started or accepted). */
+  attachSocket(socket: Socket, tls: boolean): void {
+    this.#socket = socket;
+    this.#tls = tls;
+    socket.once('close', this.#onEarlyClose);
+  }
+
+  /** @internal The handshake completed: start framing, flush queued sends, fire on_ready, then feed `rest`. */
+  open(
+    socket: Socket,
+    rest: Buffer,
+    settings: { acceptedProtocol: string | null; maxMessageSize: number; closeTimeoutMs: number; deliverFrames: boolean },
+  ): void {
+    socket.off('close', this.#onEarlyClose);
+    this.#socket = socket;
+    this.#acceptedProtocol = settings.acceptedProtocol;
+    this.#deliverFrames = settings.deliverFrames;
+    const driver = new SocketDriver(socket, this, {
+      role: this.role === 'client' ? 'client' : 'server',
+      maxFrameBytes: this.#maxFrameSize,
+      maxMessageBytes: settings.deliverFrames ? Infinity : settings.maxMessageSize,
+      deliverFrames: settings.deliverFrames,
+      closeTimeoutMs: settings.closeTimeoutMs,
+    });
+    this.#driver = driver;
+    this.#state = 'open';
+    const pending = this.#pending;
+    this.#pending = null;
+    if (pending !== null) {
+      for (const { opcode, data, fin } of pending) {
+        if (opcode === Opcode.TEXT && fin && driver.session.sendingFragmented === 0) driver.session.sendText(data);
+        else if (!fin || driver.session.sendingFragmented !== 0) driver.session.sendFragment(opcode as typeof Opcode.TEXT, data, fin);
+        else driver.session.sendMessage(opcode, data);
+      }
+    }
+    const waiters = this.#readyWaiters;
+    this.#readyWaiters = null;
+    if (waiters) for (const waiter of waiters) waiter.resolve();
+    const handler = this.onReady ?? this.ctx.onReady;
+    if (handler !== null) this.#decide(handler, (ok) => ok || this.close(1000));
+    if (this.#state === 'open') driver.feed(rest);
+  }
+
+  /** @internal Runs a deciding handler (sync or async) and reports its answer; a throw counts as a refusal. */
+  decide(handler: (conn: Conn) => unknown, then: (accepted: boolean) => void): void {
+    this.#decide(handler, then);
+  }
+
+  #decide(handler: (conn: Conn) => unknown, then: (accepted: boolean) => void): void {
+    let result: unknown;
+    try {
+      result = handler(this);
+    } catch (error) {
+      this.ctx.handlerError(error, this);
+      then(false);
+      return;
+    }
+    if (result instanceof Promise) {
+      result.then(
+        (value) => then(value !== false),
+        (error: unknown) => {
+          this.ctx.handlerError(error, this);
+          then(false);
+        },
+      );
+    } else {
+      then(result !== false);
+    }
+  }
+
+  /** @internal The connection ended before or during the handshake. */
+  fail(error: Error): void {
+    if (this.#state === 'closed') return;
+    this.#socket?.off('close', this.#onEarlyClose);
+    this.#socket?.destroy();
+    this.driverClosed({ code: 1006, reason: '', wasClean: false, error });
+  }
+
+  readonly #onEarlyClose = (): void => {
+    if (this.#driver === null) this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
+  };
+
+  // ---- DriverEvents ----
+
+  /** @internal */
+  driverMessage(opcode: number, payload: Buffer, fin: boolean): void {
+    const msg = this.#deliverFrames
+      ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION)
+      : new Msg(opcode, payload, true, false);
+    const handler = this.onMessage ?? this.ctx.onMessage;
+    if (handler === null) {
+      this.#enqueue(msg);
+      return;
+    }
+    try {
+      const result = handler(this, msg);
+      if (result instanceof Promise) result.then(undefined, this.#onHandlerRejected);
+    } catch (error) {
+      this.#onHandlerRejected(error);
+    }
+  }
+
+  readonly #onHandlerRejected = (error: unknown): void => {
+    this.ctx.handlerError(error, this);
+    // RFC 6455 §7.4.1: 1011, the server met an unexpected condition; details stay local.
+    if (this.#state === 'open') void this.close(1011);
+  };
+
+  #enqueue(msg: Msg): void {
+    this.#inbox.push(msg);
+    // Nobody reads: stop reading the socket rather than buffering without bound.
+    if (this.#inbox.length >= INBOX_PAUSE) this.#socket?.pause();
+    const waiters = this.#inboxWaiters;
+    if (waiters !== null && waiters.length > 0) waiters.shift()!.resolve();
+  }
+
+  /** @internal */
+  driverPing(payload: Buffer): void {
+    if (this.onPing !== null) this.#safely(this.onPing, payload);
+  }
+
+  /** @internal */
+  driverPong(payload: Buffer): void {
+    if (this.onPong !== null) this.#safely(this.onPong, payload);
+  }
+
+  /** @internal */
+  driverCloseFrame(): void {
+    if (this.#state === 'open') this.#state = 'closing';
+  }
+
+  /** @internal */
+  driverClosed(info: CloseInfo): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#closeInfo = info;
+    this.ctx.unregister(this);
+    this.listener?.forget(this);
+    const ready = this.#readyWaiters;
+    this.#readyWaiters = null;
+    if (ready) for (const waiter of ready) waiter.reject(this.#endError());
+    const readers = this.#inboxWaiters;
+    this.#inboxWaiters = null;
+    if (readers) for (const waiter of readers) waiter.resolve();
+    for (const handler of [this.onClose, this.ctx.onClose]) {
+      if (handler === null) continue;
+      try {
+        handler(this, info);
+      } catch (error) {
+        this.ctx.handlerError(error, this);
+      }
+    }
+    const closedWaiters = this.#closedWaiters;
+    this.#closedWaiters = null;
+    if (closedWaiters) for (const resolve of closedWaiters) resolve(info);
+  }
+
+  #safely(handler: (conn: Conn, payload: Buffer) => void, payload: Buffer): void {
+    try {
+      handler(this, payload);
+    } catch (error) {
+      this.ctx.handlerError(error, this);
+    }
+  }
+
+  #endError(): Error {
+    const info = this.#closeInfo;
+    if (info?.error && this.#driver === null) return info.error;
+    return new ConnectionClosedError('the connection is closed', info?.code ?? 1006, info?.reason ?? '');
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+// Unread-message queue bounds (no handler installed): pause the socket at 64 messages, resume below 16.
+const INBOX_PAUSE = 64;
+const INBOX_RESUME = 16;
+
+function toBuffer(data: Uint8Array): Buffer {
+  if (!(data instanceof Uint8Array)) throw new TypeError('binary data must be a Buffer or Uint8Array');
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
+}
+
+function textBytes(data: string | Uint8Array): Buffer {
+  if (typeof data === 'string') return Buffer.from(data, 'utf8');
+  const bytes = toBuffer(data);
+  if (!isValidUtf8(bytes)) throw new TypeError('text payload is not valid UTF-8');
+  return bytes;
+}
+
+/**
+ * Runs a wait with a timeout and an AbortSignal. `start` registers the wait and returns its cleanup.
+ */
+function wait<T = void>(
+  options: WaitOptions,
+  phase: string,
+  start: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void,
+): Promise<T> {
+  const { signal, timeoutMs } = options;
+  if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+  return new Promise<T>((resolve, reject) => {
+    let timer: NodeJS.Timeout | null = null;
+    const finish = (): void => {
+      if (timer !== null) clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      cleanup();
+    };
+    const onAbort = (): void => {
+      finish();
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    const cleanup = start(
+      (value) => {
+        finish();
+        resolve(value);
+      },
+      (error) => {
+        finish();
+        reject(error);
+      },
+    );
+    if (timeoutMs !== undefined && timeoutMs > 0) {
+      timer = setTimeout(() => {
+        finish();
+        reject(new TimeoutError(phase, `${phase} did not complete within ${timeoutMs} ms`));
+      }, timeoutMs);
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}

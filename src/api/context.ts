@@ -1,0 +1,257 @@
+/**
+ * The library instance: noPoll's `noPollCtx`. Holds defaults, the connection registry, the context-wide handlers
+ * and the loop wait.
+ * @packageDocumentation
+ */
+import { AbortError } from '../errors.js';
+import { WEBSOCKET_VERSION } from '../protocol/constants.js';
+import { DEFAULT_LIMITS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+import type { Conn } from './conn.js';
+import type {
+  LogHandler,
+  LogLevel,
+  OnAcceptHandler,
+  OnCloseHandler,
+  OnErrorHandler,
+  OnMessageHandler,
+  OnOpenHandler,
+  OnReadyHandler,
+} from './handlers.js';
+import type { Listener } from './listener.js';
+
+/** Context-wide defaults. */
+export interface ContextOptions {
+  /** `Sec-WebSocket-Version` sent and required (default 13; noPoll's `nopoll_ctx_set_protocol_version`). */
+  protocolVersion?: number;
+  /** Largest frame payload accepted (default 16 MiB). */
+  maxFrameSize?: number;
+  /** Largest whole message accepted (default 16 MiB). */
+  maxMessageSize?: number;
+  /** Largest handshake head (default 16 KiB). */
+  maxHeadBytes?: number;
+  /** Most handshake header lines (default 100). */
+  maxHeaderCount?: number;
+  /** Client connect + handshake timeout in ms (default 20000, as noPoll). */
+  connectTimeoutMs?: number;
+  /** Server handshake timeout in ms (default 10000). */
+  handshakeTimeoutMs?: number;
+  /** Closing handshake timeout in ms (default 5000). */
+  closeTimeoutMs?: number;
+  /** Log handler; `true` logs to the console. */
+  log?: boolean | LogHandler;
+}
+
+/** Result of {@link Context.loopWait}. */
+export type LoopWaitResult = 'stopped' | 'timeout';
+
+/** A nopoll context. Create one per process (or per worker thread). */
+export class Context {
+  /** Context-wide on_accept (`nopoll_ctx_set_on_accept`). */
+  onAccept: OnAcceptHandler | null = null;
+  /** Context-wide on_open (`nopoll_ctx_set_on_open`). */
+  onOpen: OnOpenHandler | null = null;
+  /** Context-wide on_ready (`nopoll_ctx_set_on_ready`); a connection's own handler wins. */
+  onReady: OnReadyHandler | null = null;
+  /** Context-wide on_msg (`nopoll_ctx_set_on_msg`); a connection's own handler wins. */
+  onMessage: OnMessageHandler | null = null;
+  /** Context-wide on_close (noPoll has only per-connection ones); called after the connection's own. */
+  onClose: OnCloseHandler | null = null;
+  /** Receives errors thrown by user handlers. Default: printed with `console.error`. */
+  onError: OnErrorHandler | null = null;
+
+  /** `Sec-WebSocket-Version` used (`nopoll_ctx_set_protocol_version`). */
+  protocolVersion: number;
+  /** Largest whole message accepted by default. */
+  maxMessageSize: number;
+  /** Largest handshake head. */
+  maxHeadBytes: number;
+  /** Most handshake header lines. */
+  maxHeaderCount: number;
+  /** Client connect + handshake timeout, ms (`nopoll_conn_connect_timeout`, which took µs). */
+  connectTimeoutMs: number;
+  /** Server handshake timeout, ms. */
+  handshakeTimeoutMs: number;
+  /** Closing handshake timeout, ms. */
+  closeTimeoutMs: number;
+
+  #maxFrameSize: number;
+  #log: LogHandler | null;
+  readonly #conns = new Set<Conn>();
+  readonly #listeners = new Set<Listener>();
+  #nextId = 1;
+  #refs = 1;
+  #loopWaiters = new Set<(result: LoopWaitResult) => void>();
+
+  /** Creates a context (`nopoll_ctx_new`). */
+  constructor(options: ContextOptions = {}) {
+    this.protocolVersion = options.protocolVersion ?? WEBSOCKET_VERSION;
+    this.#maxFrameSize = DEFAULT_LIMITS.maxFrameBytes;
+    if (options.maxFrameSize !== undefined) this.maxFrameSize = options.maxFrameSize;
+    this.maxMessageSize = options.maxMessageSize ?? DEFAULT_LIMITS.maxMessageBytes;
+    this.maxHeadBytes = options.maxHeadBytes ?? DEFAULT_LIMITS.maxHeadBytes;
+    this.maxHeaderCount = options.maxHeaderCount ?? DEFAULT_LIMITS.maxHeaderCount;
+    this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
+    this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
+    this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
+    this.#log = options.log === true ? consoleLog : options.log || null;
+  }
+
+  /** Largest frame payload accepted by default (`nopoll_ctx_get_max_frame_size`). */
+  get maxFrameSize(): number {
+    return this.#maxFrameSize;
+  }
+  /** Sets it (`nopoll_ctx_set_max_frame_size`); values outside 1..2147483646 are ignored, as in noPoll. */
+  set maxFrameSize(bytes: number) {
+    if (Number.isInteger(bytes) && bytes >= 1 && bytes <= MAX_FRAME_BYTES_LIMIT) this.#maxFrameSize = bytes;
+  }
+
+  // ---- registry ----
+
+  /** Number of registered connections, listeners included (`nopoll_ctx_conns`). */
+  get connCount(): number {
+    return this.#conns.size + this.#listeners.size;
+  }
+
+  /** The registered connections (not listeners). */
+  get conns(): ReadonlySet<Conn> {
+    return this.#conns;
+  }
+
+  /** The open listeners. */
+  get listeners(): ReadonlySet<Listener> {
+    return this.#listeners;
+  }
+
+  /** Calls `fn` for each connection until it returns true; returns that connection or null (`nopoll_ctx_foreach_conn`). */
+  forEachConn(fn: (conn: Conn) => boolean | void): Conn | null {
+    for (const conn of [...this.#conns]) if (fn(conn) === true) return conn;
+    return null;
+  }
+
+  /** @internal Registers a connection and gives it an id. */
+  register(conn: Conn): number {
+    this.#conns.add(conn);
+    return this.#nextId++;
+  }
+
+  /** @internal */
+  unregister(conn: Conn): void {
+    this.#conns.delete(conn);
+  }
+
+  /** @internal */
+  registerListener(listener: Listener): number {
+    this.#listeners.add(listener);
+    return this.#nextId++;
+  }
+
+  /** @internal */
+  unregisterListener(listener: Listener): void {
+    this.#listeners.delete(listener);
+  }
+
+  /** Reference count (`nopoll_ctx_ref_count`): 1 plus one per registered connection or listener. */
+  get refCount(): number {
+    return this.#refs + this.connCount;
+  }
+  /** Adds a reference (`nopoll_ctx_ref`; counter only). */
+  ref(): this {
+    this.#refs++;
+    return this;
+  }
+  /** Drops a reference (`nopoll_ctx_unref`). Connections keep working: the context lives as long as they do. */
+  unref(): void {
+    if (this.#refs > 0) this.#refs--;
+  }
+
+  // ---- loop ----
+
+  /**
+   * Waits until {@link loopStop} is called or `timeoutMs` passes (`nopoll_loop_wait`, which took µs). Messages are
+   * dispatched by Node's event loop whether or not anyone waits; this only keeps the process alive meanwhile and
+   * can be called again after it returns. A timeout of 0 (or none) waits until stopped.
+   */
+  loopWait(timeoutMs = 0, options: { signal?: AbortSignal } = {}): Promise<LoopWaitResult> {
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    return new Promise<LoopWaitResult>((resolve, reject) => {
+      // A ref'd timer keeps the process alive while waiting, as noPoll's blocking loop does.
+      const timer =
+        timeoutMs > 0 ? setTimeout(() => settle('timeout'), timeoutMs) : setInterval(() => undefined, 1 << 30);
+      const onAbort = (): void => {
+        cleanup();
+        reject(new AbortError(undefined, { cause: signal?.reason }));
+      };
+      const cleanup = (): void => {
+        clearTimeout(timer);
+        this.#loopWaiters.delete(settle);
+        signal?.removeEventListener('abort', onAbort);
+      };
+      const settle = (result: LoopWaitResult): void => {
+        cleanup();
+        resolve(result);
+      };
+      this.#loopWaiters.add(settle);
+      signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Makes every pending {@link loopWait} return `'stopped'` (`nopoll_loop_stop`). */
+  loopStop(): void {
+    for (const settle of [...this.#loopWaiters]) settle('stopped');
+  }
+
+  /** Closes every listener and connection (connections with a closing handshake) and stops the loop. */
+  async close(code = 1001, reason = ''): Promise<void> {
+    this.loopStop();
+    const closing: Array<Promise<unknown>> = [];
+    for (const listener of [...this.#listeners]) closing.push(listener.close());
+    for (const conn of [...this.#conns]) closing.push(conn.close(code, reason));
+    await Promise.all(closing);
+  }
+
+  // ---- logging and handler errors ----
+
+  /** Turns console logging on or off (`nopoll_log_enable`). */
+  setLogEnabled(enabled: boolean): void {
+    this.#log = enabled ? consoleLog : null;
+  }
+  /** Whether logging is on (`nopoll_log_is_enabled`). */
+  get logEnabled(): boolean {
+    return this.#log !== null;
+  }
+  /** Sends log lines to `handler` (`nopoll_log_set_handler`); null turns logging off. */
+  setLogHandler(handler: LogHandler | null): void {
+    this.#log = handler;
+  }
+  /** @internal Emits a log line when logging is on. */
+  log(level: LogLevel, text: string): void {
+    if (this.#log !== null) this.#log(level, text);
+  }
+
+  /** @internal Reports an error thrown by a user handler. */
+  handlerError(error: unknown, conn: Conn | null): void {
+    this.log('critical', `handler error: ${String(error)}`);
+    if (this.onError) {
+      try {
+        this.onError(error, conn);
+        return;
+      } catch (nested) {
+        error = nested;
+      }
+    }
+    console.error('nopoll: a handler threw:', error);
+  }
+
+  /**
+   * noPoll's `nopoll_thread_handlers` installs mutex callbacks. JavaScript runs one thread per isolate, so there is
+   * nothing to lock: this does nothing. With `worker_threads`, create one Context per worker.
+   */
+  static threadHandlers(..._handlers: unknown[]): void {
+    /* intentionally empty: see the TSDoc */
+  }
+}
+
+const consoleLog: LogHandler = (level, text) => {
+  console.log(`nopoll [${level}] ${text}`);
+};

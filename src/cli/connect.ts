@@ -1,0 +1,49 @@
+/**
+ * `nopoll connect URL`: interactive client. Each line typed is sent as a text message; each message received is
+ * printed. End of input closes the connection.
+ * @packageDocumentation
+ */
+import { createInterface } from 'node:readline';
+import { Conn } from '../api/conn.js';
+import { Context } from '../api/context.js';
+import { parse } from './args.js';
+
+const USAGE = `usage: nopoll connect URL [--protocol P]...
+  Sends each input line as a text message and prints each message received ("< text" or "< binary N bytes: hex").
+`;
+
+/** Runs the interactive client. */
+export async function connectCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    argv,
+    { protocol: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    USAGE,
+  );
+  const url = positionals[0];
+  if (!url) {
+    process.stderr.write(USAGE);
+    process.exit(2);
+  }
+  const ctx = new Context();
+  const protocols = values['protocol'] as unknown as string[] | undefined;
+  let conn: Conn;
+  try {
+    conn = await Conn.open(ctx, url, { ...(protocols ? { protocols } : {}), timeoutMs: 20_000 });
+  } catch (error) {
+    process.stderr.write(`connect: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  process.stderr.write(`connected to ${url}${conn.acceptedProtocol ? ` (protocol ${conn.acceptedProtocol})` : ''}\n`);
+  conn.onMessage = (_conn, msg) => {
+    if (msg.isText) process.stdout.write(`< ${msg.text}\n`);
+    else process.stdout.write(`< binary ${msg.size} bytes: ${msg.payload.subarray(0, 64).toString('hex')}\n`);
+  };
+  const input = createInterface({ input: process.stdin, terminal: false });
+  input.on('line', (line) => conn.sendText(line));
+  input.on('close', () => void conn.close(1000));
+  process.on('SIGTERM', () => void conn.close(1001));
+  const info = await conn.closed;
+  input.close();
+  process.stderr.write(`closed: ${info.code}${info.reason ? ` ${info.reason}` : ''}\n`);
+  process.exit(info.wasClean ? 0 : 1);
+}

@@ -1,0 +1,44 @@
+/**
+ * `nopoll echo-client URL`: connects, echoes every message back with its type, exits 0 after a clean close. This
+ * is what conformance suites' fuzzing servers (Autobahn|Testsuite `runCase`) drive.
+ * @packageDocumentation
+ */
+import { Conn } from '../api/conn.js';
+import { Context } from '../api/context.js';
+import { intOption, parse } from './args.js';
+
+const USAGE = `usage: nopoll echo-client URL [--max-message-size B] [--timeout-ms MS]
+  Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise.
+`;
+
+/** Runs the echo client. */
+export async function echoClient(argv: string[]): Promise<void> {
+  const { values, positionals } = parse(
+    argv,
+    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    USAGE,
+  );
+  const url = positionals[0];
+  if (!url) {
+    process.stderr.write(USAGE);
+    process.exit(2);
+  }
+  const ctx = new Context();
+  ctx.maxMessageSize = intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize);
+  ctx.maxFrameSize = Math.max(ctx.maxFrameSize, Math.min(ctx.maxMessageSize, 2147483646));
+  ctx.onMessage = (conn, msg) => {
+    if (msg.isText) conn.sendText(msg.payload);
+    else conn.sendBinary(msg.payload);
+  };
+  let conn: Conn;
+  try {
+    conn = Conn.connect(ctx, url);
+    await conn.waitUntilReady({ timeoutMs: intOption(values['timeout-ms'], 'timeout-ms', 20_000) });
+  } catch (error) {
+    process.stderr.write(`echo-client: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  process.on('SIGTERM', () => void conn.close(1001));
+  const info = await conn.closed;
+  process.exitCode = info.wasClean ? 0 : 1;
+}

@@ -1,0 +1,35 @@
+/**
+ * The `nopoll` command: `listen`, `echo-server`, `echo-client`, `connect`.
+ * @packageDocumentation
+ */
+import { connectCommand } from './connect.js';
+import { echoClient } from './echo-client.js';
+import { echoServer } from './echo-server.js';
+import { listenCommand } from './regression-listener.js';
+
+const USAGE = `usage: nopoll <command> [options]
+  listen        run the regression listener (ports 1234 and 2234, --offset-port N)
+  echo-server   echo WebSocket server (--port N --host H)
+  echo-client   connect to URL and echo every message back
+  connect       interactive client: send lines, print messages
+Run "nopoll <command> --help" for a command's options.
+`;
+
+const commands: Record<string, (argv: string[]) => Promise<void>> = {
+  listen: listenCommand,
+  'echo-server': echoServer,
+  'echo-client': echoClient,
+  connect: connectCommand,
+};
+
+const [name, ...rest] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (command === undefined) {
+  process.stderr.write(name === undefined || name === '--help' || name === '-h' ? USAGE : `unknown command ${name}\n${USAGE}`);
+  process.exit(name === undefined || name === '--help' || name === '-h' ? 0 : 2);
+} else {
+  command(rest).catch((error: unknown) => {
+    process.stderr.write(`nopoll ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+  });
+}

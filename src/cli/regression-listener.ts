@@ -1,0 +1,173 @@
+/**
+ * The regression listener (noPoll's `nopoll-regression-listener`, `nopoll-api.md` §4.1): the server half of the
+ * parity suite, answering the message commands noPoll's regression client sends. `nopoll listen` / `npm start`.
+ * @packageDocumentation
+ */
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Conn } from '../api/conn.js';
+import { Context } from '../api/context.js';
+import { Listener } from '../api/listener.js';
+import { Msg } from '../api/msg.js';
+import { intOption, onSignals, parse, wsUrl } from './args.js';
+
+/** Where the regression listener listens. Base ports are noPoll's; tests pass 0 for ephemeral ones. */
+export interface RegressionOptions {
+  /** IPv4 port (noPoll: 1234). */
+  port4: number;
+  /** IPv6 port on ::1 (noPoll: 2234); null to skip. */
+  port6: number | null;
+  /** IPv4 address (noPoll: 0.0.0.0). */
+  host4?: string;
+  /** File served by `get-file` (default: this package's LICENSE). */
+  getFile?: string;
+}
+
+/** A running regression listener. */
+export interface RegressionListener {
+  ctx: Context;
+  ipv4: Listener;
+  ipv6: Listener | null;
+  /** Connections closed so far (what `get-connection-close-count` answers). */
+  readonly closeCount: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The close code `close with message` sends. noPoll sends 1048, which RFC 6455 §7.4.2 reserves (1016-2999 may
+ * not be sent), so a strict peer would fail the connection; we send the application-range 4048 instead.
+ */
+export const REGRESSION_CLOSE_CODE = 4048;
+/** The reason `close with message` sends (noPoll test_28). */
+export const REGRESSION_CLOSE_REASON = 'Hey, this is a very reasonable error message';
+
+const DEFAULT_GET_FILE = fileURLToPath(new URL('../../../LICENSE', import.meta.url));
+
+/** Per-connection state: a partially joined fragmented message, and an open-file target. */
+interface ConnState {
+  joined: Msg | null;
+  fd: number | null;
+}
+
+/** Starts the regression listener's ports with noPoll's handlers. */
+export async function startRegressionListener(options: RegressionOptions): Promise<RegressionListener> {
+  const ctx = new Context();
+  let closeCount = 0;
+  const getFile = options.getFile ?? DEFAULT_GET_FILE;
+  // noPoll's on_open: count closes, refuse one Origin, map one subprotocol.
+  ctx.onOpen = (conn) => {
+    conn.onClose = () => {
+      closeCount++;
+      const state = conn.hook as ConnState | undefined;
+      if (state?.fd != null) closeSync(state.fd);
+    };
+    conn.hook = { joined: null, fd: null } satisfies ConnState;
+    if (conn.origin === 'http://deny.aspl.es') return false;
+    // noPoll answers hello-protocol-response to hello-protocol; RFC 6455 §4.2.2 only allows a value the client
+    // offered, so we do it when the client offered both.
+    if (conn.requestedProtocols.includes('hello-protocol') && conn.requestedProtocols.includes('hello-protocol-response')) {
+      conn.acceptedProtocol = 'hello-protocol-response';
+    }
+    return true;
+  };
+  ctx.onMessage = (conn, msg) => onMessage(conn, msg, getFile, () => closeCount);
+  const ipv4 = await Listener.listen(ctx, { host: options.host4 ?? '0.0.0.0', port: options.port4, opts: { deliverFragments: true } });
+  let ipv6: Listener | null = null;
+  if (options.port6 !== null) {
+    try {
+      ipv6 = await Listener.listen(ctx, { host: '::1', port: options.port6, ipv6: true, opts: { deliverFragments: true } });
+    } catch (error) {
+      process.emitWarning(`regression listener: no IPv6 listener (${(error as Error).message})`);
+    }
+  }
+  return {
+    ctx,
+    ipv4,
+    ipv6,
+    get closeCount() {
+      return closeCount;
+    },
+    close: () => ctx.close(),
+  };
+}
+
+function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => number): void {
+  const state = conn.hook as ConnState;
+  if (state.fd !== null) {
+    // open-file mode: append every message until one starts with close-file.
+    if (msg.payload.subarray(0, 10).toString('latin1') === 'close-file') {
+      closeSync(state.fd);
+      state.fd = null;
+    } else {
+      writeSync(state.fd, msg.payload);
+    }
+    return;
+  }
+  if (msg.isFragment) {
+    state.joined = Msg.join(state.joined, msg);
+    if (msg.isFinal && state.joined) {
+      const whole = state.joined;
+      state.joined = null;
+      if (whole.opcode === 2) conn.sendBinary(whole.payload);
+      else conn.sendText(whole.payload);
+    }
+    return;
+  }
+  const text = msg.payload.subarray(0, 64).toString('latin1');
+  if (text.startsWith('open-file: ')) {
+    state.fd = openSync(msg.payload.subarray(11).toString('utf8').trim(), 'a');
+  } else if (text.startsWith('close with message')) {
+    void conn.close(REGRESSION_CLOSE_CODE, REGRESSION_CLOSE_REASON);
+  } else if (text.startsWith('release-message')) {
+    state.joined = null;
+  } else if (text.startsWith('get-cookie')) {
+    conn.sendText(conn.cookie ?? '');
+  } else if (text.startsWith('set-broken-socket')) {
+    conn.shutdown();
+  } else if (text.startsWith('get-connection-close-count')) {
+    conn.sendText(String(closeCount()));
+  } else if (text.startsWith('1234-1) ')) {
+    // noPoll blocks its whole loop for 100 ms here so the client's writes back up; we stop reading this one
+    // connection for 100 ms instead, which backs up the same writes without stalling the others.
+    const socket = conn.socket;
+    socket?.pause();
+    setTimeout(() => socket?.resume(), 100).unref();
+  } else if (msg.size === 4 && text === 'ping') {
+    conn.ping();
+  } else if (msg.size === 8 && text === 'get-file') {
+    const content = readFileSync(getFile);
+    for (let at = 0; at < content.length; at += 1024) conn.sendText(content.subarray(at, at + 1024));
+  } else if (msg.opcode === 2) {
+    // noPoll echoes binary as text; a strict peer would refuse non-UTF-8 text, so binary stays binary.
+    conn.sendBinary(msg.payload);
+  } else {
+    conn.sendText(msg.payload);
+  }
+}
+
+const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH]
+  Runs the regression listener: ws on 0.0.0.0:1234 and [::1]:2234 (plus N with --offset-port).
+`;
+
+/** `nopoll listen`. */
+export async function listenCommand(argv: string[]): Promise<void> {
+  const { values } = parse(
+    argv,
+    { 'offset-port': { type: 'string' }, 'get-file': { type: 'string' }, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    USAGE,
+  );
+  const offset = intOption(values['offset-port'], 'offset-port', 0);
+  if (offset > 60000) {
+    process.stderr.write('--offset-port must be between 0 and 60000\n');
+    process.exit(2);
+  }
+  const running = await startRegressionListener({
+    port4: 1234 + offset,
+    port6: 2234 + offset,
+    ...(typeof values['get-file'] === 'string' ? { getFile: values['get-file'] } : {}),
+  });
+  if (values['debug']) running.ctx.setLogEnabled(true);
+  onSignals(() => running.close());
+  process.stdout.write(`listening on ${wsUrl('0.0.0.0', running.ipv4.port)}\n`);
+  if (running.ipv6) process.stdout.write(`listening on ${wsUrl('::1', running.ipv6.port)}\n`);
+}

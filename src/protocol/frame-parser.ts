@@ -1,0 +1,271 @@
+/**
+ * Incremental frame parser (RFC 6455 §5.2-§5.5). Bytes go in through {@link FrameParser.push} in any chunking;
+ * complete, unmasked, validated frames come out through a {@link FrameSink}. It never touches I/O and never throws
+ * on peer input: a violation is reported once through `onParseError`, after which input is ignored.
+ * @packageDocumentation
+ */
+import { MessageTooBigError, ProtocolError } from '../errors.js';
+import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
+import { applyMask } from './mask.js';
+
+/** Receives what the parser finds. One monomorphic interface, called once per frame. */
+export interface FrameSink {
+  /**
+   * A complete frame. `payload` is already unmasked; it is usually a view into the pushed chunk (no copy), so it
+   * stays valid as long as the sink keeps it. `rsv` holds the RSV bits as in the first header byte (0x70 mask).
+   */
+  onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void;
+  /** The peer broke the protocol; the parser has stopped. */
+  onParseError(error: ProtocolError): void;
+}
+
+/** What the parser enforces. */
+export interface FrameParserOptions {
+  /** Server: true (client frames must be masked, §5.1). Client: false (server frames must not be). */
+  expectMasked: boolean;
+  /** Largest payload of one frame, checked from the header before anything is buffered. */
+  maxFrameBytes: number;
+  /** Largest sum of payloads of one data message (Infinity for no limit), checked at each frame header. */
+  maxMessageBytes: number;
+  /** RSV bits a negotiated extension gives meaning to (0 without extensions, §5.2). */
+  allowedRsv: number;
+}
+
+const STATE_HEADER: number = 0;
+const STATE_PAYLOAD: number = 1;
+const STATE_STOPPED: number = 2;
+
+const EMPTY = Buffer.alloc(0);
+
+/** The incremental, allocation-light frame parser. See the module comment. */
+export class FrameParser {
+  readonly #sink: FrameSink;
+  #expectMasked: boolean;
+  #maxFrameBytes: number;
+  #maxMessageBytes: number;
+  #allowedRsv: number;
+
+  #state: number = STATE_HEADER;
+  // A header cut by a chunk edge waits here (at most 14 bytes).
+  readonly #spill = Buffer.allocUnsafe(14);
+  #spillLength = 0;
+  // The frame whose payload is arriving.
+  #fin = false;
+  #rsv = 0;
+  #opcode = 0;
+  #masked = false;
+  readonly #mask = Buffer.allocUnsafe(4);
+  #length = 0;
+  #payload: Buffer = EMPTY;
+  #received = 0;
+  // Data message state (§5.4).
+  #messageOpen = false;
+  #messageBytes = 0;
+
+  constructor(sink: FrameSink, options: FrameParserOptions) {
+    this.#sink = sink;
+    this.#expectMasked = options.expectMasked;
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#allowedRsv = options.allowedRsv;
+  }
+
+  /** Changes the RSV bits allowed on data frames (after extension negotiation). */
+  setAllowedRsv(bits: number): void {
+    this.#allowedRsv = bits;
+  }
+
+  /** Changes the frame and message limits; they apply from the next frame header. */
+  setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#maxMessageBytes = maxMessageBytes;
+  }
+
+  /** Bytes of a partly received frame (header or payload) held by the parser. */
+  get bufferedBytes(): number {
+    return this.#state === STATE_PAYLOAD ? this.#received : this.#spillLength;
+  }
+
+  /** True once a violation was found or {@link stop} was called. */
+  get stopped(): boolean {
+    return this.#state === STATE_STOPPED;
+  }
+
+  /** Stops parsing: later input is ignored (after a close frame, §5.5.1, or when the connection is failed). */
+  stop(): void {
+    this.#state = STATE_STOPPED;
+    this.#payload = EMPTY;
+  }
+
+  /** Feeds the next bytes from the peer. The chunk may be unmasked in place. */
+  push(chunk: Buffer): void {
+    const end = chunk.length;
+    let pos = 0;
+    if (this.#state === STATE_PAYLOAD) {
+      pos = this.#continuePayload(chunk);
+      if (this.#state !== STATE_HEADER) return;
+    } else if (this.#state === STATE_STOPPED) {
+      return;
+    }
+    if (this.#spillLength > 0) {
+      pos = this.#finishSpilledHeader(chunk, pos);
+      if (pos < 0 || this.#state === STATE_STOPPED) return;
+      pos = this.#startPayload(chunk, pos);
+      if (this.#state !== STATE_HEADER) return;
+    }
+    while (pos < end) {
+      const available = end - pos;
+      const headerSize = available < 2 ? 14 : headerSizeOf(chunk[pos + 1]!);
+      if (available < headerSize) {
+        chunk.copy(this.#spill, 0, pos, end);
+        this.#spillLength = available;
+        return;
+      }
+      if (!this.#readHeader(chunk, pos)) return;
+      pos = this.#startPayload(chunk, pos + headerSize);
+      if (this.#state !== STATE_HEADER) return;
+    }
+  }
+
+  // Completes a header begun in an earlier chunk. Returns the position after it in `chunk`, or -1 if the chunk
+  // ended first.
+  #finishSpilledHeader(chunk: Buffer, pos: number): number {
+    const spill = this.#spill;
+    if (this.#spillLength < 2) {
+      if (pos >= chunk.length) return -1;
+      spill[this.#spillLength++] = chunk[pos++]!;
+    }
+    const headerSize = headerSizeOf(spill[1]!);
+    const take = Math.min(headerSize - this.#spillLength, chunk.length - pos);
+    chunk.copy(spill, this.#spillLength, pos, pos + take);
+    this.#spillLength += take;
+    pos += take;
+    if (this.#spillLength < headerSize) return -1;
+    this.#spillLength = 0;
+    return this.#readHeader(spill, 0) ? pos : -1;
+  }
+
+  // Decodes and validates the header at `buf[pos]` (all its bytes are present). False when the frame is refused.
+  #readHeader(buf: Buffer, pos: number): boolean {
+    const b0 = buf[pos]!;
+    const b1 = buf[pos + 1]!;
+    const fin = (b0 & 0x80) !== 0;
+    const rsv = b0 & 0x70;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    let length = b1 & 0x7f;
+    let at = pos + 2;
+    if (length === 126) {
+      length = (buf[at]! << 8) | buf[at + 1]!;
+      at += 2;
+    } else if (length === 127) {
+      const high = buf.readUInt32BE(at);
+      const low = buf.readUInt32BE(at + 4);
+      at += 8;
+      // §5.2: the most significant bit of a 64-bit length must be 0.
+      if (high >= 0x80000000) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_LENGTH', 'frame length has its top bit set'));
+      if (high !== 0) return this.#fail(new MessageTooBigError(`frame of ${high * 0x100000000 + low} bytes`, this.#maxFrameBytes));
+      length = low;
+    }
+    if (opcode >= Opcode.CLOSE) {
+      if (opcode > Opcode.PONG) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
+      // §5.5: control frames are never fragmented and carry at most 125 bytes.
+      if (!fin) return this.#fail(new ProtocolError('NOPOLL_ERR_FRAGMENTED_CONTROL', 'fragmented control frame'));
+      if (length > MAX_CONTROL_PAYLOAD) {
+        return this.#fail(new ProtocolError('NOPOLL_ERR_CONTROL_FRAME_TOO_LONG', `control frame of ${length} bytes`));
+      }
+      if (rsv !== 0) return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a control frame'));
+    } else {
+      if (opcode > Opcode.BINARY) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
+      if (opcode === Opcode.CONTINUATION) {
+        if (!this.#messageOpen) {
+          return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_CONTINUATION', 'continuation frame with no message open'));
+        }
+        // Extensions such as permessage-deflate mark only the first frame of a message (RFC 7692 §6.1).
+        if (rsv !== 0) return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame'));
+      } else {
+        if (this.#messageOpen) {
+          return this.#fail(new ProtocolError('NOPOLL_ERR_EXPECTED_CONTINUATION', 'new data frame while a fragmented message is open'));
+        }
+        if ((rsv & ~this.#allowedRsv) !== 0) {
+          return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'));
+        }
+        this.#messageBytes = 0;
+      }
+      if (length > this.#maxFrameBytes) {
+        return this.#fail(new MessageTooBigError(`frame of ${length} bytes exceeds the limit`, this.#maxFrameBytes));
+      }
+      this.#messageBytes += length;
+      if (this.#messageBytes > this.#maxMessageBytes) {
+        return this.#fail(new MessageTooBigError(`message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxMessageBytes));
+      }
+      this.#messageOpen = !fin;
+    }
+    if (masked !== this.#expectMasked) {
+      return this.#fail(
+        masked
+          ? new ProtocolError('NOPOLL_ERR_UNEXPECTED_MASK', 'masked frame from a server')
+          : new ProtocolError('NOPOLL_ERR_MASK_REQUIRED', 'unmasked frame from a client'),
+      );
+    }
+    if (masked) {
+      this.#mask[0] = buf[at]!;
+      this.#mask[1] = buf[at + 1]!;
+      this.#mask[2] = buf[at + 2]!;
+      this.#mask[3] = buf[at + 3]!;
+    }
+    this.#fin = fin;
+    this.#rsv = rsv;
+    this.#opcode = opcode;
+    this.#masked = masked;
+    this.#length = length;
+    return true;
+  }
+
+  // Delivers the frame whose header was just read if its payload is all in `chunk`; otherwise starts buffering it.
+  // Returns the position after what was consumed.
+  #startPayload(chunk: Buffer, pos: number): number {
+    const length = this.#length;
+    const available = chunk.length - pos;
+    if (available >= length) {
+      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
+      if (this.#masked && length > 0) applyMask(payload, this.#mask, 0);
+      this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
+      return pos + length;
+    }
+    // Only the announced length (already checked against the limit) is ever allocated.
+    this.#payload = Buffer.allocUnsafe(length);
+    chunk.copy(this.#payload, 0, pos);
+    if (this.#masked) applyMask(this.#payload.subarray(0, available), this.#mask, 0);
+    this.#received = available;
+    this.#state = STATE_PAYLOAD;
+    return chunk.length;
+  }
+
+  // Adds bytes to a partly received payload; delivers it when complete. Returns the position after them.
+  #continuePayload(chunk: Buffer): number {
+    const take = Math.min(this.#length - this.#received, chunk.length);
+    const payload = this.#payload;
+    chunk.copy(payload, this.#received, 0, take);
+    if (this.#masked) applyMask(payload.subarray(this.#received, this.#received + take), this.#mask, this.#received & 3);
+    this.#received += take;
+    if (this.#received < this.#length) return take;
+    this.#payload = EMPTY;
+    this.#received = 0;
+    this.#state = STATE_HEADER;
+    this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
+    return take;
+  }
+
+  #fail(error: ProtocolError): false {
+    this.stop();
+    this.#sink.onParseError(error);
+    return false;
+  }
+}
+
+// Header size implied by the second header byte: 2 + 0/2/8 length bytes + 0/4 mask bytes.
+function headerSizeOf(b1: number): number {
+  const len7 = b1 & 0x7f;
+  return (len7 < 126 ? 2 : len7 === 126 ? 4 : 10) + ((b1 & 0x80) !== 0 ? 4 : 0);
+}

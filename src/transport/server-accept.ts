@@ -1,0 +1,127 @@
+/**
+ * The server side of the opening handshake (RFC 6455 §4.2): read the request head from an accepted socket with
+ * size, count and time limits, check it, let the application decide, and answer 101 or an HTTP error. Owns the
+ * handshake timer.
+ * @packageDocumentation
+ */
+import type { Socket } from 'node:net';
+import { HandshakeError, TimeoutError } from '../errors.js';
+import { HttpHeadParser } from '../protocol/handshake/http-head-parser.js';
+import type { RequestHead } from '../protocol/handshake/http-head-parser.js';
+import {
+  buildAcceptResponse,
+  buildRejectResponse,
+  checkClientRequest,
+  type ServerHandshakePolicy,
+  type ServerRequestInfo,
+} from '../protocol/handshake/server-handshake.js';
+
+/** Limits and policy for reading a request. */
+export interface ServerAcceptOptions {
+  /** Caps on the request head. */
+  limits: { maxHeadBytes: number; maxHeaderCount: number };
+  /** Version and Origin policy. */
+  policy: ServerHandshakePolicy;
+  /** Time allowed for the client to send its whole request head. */
+  timeoutMs: number;
+}
+
+/** A request that passed the RFC checks and waits for the application's decision. */
+export interface PendingUpgrade {
+  /** The parsed request. */
+  request: ServerRequestInfo;
+  /** The raw head. */
+  head: RequestHead;
+  /** Bytes that followed the head (frames the client pipelined, noPoll test_02). */
+  rest: Buffer;
+}
+
+/** Reply for an accepted request. */
+export interface AcceptReply {
+  /** Subprotocol to confirm, or null. */
+  protocol: string | null;
+  /** Extensions header to send, or null. */
+  extensions: string | null;
+  /** Extra response headers. */
+  headers?: ReadonlyArray<readonly [string, string]>;
+}
+
+/**
+ * Reads the request head from `socket` (after `head`, bytes already read by someone else, e.g. a port-sharing
+ * sniffer). `done` is called once: with the pending upgrade, or with an error after an HTTP error reply was sent
+ * (or the socket dropped).
+ */
+export function readUpgradeRequest(
+  socket: Socket,
+  head: Buffer | null,
+  options: ServerAcceptOptions,
+  done: (error: Error | null, upgrade?: PendingUpgrade) => void,
+): void {
+  const parser = new HttpHeadParser('request', options.limits);
+  let finished = false;
+  const finish = (error: Error | null, upgrade?: PendingUpgrade): void => {
+    if (finished) return;
+    finished = true;
+    clearTimeout(timer);
+    socket.off('data', onData);
+    socket.off('close', onClose);
+    socket.off('error', onError);
+    done(error, upgrade);
+  };
+  const onData = (chunk: Buffer): void => {
+    const parsed = parser.push(chunk);
+    if (parsed.kind === 'incomplete') return;
+    if (parsed.kind === 'error') {
+      rejectUpgrade(socket, parsed.status, parsed.message);
+      finish(new HandshakeError(parsed.message, parsed.status));
+      return;
+    }
+    const requestHead = parsed.head as RequestHead;
+    const checked = checkClientRequest(requestHead, options.policy);
+    if (!checked.ok) {
+      rejectUpgrade(socket, checked.status, checked.message, checked.headers);
+      finish(new HandshakeError(checked.message, checked.status));
+      return;
+    }
+    // Hold further bytes until the application has decided (its decision may be asynchronous).
+    socket.pause();
+    finish(null, { request: checked.request, head: requestHead, rest: parsed.rest });
+  };
+  const onClose = (): void => finish(new HandshakeError('connection closed during the opening handshake'));
+  const onError = (): void => {
+    /* 'close' follows and reports it */
+  };
+  const timer = setTimeout(() => {
+    rejectUpgrade(socket, 408, 'request head not received in time');
+    finish(new TimeoutError('handshake', `no complete handshake request within ${options.timeoutMs} ms`));
+  }, options.timeoutMs);
+  socket.on('data', onData);
+  socket.on('close', onClose);
+  socket.on('error', onError);
+  if (head !== null && head.length > 0) onData(head);
+}
+
+/** Sends the 101 response (RFC 6455 §4.2.2) and resumes reading. */
+export function acceptUpgrade(socket: Socket, key: string, reply: AcceptReply): void {
+  socket.write(
+    buildAcceptResponse(key, {
+      protocol: reply.protocol,
+      extensions: reply.extensions,
+      ...(reply.headers ? { headers: reply.headers } : {}),
+    }),
+  );
+  socket.resume();
+}
+
+/** Answers with an HTTP error and closes the socket (RFC 6455 §4.2.1: "respond with an appropriate HTTP error"). */
+export function rejectUpgrade(
+  socket: Socket,
+  status: number,
+  message: string,
+  headers?: ReadonlyArray<readonly [string, string]>,
+): void {
+  if (socket.destroyed) return;
+  socket.end(buildRejectResponse(status, message, headers));
+  // Do not let a client that never reads keep the socket.
+  setTimeout(() => socket.destroy(), 1000).unref();
+}

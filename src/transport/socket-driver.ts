@@ -1,0 +1,182 @@
+/**
+ * Binds one open {@link Session} to one socket: bytes from the socket go into the session, frames from the session
+ * go to the socket, and the closing handshake's TCP side (who closes first, how long to wait) is handled here
+ * (RFC 6455 §7.1.1). The only owner of the close timer.
+ * @packageDocumentation
+ */
+import type { Socket } from 'node:net';
+import { ProtocolError } from '../errors.js';
+import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
+
+/** How a connection ended, reported exactly once. */
+export interface CloseInfo {
+  /** Close code received from the peer; 1005 when its close frame had none, 1006 when there was no close frame. */
+  code: number;
+  /** Close reason received from the peer (empty when none). */
+  reason: string;
+  /** True when close frames were exchanged and the TCP connection then ended (RFC 6455 §7.1.4 "cleanly"). */
+  wasClean: boolean;
+  /** Why the connection failed, when it did: a protocol violation, a timeout, a socket error. */
+  error?: Error;
+}
+
+/** What the driver reports upward. The API layer's connection implements it. */
+export interface DriverEvents {
+  /** A data message or frame (see {@link SessionHandler.sessionMessage}). */
+  driverMessage(opcode: number, payload: Buffer, fin: boolean): void;
+  /** A ping arrived (already answered). */
+  driverPing(payload: Buffer): void;
+  /** A pong arrived. */
+  driverPong(payload: Buffer): void;
+  /** The peer's close frame arrived (before the TCP connection ends). */
+  driverCloseFrame(code: number, reason: string): void;
+  /** The connection is gone: called once, after the socket closed. */
+  driverClosed(info: CloseInfo): void;
+}
+
+/** Driver settings. */
+export interface DriverOptions extends SessionOptions {
+  /** How long to wait for the peer's close frame, or for the server to end TCP, before dropping the socket. */
+  closeTimeoutMs: number;
+}
+
+/** One socket ⇄ one session. See the module comment. */
+export class SocketDriver implements SessionHandler {
+  readonly session: Session;
+  readonly socket: Socket;
+  readonly #events: DriverEvents;
+  readonly #client: boolean;
+  readonly #closeTimeoutMs: number;
+  #closeTimer: NodeJS.Timeout | null = null;
+  #code = 1006;
+  #reason = '';
+  #error: Error | undefined = undefined;
+  #reported = false;
+
+  constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
+    this.socket = socket;
+    this.#events = events;
+    this.#client = options.role === 'client';
+    this.#closeTimeoutMs = options.closeTimeoutMs;
+    this.session = new Session(this, options);
+    socket.on('data', this.#onData);
+    socket.on('error', this.#onError);
+    socket.on('close', this.#onClose);
+    // A half-closed TCP connection cannot carry a close frame back; treat the peer's FIN as the end (§7.1.5).
+    socket.on('end', this.#onEnd);
+  }
+
+  /** Feeds bytes read before the driver took over (what followed the handshake head). */
+  feed(head: Buffer): void {
+    if (head.length > 0) this.session.receive(head);
+  }
+
+  /** Bytes queued for the socket and not yet handed to the kernel. */
+  get pendingWriteBytes(): number {
+    return this.socket.writableLength;
+  }
+
+  /**
+   * Starts the closing handshake (§7.1.2) and arms the close timer.
+   * @returns false when a close frame was already sent.
+   */
+  close(code?: number, reason?: string): boolean {
+    const started = this.session.close(code, reason);
+    if (started) this.#armCloseTimer();
+    return started;
+  }
+
+  /** Drops the TCP connection at once, without a close frame (noPoll's shutdown). */
+  destroy(error?: Error): void {
+    if (error && !this.#error) this.#error = error;
+    this.session.abort();
+    this.socket.destroy();
+  }
+
+  // ---- SessionHandler ----
+
+  /** @internal */
+  sessionWrite(first: Buffer, second: Buffer | null): void {
+    const socket = this.socket;
+    if (socket.destroyed) return;
+    if (second === null) {
+      socket.write(first);
+      return;
+    }
+    socket.cork();
+    socket.write(first);
+    socket.write(second);
+    socket.uncork();
+  }
+
+  /** @internal */
+  sessionMessage(opcode: number, payload: Buffer, fin: boolean): void {
+    this.#events.driverMessage(opcode, payload, fin);
+  }
+
+  /** @internal */
+  sessionPing(payload: Buffer): void {
+    this.#events.driverPing(payload);
+  }
+
+  /** @internal */
+  sessionPong(payload: Buffer): void {
+    this.#events.driverPong(payload);
+  }
+
+  /** @internal */
+  sessionClose(code: number, reason: string): void {
+    this.#code = code;
+    this.#reason = reason;
+    // §7.1.1: the server closes TCP first; the client waits for it, but not forever.
+    if (this.#client) this.#armCloseTimer();
+    else this.socket.end();
+    this.#events.driverCloseFrame(code, reason);
+  }
+
+  /** @internal */
+  sessionError(error: ProtocolError): void {
+    this.#error = error;
+    // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
+    this.socket.end();
+    this.#armCloseTimer();
+  }
+
+  // ---- socket events ----
+
+  readonly #onData = (chunk: Buffer): void => {
+    this.session.receive(chunk);
+  };
+
+  readonly #onEnd = (): void => {
+    if (this.session.state !== SessionState.CLOSED) this.session.abort();
+    if (!this.socket.destroyed) this.socket.end();
+  };
+
+  readonly #onError = (error: Error): void => {
+    if (!this.#error) this.#error = error;
+  };
+
+  readonly #onClose = (): void => {
+    if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
+    this.#closeTimer = null;
+    this.session.abort();
+    if (this.#reported) return;
+    this.#reported = true;
+    const clean = this.session.closeSent && this.session.closeReceived && !this.#error;
+    const info: CloseInfo = { code: this.session.closeReceived ? this.#code : 1006, reason: this.#reason, wasClean: clean };
+    if (this.#error) info.error = this.#error;
+    this.#events.driverClosed(info);
+  };
+
+  #armCloseTimer(): void {
+    if (this.#closeTimer !== null || this.socket.destroyed) return;
+    this.#closeTimer = setTimeout(this.#onCloseTimeout, this.#closeTimeoutMs);
+    this.#closeTimer.unref?.();
+  }
+
+  readonly #onCloseTimeout = (): void => {
+    this.#closeTimer = null;
+    this.socket.destroy();
+  };
+}
