@@ -1,12 +1,12 @@
 // `npm test`: type-check and compile the whole tree (src, test, bench), build the package the CLI runs from,
 // then run every compiled test file with Node's built-in runner. Extra arguments filter test files by substring.
+// Nothing is deleted first, so several runs may share the tree; only tests whose .ts source exists are run.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-rmSync('build', { recursive: true, force: true });
 execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { stdio: 'inherit' });
 execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });
 
@@ -15,12 +15,12 @@ function findTests(dir) {
   for (const name of readdirSync(dir)) {
     const path = join(dir, name);
     if (statSync(path).isDirectory()) out.push(...findTests(path));
-    else if (name.endsWith('.test.js')) out.push(path);
+    else if (name.endsWith('.test.ts')) out.push(join('build', path.replace(/\.ts$/, '.js')));
   }
   return out;
 }
 const filters = process.argv.slice(2);
-const files = findTests('build/test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
+const files = findTests('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('no test files matched');
   process.exit(1);

@@ -1,0 +1,65 @@
+// The three layers import one way only: api → transport → protocol (errors.ts is a leaf for all). The protocol
+// core never reaches for sockets, timers or zlib, so it can be tested by feeding it bytes.
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+
+const root = new URL('../../', import.meta.url).pathname;
+
+function sources(dir: string): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out.push(...sources(path));
+    else if (name.endsWith('.ts')) out.push(path);
+  }
+  return out;
+}
+
+function imports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/g)].map((m) => m[1]!);
+}
+
+const IO_MODULES = /^(node:)?(net|tls|http|https|http2|zlib|timers|timers\/promises|dgram|fs|child_process|worker_threads)$/;
+
+test('src/protocol is pure: no I/O modules, no timers, no imports from transport or api', () => {
+  const files = sources(join(root, 'src/protocol'));
+  assert.ok(files.length > 5);
+  for (const file of files) {
+    const name = relative(root, file);
+    for (const spec of imports(file)) {
+      assert.ok(!IO_MODULES.test(spec), `${name} imports ${spec}`);
+      assert.ok(!/\/(transport|api|cli)\//.test(spec) && !spec.startsWith('../transport') && !spec.startsWith('../api'), `${name} imports ${spec}`);
+    }
+    const text = readFileSync(file, 'utf8');
+    assert.ok(!/\bset(Timeout|Interval|Immediate)\s*\(/.test(text), `${name} uses a timer`);
+    assert.ok(!/process\.nextTick/.test(text), `${name} defers work`);
+  }
+});
+
+test('src/transport never imports the public api layer', () => {
+  for (const file of sources(join(root, 'src/transport'))) {
+    for (const spec of imports(file)) {
+      assert.ok(!spec.includes('/api/') && !spec.startsWith('../api'), `${relative(root, file)} imports ${spec}`);
+      assert.ok(!spec.includes('/cli/'), `${relative(root, file)} imports ${spec}`);
+    }
+  }
+});
+
+test('errors.ts and protocol/constants.ts are leaves', () => {
+  for (const leaf of ['src/errors.ts', 'src/protocol/constants.ts']) {
+    assert.deepEqual(imports(join(root, leaf)), [], `${leaf} imports something`);
+  }
+});
+
+test('the library (outside the CLI) has no runtime dependencies', () => {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
+  for (const file of sources(join(root, 'src'))) {
+    for (const spec of imports(file)) {
+      assert.ok(spec.startsWith('.') || spec.startsWith('node:'), `${relative(root, file)} imports the package ${spec}`);
+    }
+  }
+});
