@@ -217,7 +217,10 @@ export class Conn implements DriverEvents {
    * @returns payload bytes accepted, or -1 when the connection no longer sends.
    */
   sendText(data: string | Uint8Array): number {
-    if (this.#pendingFragmentKind === Opcode.TEXT) return this.#fragment(Opcode.TEXT, data, true);
+    if (this.#pendingFragmentKind !== 0) {
+      if (this.#pendingFragmentKind === Opcode.TEXT) return this.#fragment(Opcode.TEXT, data, true);
+      throw new TypeError('a fragmented binary message is open; finish it with sendBinary first');
+    }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
       return driver.session.sendText(data);
@@ -230,7 +233,10 @@ export class Conn implements DriverEvents {
    * @returns payload bytes accepted, or -1 when the connection no longer sends.
    */
   sendBinary(data: Uint8Array): number {
-    if (this.#pendingFragmentKind === Opcode.BINARY) return this.#fragment(Opcode.BINARY, data, true);
+    if (this.#pendingFragmentKind !== 0) {
+      if (this.#pendingFragmentKind === Opcode.BINARY) return this.#fragment(Opcode.BINARY, data, true);
+      throw new TypeError('a fragmented text message is open; finish it with sendText first');
+    }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
       return driver.session.sendMessage(Opcode.BINARY, data);
@@ -270,6 +276,9 @@ export class Conn implements DriverEvents {
   }
 
   #fragment(kind: number, data: string | Uint8Array, fin: boolean): number {
+    if (this.#pendingFragmentKind !== 0 && this.#pendingFragmentKind !== kind) {
+      throw new TypeError('a fragmented message of the other type is open; finish it first');
+    }
     const bytes = kind === Opcode.TEXT ? textBytes(data) : toBuffer(data as Uint8Array);
     this.#pendingFragmentKind = fin ? 0 : kind;
     const driver = this.#driver;
@@ -402,6 +411,8 @@ export class Conn implements DriverEvents {
   attachSocket(socket: Socket, tls: boolean): void {
     this.#socket = socket;
     this.#tls = tls;
+    // An 'error' event with no listener would crash the process; errors are reported through 'close'.
+    socket.on('error', ignoreError);
     socket.once('close', this.#onEarlyClose);
   }
 
@@ -571,6 +582,7 @@ export class Conn implements DriverEvents {
 }
 
 const EMPTY = Buffer.alloc(0);
+const ignoreError = (): void => undefined;
 // Unread-message queue bounds (no handler installed): pause the socket at 64 messages, resume below 16.
 const INBOX_PAUSE = 64;
 const INBOX_RESUME = 16;

@@ -71,6 +71,8 @@ export class Listener {
     return new Promise((resolve, reject) => {
       server.once('error', (error) => reject(new ConnectError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
       server.listen({ host, port, backlog: options.backlog ?? 511, ipv6Only: options.ipv6 === true }, () => {
+        // Accept failures (EMFILE...) must not crash the process; they are logged.
+        server.on('error', (error) => ctx.log('critical', `listener ${host}:${port}: ${error.message}`));
         const address = server.address();
         const bound = typeof address === 'object' && address !== null ? address.port : port;
         resolve(new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }));
@@ -207,15 +209,15 @@ export class Listener {
   }
 
   /**
-   * Stops accepting (`nopoll_conn_close` on a listener). Connections already accepted stay open, as in noPoll.
+   * Stops accepting (`nopoll_conn_close` on a listener). Connections already accepted stay open, as in noPoll;
+   * the Promise settles once the listening socket is closed, without waiting for them.
    */
   close(): Promise<void> {
     if (!this.#open) return Promise.resolve();
     this.#open = false;
     this.ctx.unregisterListener(this);
     this.#queue.length = 0;
-    const server = this.#server;
-    if (server === null) return Promise.resolve();
-    return new Promise((resolve) => server.close(() => resolve()));
+    this.#server?.close();
+    return new Promise((resolve) => setImmediate(resolve));
   }
 }

@@ -40,6 +40,15 @@ export interface DriverOptions extends SessionOptions {
   closeTimeoutMs: number;
 }
 
+// Small frames written while one chunk is being processed are gathered and written once at its end: a chunk that
+// carried many messages is answered with one write, not one per message.
+const BATCH_LIMIT = 16 * 1024;
+
+// The socket's listeners are shared functions that find their driver through this property, so an idle
+// connection holds no closures of its own.
+const kDriver = Symbol('nopoll.driver');
+type DriverSocket = Socket & { [kDriver]?: SocketDriver };
+
 /** One socket ⇄ one session. See the module comment. */
 export class SocketDriver implements SessionHandler {
   readonly session: Session;
@@ -52,6 +61,9 @@ export class SocketDriver implements SessionHandler {
   #reason = '';
   #error: Error | undefined = undefined;
   #reported = false;
+  #batching = false;
+  #batch: Buffer[] = [];
+  #batchBytes = 0;
 
   constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
     this.socket = socket;
@@ -59,16 +71,41 @@ export class SocketDriver implements SessionHandler {
     this.#client = options.role === 'client';
     this.#closeTimeoutMs = options.closeTimeoutMs;
     this.session = new Session(this, options);
-    socket.on('data', this.#onData);
-    socket.on('error', this.#onError);
-    socket.on('close', this.#onClose);
+    (socket as DriverSocket)[kDriver] = this;
+    socket.on('data', SocketDriver.#onData);
+    socket.on('error', SocketDriver.#onError);
+    socket.on('close', SocketDriver.#onClose);
     // A half-closed TCP connection cannot carry a close frame back; treat the peer's FIN as the end (§7.1.5).
-    socket.on('end', this.#onEnd);
+    socket.on('end', SocketDriver.#onEnd);
   }
 
   /** Feeds bytes read before the driver took over (what followed the handshake head). */
   feed(head: Buffer): void {
-    if (head.length > 0) this.session.receive(head);
+    if (head.length > 0) this.#receive(head);
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#batching = true;
+    try {
+      this.session.receive(chunk);
+    } finally {
+      this.#batching = false;
+      if (this.#batch.length > 0) this.#flushBatch();
+    }
+  }
+
+  // Ends TCP after whatever is still gathered in the batch.
+  #end(): void {
+    if (this.#batch.length > 0) this.#flushBatch();
+    this.socket.end();
+  }
+
+  #flushBatch(): void {
+    const batch = this.#batch;
+    const socket = this.socket;
+    if (!socket.destroyed) socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, this.#batchBytes));
+    batch.length = 0;
+    this.#batchBytes = 0;
   }
 
   /** Bytes queued for the socket and not yet handed to the kernel. */
@@ -99,6 +136,12 @@ export class SocketDriver implements SessionHandler {
   sessionWrite(first: Buffer, second: Buffer | null): void {
     const socket = this.socket;
     if (socket.destroyed) return;
+    if (this.#batching && second === null && this.#batchBytes + first.length <= BATCH_LIMIT) {
+      this.#batch.push(first);
+      this.#batchBytes += first.length;
+      return;
+    }
+    if (this.#batch.length > 0) this.#flushBatch();
     if (second === null) {
       socket.write(first);
       return;
@@ -130,7 +173,7 @@ export class SocketDriver implements SessionHandler {
     this.#reason = reason;
     // §7.1.1: the server closes TCP first; the client waits for it, but not forever.
     if (this.#client) this.#armCloseTimer();
-    else this.socket.end();
+    else this.#end();
     this.#events.driverCloseFrame(code, reason);
   }
 
@@ -138,26 +181,32 @@ export class SocketDriver implements SessionHandler {
   sessionError(error: ProtocolError): void {
     this.#error = error;
     // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
-    this.socket.end();
+    this.#end();
     this.#armCloseTimer();
   }
 
-  // ---- socket events ----
+  // ---- socket events (shared listeners: `this` is the socket) ----
 
-  readonly #onData = (chunk: Buffer): void => {
-    this.session.receive(chunk);
-  };
+  static #onData(this: DriverSocket, chunk: Buffer): void {
+    this[kDriver]!.#receive(chunk);
+  }
 
-  readonly #onEnd = (): void => {
-    if (this.session.state !== SessionState.CLOSED) this.session.abort();
-    if (!this.socket.destroyed) this.socket.end();
-  };
+  static #onEnd(this: DriverSocket): void {
+    const driver = this[kDriver]!;
+    if (driver.session.state !== SessionState.CLOSED) driver.session.abort();
+    if (!this.destroyed) this.end();
+  }
 
-  readonly #onError = (error: Error): void => {
-    if (!this.#error) this.#error = error;
-  };
+  static #onError(this: DriverSocket, error: Error): void {
+    const driver = this[kDriver]!;
+    if (!driver.#error) driver.#error = error;
+  }
 
-  readonly #onClose = (): void => {
+  static #onClose(this: DriverSocket): void {
+    this[kDriver]!.#closed();
+  }
+
+  #closed(): void {
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
     this.session.abort();
@@ -167,16 +216,16 @@ export class SocketDriver implements SessionHandler {
     const info: CloseInfo = { code: this.session.closeReceived ? this.#code : 1006, reason: this.#reason, wasClean: clean };
     if (this.#error) info.error = this.#error;
     this.#events.driverClosed(info);
-  };
+  }
 
   #armCloseTimer(): void {
     if (this.#closeTimer !== null || this.socket.destroyed) return;
-    this.#closeTimer = setTimeout(this.#onCloseTimeout, this.#closeTimeoutMs);
+    this.#closeTimer = setTimeout(SocketDriver.#onCloseTimeout, this.#closeTimeoutMs, this);
     this.#closeTimer.unref?.();
   }
 
-  readonly #onCloseTimeout = (): void => {
-    this.#closeTimer = null;
-    this.socket.destroy();
-  };
+  static #onCloseTimeout(driver: SocketDriver): void {
+    driver.#closeTimer = null;
+    driver.socket.destroy();
+  }
 }
