@@ -15,6 +15,11 @@ export interface FrameSink {
    * stays valid as long as the sink keeps it. `rsv` holds the RSV bits as in the first header byte (0x70 mask).
    */
   onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void;
+  /**
+   * Part of a payload that arrives over several chunks, unmasked, as it arrives (before `onFrame` delivers the
+   * whole frame). Lets the session check UTF-8 before a long frame ends. It may stop the parser.
+   */
+  onFramePart(opcode: number, part: Buffer): void;
   /** The peer broke the protocol; the parser has stopped. */
   onParseError(error: ProtocolError): void;
 }
@@ -236,9 +241,13 @@ export class FrameParser {
     // Only the announced length (already checked against the limit) is ever allocated.
     this.#payload = Buffer.allocUnsafe(length);
     chunk.copy(this.#payload, 0, pos);
-    if (this.#masked) applyMask(this.#payload.subarray(0, available), this.#mask, 0);
     this.#received = available;
     this.#state = STATE_PAYLOAD;
+    if (available > 0) {
+      const part = this.#payload.subarray(0, available);
+      if (this.#masked) applyMask(part, this.#mask, 0);
+      this.#sink.onFramePart(this.#opcode, part);
+    }
     return chunk.length;
   }
 
@@ -247,8 +256,11 @@ export class FrameParser {
     const take = Math.min(this.#length - this.#received, chunk.length);
     const payload = this.#payload;
     chunk.copy(payload, this.#received, 0, take);
-    if (this.#masked) applyMask(payload.subarray(this.#received, this.#received + take), this.#mask, this.#received & 3);
+    const part = payload.subarray(this.#received, this.#received + take);
+    if (this.#masked) applyMask(part, this.#mask, this.#received & 3);
     this.#received += take;
+    this.#sink.onFramePart(this.#opcode, part);
+    if (this.#state === STATE_STOPPED) return take;
     if (this.#received < this.#length) return take;
     this.#payload = EMPTY;
     this.#received = 0;

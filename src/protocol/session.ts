@@ -82,6 +82,8 @@ export class Session implements FrameSink {
   #parts: Buffer[] = [];
   #partsBytes = 0;
   #utf8: Utf8Validator | null = null;
+  // The frame being received arrived in parts that were already checked as UTF-8 (see onFramePart).
+  #partsChecked = false;
   // Outgoing fragmented message: the opcode of its first frame, or 0 when none is open.
   #sendingFragmented = 0;
 
@@ -131,15 +133,12 @@ export class Session implements FrameSink {
   onFrame(fin: boolean, _rsv: number, opcode: number, payload: Buffer): void {
     if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
       this.#messageOpcode = opcode;
-      if (fin && !this.#deliverFrames) {
+      if (fin && !this.#deliverFrames && !this.#partsChecked) {
         if (opcode === Opcode.TEXT && !isValidUtf8(payload)) return this.#failUtf8();
         this.#handler.sessionMessage(opcode, payload, true);
         return;
       }
-      if (opcode === Opcode.TEXT) {
-        this.#utf8 ??= new Utf8Validator();
-        this.#utf8.reset();
-      }
+      if (opcode === Opcode.TEXT && !this.#partsChecked) this.#startUtf8();
       this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.CONTINUATION) {
       this.#dataFrame(fin, opcode, payload);
@@ -153,6 +152,25 @@ export class Session implements FrameSink {
     }
   }
 
+  /**
+   * @internal Called by the parser for a frame arriving in parts: text is checked part by part so invalid UTF-8
+   * fails the connection before the rest of a long frame arrives (§8.1, "fail fast").
+   */
+  onFramePart(opcode: number, part: Buffer): void {
+    if (opcode === Opcode.TEXT) {
+      if (!this.#partsChecked) this.#startUtf8();
+    } else if (opcode !== Opcode.CONTINUATION || this.#messageOpcode !== Opcode.TEXT) {
+      return;
+    }
+    this.#partsChecked = true;
+    if (!this.#utf8!.push(part)) this.#failUtf8();
+  }
+
+  #startUtf8(): void {
+    this.#utf8 ??= new Utf8Validator();
+    this.#utf8.reset();
+  }
+
   /** @internal Called by the parser. */
   onParseError(error: ProtocolError): void {
     this.#fail(error);
@@ -162,7 +180,9 @@ export class Session implements FrameSink {
   #dataFrame(fin: boolean, opcode: number, payload: Buffer): void {
     if (this.#messageOpcode === Opcode.TEXT) {
       const utf8 = this.#utf8!;
-      if (!utf8.push(payload) || (fin && !utf8.atBoundary)) return this.#failUtf8();
+      const checked = this.#partsChecked;
+      this.#partsChecked = false;
+      if ((!checked && !utf8.push(payload)) || (fin && !utf8.atBoundary)) return this.#failUtf8();
     }
     if (this.#deliverFrames) {
       this.#handler.sessionMessage(opcode, payload, fin);
