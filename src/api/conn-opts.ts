@@ -30,6 +30,8 @@ export interface ConnOptsInit {
   handshakeTimeoutMs?: number;
   /** Time to wait for the peer's side of the closing handshake, in ms (context default 5 s). */
   closeTimeoutMs?: number;
+  /** Keep `conn.handshake.headers` after `onReady` (default false: dropped to save memory per connection). */
+  keepHeaders?: boolean;
   /** Client: local address to bind (noPoll binds to an interface name; Node binds to an address). */
   localAddress?: string;
 }
@@ -44,6 +46,7 @@ export class ConnOpts {
   /** Creates an option set (`nopoll_conn_opts_new`). */
   constructor(init: ConnOptsInit = {}) {
     this.values = { ...init };
+    delete this.values.maxFrameSize;
     if (init.maxFrameSize !== undefined) this.setMaxFrameSize(init.maxFrameSize);
   }
 
@@ -75,7 +78,6 @@ export class ConnOpts {
   /** Sets the frame limit (`nopoll_conn_opts_set_max_frame_size`); values outside 1..2147483646 are ignored, as in noPoll. */
   setMaxFrameSize(bytes: number): this {
     if (Number.isInteger(bytes) && bytes >= 1 && bytes <= MAX_FRAME_BYTES_LIMIT) this.values.maxFrameSize = bytes;
-    else delete this.values.maxFrameSize;
     return this;
   }
 

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import { AbortError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../errors.js';
 import { Opcode } from '../protocol/constants.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
-import { isValidUtf8 } from '../protocol/utf8.js';
+import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { SocketDriver, type CloseInfo, type DriverEvents } from '../transport/socket-driver.js';
 import { connect as connectClientConn, type ConnectTarget } from './connect.js';
 import type { ConnOptsLike } from './conn-opts.js';
@@ -41,6 +41,10 @@ export interface HandshakeInfo {
   cookie: string | null;
   requestedProtocols: string[];
   xRealIp: string | null;
+  /**
+   * Every header of the handshake request (server) or response (client). Available in `onOpen` and `onReady`;
+   * afterwards null unless the `keepHeaders` option is set, so idle connections do not carry them.
+   */
   headers: HeaderList | null;
 }
 
@@ -87,10 +91,13 @@ export class Conn implements DriverEvents {
   #closeInfo: CloseInfo | null = null;
   #readyWaiters: Waiter[] | null = null;
   #closedWaiters: Array<(info: CloseInfo) => void> | null = null;
-  #inbox: Msg[] = [];
+  #inbox: Msg[] | null = null;
   #inboxWaiters: Waiter[] | null = null;
   #maxFrameSize: number;
   #tls = false;
+  #earlyClose: (() => void) | null = null;
+  #sendUtf8: Utf8Validator | null = null;
+  #rejected: ((error: unknown) => void) | null = null;
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
   constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
@@ -279,7 +286,19 @@ export class Conn implements DriverEvents {
     if (this.#pendingFragmentKind !== 0 && this.#pendingFragmentKind !== kind) {
       throw new TypeError('a fragmented message of the other type is open; finish it first');
     }
-    const bytes = kind === Opcode.TEXT ? textBytes(data) : toBuffer(data as Uint8Array);
+    let bytes: Buffer;
+    if (kind === Opcode.TEXT) {
+      // Only the whole message must be UTF-8 (§5.6): a fragment may end inside a character.
+      bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
+      const utf8 = (this.#sendUtf8 ??= new Utf8Validator());
+      if (this.#pendingFragmentKind === 0) utf8.reset();
+      if (!utf8.push(bytes) || (fin && !utf8.atBoundary)) {
+        utf8.reset();
+        throw new TypeError('text fragments do not form valid UTF-8');
+      }
+    } else {
+      bytes = toBuffer(data as Uint8Array);
+    }
     this.#pendingFragmentKind = fin ? 0 : kind;
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open') {
@@ -378,8 +397,11 @@ export class Conn implements DriverEvents {
    * queued only when neither the connection nor the context has an `onMessage` handler.
    */
   getMsg(): Msg | null {
-    const msg = this.#inbox.shift() ?? null;
-    if (msg !== null && this.#inbox.length < INBOX_RESUME && this.#socket?.isPaused()) this.#socket.resume();
+    const inbox = this.#inbox;
+    if (inbox === null) return null;
+    const msg = inbox.shift()!;
+    if (inbox.length === 0) this.#inbox = null;
+    if (inbox.length < INBOX_RESUME && this.#socket?.isPaused()) this.#socket.resume();
     return msg;
   }
 
@@ -413,16 +435,27 @@ export class Conn implements DriverEvents {
     this.#tls = tls;
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     socket.on('error', ignoreError);
-    socket.once('close', this.#onEarlyClose);
+    // Until the handshake completes, a close means it failed. Not kept once open, so idle connections hold no closure.
+    this.#earlyClose = () => {
+      if (this.#driver === null) this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
+    };
+    socket.once('close', this.#earlyClose);
   }
 
   /** @internal The handshake completed: start framing, flush queued sends, fire on_ready, then feed `rest`. */
   open(
     socket: Socket,
     rest: Buffer,
-    settings: { acceptedProtocol: string | null; maxMessageSize: number; closeTimeoutMs: number; deliverFrames: boolean },
+    settings: {
+      acceptedProtocol: string | null;
+      maxMessageSize: number;
+      closeTimeoutMs: number;
+      deliverFrames: boolean;
+      keepHeaders: boolean;
+    },
   ): void {
-    socket.off('close', this.#onEarlyClose);
+    if (this.#earlyClose !== null) socket.off('close', this.#earlyClose);
+    this.#earlyClose = null;
     this.#socket = socket;
     this.#acceptedProtocol = settings.acceptedProtocol;
     this.#deliverFrames = settings.deliverFrames;
@@ -449,6 +482,8 @@ export class Conn implements DriverEvents {
     if (waiters) for (const waiter of waiters) waiter.resolve();
     const handler = this.onReady ?? this.ctx.onReady;
     if (handler !== null) this.#decide(handler, (ok) => ok || this.close(1000));
+    // The full header list costs memory on every idle connection; it is kept only when asked for.
+    if (!settings.keepHeaders) this.handshake.headers = null;
     if (this.#state === 'open') driver.feed(rest);
   }
 
@@ -482,14 +517,11 @@ export class Conn implements DriverEvents {
   /** @internal The connection ended before or during the handshake. */
   fail(error: Error): void {
     if (this.#state === 'closed') return;
-    this.#socket?.off('close', this.#onEarlyClose);
+    if (this.#earlyClose !== null) this.#socket?.off('close', this.#earlyClose);
+    this.#earlyClose = null;
     this.#socket?.destroy();
     this.driverClosed({ code: 1006, reason: '', wasClean: false, error });
   }
-
-  readonly #onEarlyClose = (): void => {
-    if (this.#driver === null) this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
-  };
 
   // ---- DriverEvents ----
 
@@ -505,22 +537,23 @@ export class Conn implements DriverEvents {
     }
     try {
       const result = handler(this, msg);
-      if (result instanceof Promise) result.then(undefined, this.#onHandlerRejected);
+      if (result instanceof Promise) result.then(undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
     } catch (error) {
-      this.#onHandlerRejected(error);
+      this.#handlerFailed(error);
     }
   }
 
-  readonly #onHandlerRejected = (error: unknown): void => {
+  #handlerFailed(error: unknown): void {
     this.ctx.handlerError(error, this);
     // RFC 6455 §7.4.1: 1011, the server met an unexpected condition; details stay local.
     if (this.#state === 'open') void this.close(1011);
-  };
+  }
 
   #enqueue(msg: Msg): void {
-    this.#inbox.push(msg);
+    const inbox = (this.#inbox ??= []);
+    inbox.push(msg);
     // Nobody reads: stop reading the socket rather than buffering without bound.
-    if (this.#inbox.length >= INBOX_PAUSE) this.#socket?.pause();
+    if (inbox.length >= INBOX_PAUSE) this.#socket?.pause();
     const waiters = this.#inboxWaiters;
     if (waiters !== null && waiters.length > 0) waiters.shift()!.resolve();
   }

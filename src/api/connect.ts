@@ -40,6 +40,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
   const hostHeader = (isIP(name) === 6 ? `[${name}]` : name) + (port === 80 ? '' : `:${port}`);
   const origin = o.origin === false || o.origin === undefined ? null : o.origin;
   const protocols = o.protocols ? [...o.protocols] : [];
+  const extraHeaders = extraHeaderPairs(o.extraHeaders);
   const conn = new Conn(ctx, 'client', null, t.host, port, o.maxFrameSize ?? ctx.maxFrameSize);
   Object.assign(conn.handshake, {
     requestedUrl: path,
@@ -48,7 +49,9 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
     cookie: o.cookie ?? null,
     requestedProtocols: protocols,
   });
-  const pending = connectClient(
+  let pending: ReturnType<typeof connectClient>;
+  try {
+    pending = connectClient(
     {
       host: t.host,
       port,
@@ -62,7 +65,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         origin,
         protocols,
         ...(o.cookie !== undefined ? { cookie: o.cookie } : {}),
-        extraHeaders: extraHeaderPairs(o.extraHeaders),
+        extraHeaders,
       },
       extensionsOffered: [],
       timeoutMs: o.connectTimeoutMs ?? ctx.connectTimeoutMs,
@@ -79,9 +82,15 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
         closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
         deliverFrames: o.deliverFragments ?? false,
+        keepHeaders: o.keepHeaders ?? false,
       });
     },
   );
+  } catch (error) {
+    // A bad option (extra header with CR/LF, invalid subprotocol...) is the caller's mistake: leave nothing behind.
+    ctx.unregister(conn);
+    throw error;
+  }
   conn.attachSocket(pending.socket, false);
   return conn;
 }

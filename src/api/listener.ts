@@ -4,7 +4,7 @@
  * @packageDocumentation
  */
 import { createServer, isIP, type Server, type Socket } from 'node:net';
-import { ConnectError, HandshakeError } from '../errors.js';
+import { AbortError, ConnectError, HandshakeError, InvalidStateError, TimeoutError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { acceptUpgrade, readUpgradeRequest, rejectUpgrade } from '../transport/server-accept.js';
 import { Conn, type WaitOptions } from './conn.js';
@@ -45,7 +45,7 @@ export class Listener {
   readonly #server: Server | null;
   #open = true;
   readonly #queue: Conn[] = [];
-  readonly #acceptWaiters: Array<(conn: Conn) => void> = [];
+  readonly #acceptWaiters: Array<{ take: (conn: Conn) => void; drop: (error: Error) => void }> = [];
 
   private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit) {
     this.ctx = ctx;
@@ -62,7 +62,7 @@ export class Listener {
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
   static listen(ctx: Context, options: ListenOptions): Promise<Listener> {
-    const port = typeof options.port === 'string' ? (options.port === '' ? NaN : Number(options.port)) : options.port;
+    const port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
     const host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
     if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
@@ -105,23 +105,32 @@ export class Listener {
   accept(options: WaitOptions = {}): Promise<Conn> {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
+    if (!this.#open) return Promise.reject(new InvalidStateError('the listener is closed'));
+    if (options.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
     return new Promise((resolve, reject) => {
       let timer: NodeJS.Timeout | null = null;
-      const take = (conn: Conn): void => {
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        resolve(conn);
-      };
-      const drop = (error: Error): void => {
-        const at = this.#acceptWaiters.indexOf(take);
+      const settle = (): void => {
+        const at = this.#acceptWaiters.indexOf(waiter);
         if (at >= 0) this.#acceptWaiters.splice(at, 1);
         if (timer) clearTimeout(timer);
-        reject(error);
+        options.signal?.removeEventListener('abort', onAbort);
       };
-      const onAbort = (): void => drop(new Error('accept aborted', { cause: options.signal?.reason }));
-      if (options.timeoutMs) timer = setTimeout(() => drop(new Error('no connection accepted in time')), options.timeoutMs);
+      const waiter = {
+        take: (conn: Conn): void => {
+          settle();
+          resolve(conn);
+        },
+        drop: (error: Error): void => {
+          settle();
+          reject(error);
+        },
+      };
+      const onAbort = (): void => waiter.drop(new AbortError(undefined, { cause: options.signal?.reason }));
+      if (options.timeoutMs) {
+        timer = setTimeout(() => waiter.drop(new TimeoutError('accept', `no connection accepted within ${options.timeoutMs} ms`)), options.timeoutMs);
+      }
       options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#acceptWaiters.push(take);
+      this.#acceptWaiters.push(waiter);
     });
   }
 
@@ -135,8 +144,8 @@ export class Listener {
     const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
     conn.attachSocket(socket, false);
     socket.setNoDelay(true);
-    const waiter = this.#acceptWaiters.shift();
-    if (waiter) waiter(conn);
+    const waiter = this.#acceptWaiters[0];
+    if (waiter) waiter.take(conn);
     else {
       this.#queue.push(conn);
       if (this.#queue.length > ACCEPT_QUEUE_LIMIT) this.#queue.shift();
@@ -194,6 +203,7 @@ export class Listener {
             maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
             closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
             deliverFrames: o.deliverFragments ?? false,
+            keepHeaders: o.keepHeaders ?? false,
           });
         };
         if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
@@ -217,6 +227,7 @@ export class Listener {
     this.#open = false;
     this.ctx.unregisterListener(this);
     this.#queue.length = 0;
+    for (const waiter of [...this.#acceptWaiters]) waiter.drop(new InvalidStateError('the listener was closed'));
     this.#server?.close();
     return new Promise((resolve) => setImmediate(resolve));
   }

@@ -135,8 +135,13 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
   } else if (msg.size === 4 && text === 'ping') {
     conn.ping();
   } else if (msg.size === 8 && text === 'get-file') {
+    // noPoll sends each 1024-byte piece as its own text message, which breaks UTF-8 where a piece ends inside a
+    // character (§5.6); we send one text message in 1024-byte frames, which a stream reader sees the same way.
     const content = readFileSync(getFile);
-    for (let at = 0; at < content.length; at += 1024) conn.sendText(content.subarray(at, at + 1024));
+    if (content.length <= 1024) conn.sendText(content);
+    for (let at = 0; content.length > 1024 && at < content.length; at += 1024) {
+      conn.sendFragment(content.subarray(at, at + 1024), { fin: at + 1024 >= content.length });
+    }
   } else if (msg.opcode === 2) {
     // noPoll echoes binary as text; a strict peer would refuse non-UTF-8 text, so binary stays binary.
     conn.sendBinary(msg.payload);

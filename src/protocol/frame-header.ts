@@ -44,8 +44,8 @@ export function writeFrameHeader(
     // §5.2: the most significant bit must be 0; lengths here stay below 2^53.
     const high = Math.floor(length / 0x100000000);
     const low = length >>> 0;
-    target[offset++] = 0;
-    target[offset++] = 0;
+    target[offset++] = (high >>> 24) & 0xff;
+    target[offset++] = (high >>> 16) & 0xff;
     target[offset++] = (high >>> 8) & 0xff;
     target[offset++] = high & 0xff;
     target[offset++] = low >>> 24;

@@ -6,7 +6,7 @@
  */
 import { MessageTooBigError, ProtocolError } from '../errors.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { applyMask } from './mask.js';
+import { applyMaskKey } from './mask.js';
 
 /** Receives what the parser finds. One monomorphic interface, called once per frame. */
 export interface FrameSink {
@@ -52,14 +52,14 @@ export class FrameParser {
 
   #state: number = STATE_HEADER;
   // A header cut by a chunk edge waits here (at most 14 bytes).
-  readonly #spill = Buffer.allocUnsafe(14);
+  #spill: Buffer | null = null; // allocated the first time a header is cut
   #spillLength = 0;
   // The frame whose payload is arriving.
   #fin = false;
   #rsv = 0;
   #opcode = 0;
   #masked = false;
-  readonly #mask = Buffer.allocUnsafe(4);
+  #maskKey = 0; // the 4 masking-key bytes as one int32, first byte high
   #length = 0;
   #payload: Buffer = EMPTY;
   #received = 0;
@@ -122,7 +122,7 @@ export class FrameParser {
       const available = end - pos;
       const headerSize = available < 2 ? 14 : headerSizeOf(chunk[pos + 1]!);
       if (available < headerSize) {
-        chunk.copy(this.#spill, 0, pos, end);
+        chunk.copy((this.#spill ??= Buffer.allocUnsafe(14)), 0, pos, end);
         this.#spillLength = available;
         return;
       }
@@ -135,7 +135,7 @@ export class FrameParser {
   // Completes a header begun in an earlier chunk. Returns the position after it in `chunk`, or -1 if the chunk
   // ended first.
   #finishSpilledHeader(chunk: Buffer, pos: number): number {
-    const spill = this.#spill;
+    const spill = this.#spill!;
     if (this.#spillLength < 2) {
       if (pos >= chunk.length) return -1;
       spill[this.#spillLength++] = chunk[pos++]!;
@@ -214,10 +214,7 @@ export class FrameParser {
       );
     }
     if (masked) {
-      this.#mask[0] = buf[at]!;
-      this.#mask[1] = buf[at + 1]!;
-      this.#mask[2] = buf[at + 2]!;
-      this.#mask[3] = buf[at + 3]!;
+      this.#maskKey = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
     }
     this.#fin = fin;
     this.#rsv = rsv;
@@ -234,7 +231,7 @@ export class FrameParser {
     const available = chunk.length - pos;
     if (available >= length) {
       const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
-      if (this.#masked && length > 0) applyMask(payload, this.#mask, 0);
+      if (this.#masked && length > 0) applyMaskKey(payload, this.#maskKey, 0);
       this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
       return pos + length;
     }
@@ -245,7 +242,7 @@ export class FrameParser {
     this.#state = STATE_PAYLOAD;
     if (available > 0) {
       const part = this.#payload.subarray(0, available);
-      if (this.#masked) applyMask(part, this.#mask, 0);
+      if (this.#masked) applyMaskKey(part, this.#maskKey, 0);
       this.#sink.onFramePart(this.#opcode, part);
     }
     return chunk.length;
@@ -257,7 +254,7 @@ export class FrameParser {
     const payload = this.#payload;
     chunk.copy(payload, this.#received, 0, take);
     const part = payload.subarray(this.#received, this.#received + take);
-    if (this.#masked) applyMask(part, this.#mask, this.#received & 3);
+    if (this.#masked) applyMaskKey(part, this.#maskKey, this.#received & 3);
     this.#received += take;
     this.#sink.onFramePart(this.#opcode, part);
     if (this.#state === STATE_STOPPED) return take;

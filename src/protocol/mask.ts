@@ -16,32 +16,70 @@ const WORD_THRESHOLD = 32;
  * @returns the mask offset for the byte after `buf`.
  */
 export function applyMask(buf: Uint8Array, mask: Uint8Array, offset = 0): number {
+  return applyMaskKey(buf, (mask[0]! << 24) | (mask[1]! << 16) | (mask[2]! << 8) | mask[3]!, offset);
+}
+
+/**
+ * {@link applyMask} with the masking key as one 32-bit integer, first wire byte in the high bits: the form the
+ * parser keeps, so an idle connection holds no key buffer.
+ */
+export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
   const length = buf.length;
+  // Rotate the key so that its high byte is the mask byte for buf[0].
+  const shift = (offset & 3) << 3;
+  const k = shift === 0 ? key | 0 : (key << shift) | (key >>> (32 - shift));
+  const b0 = (k >>> 24) & 0xff;
+  const b1 = (k >>> 16) & 0xff;
+  const b2 = (k >>> 8) & 0xff;
+  const b3 = k & 0xff;
   let i = 0;
-  let m = offset & 3;
   if (length >= WORD_THRESHOLD) {
     // Bytes until the view is 4-byte aligned, then whole words, then the tail.
     const misalign = (4 - (buf.byteOffset & 3)) & 3;
+    let c0 = b0;
+    let c1 = b1;
+    let c2 = b2;
+    let c3 = b3;
     for (; i < misalign; i++) {
-      buf[i] ^= mask[m]!;
-      m = (m + 1) & 3;
+      buf[i] ^= c0;
+      const t = c0;
+      c0 = c1;
+      c1 = c2;
+      c2 = c3;
+      c3 = t;
     }
     const words = (length - i) >>> 2;
     const view = new Int32Array(buf.buffer, buf.byteOffset + i, words);
-    const b0 = mask[m]!;
-    const b1 = mask[(m + 1) & 3]!;
-    const b2 = mask[(m + 2) & 3]!;
-    const b3 = mask[(m + 3) & 3]!;
     // Kept as int32 (no `>>> 0`): a uint32 above 2^31 would be a heap number and slow the loop down tenfold.
-    const word = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
-    for (let w = 0; w < words; w++) view[w] = view[w]! ^ word;
-    i += words << 2;
+    const word = LITTLE_ENDIAN ? c0 | (c1 << 8) | (c2 << 16) | (c3 << 24) : (c0 << 24) | (c1 << 16) | (c2 << 8) | c3;
+    let w = 0;
+    for (; w + 4 <= words; w += 4) {
+      view[w] = view[w]! ^ word;
+      view[w + 1] = view[w + 1]! ^ word;
+      view[w + 2] = view[w + 2]! ^ word;
+      view[w + 3] = view[w + 3]! ^ word;
+    }
+    for (; w < words; w++) view[w] = view[w]! ^ word;
+    const done = i + (words << 2);
+    // The tail continues the cycle where the aligned head left it.
+    for (let j = done; j < length; j++) {
+      const m = (j - i) & 3;
+      buf[j] ^= m === 0 ? c0 : m === 1 ? c1 : m === 2 ? c2 : c3;
+    }
+    return (offset + length) & 3;
+  }
+  const end4 = length - 3;
+  for (; i < end4; i += 4) {
+    buf[i] ^= b0;
+    buf[i + 1] ^= b1;
+    buf[i + 2] ^= b2;
+    buf[i + 3] ^= b3;
   }
   for (; i < length; i++) {
-    buf[i] ^= mask[m]!;
-    m = (m + 1) & 3;
+    const m = i & 3;
+    buf[i] ^= m === 0 ? b0 : m === 1 ? b1 : m === 2 ? b2 : b3;
   }
-  return m;
+  return (offset + length) & 3;
 }
 
 /**

@@ -73,13 +73,13 @@ export class Session implements FrameSink {
   readonly #client: boolean;
   readonly #deliverFrames: boolean;
   readonly #maskSource: MaskSource;
-  readonly #mask = Buffer.allocUnsafe(4);
+  #mask: Buffer | null = null; // clients only, allocated on first send
   #state: SessionState = SessionState.OPEN;
   #closeSent = false;
   #closeReceived = false;
   // Incoming message being reassembled (whole-message mode) or validated (both modes).
   #messageOpcode = 0;
-  #parts: Buffer[] = [];
+  #parts: Buffer[] | null = null; // frames of a fragmented message, allocated when one arrives
   #partsBytes = 0;
   #utf8: Utf8Validator | null = null;
   // The frame being received arrived in parts that were already checked as UTF-8 (see onFramePart).
@@ -143,7 +143,8 @@ export class Session implements FrameSink {
     } else if (opcode === Opcode.CONTINUATION) {
       this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.PING) {
-      if (this.#state === SessionState.OPEN) this.#sendFrame(Opcode.PONG, payload, true);
+      // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
+      if (this.#state !== SessionState.CLOSED) this.#sendFrame(Opcode.PONG, payload, true);
       this.#handler.sessionPing(payload);
     } else if (opcode === Opcode.PONG) {
       this.#handler.sessionPong(payload);
@@ -189,13 +190,14 @@ export class Session implements FrameSink {
       return;
     }
     if (payload.length > 0) {
-      this.#parts.push(payload);
+      (this.#parts ??= []).push(payload);
       this.#partsBytes += payload.length;
     }
     if (!fin) return;
     const parts = this.#parts;
-    const message = parts.length === 0 ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsBytes);
-    this.#parts = [];
+    const message =
+      parts === null ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsBytes);
+    this.#parts = null;
     this.#partsBytes = 0;
     this.#handler.sessionMessage(this.#messageOpcode, message, true);
   }
@@ -220,7 +222,7 @@ export class Session implements FrameSink {
 
   #fail(error: ProtocolError): void {
     this.#parser.stop();
-    this.#parts = [];
+    this.#parts = null;
     this.#partsBytes = 0;
     if (!this.#closeSent) {
       this.#closeSent = true;
@@ -332,8 +334,9 @@ export class Session implements FrameSink {
   }
 
   #nextMask(): Buffer {
-    this.#maskSource(this.#mask, 0);
-    return this.#mask;
+    const mask = (this.#mask ??= Buffer.allocUnsafe(4));
+    this.#maskSource(mask, 0);
+    return mask;
   }
 
   // Frames and hands one payload to the handler: clients copy it masked (never mask the caller's buffer), servers

@@ -62,7 +62,7 @@ export class SocketDriver implements SessionHandler {
   #error: Error | undefined = undefined;
   #reported = false;
   #batching = false;
-  #batch: Buffer[] = [];
+  #batch: Buffer[] | null = null;
   #batchBytes = 0;
 
   constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
@@ -90,21 +90,21 @@ export class SocketDriver implements SessionHandler {
       this.session.receive(chunk);
     } finally {
       this.#batching = false;
-      if (this.#batch.length > 0) this.#flushBatch();
+      if (this.#batch !== null) this.#flushBatch();
     }
   }
 
   // Ends TCP after whatever is still gathered in the batch.
   #end(): void {
-    if (this.#batch.length > 0) this.#flushBatch();
+    if (this.#batch !== null) this.#flushBatch();
     this.socket.end();
   }
 
   #flushBatch(): void {
-    const batch = this.#batch;
+    const batch = this.#batch!;
     const socket = this.socket;
+    this.#batch = null;
     if (!socket.destroyed) socket.write(batch.length === 1 ? batch[0]! : Buffer.concat(batch, this.#batchBytes));
-    batch.length = 0;
     this.#batchBytes = 0;
   }
 
@@ -137,11 +137,11 @@ export class SocketDriver implements SessionHandler {
     const socket = this.socket;
     if (socket.destroyed) return;
     if (this.#batching && second === null && this.#batchBytes + first.length <= BATCH_LIMIT) {
-      this.#batch.push(first);
+      (this.#batch ??= []).push(first);
       this.#batchBytes += first.length;
       return;
     }
-    if (this.#batch.length > 0) this.#flushBatch();
+    if (this.#batch !== null) this.#flushBatch();
     if (second === null) {
       socket.write(first);
       return;
