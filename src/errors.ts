@@ -19,7 +19,6 @@ export type ErrorCode =
   | 'NOPOLL_ERR_INVALID_CLOSE_CODE'
   | 'NOPOLL_ERR_INVALID_CLOSE_BODY'
   | 'NOPOLL_ERR_INVALID_LENGTH'
-  | 'NOPOLL_ERR_DATA_AFTER_CLOSE'
   | 'NOPOLL_ERR_INVALID_UTF8'
   | 'NOPOLL_ERR_MESSAGE_TOO_BIG'
   | 'NOPOLL_ERR_POLICY_VIOLATION'
@@ -29,8 +28,7 @@ export type ErrorCode =
   | 'NOPOLL_ERR_TIMEOUT'
   | 'NOPOLL_ERR_ABORTED'
   | 'NOPOLL_ERR_TLS'
-  | 'NOPOLL_ERR_CONNECT'
-  | 'NOPOLL_ERR_HANDLER';
+  | 'NOPOLL_ERR_CONNECT';
 
 /** Base class of every nopoll error. */
 export class NopollError extends Error {
@@ -115,7 +113,7 @@ export class InvalidStateError extends NopollError {
 
 /** A wait ran out of time. `phase` says which wait. */
 export class TimeoutError extends NopollError {
-  /** Which wait timed out: 'connect', 'handshake', 'close', 'read', 'flush', 'ready'... */
+  /** Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'close', 'ready', 'read', 'flush', 'accept'. */
   readonly phase: string;
   constructor(phase: string, message?: string) {
     super('NOPOLL_ERR_TIMEOUT', message ?? `${phase} timed out`);

@@ -24,4 +24,5 @@ export { CloseCode, Opcode, WEBSOCKET_GUID, WEBSOCKET_VERSION } from './protocol
 export { isValidCloseCode } from './protocol/close.js';
 export { applyMask } from './protocol/mask.js';
 export { acceptKeyFor } from './protocol/handshake/accept-key.js';
+export { HeaderList } from './protocol/handshake/headers.js';
 export { DEFAULT_LIMITS, type Limits } from './protocol/limits.js';

@@ -112,10 +112,22 @@ export class ConnOpts {
 /** Accepts either form. */
 export type ConnOptsLike = ConnOpts | ConnOptsInit;
 
-/** The plain values of either form. */
+/**
+ * The plain values of either form.
+ * @throws RangeError for a limit or timeout in a plain object that is not a positive integer (a ConnOpts setter
+ * ignores such values instead, as noPoll does).
+ */
 export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit {
   if (!opts) return {};
-  return opts instanceof ConnOpts ? opts.values : opts;
+  if (opts instanceof ConnOpts) return opts.values;
+  for (const name of ['maxFrameSize', 'maxMessageSize', 'connectTimeoutMs', 'handshakeTimeoutMs', 'closeTimeoutMs'] as const) {
+    const value = opts[name];
+    const max = name === 'maxFrameSize' ? MAX_FRAME_BYTES_LIMIT : Number.MAX_SAFE_INTEGER;
+    if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
+      throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+    }
+  }
+  return opts;
 }
 
 /** Turns noPoll's raw extra-header string (`"\r\nName: value..."`) or an object into header pairs. */

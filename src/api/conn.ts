@@ -128,9 +128,15 @@ export class Conn implements DriverEvents {
   }
 
   /** Connects and waits for the handshake: `Conn.connect` + `waitUntilReady`. Rejects with why it failed. */
-  static open(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike & WaitOptions): Promise<Conn> {
+  static async open(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike & WaitOptions): Promise<Conn> {
     const conn = connectClientConn(ctx, target, opts);
-    return conn.waitUntilReady(opts as WaitOptions | undefined);
+    try {
+      return await conn.waitUntilReady(opts as WaitOptions | undefined);
+    } catch (error) {
+      // The caller gets no connection, so none may linger (a timed-out attempt must not complete later).
+      conn.shutdown();
+      throw error;
+    }
   }
 
   // ---- state ----
@@ -324,20 +330,29 @@ export class Conn implements DriverEvents {
     const socket = this.#socket;
     if (socket === null || socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
     return wait(options, 'flush', (resolve, reject) => {
-      const onDrain = (): void => {
+      let done = false;
+      const onFlushed = (): void => {
+        if (done) return;
+        done = true;
         cleanup();
-        resolve();
+        if (socket.writableLength === 0) resolve();
+        else reject(new ConnectionClosedError('connection closed before the writes were flushed'));
       };
       const onClose = (): void => {
+        if (done) return;
+        done = true;
         cleanup();
         reject(new ConnectionClosedError('connection closed before the writes were flushed'));
       };
       const cleanup = (): void => {
-        socket.off('drain', onDrain);
+        socket.off('drain', onFlushed);
         socket.off('close', onClose);
       };
-      socket.on('drain', onDrain);
       socket.on('close', onClose);
+      // 'drain' only follows a write that returned false; below the high-water mark, an empty write's callback
+      // runs once everything queued before it has reached the kernel (writes complete in order).
+      if (socket.writableNeedDrain) socket.on('drain', onFlushed);
+      else socket.write(EMPTY, onFlushed);
       return cleanup;
     });
   }
@@ -443,7 +458,7 @@ export class Conn implements DriverEvents {
   }
 
   /** @internal The handshake completed: start framing, flush queued sends, fire on_ready, then feed `rest`. */
-  open(
+  startSession(
     socket: Socket,
     rest: Buffer,
     settings: {
@@ -480,10 +495,18 @@ export class Conn implements DriverEvents {
     const waiters = this.#readyWaiters;
     this.#readyWaiters = null;
     if (waiters) for (const waiter of waiters) waiter.resolve();
+    // The full header list costs memory on every idle connection: kept only when asked for, else dropped once
+    // onReady (sync or async) has decided.
     const handler = this.onReady ?? this.ctx.onReady;
-    if (handler !== null) this.#decide(handler, (ok) => ok || this.close(1000));
-    // The full header list costs memory on every idle connection; it is kept only when asked for.
-    if (!settings.keepHeaders) this.handshake.headers = null;
+    const keep = settings.keepHeaders;
+    if (handler === null) {
+      if (!keep) this.handshake.headers = null;
+    } else {
+      this.#decide(handler, (ok) => {
+        if (!keep) this.handshake.headers = null;
+        if (!ok) void this.close(1000);
+      });
+    }
     if (this.#state === 'open') driver.feed(rest);
   }
 

@@ -77,7 +77,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         return;
       }
       conn.handshake.headers = connected.result.headers;
-      conn.open(connected.socket, connected.rest, {
+      conn.startSession(connected.socket, connected.rest, {
         acceptedProtocol: connected.result.protocol,
         maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
         closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,

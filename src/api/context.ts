@@ -84,6 +84,10 @@ export class Context {
 
   /** Creates a context (`nopoll_ctx_new`). */
   constructor(options: ContextOptions = {}) {
+    checkInt(options.protocolVersion, 'protocolVersion', 0, 255);
+    for (const name of ['maxMessageSize', 'maxHeadBytes', 'maxHeaderCount', 'connectTimeoutMs', 'handshakeTimeoutMs', 'closeTimeoutMs'] as const) {
+      checkInt(options[name], name, 1, Number.MAX_SAFE_INTEGER);
+    }
     this.protocolVersion = options.protocolVersion ?? WEBSOCKET_VERSION;
     this.#maxFrameSize = DEFAULT_LIMITS.maxFrameBytes;
     if (options.maxFrameSize !== undefined) this.maxFrameSize = options.maxFrameSize;
@@ -249,6 +253,13 @@ export class Context {
    */
   static threadHandlers(..._handlers: unknown[]): void {
     /* intentionally empty: see the TSDoc */
+  }
+}
+
+/** @throws RangeError when `value` is given and is not an integer in [min, max]. */
+function checkInt(value: number | undefined, name: string, min: number, max: number): void {
+  if (value !== undefined && (!Number.isInteger(value) || value < min || value > max)) {
+    throw new RangeError(`${name} must be an integer from ${min} to ${max}, got ${String(value)}`);
   }
 }
 

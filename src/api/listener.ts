@@ -61,14 +61,14 @@ export class Listener {
    * Opens a listener. Resolves once it is bound.
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
-  static listen(ctx: Context, options: ListenOptions): Promise<Listener> {
+  static async listen(ctx: Context, options: ListenOptions): Promise<Listener> {
     const port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
     if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
     const host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
     if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
     if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
     const server = createServer({ noDelay: true });
-    return new Promise((resolve, reject) => {
+    return await new Promise((resolve, reject) => {
       server.once('error', (error) => reject(new ConnectError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
       server.listen({ host, port, backlog: options.backlog ?? 511, ipv6Only: options.ipv6 === true }, () => {
         // Accept failures (EMFILE...) must not crash the process; they are logged.
@@ -139,20 +139,34 @@ export class Listener {
    * `nopoll_conn_accept_complete`), with the bytes already read from it. Returns the connection at once.
    */
   acceptSocket(socket: Socket, head: Buffer | null = null): Conn {
+    if (!this.#open) {
+      socket.destroy();
+      throw new InvalidStateError('the listener is closed');
+    }
     const ctx = this.ctx;
     const o = this.opts;
     const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
     conn.attachSocket(socket, false);
     socket.setNoDelay(true);
-    const waiter = this.#acceptWaiters[0];
-    if (waiter) waiter.take(conn);
-    else {
-      this.#queue.push(conn);
-      if (this.#queue.length > ACCEPT_QUEUE_LIMIT) this.#queue.shift();
+    if (ctx.onAccept !== null) {
+      conn.decide(ctx.onAccept, (ok) => {
+        if (!ok) return conn.shutdown();
+        this.#offer(conn);
+        this.#readRequest(conn, socket, head);
+      });
+    } else {
+      this.#offer(conn);
+      this.#readRequest(conn, socket, head);
     }
-    if (ctx.onAccept !== null) conn.decide(ctx.onAccept, (ok) => (ok ? this.#readRequest(conn, socket, head) : conn.shutdown()));
-    else this.#readRequest(conn, socket, head);
     return conn;
+  }
+
+  // Hands an accepted connection to an accept() caller, or queues it for the next one.
+  #offer(conn: Conn): void {
+    const waiter = this.#acceptWaiters[0];
+    if (waiter) return waiter.take(conn);
+    this.#queue.push(conn);
+    if (this.#queue.length > ACCEPT_QUEUE_LIMIT) this.#queue.shift();
   }
 
   #readRequest(conn: Conn, socket: Socket, head: Buffer | null): void {
@@ -198,7 +212,7 @@ export class Listener {
           // Default choice: the first requested one we support (all of them when no list is configured).
           protocol ??= selectProtocol(request.protocols, o.protocols ?? request.protocols);
           acceptUpgrade(socket, request.key, { protocol, extensions: null });
-          conn.open(socket, upgrade.rest, {
+          conn.startSession(socket, upgrade.rest, {
             acceptedProtocol: protocol,
             maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
             closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,

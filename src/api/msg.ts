@@ -70,6 +70,7 @@ export class Msg {
     if (!a) return b ? b.ref() : null;
     if (!b) return a.ref();
     const opcode = a.opcode === Opcode.CONTINUATION ? b.opcode : a.opcode;
-    return new Msg(opcode, Buffer.concat([a.payload, b.payload]), b.isFinal, !b.isFinal || a.isFragment);
+    // Complete only when it starts a message and ends one.
+    return new Msg(opcode, Buffer.concat([a.payload, b.payload]), b.isFinal, a.opcode === Opcode.CONTINUATION || !b.isFinal);
   }
 }

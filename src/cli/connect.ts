@@ -42,6 +42,7 @@ export async function connectCommand(argv: string[]): Promise<void> {
   input.on('line', (line) => conn.sendText(line));
   input.on('close', () => void conn.close(1000));
   process.on('SIGTERM', () => void conn.close(1001));
+  process.on('SIGINT', () => void conn.close(1001));
   const info = await conn.closed;
   input.close();
   process.stderr.write(`closed: ${info.code}${info.reason ? ` ${info.reason}` : ''}\n`);

@@ -30,10 +30,10 @@ export async function echoClient(argv: string[]): Promise<void> {
     if (msg.isText) conn.sendText(msg.payload);
     else conn.sendBinary(msg.payload);
   };
+  ctx.connectTimeoutMs = Math.max(1, intOption(values['timeout-ms'], 'timeout-ms', 20_000));
   let conn: Conn;
   try {
-    conn = Conn.connect(ctx, url);
-    await conn.waitUntilReady({ timeoutMs: intOption(values['timeout-ms'], 'timeout-ms', 20_000) });
+    conn = await Conn.open(ctx, url);
   } catch (error) {
     process.stderr.write(`echo-client: ${(error as Error).message}\n`);
     process.exit(1);

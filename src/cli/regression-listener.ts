@@ -150,8 +150,10 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
   }
 }
 
-const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH]
+const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH] [--debug]
   Runs the regression listener: ws on 0.0.0.0:1234 and [::1]:2234 (plus N with --offset-port).
+  --get-file PATH  file streamed by the get-file command (default: the package's LICENSE)
+  --debug          log to the console
 `;
 
 /** `nopoll listen`. */

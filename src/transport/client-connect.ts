@@ -98,6 +98,13 @@ export function connectClient(
     socket.write(request);
   };
   const onData = (chunk: Buffer): void => {
+    try {
+      check(chunk);
+    } catch (error) {
+      finish(error as Error);
+    }
+  };
+  const check = (chunk: Buffer): void => {
     const parsed = parser.push(chunk);
     if (parsed.kind === 'incomplete') return;
     if (parsed.kind === 'error') {

@@ -57,7 +57,14 @@ export function readUpgradeRequest(
   options: ServerAcceptOptions,
   done: (error: Error | null, upgrade?: PendingUpgrade) => void,
 ): void {
-  const parser = new HttpHeadParser('request', options.limits);
+  let parser: HttpHeadParser;
+  try {
+    parser = new HttpHeadParser('request', options.limits);
+  } catch (error) {
+    rejectUpgrade(socket, 500, 'server misconfigured');
+    done(error as Error);
+    return;
+  }
   let finished = false;
   const finish = (error: Error | null, upgrade?: PendingUpgrade): void => {
     if (finished) return;
@@ -69,6 +76,15 @@ export function readUpgradeRequest(
     done(error, upgrade);
   };
   const onData = (chunk: Buffer): void => {
+    try {
+      check(chunk);
+    } catch (error) {
+      // Only a misconfiguration (an impossible limit or version) can throw here; never crash on it.
+      rejectUpgrade(socket, 500, 'server error');
+      finish(error as Error);
+    }
+  };
+  const check = (chunk: Buffer): void => {
     const parsed = parser.push(chunk);
     if (parsed.kind === 'incomplete') return;
     if (parsed.kind === 'error') {

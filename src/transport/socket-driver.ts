@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Socket } from 'node:net';
-import { ProtocolError } from '../errors.js';
+import { TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
 
 /** How a connection ended, reported exactly once. */
@@ -226,6 +226,9 @@ export class SocketDriver implements SessionHandler {
 
   static #onCloseTimeout(driver: SocketDriver): void {
     driver.#closeTimer = null;
+    if (!driver.#error && !driver.session.closeReceived) {
+      driver.#error = new TimeoutError('close', `no closing handshake within ${driver.#closeTimeoutMs} ms`);
+    }
     driver.socket.destroy();
   }
 }
