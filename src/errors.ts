@@ -20,6 +20,7 @@ export type ErrorCode =
   | 'NOPOLL_ERR_INVALID_CLOSE_BODY'
   | 'NOPOLL_ERR_INVALID_LENGTH'
   | 'NOPOLL_ERR_INVALID_UTF8'
+  | 'NOPOLL_ERR_INVALID_COMPRESSED_DATA'
   | 'NOPOLL_ERR_MESSAGE_TOO_BIG'
   | 'NOPOLL_ERR_POLICY_VIOLATION'
   | 'NOPOLL_ERR_HANDSHAKE'
@@ -113,7 +114,7 @@ export class InvalidStateError extends NopollError {
 
 /** A wait ran out of time. `phase` says which wait. */
 export class TimeoutError extends NopollError {
-  /** Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'close', 'ready', 'read', 'flush', 'accept'. */
+  /** Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS handshake), 'close', 'ready', 'read', 'flush', 'accept'. */
   readonly phase: string;
   constructor(phase: string, message?: string) {
     super('NOPOLL_ERR_TIMEOUT', message ?? `${phase} timed out`);
@@ -135,7 +136,11 @@ export class ConnectError extends NopollError {
   }
 }
 
-/** The TLS handshake failed or the post-handshake check refused the peer. */
+/**
+ * The TLS handshake failed (the peer's certificate was refused, no version or cipher in common, not TLS at all), the
+ * post-handshake check or the context creator refused the connection, or TLS material was unusable. `cause` holds
+ * Node's error when there is one (its `code`, e.g. `CERT_HAS_EXPIRED`, `ERR_TLS_CERT_ALTNAME_INVALID`).
+ */
 export class TlsError extends NopollError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOPOLL_ERR_TLS', message, options);

@@ -8,6 +8,35 @@ export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo
 export { connect, type ConnectTarget } from './api/connect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
+export {
+  SslProtocol,
+  type CertificateEntry,
+  type CertificateInput,
+  type PemSource,
+  type PostTlsCheckHandler,
+  type TlsContextCreator,
+  type TlsContextInfo,
+  type TlsOptions,
+  type TlsVersion,
+} from './api/tls.js';
+export type { SendOptions } from './api/conn.js';
+export { DEFAULT_DEFLATE_THRESHOLD, type PerMessageDeflateOptions } from './api/deflate-options.js';
+export type { DeflateAgreement, DeflateParams } from './protocol/extensions/deflate-params.js';
+export { deflateConcurrency, deflateStats, setDeflateConcurrency, trimDeflatePool } from './transport/deflate.js';
+export {
+  getTlsAcceptHook,
+  setTlsAcceptHook,
+  sharePort,
+  sniff,
+  type SharedPort,
+  type SharePortOptions,
+  type SniffResult,
+  type TlsAcceptHook,
+} from './api/port-sharing.js';
+export { attach, UpgradeRouter, type EndpointTarget, type UpgradeRouterOptions } from './api/attach.js';
+export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn-stream.js';
+export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
+export { classifyFirstBytes, type SniffClass } from './protocol/sniff.js';
 export type {
   Decision,
   LogHandler,

@@ -3,6 +3,8 @@
  * @packageDocumentation
  */
 import { MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+import { resolveDeflateOption, type PerMessageDeflateOptions } from './deflate-options.js';
+import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls.js';
 
 /** Everything a connection or listener can be configured with. All fields are optional. */
 export interface ConnOptsInit {
@@ -34,6 +36,14 @@ export interface ConnOptsInit {
   keepHeaders?: boolean;
   /** Client: local address to bind (noPoll binds to an interface name; Node binds to an address). */
   localAddress?: string;
+  /**
+   * permessage-deflate compression (RFC 7692, see `docs/compression.md`). Client: offer it (default `true`, as
+   * browsers do; the server decides). Listener: accept a client's offer (default `false`: compression costs CPU
+   * and memory on every connection, so a server turns it on knowingly). An object turns it on with parameters.
+   */
+  perMessageDeflate?: boolean | PerMessageDeflateOptions;
+  /** TLS settings: a `wss://` client's, or a TLS listener's (see `docs/tls.md`). */
+  tls?: TlsOptions;
 }
 
 /** A validated option set with noPoll's setter names. Pass it, or a plain {@link ConnOptsInit}, where options go. */
@@ -81,6 +91,40 @@ export class ConnOpts {
     return this;
   }
 
+  /**
+   * Picks the TLS versions by noPoll's protocol value (`nopoll_conn_opts_set_ssl_protocol`).
+   * @throws RangeError for `SSLV3`, `TLSV1`, `TLSV1_1` (refused) and unknown values.
+   */
+  setSslProtocol(protocol: SslProtocol): this {
+    sslProtocolVersions(protocol);
+    this.values.tls = { ...this.values.tls, sslProtocol: protocol };
+    return this;
+  }
+
+  /**
+   * Sets the own certificate, its key, an optional chain and an optional CA to verify the peer with
+   * (`nopoll_conn_opts_set_ssl_certs`). PEM text, a Buffer or `{ file: path }`; files are read when used. All four
+   * are replaced, as in noPoll: null or undefined clears one.
+   */
+  setSslCerts(cert: PemSource | null, key: PemSource | null, chain?: PemSource | null, ca?: PemSource | null): this {
+    const tls: TlsOptions = { ...this.values.tls };
+    for (const [name, value] of [['cert', cert], ['key', key], ['chain', chain], ['ca', ca]] as const) {
+      if (value == null) delete tls[name];
+      else tls[name] = value;
+    }
+    this.values.tls = tls;
+    return this;
+  }
+
+  /**
+   * Turns peer verification on or off (`nopoll_conn_opts_ssl_peer_verify`): a client verifies the server unless
+   * told not to; a listener verifies client certificates (mutual TLS) only when told to.
+   */
+  sslPeerVerify(verify: boolean): this {
+    this.values.tls = { ...this.values.tls, verifyPeer: verify };
+    return this;
+  }
+
   /** Keeps the object usable across calls (`nopoll_conn_opts_set_reuse`). Objects are never consumed here; kept for parity. */
   setReuse(reuse: boolean): this {
     this.#reuse = reuse;
@@ -120,6 +164,7 @@ export type ConnOptsLike = ConnOpts | ConnOptsInit;
 export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit {
   if (!opts) return {};
   if (opts instanceof ConnOpts) return opts.values;
+  if (opts.perMessageDeflate !== undefined) resolveDeflateOption(opts.perMessageDeflate, 'server');
   for (const name of ['maxFrameSize', 'maxMessageSize', 'connectTimeoutMs', 'handshakeTimeoutMs', 'closeTimeoutMs'] as const) {
     const value = opts[name];
     const max = name === 'maxFrameSize' ? MAX_FRAME_BYTES_LIMIT : Number.MAX_SAFE_INTEGER;

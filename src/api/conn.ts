@@ -10,7 +10,10 @@ import { Opcode } from '../protocol/constants.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
 import { SocketDriver, type CloseInfo, type DriverEvents } from '../transport/socket-driver.js';
+import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js';
+import type { DeflateSession } from './deflate-options.js';
 import { connect as connectClientConn, type ConnectTarget } from './connect.js';
+import { messageIterator } from './conn-iter.js';
 import type { ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnCloseHandler, OnMessageHandler, OnReadyHandler } from './handlers.js';
@@ -49,6 +52,16 @@ export interface HandshakeInfo {
 }
 
 type PendingSend = { opcode: number; data: Buffer; fin: boolean };
+
+/** Per-send options. */
+export interface SendOptions {
+  /**
+   * With permessage-deflate negotiated: `true` compresses this message whatever its size, `false` sends it
+   * uncompressed; by default messages of at least the threshold (1 KiB) are compressed. For a fragmented message
+   * the first fragment decides for the whole message. Ignored without compression.
+   */
+  compress?: boolean;
+}
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
 
 /** A WebSocket connection. Create clients with `Conn.connect` (see `connect.ts`); listeners create the others. */
@@ -98,6 +111,7 @@ export class Conn implements DriverEvents {
   #earlyClose: (() => void) | null = null;
   #sendUtf8: Utf8Validator | null = null;
   #rejected: ((error: unknown) => void) | null = null;
+  #deflate: DeflateAgreement | null = null;
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
   constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
@@ -112,7 +126,7 @@ export class Conn implements DriverEvents {
       hostHeader: null,
       origin: null,
       cookie: null,
-      requestedProtocols: [],
+      requestedProtocols: NO_PROTOCOLS,
       xRealIp: null,
       headers: null,
     };
@@ -208,6 +222,16 @@ export class Conn implements DriverEvents {
   get requestedProtocol(): string | null {
     return this.handshake.requestedProtocols.length > 0 ? this.handshake.requestedProtocols.join(', ') : null;
   }
+  /** The permessage-deflate parameters agreed in the handshake (RFC 7692), or null when messages are not compressed. */
+  get perMessageDeflate(): DeflateAgreement | null {
+    return this.#deflate;
+  }
+
+  /** The `Sec-WebSocket-Extensions` value agreed, as in the server's response; `''` when none (as WHATWG `extensions`). */
+  get extensions(): string {
+    return this.#deflate?.response ?? '';
+  }
+
   /** The subprotocol agreed (`nopoll_conn_get_accepted_protocol`); null when none. */
   get acceptedProtocol(): string | null {
     return this.#acceptedProtocol;
@@ -229,14 +253,15 @@ export class Conn implements DriverEvents {
    * queued and sent once it does (noPoll test_02).
    * @returns payload bytes accepted, or -1 when the connection no longer sends.
    */
-  sendText(data: string | Uint8Array): number {
+  sendText(data: string | Uint8Array, options?: SendOptions): number {
     if (this.#pendingFragmentKind !== 0) {
-      if (this.#pendingFragmentKind === Opcode.TEXT) return this.#fragment(Opcode.TEXT, data, true);
+      if (this.#pendingFragmentKind === Opcode.TEXT) return this.#fragment(Opcode.TEXT, data, true, options?.compress);
       throw new TypeError('a fragmented binary message is open; finish it with sendBinary first');
     }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
-      return driver.session.sendText(data);
+      if (driver.deflate === null) return driver.session.sendText(data);
+      return driver.deflate.sendMessage(Opcode.TEXT, textBytes(data), options?.compress);
     }
     return this.#queueOrFail(Opcode.TEXT, textBytes(data), true);
   }
@@ -245,14 +270,15 @@ export class Conn implements DriverEvents {
    * Sends a binary message (`nopoll_conn_send_binary`); ends an open fragmented binary message.
    * @returns payload bytes accepted, or -1 when the connection no longer sends.
    */
-  sendBinary(data: Uint8Array): number {
+  sendBinary(data: Uint8Array, options?: SendOptions): number {
     if (this.#pendingFragmentKind !== 0) {
-      if (this.#pendingFragmentKind === Opcode.BINARY) return this.#fragment(Opcode.BINARY, data, true);
+      if (this.#pendingFragmentKind === Opcode.BINARY) return this.#fragment(Opcode.BINARY, data, true, options?.compress);
       throw new TypeError('a fragmented text message is open; finish it with sendText first');
     }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
-      return driver.session.sendMessage(Opcode.BINARY, data);
+      if (driver.deflate === null) return driver.session.sendMessage(Opcode.BINARY, data);
+      return driver.deflate.sendMessage(Opcode.BINARY, toBuffer(data), options?.compress);
     }
     return this.#queueOrFail(Opcode.BINARY, toBuffer(data), true);
   }
@@ -272,8 +298,8 @@ export class Conn implements DriverEvents {
   }
 
   /** Sends one frame of a fragmented message, text unless `binary`, ending it when `fin`. */
-  sendFragment(data: string | Uint8Array, options: { binary?: boolean; fin?: boolean } = {}): number {
-    return this.#fragment(options.binary ? Opcode.BINARY : Opcode.TEXT, data, options.fin ?? false);
+  sendFragment(data: string | Uint8Array, options: { binary?: boolean; fin?: boolean; compress?: boolean } = {}): number {
+    return this.#fragment(options.binary ? Opcode.BINARY : Opcode.TEXT, data, options.fin ?? false, options.compress);
   }
 
   /** Sends a ping with an optional payload of at most 125 bytes (`nopoll_conn_send_ping`). @returns false when not open. */
@@ -288,7 +314,7 @@ export class Conn implements DriverEvents {
     return this.#driver !== null && this.#state === 'open' && this.#driver.session.pong(data);
   }
 
-  #fragment(kind: number, data: string | Uint8Array, fin: boolean): number {
+  #fragment(kind: number, data: string | Uint8Array, fin: boolean, compress?: boolean): number {
     if (this.#pendingFragmentKind !== 0 && this.#pendingFragmentKind !== kind) {
       throw new TypeError('a fragmented message of the other type is open; finish it first');
     }
@@ -308,6 +334,7 @@ export class Conn implements DriverEvents {
     this.#pendingFragmentKind = fin ? 0 : kind;
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open') {
+      if (driver.deflate !== null) return driver.deflate.sendFragment(kind, bytes, fin, compress);
       return driver.session.sendFragment(kind as typeof Opcode.TEXT, bytes, fin);
     }
     return this.#queueOrFail(kind, bytes, fin);
@@ -320,23 +347,40 @@ export class Conn implements DriverEvents {
     return data.length;
   }
 
-  /** Bytes written but not yet handed to the kernel (`nopoll_conn_pending_write_bytes`). */
+  /**
+   * Bytes written but not yet handed to the kernel (`nopoll_conn_pending_write_bytes`), plus the payload bytes of
+   * messages still waiting for compression.
+   */
   get pendingWriteBytes(): number {
-    return this.#socket?.writableLength ?? 0;
+    return (this.#socket?.writableLength ?? 0) + (this.#driver?.deflate?.pendingBytes ?? 0);
   }
 
-  /** Resolves once every queued byte reached the kernel (`nopoll_conn_flush_writes`, without sleeping). */
+  /** Resolves once every byte queued before the call reached the kernel (`nopoll_conn_flush_writes`, without sleeping). */
   flushWrites(options: WaitOptions = {}): Promise<void> {
+    const deflate = this.#driver?.deflate;
+    if (deflate != null && deflate.busy) {
+      // Messages still being compressed come first; the timeout and signal cover both waits.
+      return wait(options, 'flush', (resolve, reject) => {
+        let active = true;
+        void deflate.whenIdle().then(() => {
+          if (active) this.flushWrites().then(resolve, reject);
+        });
+        return () => {
+          active = false;
+        };
+      });
+    }
     const socket = this.#socket;
     if (socket === null || socket.writableLength === 0 || socket.destroyed) return Promise.resolve();
     return wait(options, 'flush', (resolve, reject) => {
       let done = false;
-      const onFlushed = (): void => {
+      // Settles for what was queued before the call; later writes (a pong, another send) are not waited for.
+      const onFlushed = (error?: Error | null): void => {
         if (done) return;
         done = true;
         cleanup();
-        if (socket.writableLength === 0) resolve();
-        else reject(new ConnectionClosedError('connection closed before the writes were flushed'));
+        if (error) reject(new ConnectionClosedError('connection closed before the writes were flushed'));
+        else resolve();
       };
       const onClose = (): void => {
         if (done) return;
@@ -442,6 +486,20 @@ export class Conn implements DriverEvents {
     });
   }
 
+  /**
+   * The messages no handler took, as an async iterator (`for await (const msg of conn.messages({ signal }))`).
+   * It ends once the connection has closed and every queued message was read; it throws when the handshake
+   * fails or `signal` aborts. Like {@link nextMsg}, it sees messages only while no `onMessage` handler is set.
+   */
+  messages(options: { signal?: AbortSignal } = {}): AsyncGenerator<Msg, void, undefined> {
+    return messageIterator(this, options);
+  }
+
+  /** `for await (const msg of conn)`: {@link messages} without a signal. */
+  [Symbol.asyncIterator](): AsyncGenerator<Msg, void, undefined> {
+    return messageIterator(this);
+  }
+
   // ---- set-up, called by the client and server code ----
 
   /** @internal The socket is known (connect started or accepted). */
@@ -467,12 +525,15 @@ export class Conn implements DriverEvents {
       closeTimeoutMs: number;
       deliverFrames: boolean;
       keepHeaders: boolean;
+      /** permessage-deflate, when the handshake agreed on it. */
+      deflate?: DeflateSession | null;
     },
   ): void {
     if (this.#earlyClose !== null) socket.off('close', this.#earlyClose);
     this.#earlyClose = null;
     this.#socket = socket;
     this.#acceptedProtocol = settings.acceptedProtocol;
+    this.#deflate = settings.deflate?.agreement ?? null;
     this.#deliverFrames = settings.deliverFrames;
     const driver = new SocketDriver(socket, this, {
       role: this.role === 'client' ? 'client' : 'server',
@@ -480,8 +541,10 @@ export class Conn implements DriverEvents {
       maxMessageBytes: settings.deliverFrames ? Infinity : settings.maxMessageSize,
       deliverFrames: settings.deliverFrames,
       closeTimeoutMs: settings.closeTimeoutMs,
+      deflate: settings.deflate?.setup ?? null,
     });
     this.#driver = driver;
+    socket.off('error', ignoreError); // the driver listens for errors now; one listener, no listener array
     this.#state = 'open';
     const pending = this.#pending;
     this.#pending = null;
@@ -639,6 +702,8 @@ export class Conn implements DriverEvents {
 
 const EMPTY = Buffer.alloc(0);
 const ignoreError = (): void => undefined;
+// Shared by every connection that requested no subprotocol, so none allocates an empty array.
+const NO_PROTOCOLS = Object.freeze([]) as unknown as string[];
 // Unread-message queue bounds (no handler installed): pause the socket at 64 messages, resume below 16.
 const INBOX_PAUSE = 64;
 const INBOX_RESUME = 16;

@@ -4,15 +4,20 @@
  */
 import { isIP, type Socket } from 'node:net';
 import { connectClient } from '../transport/client-connect.js';
+import { HandshakeError } from '../errors.js';
+import { formatExtensions } from '../protocol/handshake/extension-header.js';
+import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
+import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
 import { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import { prepareClientTls } from './tls.js';
 
 /** Where a client connects. */
 export interface ConnectTarget {
   /** Host name or address. */
   host: string;
-  /** Port (default 80). */
+  /** Port (default 80, 443 with `tls`). */
   port?: number | string;
   /** Request target: path and query (default "/"). */
   path?: string;
@@ -20,27 +25,35 @@ export interface ConnectTarget {
   ipv6?: boolean;
   /** Host header name, when it differs from `host` (noPoll's host_name); the port is appended when not 80. */
   hostName?: string;
-  /** A socket the caller already connected (`nopoll_conn_new_with_socket`). */
+  /** A socket the caller already connected (`nopoll_conn_new_with_socket`; with `tls`, `nopoll_conn_tls_new_with_socket`). */
   socket?: Socket;
+  /** Connect with TLS, as a `wss://` URL does (noPoll's `nopoll_conn_tls_new`); settings come from the `tls` option. */
+  tls?: boolean;
 }
 
 /**
  * Starts a client connection and returns it at once, as noPoll does; `await conn.waitUntilReady()` for the
- * handshake. Accepts a `ws://` URL or a {@link ConnectTarget}.
- * @throws TypeError for an unusable URL or option.
+ * handshake. Accepts a `ws://` or `wss://` URL or a {@link ConnectTarget}.
+ * @throws TypeError or RangeError for an unusable URL or option; TlsError for unusable TLS material (a certificate
+ * file that cannot be read, a key that does not match).
  */
 export function connect(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike): Conn {
   const t = normalizeTarget(target);
   const o = optsValues(opts);
-  const port = Number(t.port ?? 80);
+  const secure = t.tls === true;
+  const defaultPort = secure ? 443 : 80;
+  const port = Number(t.port ?? defaultPort);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid port ${String(t.port)}`);
   const path = t.path ?? '/';
   if (!path.startsWith('/')) throw new TypeError(`the request path must start with "/": ${path}`);
   const name = t.hostName ?? t.host;
-  const hostHeader = (isIP(name) === 6 ? `[${name}]` : name) + (port === 80 ? '' : `:${port}`);
+  const hostHeader = (isIP(name) === 6 ? `[${name}]` : name) + (port === defaultPort ? '' : `:${port}`);
   const origin = o.origin === false || o.origin === undefined ? null : o.origin;
   const protocols = o.protocols ? [...o.protocols] : [];
   const extraHeaders = extraHeaderPairs(o.extraHeaders);
+  const tlsPlan = secure ? prepareClientTls(ctx, o.tls, t.host) : null;
+  // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here, before anything starts.
+  const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
   const conn = new Conn(ctx, 'client', null, t.host, port, o.maxFrameSize ?? ctx.maxFrameSize);
   Object.assign(conn.handshake, {
     requestedUrl: path,
@@ -50,6 +63,8 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
     requestedProtocols: protocols,
   });
   let pending: ReturnType<typeof connectClient>;
+  const timeoutMs = o.connectTimeoutMs ?? ctx.connectTimeoutMs;
+  const tls = tlsPlan?.bind(conn, timeoutMs) ?? null;
   try {
     pending = connectClient(
     {
@@ -58,6 +73,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
       family: t.ipv6 ? 6 : 0,
       localAddress: o.localAddress,
       socket: t.socket,
+      upgrade: tls?.upgrade,
       request: {
         host: hostHeader,
         path,
@@ -65,19 +81,29 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         origin,
         protocols,
         ...(o.cookie !== undefined ? { cookie: o.cookie } : {}),
+        ...(deflateOffer !== null ? { extensions: formatExtensions([deflateOffer.offer]) } : {}),
         extraHeaders,
       },
-      extensionsOffered: [],
-      timeoutMs: o.connectTimeoutMs ?? ctx.connectTimeoutMs,
+      extensionsOffered: deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],
+      timeoutMs,
       limits: { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount },
     },
     (error, connected) => {
       if (error || !connected) {
-        conn.fail(error ?? new Error('handshake failed'));
+        const failure = error ?? new Error('handshake failed');
+        conn.fail(tls ? tls.explain(failure) : failure);
         return;
       }
       conn.handshake.headers = connected.result.headers;
+      // RFC 7692 §5: a response that accepts permessage-deflate with invalid parameters fails the connection.
+      const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
+      if (!deflate.ok) {
+        connected.socket.destroy();
+        conn.fail(new HandshakeError(deflate.error, connected.response.status));
+        return;
+      }
       conn.startSession(connected.socket, connected.rest, {
+        deflate: deflate.deflate,
         acceptedProtocol: connected.result.protocol,
         maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
         closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
@@ -91,16 +117,17 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
     ctx.unregister(conn);
     throw error;
   }
-  conn.attachSocket(pending.socket, false);
+  // A TLS step that ran at once (over a socket already connected) has attached its TLS socket already.
+  if (conn.socket === null) conn.attachSocket(pending.socket, secure);
   return conn;
 }
 
 function normalizeTarget(target: string | URL | ConnectTarget): ConnectTarget {
   if (typeof target !== 'string' && !(target instanceof URL)) return target;
   const url = typeof target === 'string' ? new URL(target) : target;
-  if (url.protocol === 'wss:' || url.protocol === 'https:') throw new TypeError('wss:// is not supported yet (TLS comes in a later release)');
-  if (url.protocol !== 'ws:' && url.protocol !== 'http:') throw new TypeError(`unsupported URL scheme ${url.protocol}`);
+  const tls = url.protocol === 'wss:' || url.protocol === 'https:';
+  if (!tls && url.protocol !== 'ws:' && url.protocol !== 'http:') throw new TypeError(`unsupported URL scheme ${url.protocol}`);
   if (url.hash) throw new TypeError('a WebSocket URL has no fragment (RFC 6455 §3)');
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { host, port: url.port ? Number(url.port) : 80, path: (url.pathname || '/') + url.search };
+  return { host, port: url.port ? Number(url.port) : tls ? 443 : 80, path: (url.pathname || '/') + url.search, tls };
 }

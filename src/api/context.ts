@@ -18,6 +18,7 @@ import type {
   OnReadyHandler,
 } from './handlers.js';
 import type { Listener } from './listener.js';
+import { CertificateStore, type CertificateEntry, type PemSource, type PostTlsCheckHandler, type TlsContextCreator } from './tls.js';
 
 /** Context-wide defaults. */
 export interface ContextOptions {
@@ -58,6 +59,13 @@ export class Context {
   onClose: OnCloseHandler | null = null;
   /** Receives errors thrown by user handlers. Default: printed with `console.error`. */
   onError: OnErrorHandler | null = null;
+  /**
+   * Called after every successful TLS handshake, client or server, before any WebSocket byte
+   * (`nopoll_ctx_set_post_ssl_check`, manual §3.2); `false`, a throw or a rejection drops the connection.
+   */
+  postTlsCheck: PostTlsCheckHandler | null = null;
+  /** Builds the secure context of every TLS connection (`nopoll_ctx_set_ssl_context_creator`, manual §3.3). */
+  tlsContextCreator: TlsContextCreator | null = null;
 
   /** `Sec-WebSocket-Version` used (`nopoll_ctx_set_protocol_version`). */
   protocolVersion: number;
@@ -81,6 +89,7 @@ export class Context {
   #nextId = 1;
   #refs = 1;
   #loopWaiters = new Set<(result: LoopWaitResult) => void>();
+  readonly #certificates = new CertificateStore();
 
   /** Creates a context (`nopoll_ctx_new`). */
   constructor(options: ContextOptions = {}) {
@@ -166,6 +175,34 @@ export class Context {
   /** Drops a reference (`nopoll_ctx_unref`). Connections keep working: the context lives as long as they do. */
   unref(): void {
     if (this.#refs > 0) this.#refs--;
+  }
+
+  // ---- TLS certificate store ----
+
+  /**
+   * Stores a certificate, its key and an optional chain, for TLS listeners without a certificate of their own
+   * (`nopoll_ctx_set_certificate`). With a server name, it is presented to clients that ask for that name through
+   * SNI (`*.example.com` matches one label); without (null), it is the default. An entry with the same name is
+   * replaced. PEM inputs are text, a Buffer or `{ file: path }`.
+   * @throws TypeError / TlsError for unusable input (an unreadable file).
+   */
+  setCertificate(serverName: string | null, cert: PemSource, key: PemSource, chain?: PemSource | null): boolean {
+    return this.#certificates.set(serverName, cert, key, chain);
+  }
+
+  /** The entry for exactly `serverName`; with null, the default entry or else the first (`nopoll_ctx_find_certificate`). */
+  findCertificate(serverName: string | null = null): CertificateEntry | null {
+    return this.#certificates.find(serverName);
+  }
+
+  /** Removes the entry for `serverName` (null: the default entry). @returns whether there was one. */
+  removeCertificate(serverName: string | null): boolean {
+    return this.#certificates.remove(serverName);
+  }
+
+  /** @internal The store itself (listeners read it). */
+  get certificateStore(): CertificateStore {
+    return this.#certificates;
   }
 
   // ---- loop ----

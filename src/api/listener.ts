@@ -1,15 +1,32 @@
 /**
  * Listeners: noPoll's master listener (`nopoll_listener_new`, `_new6`, `_new_opts`) over `net.Server`, plus the
- * accept entry points (`nopoll_conn_accept`, `nopoll_conn_accept_socket`).
+ * accept entry points (`nopoll_conn_accept`, `nopoll_conn_accept_socket`, `nopoll_conn_accept_complete`) and
+ * `handleUpgrade` for requests a Node HTTP server already parsed.
  * @packageDocumentation
  */
+import type { IncomingMessage } from 'node:http';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { AbortError, ConnectError, HandshakeError, InvalidStateError, TimeoutError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
-import { acceptUpgrade, readUpgradeRequest, rejectUpgrade } from '../transport/server-accept.js';
+import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
+import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
 import { Conn, type WaitOptions } from './conn.js';
 import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import { serverDeflateSession } from './deflate-options.js';
+import { completeTlsAccept } from './port-sharing.js';
+import {
+  acceptTlsConn,
+  enableListenerTls,
+  isTlsListener,
+  listenerCertificate,
+  prepareListenerTls,
+  setListenerCertificate,
+  type CertificateEntry,
+  type CertificateInput,
+  type PemSource,
+} from './tls.js';
 
 /** Where and how to listen. */
 export interface ListenOptions {
@@ -23,6 +40,13 @@ export interface ListenOptions {
   opts?: ConnOptsLike;
   /** TCP backlog (default 511). */
   backlog?: number;
+  /**
+   * Accept `wss://` (noPoll's `nopoll_listener_tls_new`): every accepted socket runs a TLS handshake first. The
+   * certificate comes from `opts.tls`, else `certificate` / {@link Listener.setCertificate}, else the context's store.
+   */
+  tls?: boolean;
+  /** The listener's own certificate (`nopoll_listener_set_certificate`); needs `tls`. */
+  certificate?: CertificateInput;
 }
 
 // Connections kept for accept() callers; older ones are dropped from the queue (not closed) past this.
@@ -67,6 +91,9 @@ export class Listener {
     const host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
     if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
     if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
+    if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
+    // TLS options and certificate files are checked before anything is bound.
+    const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
     const server = createServer({ noDelay: true });
     return await new Promise((resolve, reject) => {
       server.once('error', (error) => reject(new ConnectError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
@@ -75,7 +102,9 @@ export class Listener {
         server.on('error', (error) => ctx.log('critical', `listener ${host}:${port}: ${error.message}`));
         const address = server.address();
         const bound = typeof address === 'object' && address !== null ? address.port : port;
-        resolve(new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }));
+        const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) });
+        if (tls !== null) enableListenerTls(listener, tls);
+        resolve(listener);
       });
     });
   }
@@ -88,9 +117,41 @@ export class Listener {
     return new Listener(ctx, null, '', 0, { ...optsValues(opts) });
   }
 
+  /**
+   * The listener object of noPoll's port-sharing example (`nopoll_listener_from_socket`): a {@link detached}
+   * listener that records the address of `server`, the server that really accepts. Nothing is attached to
+   * `server`; hand sockets over with {@link acceptComplete}.
+   */
+  static fromSocket(ctx: Context, server?: Server | null, opts?: ConnOptsLike): Listener {
+    const address = server?.address();
+    const bound = typeof address === 'object' && address !== null ? address : null;
+    return new Listener(ctx, null, bound?.address ?? '', bound?.port ?? 0, { ...optsValues(opts) });
+  }
+
   /** True until closed. */
   get isOk(): boolean {
     return this.#open;
+  }
+
+  /** Whether accepted sockets run a TLS handshake first (`Listener.listen(ctx, { tls: true })`). */
+  get isTls(): boolean {
+    return isTlsListener(this);
+  }
+
+  /**
+   * Sets the certificate, key and optional chain this listener presents when its options give none
+   * (`nopoll_listener_set_certificate`). Applies to connections accepted afterwards. PEM text, a Buffer or
+   * `{ file: path }`.
+   * @throws TypeError / TlsError for unusable input (an unreadable file).
+   */
+  setCertificate(cert: PemSource, key: PemSource, chain?: PemSource | null): this {
+    setListenerCertificate(this, { cert, key, chain: chain ?? null });
+    return this;
+  }
+
+  /** The certificate set with {@link setCertificate} or the `certificate` option (PEM loaded), or null. */
+  get certificate(): CertificateEntry | null {
+    return listenerCertificate(this);
   }
 
   /** The underlying `net.Server` (null for a detached listener). */
@@ -139,6 +200,61 @@ export class Listener {
    * `nopoll_conn_accept_complete`), with the bytes already read from it. Returns the connection at once.
    */
   acceptSocket(socket: Socket, head: Buffer | null = null): Conn {
+    if (this.isTls && !isEncrypted(socket)) return this.acceptTlsSocket(socket, head);
+    return this.#admit(socket, isEncrypted(socket), (conn) => this.#readRequest(conn, socket, head));
+  }
+
+  /**
+   * Runs a TLS handshake, then the WebSocket accept, on a socket accepted elsewhere (`nopoll_conn_accept_complete`
+   * with TLS on), whatever {@link isTls} says. `head` holds bytes already read (the start of the ClientHello). The
+   * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
+   */
+  acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
+    return this.#admit(socket, true, (conn) => acceptTlsConn(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+  }
+
+  /**
+   * Port sharing (`nopoll_conn_accept_complete`): completes the accept of a socket another server accepted, with
+   * the bytes already read from it (see `sniffSocket`). With `tls`, the bytes are the start of a TLS handshake and
+   * the socket goes to the TLS accept hook (see `setTlsAcceptHook`); without, this is {@link acceptSocket}.
+   * @throws InvalidStateError when the listener is closed, or `tls` is asked and no TLS accept is available
+   * (the socket is destroyed then).
+   */
+  acceptComplete(socket: Socket, head: Buffer | null = null, options: { tls?: boolean } = {}): Conn {
+    if (options.tls === true) return completeTlsAccept(this, socket, head ?? Buffer.alloc(0));
+    return this.acceptSocket(socket, head);
+  }
+
+  /**
+   * Completes a WebSocket upgrade that a Node HTTP server already parsed: call it from `server.on('upgrade',
+   * (req, socket, head) => ...)` (or a framework's equivalent). Runs `onAccept`, the RFC 6455 checks on the request
+   * (answering 4xx when they fail), `onOpen`, then answers 101 and starts the session with `head`. The connection
+   * is returned at once, as from {@link acceptSocket}; `attach()` routes upgrades to listeners by path.
+   * @throws InvalidStateError when the listener is closed (the socket is destroyed then).
+   */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Conn {
+    const raw = socket as Socket;
+    // The HTTP server's idle timeout must not cut a long-lived WebSocket.
+    raw.setTimeout?.(0);
+    return this.#admit(raw, isEncrypted(socket), (conn) => {
+      const ctx = this.ctx;
+      const checked = checkIncomingUpgrade(req, head, {
+        policy: { version: ctx.protocolVersion, requireOrigin: this.opts.requireOrigin ?? false },
+        maxHeaderCount: ctx.maxHeaderCount,
+      });
+      if (!checked.ok) {
+        rejectUpgrade(raw, checked.status, checked.message, checked.headers);
+        conn.fail(new HandshakeError(checked.message, checked.status));
+        return;
+      }
+      // Like a request read from the socket: hold further bytes until the application has decided.
+      raw.pause();
+      this.#upgrade(conn, raw, checked.upgrade);
+    });
+  }
+
+  // Creates the connection for an accepted socket, runs onAccept, offers it to accept() callers, then `next`.
+  #admit(socket: Socket, tls: boolean, next: (conn: Conn) => void): Conn {
     if (!this.#open) {
       socket.destroy();
       throw new InvalidStateError('the listener is closed');
@@ -146,17 +262,17 @@ export class Listener {
     const ctx = this.ctx;
     const o = this.opts;
     const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
-    conn.attachSocket(socket, false);
-    socket.setNoDelay(true);
+    conn.attachSocket(socket, tls);
+    socket.setNoDelay?.(true);
     if (ctx.onAccept !== null) {
       conn.decide(ctx.onAccept, (ok) => {
         if (!ok) return conn.shutdown();
         this.#offer(conn);
-        this.#readRequest(conn, socket, head);
+        next(conn);
       });
     } else {
       this.#offer(conn);
-      this.#readRequest(conn, socket, head);
+      next(conn);
     }
     return conn;
   }
@@ -186,44 +302,56 @@ export class Listener {
           conn.fail(error ?? new HandshakeError('handshake failed'));
           return;
         }
-        const request = upgrade.request;
-        Object.assign(conn.handshake, {
-          requestedUrl: request.path,
-          hostHeader: request.host,
-          origin: request.origin,
-          cookie: request.cookie,
-          requestedProtocols: request.protocols,
-          xRealIp: request.xRealIp,
-          headers: request.headers,
-        });
-        const finish = (accepted: boolean): void => {
-          if (!conn.isOk) return;
-          if (!accepted) {
-            rejectUpgrade(socket, 403, 'connection refused');
-            conn.fail(new HandshakeError('refused by the onOpen handler', 403));
-            return;
-          }
-          let protocol = conn.acceptedProtocol;
-          if (protocol !== null && !request.protocols.includes(protocol)) {
-            rejectUpgrade(socket, 400, 'no acceptable subprotocol');
-            conn.fail(new HandshakeError(`subprotocol ${protocol} was not requested by the client (RFC 6455 §4.2.2)`, 400));
-            return;
-          }
-          // Default choice: the first requested one we support (all of them when no list is configured).
-          protocol ??= selectProtocol(request.protocols, o.protocols ?? request.protocols);
-          acceptUpgrade(socket, request.key, { protocol, extensions: null });
-          conn.startSession(socket, upgrade.rest, {
-            acceptedProtocol: protocol,
-            maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
-            closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
-            deliverFrames: o.deliverFragments ?? false,
-            keepHeaders: o.keepHeaders ?? false,
-          });
-        };
-        if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
-        else finish(true);
+        this.#upgrade(conn, socket, upgrade);
       },
     );
+  }
+
+  // A checked request: record it, let onOpen decide, then answer 101 and start the session (or refuse).
+  #upgrade(conn: Conn, socket: Socket, upgrade: PendingUpgrade): void {
+    if (!conn.isOk) return;
+    const ctx = this.ctx;
+    const o = this.opts;
+    const request = upgrade.request;
+    Object.assign(conn.handshake, {
+      requestedUrl: request.path,
+      hostHeader: request.host,
+      origin: request.origin,
+      cookie: request.cookie,
+      requestedProtocols: request.protocols,
+      xRealIp: request.xRealIp,
+      headers: request.headers,
+    });
+    const finish = (accepted: boolean): void => {
+      if (!conn.isOk) return;
+      if (!accepted) {
+        rejectUpgrade(socket, 403, 'connection refused');
+        conn.fail(new HandshakeError('refused by the onOpen handler', 403));
+        return;
+      }
+      let protocol = conn.acceptedProtocol;
+      if (protocol !== null && !request.protocols.includes(protocol)) {
+        rejectUpgrade(socket, 400, 'no acceptable subprotocol');
+        conn.fail(new HandshakeError(`subprotocol ${protocol} was not requested by the client (RFC 6455 §4.2.2)`, 400));
+        return;
+      }
+      // Default choice: the first requested one we support (all of them when no list is configured).
+      protocol ??= selectProtocol(request.protocols, o.protocols ?? request.protocols);
+      // permessage-deflate (RFC 7692 §5.1): the first acceptable offer, or none (declined offers are logged).
+      const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
+      if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
+      acceptUpgrade(socket, request.key, { protocol, extensions: deflate?.agreement.response ?? null });
+      conn.startSession(socket, upgrade.rest, {
+        deflate,
+        acceptedProtocol: protocol,
+        maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
+        closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
+        deliverFrames: o.deliverFragments ?? false,
+        keepHeaders: o.keepHeaders ?? false,
+      });
+    };
+    if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
+    else finish(true);
   }
 
   /** @internal A connection ended: drop it from the accept queue. */
@@ -245,4 +373,9 @@ export class Listener {
     this.#server?.close();
     return new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+// A `tls.TLSSocket` (an https server's socket, or one the TLS accept wrapped) says so.
+function isEncrypted(socket: unknown): boolean {
+  return (socket as { encrypted?: unknown }).encrypted === true;
 }

@@ -7,16 +7,18 @@ import { createInterface } from 'node:readline';
 import { Conn } from '../api/conn.js';
 import { Context } from '../api/context.js';
 import { parse } from './args.js';
+import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
 
-const USAGE = `usage: nopoll connect URL [--protocol P]...
+const USAGE = `usage: nopoll connect URL [--protocol P]... [--ca F] [--cert F --key F] [--insecure]
   Sends each input line as a text message and prints each message received ("< text" or "< binary N bytes: hex").
-`;
+  URL is ws:// or wss://.
+${CLIENT_TLS_USAGE}`;
 
 /** Runs the interactive client. */
 export async function connectCommand(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { protocol: { type: 'string', multiple: true }, help: { type: 'boolean', short: 'h' } },
+    { protocol: { type: 'string', multiple: true }, ...CLIENT_TLS_FLAGS, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   const url = positionals[0];
@@ -28,7 +30,8 @@ export async function connectCommand(argv: string[]): Promise<void> {
   const protocols = values['protocol'] as unknown as string[] | undefined;
   let conn: Conn;
   try {
-    conn = await Conn.open(ctx, url, { ...(protocols ? { protocols } : {}), timeoutMs: 20_000 });
+    const tls = clientTlsOptions(values, url);
+    conn = await Conn.open(ctx, url, { ...(protocols ? { protocols } : {}), ...(tls ? { tls } : {}), timeoutMs: 20_000 });
   } catch (error) {
     process.stderr.write(`connect: ${(error as Error).message}\n`);
     process.exit(1);

@@ -6,16 +6,18 @@
 import { Conn } from '../api/conn.js';
 import { Context } from '../api/context.js';
 import { intOption, parse } from './args.js';
+import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
+import { CLIENT_DEFLATE_FLAGS, CLIENT_DEFLATE_USAGE, clientDeflateOption } from './deflate-args.js';
 
-const USAGE = `usage: nopoll echo-client URL [--max-message-size B] [--timeout-ms MS]
-  Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise.
-`;
+const USAGE = `usage: nopoll echo-client URL [--max-message-size B] [--timeout-ms MS] [--ca F] [--cert F --key F] [--insecure]
+  Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise. URL is ws:// or wss://.
+${CLIENT_DEFLATE_USAGE}${CLIENT_TLS_USAGE}`;
 
 /** Runs the echo client. */
 export async function echoClient(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, ...CLIENT_TLS_FLAGS, ...CLIENT_DEFLATE_FLAGS, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   const url = positionals[0];
@@ -33,7 +35,8 @@ export async function echoClient(argv: string[]): Promise<void> {
   ctx.connectTimeoutMs = Math.max(1, intOption(values['timeout-ms'], 'timeout-ms', 20_000));
   let conn: Conn;
   try {
-    conn = await Conn.open(ctx, url);
+    const tls = clientTlsOptions(values, url);
+    conn = await Conn.open(ctx, url, { perMessageDeflate: clientDeflateOption(values), ...(tls ? { tls } : {}) });
   } catch (error) {
     process.stderr.write(`echo-client: ${(error as Error).message}\n`);
     process.exit(1);

@@ -5,14 +5,21 @@
 import { Context } from '../api/context.js';
 import { Listener } from '../api/listener.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
+import { listenShared } from './share-port.js';
+import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
+import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
 
 const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size B] [--max-message-size B]
-  Echoes text as text and binary as binary. Prints "listening on ws://H:P/" when ready; stops on SIGTERM.
+                          [--tls --cert F --key F [--ca F --verify-peer]]
+  Echoes text as text and binary as binary. Prints "listening on ws://H:P/" (wss:// with --tls) when ready;
+  stops on SIGTERM.
   --port N              port to listen on (default 9001; 0 picks a free one)
   --host H              address to bind (default 127.0.0.1)
   --max-frame-size B    largest frame accepted (default 16 MiB)
   --max-message-size B  largest message accepted (default 16 MiB)
-`;
+  --share-port          share the port with a line echo: a client that speaks neither HTTP nor TLS gets each
+                        line it sends echoed back (manual 2.2)
+${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}`;
 
 /** Runs the echo server. */
 export async function echoServer(argv: string[]): Promise<void> {
@@ -23,6 +30,9 @@ export async function echoServer(argv: string[]): Promise<void> {
       host: { type: 'string' },
       'max-frame-size': { type: 'string' },
       'max-message-size': { type: 'string' },
+      'share-port': { type: 'boolean' },
+      ...SERVER_TLS_FLAGS,
+      ...SERVER_DEFLATE_FLAGS,
       help: { type: 'boolean', short: 'h' },
     },
     USAGE,
@@ -35,7 +45,25 @@ export async function echoServer(argv: string[]): Promise<void> {
     else conn.sendBinary(msg.payload);
   };
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
-  const listener = await Listener.listen(ctx, { host, port: intOption(values['port'], 'port', 9001), ipv6: host.includes(':') });
+  const tls = serverTlsOptions(values);
+  const perMessageDeflate = serverDeflateOption(values);
+  if (values['share-port'] === true) {
+    // With --tls, TLS clients on the shared port get the certificate through the listener's options.
+    const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), { opts: { perMessageDeflate, ...(tls ? { tls } : {}) } });
+    onSignals(async () => {
+      await shared.close();
+      await ctx.close();
+    });
+    process.stdout.write(`listening on ${wsUrl(host, shared.port)} (shared with a line echo)\n`);
+    return;
+  }
+  const listener = await Listener.listen(ctx, {
+    host,
+    port: intOption(values['port'], 'port', 9001),
+    ipv6: host.includes(':'),
+    ...(tls ? { tls: true } : {}),
+    opts: { perMessageDeflate, ...(tls ? { tls } : {}) },
+  });
   onSignals(() => ctx.close());
-  process.stdout.write(`listening on ${wsUrl(host, listener.port)}\n`);
+  process.stdout.write(`listening on ${tls ? wsUrl(host, listener.port).replace(/^ws:/, 'wss:') : wsUrl(host, listener.port)}\n`);
 }

@@ -8,10 +8,10 @@ import { echoServer } from './echo-server.js';
 import { listenCommand } from './regression-listener.js';
 
 const USAGE = `usage: nopoll <command> [options]
-  listen        run the regression listener (ports 1234 and 2234, --offset-port N)
-  echo-server   echo WebSocket server (--port N --host H)
-  echo-client   connect to URL and echo every message back
-  connect       interactive client: send lines, print messages
+  listen        run the regression listener (ws: 1234, 2234; wss: 1235, 1238-1240, 2235, 2238; --offset-port N)
+  echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://)
+  echo-client   connect to a ws:// or wss:// URL and echo every message back
+  connect       interactive client: send lines, print messages (ws:// or wss://)
 Run "nopoll <command> --help" for a command's options.
 `;
 

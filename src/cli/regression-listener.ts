@@ -3,13 +3,17 @@
  * parity suite, answering the message commands noPoll's regression client sends. `nopoll listen` / `npm start`.
  * @packageDocumentation
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Conn } from '../api/conn.js';
 import { Context } from '../api/context.js';
 import { Listener } from '../api/listener.js';
 import { Msg } from '../api/msg.js';
+import type { PerMessageDeflateOptions } from '../api/deflate-options.js';
+import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
+import { REGRESSION_TLS_NOTES, startRegressionTls, type RegressionTlsListeners, type RegressionTlsOptions } from './regression-tls.js';
 
 /** Where the regression listener listens. Base ports are noPoll's; tests pass 0 for ephemeral ones. */
 export interface RegressionOptions {
@@ -21,6 +25,10 @@ export interface RegressionOptions {
   host4?: string;
   /** File served by `get-file` (default: this package's LICENSE). */
   getFile?: string;
+  /** permessage-deflate on every port (default off, as any listener; `nopoll listen --deflate`). */
+  deflate?: boolean | PerMessageDeflateOptions;
+  /** noPoll's TLS ports (1235, 2235, 1238, 2238, 1239, 1240; see `regression-tls.ts`); none without this. */
+  tls?: RegressionTlsOptions;
 }
 
 /** A running regression listener. */
@@ -28,6 +36,8 @@ export interface RegressionListener {
   ctx: Context;
   ipv4: Listener;
   ipv6: Listener | null;
+  /** The TLS listeners by base port, or null when `tls` was not given. */
+  tls: RegressionTlsListeners | null;
   /** Connections closed so far (what `get-connection-close-count` answers). */
   readonly closeCount: number;
   close(): Promise<void>;
@@ -71,19 +81,29 @@ export async function startRegressionListener(options: RegressionOptions): Promi
     return true;
   };
   ctx.onMessage = (conn, msg) => onMessage(conn, msg, getFile, () => closeCount);
-  const ipv4 = await Listener.listen(ctx, { host: options.host4 ?? '0.0.0.0', port: options.port4, opts: { deliverFragments: true } });
+  const ipv4 = await Listener.listen(ctx, { host: options.host4 ?? '0.0.0.0', port: options.port4, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
   let ipv6: Listener | null = null;
   if (options.port6 !== null) {
     try {
-      ipv6 = await Listener.listen(ctx, { host: '::1', port: options.port6, ipv6: true, opts: { deliverFragments: true } });
+      ipv6 = await Listener.listen(ctx, { host: '::1', port: options.port6, ipv6: true, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
     } catch (error) {
       process.emitWarning(`regression listener: no IPv6 listener (${(error as Error).message})`);
+    }
+  }
+  let tls: RegressionTlsListeners | null = null;
+  if (options.tls) {
+    try {
+      tls = await startRegressionTls(ctx, options.tls, options.host4 ?? '0.0.0.0', { deliverFragments: true });
+    } catch (error) {
+      await ctx.close();
+      throw error;
     }
   }
   return {
     ctx,
     ipv4,
     ipv6,
+    tls,
     get closeCount() {
       return closeCount;
     },
@@ -150,17 +170,30 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
   }
 }
 
-const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH] [--debug]
-  Runs the regression listener: ws on 0.0.0.0:1234 and [::1]:2234 (plus N with --offset-port).
+const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH] [--tls-dir DIR] [--debug]
+  Runs the regression listener: ws on 0.0.0.0:1234 and [::1]:2234, wss on 0.0.0.0:1235, [::1]:2235,
+  0.0.0.0:1238 and [::1]:2238 (TLS 1.2 only), 0.0.0.0:1239 (client certificate required) and 0.0.0.0:1240
+  (TLS 1.3 only), each plus N with --offset-port.
   --get-file PATH  file streamed by the get-file command (default: the package's LICENSE)
+  --tls-dir DIR    where server.crt, server.key and ca.crt are (default: the package's test/fixtures/tls);
+                   without them, the TLS ports are not opened
   --debug          log to the console
-`;
+${SERVER_DEFLATE_USAGE}`;
+
+const DEFAULT_TLS_DIR = fileURLToPath(new URL('../../../test/fixtures/tls/', import.meta.url));
 
 /** `nopoll listen`. */
 export async function listenCommand(argv: string[]): Promise<void> {
   const { values } = parse(
     argv,
-    { 'offset-port': { type: 'string' }, 'get-file': { type: 'string' }, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    {
+      'offset-port': { type: 'string' },
+      'get-file': { type: 'string' },
+      'tls-dir': { type: 'string' },
+      ...SERVER_DEFLATE_FLAGS,
+      debug: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
     USAGE,
   );
   const offset = intOption(values['offset-port'], 'offset-port', 0);
@@ -168,13 +201,33 @@ export async function listenCommand(argv: string[]): Promise<void> {
     process.stderr.write('--offset-port must be between 0 and 60000\n');
     process.exit(2);
   }
+  const tlsDir = typeof values['tls-dir'] === 'string' ? values['tls-dir'] : DEFAULT_TLS_DIR;
+  const tlsFiles = { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt') };
+  const haveTls = Object.values(tlsFiles).every((file) => existsSync(file));
+  if (!haveTls) process.stderr.write(`no TLS certificates in ${tlsDir}: the TLS ports are not opened\n`);
   const running = await startRegressionListener({
     port4: 1234 + offset,
     port6: 2234 + offset,
+    deflate: serverDeflateOption(values),
     ...(typeof values['get-file'] === 'string' ? { getFile: values['get-file'] } : {}),
+    ...(haveTls
+      ? {
+          tls: {
+            cert: { file: tlsFiles.cert },
+            key: { file: tlsFiles.key },
+            ca: { file: tlsFiles.ca },
+            ports: { 1235: 1235 + offset, 2235: 2235 + offset, 1238: 1238 + offset, 2238: 2238 + offset, 1239: 1239 + offset, 1240: 1240 + offset },
+          },
+        }
+      : {}),
   });
   if (values['debug']) running.ctx.setLogEnabled(true);
   onSignals(() => running.close());
   process.stdout.write(`listening on ${wsUrl('0.0.0.0', running.ipv4.port)}\n`);
   if (running.ipv6) process.stdout.write(`listening on ${wsUrl('::1', running.ipv6.port)}\n`);
+  for (const [base, listener] of Object.entries(running.tls ?? {})) {
+    if (listener === null) continue;
+    const url = wsUrl(listener.host, listener.port).replace(/^ws:/, 'wss:');
+    process.stdout.write(`listening on ${url} (${REGRESSION_TLS_NOTES[Number(base) as keyof typeof REGRESSION_TLS_NOTES]})\n`);
+  }
 }

@@ -39,6 +39,8 @@ export interface FrameParserOptions {
 const STATE_HEADER: number = 0;
 const STATE_PAYLOAD: number = 1;
 const STATE_STOPPED: number = 2;
+// Between frames, holding input until resume() (see pause()).
+const STATE_PAUSED: number = 3;
 
 const EMPTY = Buffer.alloc(0);
 
@@ -66,6 +68,8 @@ export class FrameParser {
   // Data message state (§5.4).
   #messageOpen = false;
   #messageBytes = 0;
+  // Input pushed while paused, in order (views of the pushed chunks).
+  #held: Buffer[] | null = null;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -88,7 +92,41 @@ export class FrameParser {
 
   /** Bytes of a partly received frame (header or payload) held by the parser. */
   get bufferedBytes(): number {
-    return this.#state === STATE_PAYLOAD ? this.#received : this.#spillLength;
+    const held = this.#held === null ? 0 : this.#held.reduce((sum, b) => sum + b.length, 0);
+    return held + (this.#state === STATE_PAYLOAD ? this.#received : this.#spillLength);
+  }
+
+  /** RSV bits of the frame whose payload is arriving (or of the last frame delivered). */
+  get frameRsv(): number {
+    return this.#rsv;
+  }
+
+  /**
+   * Stops at the frame boundary: called from `onFrame`, it keeps the rest of the input (and anything pushed later)
+   * unparsed until {@link resume}. Used while a frame's payload goes through an asynchronous transform
+   * (permessage-deflate), so that nothing after it (data, ping, close) is processed out of order.
+   */
+  pause(): void {
+    if (this.#state === STATE_HEADER) this.#state = STATE_PAUSED;
+  }
+
+  /** True while paused. */
+  get paused(): boolean {
+    return this.#state === STATE_PAUSED;
+  }
+
+  /** Continues after {@link pause}: parses the input held meanwhile, which may pause again. */
+  resume(): void {
+    if (this.#state !== STATE_PAUSED) return;
+    this.#state = STATE_HEADER;
+    const held = this.#held;
+    this.#held = null;
+    if (held !== null) for (const chunk of held) this.push(chunk);
+  }
+
+  // Keeps `chunk` from `pos` on while paused (push returns through here whenever the state is not HEADER).
+  #hold(chunk: Buffer, pos: number): void {
+    if (this.#state === STATE_PAUSED && pos < chunk.length) (this.#held ??= []).push(pos === 0 ? chunk : chunk.subarray(pos));
   }
 
   /** True once a violation was found or {@link stop} was called. */
@@ -100,6 +138,7 @@ export class FrameParser {
   stop(): void {
     this.#state = STATE_STOPPED;
     this.#payload = EMPTY;
+    this.#held = null;
   }
 
   /** Feeds the next bytes from the peer. The chunk may be unmasked in place. */
@@ -108,15 +147,15 @@ export class FrameParser {
     let pos = 0;
     if (this.#state === STATE_PAYLOAD) {
       pos = this.#continuePayload(chunk);
-      if (this.#state !== STATE_HEADER) return;
-    } else if (this.#state === STATE_STOPPED) {
-      return;
+      if (this.#state !== STATE_HEADER) return this.#hold(chunk, pos);
+    } else if (this.#state !== STATE_HEADER) {
+      return this.#hold(chunk, 0);
     }
     if (this.#spillLength > 0) {
       pos = this.#finishSpilledHeader(chunk, pos);
       if (pos < 0 || this.#state === STATE_STOPPED) return;
       pos = this.#startPayload(chunk, pos);
-      if (this.#state !== STATE_HEADER) return;
+      if (this.#state !== STATE_HEADER) return this.#hold(chunk, pos);
     }
     while (pos < end) {
       const available = end - pos;
@@ -128,7 +167,7 @@ export class FrameParser {
       }
       if (!this.#readHeader(chunk, pos)) return;
       pos = this.#startPayload(chunk, pos + headerSize);
-      if (this.#state !== STATE_HEADER) return;
+      if (this.#state !== STATE_HEADER) return this.#hold(chunk, pos);
     }
   }
 

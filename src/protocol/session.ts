@@ -44,6 +44,13 @@ export interface SessionHandler {
   sessionClose(code: number, reason: string): void;
   /** The peer broke the protocol: a close frame with `error.closeCode` was queued and the session is CLOSED (§7.1.7). */
   sessionError(error: ProtocolError): void;
+  /**
+   * A compressed data message arrived (RSV1 with permessage-deflate, RFC 7692 §6), or in frame mode one frame of one
+   * (`opcode` CONTINUATION for later frames). `payload` is the compressed bytes. Input stays paused until the
+   * transport hands the inflated bytes back with {@link Session.deliverInflated} or gives up with
+   * {@link Session.failInflate}. Required when `perMessageDeflate` is on.
+   */
+  sessionCompressed?(opcode: number, payload: Buffer, fin: boolean): void;
 }
 
 /** How a session is set up. */
@@ -58,6 +65,8 @@ export interface SessionOptions {
   deliverFrames?: boolean;
   /** RSV bits a negotiated extension uses (0 without extensions). */
   allowedRsv?: number;
+  /** permessage-deflate was negotiated: RSV1 marks compressed messages (RFC 7692 §6). Default false. */
+  perMessageDeflate?: boolean;
   /** Source of masking keys (clients only); tests pass a fixed one. */
   maskSource?: MaskSource;
 }
@@ -65,6 +74,8 @@ export interface SessionOptions {
 // A payload up to this size is copied next to its header so one write goes out instead of two.
 const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
+// RSV1, the permessage-deflate bit (RFC 7692 §6); also or-ed into #messageOpcode to mark a compressed message.
+const RSV1 = 0x40;
 
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
 export class Session implements FrameSink {
@@ -86,17 +97,31 @@ export class Session implements FrameSink {
   #partsChecked = false;
   // Outgoing fragmented message: the opcode of its first frame, or 0 when none is open.
   #sendingFragmented = 0;
+  // permessage-deflate: negotiated; the frame handed to the transport to inflate (opcode, fin); the limits.
+  readonly #deflate: boolean;
+  readonly #compressedRsv: number; // RSV1 with permessage-deflate, else 0 (another extension's RSV1 stays raw)
+  #inflatingOpcode = 0;
+  #inflatingFin = false;
+  #maxFrameBytes: number;
+  #maxMessageBytes: number;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     this.#handler = handler;
     this.#client = options.role === 'client';
     this.#deliverFrames = options.deliverFrames ?? false;
     this.#maskSource = options.maskSource ?? randomMaskSource;
+    this.#deflate = options.perMessageDeflate ?? false;
+    this.#compressedRsv = this.#deflate ? RSV1 : 0;
+    if (this.#deflate && typeof handler.sessionCompressed !== 'function') {
+      throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
+    }
+    this.#maxFrameBytes = options.maxFrameBytes;
+    this.#maxMessageBytes = options.maxMessageBytes;
     this.#parser = new FrameParser(this, {
       expectMasked: !this.#client,
       maxFrameBytes: options.maxFrameBytes,
       maxMessageBytes: options.maxMessageBytes,
-      allowedRsv: options.allowedRsv ?? 0,
+      allowedRsv: (options.allowedRsv ?? 0) | (this.#deflate ? RSV1 : 0),
     });
   }
 
@@ -119,7 +144,17 @@ export class Session implements FrameSink {
 
   /** Changes the frame and message limits from the next frame on. */
   setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
+    this.#maxFrameBytes = maxFrameBytes;
+    this.#maxMessageBytes = maxMessageBytes;
     this.#parser.setLimits(maxFrameBytes, maxMessageBytes);
+  }
+
+  /**
+   * Most bytes a compressed message may inflate to: the message limit, or in frame mode the frame limit (each
+   * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
+   */
+  get inflateLimit(): number {
+    return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
@@ -130,8 +165,9 @@ export class Session implements FrameSink {
   // ---- FrameSink ----
 
   /** @internal Called by the parser. */
-  onFrame(fin: boolean, _rsv: number, opcode: number, payload: Buffer): void {
+  onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
     if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
+      if ((rsv & this.#compressedRsv) !== 0) return this.#compressedFrame(fin, opcode, payload);
       this.#messageOpcode = opcode;
       if (fin && !this.#deliverFrames && !this.#partsChecked) {
         if (opcode === Opcode.TEXT && !isValidUtf8(payload)) return this.#failUtf8();
@@ -141,7 +177,8 @@ export class Session implements FrameSink {
       if (opcode === Opcode.TEXT && !this.#partsChecked) this.#startUtf8();
       this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.CONTINUATION) {
-      this.#dataFrame(fin, opcode, payload);
+      if (this.#messageOpcode > Opcode.BINARY) this.#compressedFrame(fin, opcode, payload);
+      else this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
       if (this.#state !== SessionState.CLOSED) this.#sendFrame(Opcode.PONG, payload, true);
@@ -159,6 +196,8 @@ export class Session implements FrameSink {
    */
   onFramePart(opcode: number, part: Buffer): void {
     if (opcode === Opcode.TEXT) {
+      // A compressed frame is checked once inflated (RFC 7692 §6), not on the wire.
+      if (this.#deflate && this.#parser.frameRsv !== 0) return;
       if (!this.#partsChecked) this.#startUtf8();
     } else if (opcode !== Opcode.CONTINUATION || this.#messageOpcode !== Opcode.TEXT) {
       return;
@@ -200,6 +239,62 @@ export class Session implements FrameSink {
     this.#parts = null;
     this.#partsBytes = 0;
     this.#handler.sessionMessage(this.#messageOpcode, message, true);
+  }
+
+  // A frame of a compressed message (RFC 7692 §6). Whole-message mode gathers the compressed frames and hands the
+  // message over at its last frame; frame mode hands over each frame. The parser pauses until the inflated bytes
+  // come back (deliverInflated), so nothing after this message is processed before it is delivered.
+  #compressedFrame(fin: boolean, opcode: number, payload: Buffer): void {
+    if (opcode !== Opcode.CONTINUATION) this.#messageOpcode = opcode | RSV1;
+    let data = payload;
+    if (!this.#deliverFrames) {
+      if (!fin) {
+        if (payload.length > 0) {
+          (this.#parts ??= []).push(payload);
+          this.#partsBytes += payload.length;
+        }
+        return;
+      }
+      const parts = this.#parts;
+      if (parts !== null) {
+        if (payload.length > 0) parts.push(payload);
+        data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsBytes + payload.length);
+        this.#parts = null;
+        this.#partsBytes = 0;
+      }
+      opcode = this.#messageOpcode & 0x0f;
+    }
+    this.#inflatingOpcode = opcode;
+    this.#inflatingFin = fin;
+    this.#parser.pause();
+    this.#handler.sessionCompressed!(opcode, data, fin);
+  }
+
+  /**
+   * The transport's answer to {@link SessionHandler.sessionCompressed}: the inflated bytes of that message (or frame).
+   * Text is checked as UTF-8 here, on the inflated data (§8.1; RFC 7692 §6), the message is delivered, and input
+   * resumes. Ignored once the session is closed by a failure or an abort.
+   */
+  deliverInflated(data: Buffer): void {
+    if (this.#parser.stopped && this.#state === SessionState.CLOSED) return;
+    const opcode = this.#inflatingOpcode;
+    const fin = this.#inflatingFin;
+    const text = (this.#messageOpcode & 0x0f) === Opcode.TEXT;
+    if (!this.#deliverFrames) {
+      if (text && !isValidUtf8(data)) return this.#failUtf8();
+    } else if (text) {
+      if (opcode === Opcode.TEXT) this.#startUtf8();
+      const utf8 = this.#utf8!;
+      if (!utf8.push(data) || (fin && !utf8.atBoundary)) return this.#failUtf8();
+    }
+    this.#handler.sessionMessage(opcode, data, fin);
+    this.#parser.resume();
+  }
+
+  /** The transport could not inflate: fails the connection with `error` (1009 over the limit, 1007 corrupt data). */
+  failInflate(error: ProtocolError): void {
+    if (this.#state === SessionState.CLOSED && this.#parser.stopped) return;
+    this.#fail(error);
   }
 
   #closeFrame(payload: Buffer): void {
@@ -266,6 +361,16 @@ export class Session implements FrameSink {
     this.#checkNoFragmentedSend();
     this.#sendFrame(opcode, data, true, rsv);
     return data.length;
+  }
+
+  /**
+   * Frames a message, or one frame of one, whose payload the transport compressed after the application sent it
+   * (RFC 7692 §6: RSV1 on the first frame only; `opcode` is TEXT/BINARY for it, CONTINUATION after). No state
+   * check: the message was accepted while the session was open, and the transport holds later writes (a close
+   * echo among them) behind it, so it still goes out first.
+   */
+  writeCompressed(opcode: number, data: Uint8Array, fin: boolean): void {
+    this.#sendFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : RSV1);
   }
 
   /**

@@ -27,6 +27,12 @@ export interface ClientConnectOptions {
   localAddress?: string | undefined;
   /** A socket the caller already connected (noPoll's `nopoll_conn_new_with_socket`). */
   socket?: Socket | undefined;
+  /**
+   * Runs once the socket is connected, before the request is written: the TLS handshake of a `wss://` client
+   * (see `tls.ts`). It reports the socket that carries the handshake from then on, or an error that ends the
+   * attempt. The timeout keeps running meanwhile.
+   */
+  upgrade?: ((socket: Socket, done: (error: Error | null, upgraded?: Socket) => void) => void) | undefined;
   /** The request to send, without its key (generated here). */
   request: Omit<ClientRequestOptions, 'key'>;
   /** Extension names offered, to check the response against. */
@@ -69,7 +75,7 @@ export function connectClient(
   const parser = new HttpHeadParser('response', options.limits);
   let finished = false;
 
-  const socket =
+  let socket =
     options.socket ??
     netConnect({
       host: options.host,
@@ -78,6 +84,8 @@ export function connectClient(
       ...(options.localAddress ? { localAddress: options.localAddress } : {}),
     });
   socket.setNoDelay(true);
+  // With an upgrade, `socket` becomes the upgraded one; the TCP socket's close is still watched (it may come first).
+  const tcp = socket;
 
   const finish = (error: Error | null, connected?: ClientConnected): void => {
     if (finished) return;
@@ -86,6 +94,7 @@ export function connectClient(
     socket.off('data', onData);
     socket.off('error', onError);
     socket.off('close', onClose);
+    tcp.off('close', onClose);
     socket.off('connect', onConnect);
     if (error) {
       socket.destroy();
@@ -95,7 +104,30 @@ export function connectClient(
     }
   };
   const onConnect = (): void => {
-    socket.write(request);
+    const upgrade = options.upgrade;
+    if (upgrade === undefined) {
+      socket.write(request);
+      return;
+    }
+    // The upgraded socket reads the raw one's bytes from now on; until it reports, only a TCP failure or the
+    // timer can end the attempt here.
+    socket.off('data', onData);
+    upgrade(socket, (error, upgraded) => {
+      if (finished) {
+        upgraded?.destroy();
+        return;
+      }
+      if (error || !upgraded) {
+        finish(error ?? new ConnectError(`cannot connect to ${options.host}:${options.port}`));
+        return;
+      }
+      socket.off('error', onError);
+      socket = upgraded;
+      socket.on('data', onData);
+      socket.on('error', onError);
+      socket.on('close', onClose);
+      socket.write(request);
+    });
   };
   const onData = (chunk: Buffer): void => {
     try {

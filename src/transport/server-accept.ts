@@ -114,6 +114,8 @@ export function readUpgradeRequest(
   socket.on('data', onData);
   socket.on('close', onClose);
   socket.on('error', onError);
+  // A socket handed over paused (the port-sharing sniffer leaves it so) must flow again; a fresh one flows anyway.
+  if (socket.isPaused()) socket.resume();
   if (head !== null && head.length > 0) onData(head);
 }
 

@@ -7,6 +7,8 @@
 import type { Socket } from 'node:net';
 import { TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
+import { encodeCloseBody } from '../protocol/close.js';
+import { PerMessageDeflate, type DeflateHost, type DeflateSetup, type WriteHold } from './deflate.js';
 
 /** How a connection ended, reported exactly once. */
 export interface CloseInfo {
@@ -38,6 +40,8 @@ export interface DriverEvents {
 export interface DriverOptions extends SessionOptions {
   /** How long to wait for the peer's close frame, or for the server to end TCP, before dropping the socket. */
   closeTimeoutMs: number;
+  /** permessage-deflate settings when it was negotiated (RFC 7692); null or absent otherwise. */
+  deflate?: DeflateSetup | null;
 }
 
 // Small frames written while one chunk is being processed are gathered and written once at its end: a chunk that
@@ -50,9 +54,11 @@ const kDriver = Symbol('nopoll.driver');
 type DriverSocket = Socket & { [kDriver]?: SocketDriver };
 
 /** One socket ⇄ one session. See the module comment. */
-export class SocketDriver implements SessionHandler {
+export class SocketDriver implements SessionHandler, DeflateHost {
   readonly session: Session;
   readonly socket: Socket;
+  /** The connection's permessage-deflate state, when negotiated. */
+  readonly deflate: PerMessageDeflate | null;
   readonly #events: DriverEvents;
   readonly #client: boolean;
   readonly #closeTimeoutMs: number;
@@ -64,13 +70,19 @@ export class SocketDriver implements SessionHandler {
   #batching = false;
   #batch: Buffer[] | null = null;
   #batchBytes = 0;
+  // permessage-deflate: writes held behind messages being compressed; a close or TCP end waiting for them.
+  #writeHold: WriteHold | null = null;
+  #deferredClose: [number | undefined, string | undefined] | null = null;
+  #deferredEnd = false;
 
   constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
     this.socket = socket;
     this.#events = events;
     this.#client = options.role === 'client';
     this.#closeTimeoutMs = options.closeTimeoutMs;
-    this.session = new Session(this, options);
+    const deflate = options.deflate ?? null;
+    this.session = new Session(this, deflate === null ? options : { ...options, perMessageDeflate: true });
+    this.deflate = deflate === null ? null : new PerMessageDeflate(this, deflate);
     (socket as DriverSocket)[kDriver] = this;
     socket.on('data', SocketDriver.#onData);
     socket.on('error', SocketDriver.#onError);
@@ -94,8 +106,12 @@ export class SocketDriver implements SessionHandler {
     }
   }
 
-  // Ends TCP after whatever is still gathered in the batch.
+  // Ends TCP after whatever is still gathered in the batch (and after compressed messages still pending).
   #end(): void {
+    if (this.#writeHold !== null) {
+      this.#deferredEnd = true;
+      return;
+    }
     if (this.#batch !== null) this.#flushBatch();
     this.socket.end();
   }
@@ -118,6 +134,14 @@ export class SocketDriver implements SessionHandler {
    * @returns false when a close frame was already sent.
    */
   close(code?: number, reason?: string): boolean {
+    if (this.deflate !== null && this.deflate.busy) {
+      // Compressed messages sent before the close must go out before it: the close frame waits for them.
+      encodeCloseBody(code, reason); // throws now for an invalid code or reason
+      if (this.#deferredClose !== null || this.session.closeSent || this.session.state !== SessionState.OPEN) return false;
+      this.#deferredClose = [code, reason];
+      this.#armCloseTimer();
+      return true;
+    }
     const started = this.session.close(code, reason);
     if (started) this.#armCloseTimer();
     return started;
@@ -134,6 +158,8 @@ export class SocketDriver implements SessionHandler {
 
   /** @internal */
   sessionWrite(first: Buffer, second: Buffer | null): void {
+    const hold = this.#writeHold;
+    if (hold !== null) return hold.hold(first, second);
     const socket = this.socket;
     if (socket.destroyed) return;
     if (this.#batching && second === null && this.#batchBytes + first.length <= BATCH_LIMIT) {
@@ -177,8 +203,67 @@ export class SocketDriver implements SessionHandler {
     this.#events.driverCloseFrame(code, reason);
   }
 
+  /** @internal A compressed message (or frame) arrived: stop reading while it inflates (RFC 7692 §7.2.2). */
+  sessionCompressed(_opcode: number, payload: Buffer, fin: boolean): void {
+    this.socket.pause();
+    const session = this.session;
+    this.deflate!.inflate(payload, fin, session.inflateLimit, (error, data) => {
+      if (error !== null) return this.#inflated(null, error);
+      this.#inflated(data!, null);
+    });
+  }
+
+  // Hands inflated bytes (or the failure) back to the session, with writes batched as for socket data. Reading
+  // resumes first: if delivering the message leads someone to pause the socket again, that pause stands.
+  #inflated(data: Buffer | null, error: ProtocolError | null): void {
+    this.#batching = true;
+    try {
+      if (error !== null) {
+        this.session.failInflate(error);
+      } else {
+        this.resumeInput();
+        this.session.deliverInflated(data!);
+      }
+    } finally {
+      this.#batching = false;
+      if (this.#batch !== null && this.#writeHold === null) this.#flushBatch();
+    }
+  }
+
+  // ---- DeflateHost ----
+
+  /** @internal */
+  setWriteHold(hold: WriteHold | null): void {
+    if (hold !== null && this.#batch !== null) this.#flushBatch();
+    this.#writeHold = hold;
+  }
+
+  /** @internal */
+  resumeInput(): void {
+    if (!this.socket.destroyed) this.socket.resume();
+  }
+
+  /** @internal The compressed messages are all written: a close or end that waited for them goes now. */
+  deflateIdle(): void {
+    const close = this.#deferredClose;
+    if (close !== null) {
+      this.#deferredClose = null;
+      this.session.close(close[0], close[1]);
+    }
+    if (this.#deferredEnd) {
+      this.#deferredEnd = false;
+      this.#end();
+    }
+  }
+
+  /** @internal */
+  deflateBroken(error: Error): void {
+    this.destroy(error);
+  }
+
   /** @internal */
   sessionError(error: ProtocolError): void {
+    this.deflate?.dropPendingSends();
     this.#error = error;
     // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
     this.#end();
@@ -194,7 +279,9 @@ export class SocketDriver implements SessionHandler {
   static #onEnd(this: DriverSocket): void {
     const driver = this[kDriver]!;
     if (driver.session.state !== SessionState.CLOSED) driver.session.abort();
-    if (!this.destroyed) this.end();
+    driver.deflate?.dropPendingSends();
+    // Not twice: a second end() builds an ERR_STREAM_ALREADY_FINISHED error, stack trace and all.
+    if (!this.destroyed && !this.writableEnded) this.end();
   }
 
   static #onError(this: DriverSocket, error: Error): void {
@@ -210,6 +297,7 @@ export class SocketDriver implements SessionHandler {
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
     this.session.abort();
+    this.deflate?.release();
     if (this.#reported) return;
     this.#reported = true;
     const clean = this.session.closeSent && this.session.closeReceived && !this.#error;

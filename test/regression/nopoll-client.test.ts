@@ -7,9 +7,8 @@
  * Skipped, with the reason:
  * - test_04b, the errno half: a Node socket never makes a send short (it buffers), so there is no EWOULDBLOCK to
  *   check; the pending-bytes and flush halves are ported.
- * - test_06, test_06a, test_07, test_08, test_18, test_19, test_21, test_48 and the TLS halves of test_22 and
- *   test_23: TLS (wss://) is not supported yet; they come with the TLS issue.
- * - test_13: the ctx certificate store is part of TLS too (later issue).
+ * - test_06, test_06a, test_07, test_08, test_13, test_18, test_19, test_21, test_48 and the TLS halves of test_22
+ *   and test_23 are in nopoll-tls.test.ts.
  * - test_20: pthread mutex handlers; JavaScript has no shared-memory threads to lock.
  * - test_26: needs the public internet (echo.websocket.org); tests here stay on loopback.
  */

@@ -1,0 +1,118 @@
+/**
+ * What the orchestrator (run.ts) asks the load generator process to do, and what comes back. Both sides import
+ * these types; the values travel over the `child_process.fork` IPC channel as JSON.
+ */
+
+/** Where a server under test listens, and its process id (the load generator reads its CPU and RSS from /proc). */
+export interface Target {
+  host: string;
+  port: number;
+  pid: number;
+  /** `ws` speaks RFC 6455; `tcp` is the bare TCP echo used only as the idle-memory floor. */
+  kind: 'ws' | 'tcp';
+  /**
+   * Transport between load generator and server. Only `tcp` exists today.
+   * HOOK (TLS): add `'tls'` here, make loadgen/connect.ts use `tls.connect` for it, and pass the server a
+   * certificate on its command line (see README, "Adding TLS and compression").
+   */
+  transport: 'tcp';
+}
+
+/** Closed-loop echo: every connection keeps `inFlight` messages outstanding and sends one more per reply. */
+export interface EchoJob {
+  type: 'echo';
+  target: Target;
+  connections: number;
+  inFlight: number;
+  payloadBytes: number;
+  /** Offer permessage-deflate and send pre-compressed text frames (replies are counted, not checked for size). */
+  deflate?: boolean;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Open-loop echo at a fixed offered rate, for latency at a load every server can carry. */
+export interface RateJob {
+  type: 'rate';
+  target: Target;
+  connections: number;
+  ratePerSecond: number;
+  payloadBytes: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Connect, upgrade, close-handshake, repeat, with `concurrency` connections under way at any moment. */
+export interface HandshakeJob {
+  type: 'handshake';
+  target: Target;
+  concurrency: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/** Open `connections` idle connections and report the server's RSS growth per connection. */
+export interface IdleJob {
+  type: 'idle';
+  target: Target;
+  connections: number;
+  concurrency: number;
+  settleMs: number;
+  /** Offer permessage-deflate (and require the server to accept it). */
+  deflate?: boolean;
+}
+
+export type Job = EchoJob | RateJob | HandshakeJob | IdleJob;
+
+/** CPU accounting over the measurement window. */
+export interface WindowStats {
+  wallMs: number;
+  /** Server CPU time in the window (µs, all threads, 10 ms resolution); null without /proc. */
+  serverCpuMicros: number | null;
+  /** Load generator CPU time in the window (µs, process.cpuUsage). */
+  loadgenCpuMicros: number;
+  /** CPU used by everything else on the machine, in cores (0.25 = a quarter of a core); null without /proc. */
+  otherCores: number | null;
+  /** The biggest other CPU users in the window (processes not part of the benchmark), in cores. */
+  otherTop: { name: string; cores: number }[];
+  /** Fraction of machine CPU time stolen by the hypervisor; null without /proc. */
+  stealFraction: number | null;
+}
+
+export interface LatencySummary {
+  count: number;
+  p50Micros: number;
+  p99Micros: number;
+  p999Micros: number;
+  maxMicros: number;
+}
+
+export interface IdleSummary {
+  connections: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  bytesPerConnection: number;
+  openMs: number;
+}
+
+export interface JobSuccess {
+  ok: true;
+  /** Messages echoed (echo, rate) or handshakes completed (handshake) inside the window; 0 for idle. */
+  operations: number;
+  /** Echoed payload bytes inside the window. */
+  payloadBytes: number;
+  window: WindowStats | null;
+  latency: LatencySummary | null;
+  idle: IdleSummary | null;
+  /** Failed connections, wrong reply sizes, unexpected closes: anything that makes the numbers suspect. */
+  errors: number;
+  /** Human-readable remarks (e.g. "offered rate not sustained"). */
+  notes: string[];
+}
+
+export interface JobFailure {
+  ok: false;
+  error: string;
+}
+
+export type JobResult = JobSuccess | JobFailure;

@@ -1,0 +1,170 @@
+/**
+ * The end-to-end scenarios: what each one asks of the load generator and how its result is read.
+ *
+ * HOOK (TLS, compression): a scenario builds its job from a Target whose `transport` is 'tcp' today. A TLS variant
+ * is a new scenario id (e.g. '64b-tls') whose job sets transport 'tls'; a permessage-deflate variant needs a job
+ * field carrying the Sec-WebSocket-Extensions offer and pre-built compressed frames (RSV1 set) in loadgen/frames.ts.
+ * See bench/README.md, "Adding TLS and compression".
+ */
+import type { Job, Target } from './jobs.js';
+
+export type ScenarioId = '64b' | '16k' | '1m' | 'handshake' | 'latency' | 'idle' | 'deflate-1k' | 'deflate-16k' | 'deflate-idle';
+
+export const SCENARIO_IDS: readonly ScenarioId[] = ['64b', '16k', '1m', 'handshake', 'latency', 'idle', 'deflate-1k', 'deflate-16k', 'deflate-idle'];
+
+/** How a scenario's headline number is computed and compared. */
+export type Metric = 'messages' | 'megabytes' | 'handshakes' | 'latency' | 'idle-memory';
+
+export interface Timing {
+  warmupMs: number;
+  durationMs: number;
+  idleConnections: number;
+  latencyRate: number;
+}
+
+export interface ScenarioSpec {
+  id: ScenarioId;
+  title: string;
+  metric: Metric;
+  /** Ratio to ws + bufferutil that nopoll must reach (issue 3), and how it reads. */
+  target: { ratio: number; atLeast: boolean } | null;
+  job(target: Target, timing: Timing): Job;
+  /**
+   * permessage-deflate scenario: servers run with compression on (their `deflateArgs`), the load generator offers
+   * it and sends pre-compressed JSON-like text (RSV1 frames, compressed without context), and only servers that
+   * support compression take part. Ratios are against ws with compression.
+   */
+  deflate?: boolean;
+  /** Seconds one run takes, for the up-front duration estimate. */
+  estimateSeconds(timing: Timing): number;
+}
+
+const echoSeconds = (t: Timing): number => (t.warmupMs + t.durationMs) / 1000 + 0.5;
+
+export const SCENARIOS: readonly ScenarioSpec[] = [
+  {
+    id: '64b',
+    title: '64 B echo, 100 conns x 10 in flight',
+    metric: 'messages',
+    target: { ratio: 3, atLeast: true },
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 100,
+      inFlight: 10,
+      payloadBytes: 64,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: '16k',
+    title: '16 KiB echo, 10 conns x 4 in flight',
+    metric: 'messages',
+    target: { ratio: 1.5, atLeast: true },
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 10,
+      inFlight: 4,
+      payloadBytes: 16 * 1024,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: '1m',
+    title: '1 MiB echo, 1 conn x 4 in flight',
+    metric: 'megabytes',
+    target: { ratio: 1.3, atLeast: true },
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 1,
+      inFlight: 4,
+      payloadBytes: 1024 * 1024,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: 'handshake',
+    title: 'handshakes (open, upgrade, close), 50 at a time',
+    metric: 'handshakes',
+    target: { ratio: 1.5, atLeast: true },
+    job: (target, t) => ({ type: 'handshake', target, concurrency: 50, warmupMs: t.warmupMs, durationMs: t.durationMs }),
+    estimateSeconds: (t) => echoSeconds(t) + 0.3,
+  },
+  {
+    id: 'latency',
+    title: 'round trip, 64 B at a fixed rate over 100 conns',
+    metric: 'latency',
+    target: { ratio: 1, atLeast: false },
+    job: (target, t) => ({
+      type: 'rate',
+      target,
+      connections: 100,
+      ratePerSecond: t.latencyRate,
+      payloadBytes: 64,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: 'idle',
+    title: 'server RSS per idle connection',
+    metric: 'idle-memory',
+    target: { ratio: 0.8, atLeast: false },
+    job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000 }),
+    estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
+  },
+  {
+    id: 'deflate-1k',
+    title: 'compressed 1 KiB JSON echo, 100 conns x 10 in flight',
+    metric: 'messages',
+    target: null,
+    deflate: true,
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 100,
+      inFlight: 10,
+      payloadBytes: 1024,
+      deflate: true,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: 'deflate-16k',
+    title: 'compressed 16 KiB JSON echo, 10 conns x 4 in flight',
+    metric: 'messages',
+    target: null,
+    deflate: true,
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 10,
+      inFlight: 4,
+      payloadBytes: 16 * 1024,
+      deflate: true,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    id: 'deflate-idle',
+    title: 'server RSS per idle connection with compression agreed',
+    metric: 'idle-memory',
+    target: null,
+    deflate: true,
+    job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000, deflate: true }),
+    estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
+  },
+];

@@ -1,0 +1,152 @@
+/**
+ * Port sharing (noPoll manual §2.2): one TCP port for WebSocket, WebSocket over TLS and another protocol. The
+ * first bytes of each connection decide where it goes (`classifyFirstBytes`); the WebSocket accept is completed on
+ * the socket with the bytes already read (`listener.acceptComplete`). See the guide's "Port sharing" section.
+ * @packageDocumentation
+ */
+import type { Server, Socket } from 'node:net';
+import { AbortError, InvalidStateError } from '../errors.js';
+import { sniffSocket, type SniffResult } from '../transport/sniff.js';
+import type { Conn } from './conn.js';
+import type { Listener } from './listener.js';
+
+export type { SniffResult } from '../transport/sniff.js';
+
+/**
+ * Completes the accept of a connection whose first bytes are a TLS ClientHello. `socket` is as fresh: the bytes
+ * read while sniffing were put back (`socket.unshift`), so it can be wrapped in a `tls.TLSSocket` (server side,
+ * with the listener's certificate) whose WebSocket accept then runs as for any accepted socket. Returns that
+ * connection; throws (after destroying the socket) when it cannot.
+ */
+export type TlsAcceptHook = (listener: Listener, socket: Socket) => Conn;
+
+let tlsAcceptHook: TlsAcceptHook | null = null;
+
+/**
+ * Installs the function that completes TLS accepts for port sharing (`listener.acceptComplete(socket, head,
+ * { tls: true })` and {@link sharePort}). The TLS support installs it; null removes it.
+ */
+export function setTlsAcceptHook(hook: TlsAcceptHook | null): void {
+  tlsAcceptHook = hook;
+}
+
+/** The installed TLS accept hook, or null. */
+export function getTlsAcceptHook(): TlsAcceptHook | null {
+  return tlsAcceptHook;
+}
+
+/** @internal `listener.acceptComplete(..., { tls: true })`. */
+export function completeTlsAccept(listener: Listener, socket: Socket, head: Buffer): Conn {
+  const hook = tlsAcceptHook;
+  if (hook === null || !listener.isOk) {
+    socket.destroy();
+    throw new InvalidStateError(hook === null ? 'TLS accept is not available (no TLS accept hook installed)' : 'the listener is closed');
+  }
+  putBack(socket, head);
+  return hook(listener, socket);
+}
+
+/**
+ * Reads the first bytes of a freshly accepted socket and classifies them (`'tls'`, `'http'` for a `GET`, or
+ * `'other'`). Resolves with the verdict and every byte read; the socket is then **paused**, and those bytes must
+ * go to its next owner first (`listener.acceptComplete(socket, result.head)`). After `timeoutMs` (default 5000;
+ * 0 waits forever) without a verdict it resolves `'other'` with `timedOut: true`. Rejects when the socket ends
+ * first (it is destroyed) or the signal aborts (the socket is left paused, for the caller to dispose of).
+ */
+export function sniff(socket: Socket, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<SniffResult> {
+  const { signal } = options;
+  if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      cancel();
+      reject(new AbortError(undefined, { cause: signal?.reason }));
+    };
+    const cancel = sniffSocket(socket, { timeoutMs: options.timeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS }, (error, result) => {
+      signal?.removeEventListener('abort', onAbort);
+      if (error || !result) reject(error ?? new Error('sniff failed'));
+      else resolve(result);
+    });
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Where {@link sharePort} sends each connection. */
+export interface SharePortOptions {
+  /** Receives WebSocket handshakes (`GET`): a `Listener.fromSocket(ctx, server, opts)` or any listener. */
+  listener: Listener;
+  /**
+   * Receives connections that are neither an HTTP GET nor TLS, including clients that sent too little within
+   * `sniffTimeoutMs` (a protocol where the server speaks first). The socket is as fresh: the bytes read were put
+   * back, so an existing `'connection'` handler works unchanged. Default: the socket is destroyed.
+   */
+  other?: (socket: Socket) => void;
+  /**
+   * Receives TLS connections, as fresh sockets like `other`. Default: `listener.acceptComplete(socket, head,
+   * { tls: true })`, which needs the TLS accept hook (`setTlsAcceptHook`); without it they are destroyed.
+   */
+  tls?: (socket: Socket) => void;
+  /** How long a client may take to send the bytes that classify it (default 5000 ms). */
+  sniffTimeoutMs?: number;
+}
+
+/** A port shared by {@link sharePort}. */
+export interface SharedPort {
+  /** Stops routing: new connections are no longer sniffed (those being sniffed still are). */
+  close(): void;
+}
+
+/**
+ * Serves WebSocket, WebSocket over TLS and another protocol on `server`'s port: every connection `server` accepts
+ * is sniffed and handed to `options.listener` (`GET`), `options.tls` (TLS) or `options.other` (anything else).
+ * `server` is a plain `net.Server`; this adds a `'connection'` listener to it and nothing else.
+ */
+export function sharePort(server: Server, options: SharePortOptions): SharedPort {
+  const { listener } = options;
+  const timeoutMs = options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS;
+  const route = (socket: Socket, result: SniffResult): void => {
+    if (result.kind === 'http') {
+      listener.acceptComplete(socket, result.head);
+    } else if (result.kind === 'tls') {
+      if (options.tls) {
+        putBack(socket, result.head);
+        options.tls(socket);
+      } else {
+        listener.acceptComplete(socket, result.head, { tls: true });
+      }
+    } else if (options.other) {
+      putBack(socket, result.head);
+      options.other(socket);
+    } else {
+      socket.destroy();
+    }
+  };
+  const onConnection = (socket: Socket): void => {
+    socket.setNoDelay(true);
+    sniffSocket(socket, { timeoutMs }, (error, result) => {
+      if (error || !result) {
+        listener.ctx.log('debug', `port sharing: ${error?.message ?? 'sniff failed'}`);
+        return;
+      }
+      try {
+        route(socket, result);
+      } catch (failure) {
+        // A closed listener or a missing TLS accept: the socket is already destroyed; a throwing handler is the
+        // application's error, reported like any handler's.
+        socket.destroy();
+        if (failure instanceof InvalidStateError) listener.ctx.log('warning', `port sharing: ${failure.message}`);
+        else listener.ctx.handlerError(failure, null);
+      }
+    });
+  };
+  server.on('connection', onConnection);
+  return { close: () => void server.off('connection', onConnection) };
+}
+
+const DEFAULT_SNIFF_TIMEOUT_MS = 5000;
+
+// Gives the bytes read back to the socket and lets the next 'data' listener start the flow, as on a socket that
+// was never read (Node's HTTP server does the same before an 'upgrade' event).
+function putBack(socket: Socket, head: Buffer): void {
+  if (head.length > 0) socket.unshift(head);
+  (socket as { readableFlowing: boolean | null }).readableFlowing = null;
+}

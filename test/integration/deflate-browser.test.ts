@@ -1,0 +1,139 @@
+/**
+ * Chromium (Debian's /usr/bin/chromium through playwright-core) talking permessage-deflate to our Listener: the
+ * browser always offers it; the listener accepts with default parameters on one port and with window and
+ * context-takeover parameters on another. Checks the header each side saw, echoes of text, binary and 1 MiB
+ * messages, and that the bytes on the wire were compressed.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { chromium, type Browser } from 'playwright-core';
+import { withTimeout } from '../helpers/ws-async.js';
+import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+const MiB = 1024 * 1024;
+
+/** The page runs one exchange per URL and leaves what it saw in `window.__results`. */
+function page(urls: string[]): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>nopoll deflate browser test</title></head>
+<body>
+<script>
+(async () => {
+  const results = [];
+  window.__results = results;
+  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+  for (const url of ${JSON.stringify(urls)}) {
+    const result = {};
+    results.push(result);
+    try {
+      const ws = new WebSocket(url);
+      ws.binaryType = 'arraybuffer';
+      const queue = [];
+      const waiters = [];
+      ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
+      const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
+      const closed = new Promise((resolve) => {
+        ws.onclose = (event) => resolve({ code: event.code, wasClean: event.wasClean });
+      });
+      await new Promise((resolve, reject) => {
+        ws.onopen = resolve;
+        ws.onerror = () => reject(new Error('WebSocket error before open'));
+      });
+      result.extensions = ws.extensions;
+      let text = '';
+      for (let i = 0; text.length < 20000; i++) text += '{"id":' + i + ',"name":"ünïcode ✓","ok":true},';
+      const texts = [];
+      for (let i = 0; i < 30; i++) {
+        const t = text.slice(i * 10) + i;
+        texts.push(t);
+        ws.send(t);
+      }
+      result.textsOk = true;
+      for (const t of texts) if ((await next()) !== t) result.textsOk = false;
+      const big = new Uint8Array(${MiB});
+      for (let i = 0; i < big.length; i++) big[i] = (i % 251) < 200 ? 97 + (i % 7) : (i * 31) & 255;
+      ws.send(big);
+      const echo = await next();
+      result.bigOk = echo instanceof ArrayBuffer && same(new Uint8Array(echo), big);
+      ws.send('');
+      result.emptyOk = (await next()) === '';
+      ws.close(1000);
+      result.close = await closed;
+    } catch (error) {
+      result.error = String((error && error.stack) || error);
+    }
+  }
+  window.__done = true;
+})();
+</script>
+</body></html>`;
+}
+
+test('Chromium talks compressed to our Listener, with default and with negotiated parameters', { timeout: 90_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip('chromium not installed');
+    return;
+  }
+  const listeners: EchoListener[] = [
+    await startEchoListener({ perMessageDeflate: true, keepHeaders: true }),
+    await startEchoListener({
+      perMessageDeflate: { serverMaxWindowBits: 10, clientMaxWindowBits: 11, serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+      keepHeaders: true,
+    }),
+  ];
+  t.after(() => Promise.all(listeners.map((l) => l.close())));
+
+  let html = '';
+  const http: Server = createServer((req, res) => {
+    res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(req.url === '/' ? html : 'not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.after(() => new Promise<void>((resolve) => {
+    http.closeAllConnections();
+    http.close(() => resolve());
+  }));
+  html = page(listeners.map((l) => l.url));
+
+  let browser: Browser | null = null;
+  t.after(async () => {
+    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  const tab = await (await browser.newContext()).newPage();
+  await tab.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`, { timeout: 15_000 });
+  await tab.waitForFunction('window.__done === true', undefined, { timeout: 60_000 });
+  const results = (await tab.evaluate('window.__results')) as Array<Record<string, unknown>>;
+
+  const expected = [
+    'permessage-deflate',
+    'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11',
+  ];
+  for (let i = 0; i < listeners.length; i++) {
+    const result = results[i]!;
+    assert.equal(result['error'], undefined, String(result['error']));
+    assert.equal(result['extensions'], expected[i], 'the extension Chromium accepted');
+    assert.equal(result['textsOk'], true, '30 compressible texts echoed in order');
+    assert.equal(result['bigOk'], true, '1 MiB binary echoed');
+    assert.equal(result['emptyOk'], true, 'empty text echoed');
+    assert.deepEqual(result['close'], { code: 1000, wasClean: true });
+
+    const conn = await listeners[i]!.ready.next(1000, 'the browser connection');
+    const offer = conn.handshake.headers?.get('sec-websocket-extensions') ?? '';
+    assert.match(offer, /^permessage-deflate(; client_max_window_bits)?$/, `Chromium's offer: ${offer}`);
+    assert.equal(conn.extensions, expected[i]);
+    const received = conn.socket!.bytesRead;
+    const sentByBrowser = 30 * 20_000 + MiB;
+    assert.ok(received < sentByBrowser / 3, `${received} bytes on the wire for about ${sentByBrowser} bytes of messages`);
+    const info = await withTimeout(conn.closed, 5000, 'the browser connection closing');
+    assert.equal(info.wasClean, true);
+  }
+});

@@ -1,0 +1,136 @@
+/**
+ * Chromium against our TLS listener: Debian's Chromium (/usr/bin/chromium, as in browser.test.ts) loads a page from
+ * a local HTTP server whose script opens `wss://127.0.0.1:PORT/` with a subprotocol, exchanges text, an
+ * ArrayBuffer and 256 KiB, and closes with 4000. The browser does not know the test CA, so its context ignores
+ * certificate errors (`ignoreHTTPSErrors`); the TLS handshake, and everything after it, is real.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { chromium, type Browser } from 'playwright-core';
+import { startTlsEchoListener } from '../helpers/tls.js';
+import { withTimeout } from '../helpers/ws-async.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+function page(wsUrl: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>nopoll TLS browser test</title></head>
+<body>
+<script>
+(async () => {
+  const result = {};
+  window.__result = result;
+  try {
+    const ws = new WebSocket(${JSON.stringify(wsUrl)}, ['chat-v1']);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    const waiters = [];
+    ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
+    const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
+    const closed = new Promise((resolve) => {
+      ws.onclose = (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+    });
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error('WebSocket error before open'));
+    });
+    result.protocol = ws.protocol;
+    ws.send('héllo from chromium over TLS ✓');
+    result.text = await next();
+    const bin = new Uint8Array(256);
+    for (let i = 0; i < bin.length; i++) bin[i] = i;
+    ws.send(bin.buffer);
+    const binEcho = new Uint8Array(await next());
+    result.binaryOk = binEcho.length === 256 && binEcho.every((v, i) => v === i);
+    const big = new Uint8Array(256 * 1024).fill(0x42);
+    ws.send(big);
+    const bigEcho = new Uint8Array(await next());
+    result.bigOk = bigEcho.length === big.length && bigEcho.every((v) => v === 0x42);
+    ws.close(4000, 'bye');
+    result.close = await closed;
+  } catch (error) {
+    result.error = String(error && error.stack || error);
+  }
+  window.__done = true;
+})();
+</script>
+</body></html>`;
+}
+
+test('Chromium talks wss:// to our TLS listener: text, ArrayBuffer, 256 KiB, subprotocol, close 4000', { timeout: 60_000 }, async (t) => {
+  if (!existsSync(CHROMIUM)) {
+    t.skip('chromium not installed');
+    return;
+  }
+  const srv = await startTlsEchoListener({ opts: { protocols: ['chat-v1'] } });
+  t.after(() => srv.close());
+  const handshakes: Array<{ protocol: string | null; cipher: string }> = [];
+  srv.ctx.postTlsCheck = (_conn, socket) => {
+    handshakes.push({ protocol: socket.getProtocol(), cipher: socket.getCipher().name });
+  };
+
+  let html = '';
+  const http: Server = createServer((req, res) => {
+    if (req.url === '/') {
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+      res.end(html);
+    } else {
+      res.writeHead(404, { 'content-type': 'text/plain' });
+      res.end('not found');
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  );
+  html = page(srv.url);
+
+  let browser: Browser | null = null;
+  t.after(async () => {
+    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const tab = await context.newPage();
+  await tab.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`, { timeout: 15_000 });
+  await tab.waitForFunction('window.__done === true', undefined, { timeout: 40_000 });
+  const result = (await tab.evaluate('window.__result')) as Record<string, unknown>;
+
+  assert.equal(result['error'], undefined, String(result['error']));
+  assert.equal(result['protocol'], 'chat-v1');
+  assert.equal(result['text'], 'héllo from chromium over TLS ✓');
+  assert.equal(result['binaryOk'], true);
+  assert.equal(result['bigOk'], true);
+  assert.deepEqual(result['close'], { code: 4000, reason: '', wasClean: true });
+
+  // Our side: a TLS connection from a real browser.
+  const conn = await srv.ready.next(1000, 'the browser connection');
+  assert.equal(conn.isTlsOn, true);
+  assert.equal((conn.socket as TLSSocket).encrypted, true);
+  assert.equal(handshakes.length, 1, 'the post-handshake check saw the browser once');
+  assert.match(String(handshakes[0]!.protocol), /^TLSv1\.[23]$/);
+  assert.match(String(conn.origin), /^http:\/\/127\.0\.0\.1:\d+$/);
+  const info = await withTimeout(conn.closed, 5000, 'the browser connection closing');
+  assert.deepEqual([info.code, info.reason, info.wasClean], [4000, 'bye', true]);
+});

@@ -1,0 +1,212 @@
+/**
+ * The `nopoll` command with TLS, as users run it (`node bin/nopoll.js ...`, the built package): `echo-server --tls`
+ * (with and without `--verify-peer`), `echo-client` and `connect` with `wss://` URLs and `--ca`, `--cert`/`--key`,
+ * `--insecure`, flag mistakes, and `listen --offset-port N` opening the TLS ports. Every child process is killed
+ * after its test if it is still running.
+ */
+import { describe, it, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Conn, Context, TlsError } from '../../src/index.js';
+import { certs, startTlsEchoListener, tlsFile } from '../helpers/tls.js';
+import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
+import { openWs } from '../helpers/ws-peers.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const BIN = join(ROOT, 'bin', 'nopoll.js');
+const READY = { timeoutMs: 5000 };
+
+interface Cli {
+  child: ChildProcessWithoutNullStreams;
+  lines: AsyncQueue<string>;
+  stderr: () => string;
+  exited: Promise<number | string>;
+}
+
+function nopoll(t: TestContext, args: string[]): Cli {
+  assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
+  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines = new AsyncQueue<string>();
+  let partial = '';
+  let err = '';
+  child.stdout.setEncoding('utf8');
+  child.stderr.setEncoding('utf8');
+  child.stdout.on('data', (chunk: string) => {
+    partial += chunk;
+    let at: number;
+    while ((at = partial.indexOf('\n')) >= 0) {
+      lines.push(partial.slice(0, at));
+      partial = partial.slice(at + 1);
+    }
+  });
+  child.stderr.on('data', (chunk: string) => (err += chunk));
+  child.stdin.on('error', () => undefined);
+  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? -1)));
+  let ended = false;
+  void exited.then(() => (ended = true));
+  t.after(async () => {
+    if (!ended) {
+      child.kill('SIGKILL');
+      await withTimeout(exited, 5000, 'killing the CLI').catch(() => undefined);
+    }
+  });
+  return { child, lines, stderr: () => err, exited };
+}
+
+async function expectLine(cli: Cli, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  const exitedEarly = cli.exited.then((code) => {
+    throw new Error(`nopoll exited with ${code} before printing ${pattern}; stderr: ${cli.stderr()}`);
+  });
+  const line = await Promise.race([cli.lines.next(timeoutMs, `waiting for ${pattern}`), exitedEarly]);
+  const match = line.match(pattern);
+  assert.ok(match, `stdout line ${JSON.stringify(line)} does not match ${pattern}`);
+  return match;
+}
+
+function exitCode(cli: Cli, timeoutMs = 10_000): Promise<number | string> {
+  return withTimeout(cli.exited, timeoutMs, 'waiting for nopoll to exit');
+}
+
+function portFree(port: number, host: string): Promise<boolean> {
+  return new Promise((res) => {
+    const probe: Server = createServer();
+    probe.once('error', (error: NodeJS.ErrnoException) => res(error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT'));
+    probe.listen({ port, host, exclusive: true }, () => probe.close(() => res(true)));
+  });
+}
+
+const SERVER_CERT = ['--cert', tlsFile('server.crt'), '--key', tlsFile('server.key')];
+
+describe('nopoll CLI with TLS', () => {
+  it('echo-server --tls: prints a wss:// URL, echoes for ws and nopoll clients that trust the CA, exits 0 on SIGTERM', async (t) => {
+    const cli = nopoll(t, ['echo-server', '--port', '0', '--tls', ...SERVER_CERT]);
+    const [, port] = await expectLine(cli, /^listening on wss:\/\/127\.0\.0\.1:(\d+)\/$/);
+    const peer = await openWs(`wss://127.0.0.1:${port}/`, undefined, { ca: certs.ca });
+    t.after(() => peer.ws.terminate());
+    peer.ws.send('héllo cli over TLS');
+    assert.equal((await peer.messages.next()).data.toString(), 'héllo cli over TLS');
+    const ctx = new Context();
+    t.after(() => ctx.close());
+    const conn = await Conn.open(ctx, `wss://127.0.0.1:${port}/`, { tls: { ca: certs.ca }, ...READY });
+    conn.sendBinary(Buffer.from([1, 2, 3]));
+    assert.deepEqual((await conn.nextMsg({ timeoutMs: 3000 })).payload, Buffer.from([1, 2, 3]));
+    cli.child.kill('SIGTERM');
+    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+    assert.equal((await withTimeout(peer.closed, 5000, 'ws close')).code, 1001);
+  });
+
+  it('echo-server --tls --ca --verify-peer: only clients with a certificate from the CA get in', async (t) => {
+    const cli = nopoll(t, ['echo-server', '--port', '0', '--tls', ...SERVER_CERT, '--ca', tlsFile('ca.crt'), '--verify-peer']);
+    const [, port] = await expectLine(cli, /^listening on wss:\/\/127\.0\.0\.1:(\d+)\/$/);
+    const ctx = new Context();
+    ctx.onError = () => undefined;
+    t.after(() => ctx.close());
+    const url = `wss://127.0.0.1:${port}/`;
+    await assert.rejects(Conn.open(ctx, url, { tls: { ca: certs.ca }, ...READY }), TlsError);
+    const conn = await Conn.open(ctx, url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
+    conn.sendText('with a certificate');
+    assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'with a certificate');
+  });
+
+  it('echo-client wss:// --ca: echoes what a TLS server sends and exits 0 after a clean close', async (t) => {
+    const srv = await startTlsEchoListener();
+    t.after(() => srv.close());
+    // This server talks first and judges the echoes: replace the echo with a script.
+    srv.ctx.onMessage = (conn, msg) => {
+      if (msg.text === 'last') void conn.close(1000);
+    };
+    srv.ctx.onReady = (conn) => {
+      conn.sendText('first');
+      conn.sendText('last');
+    };
+    const cli = nopoll(t, ['echo-client', srv.url, '--ca', tlsFile('ca.crt')]);
+    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+  });
+
+  it('echo-client without the CA fails the TLS handshake: exit 1 with the reason on stderr', async (t) => {
+    const srv = await startTlsEchoListener();
+    t.after(() => srv.close());
+    const cli = nopoll(t, ['echo-client', srv.url, '--timeout-ms', '5000']);
+    assert.equal(await exitCode(cli), 1);
+    assert.match(cli.stderr(), /TLS|certificate/);
+  });
+
+  it('connect wss:// --insecure, and connect with --cert/--key/--ca to a mutual-TLS server', async (t) => {
+    const srv = await startTlsEchoListener();
+    t.after(() => srv.close());
+    const insecure = nopoll(t, ['connect', srv.url, '--insecure']);
+    insecure.child.stdin.write('over TLS, unverified\n');
+    await expectLine(insecure, /^< over TLS, unverified$/);
+    insecure.child.stdin.end();
+    assert.equal(await exitCode(insecure), 0, `stderr: ${insecure.stderr()}`);
+
+    const mutual = await startTlsEchoListener({ opts: { tls: { ca: certs.ca, verifyPeer: true } } });
+    t.after(() => mutual.close());
+    const cli = nopoll(t, ['connect', mutual.url, '--ca', tlsFile('ca.crt'), '--cert', tlsFile('client.crt'), '--key', tlsFile('client.key')]);
+    cli.child.stdin.write('mutual line\n');
+    await expectLine(cli, /^< mutual line$/);
+    cli.child.stdin.end();
+    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+  });
+
+  it('flag mistakes exit 2: --cert without --key, --ca on a ws:// URL, --cert without --tls, --verify-peer without --ca', async (t) => {
+    for (const args of [
+      ['connect', 'wss://127.0.0.1:9/', '--cert', tlsFile('client.crt')],
+      ['echo-client', 'ws://127.0.0.1:9/', '--ca', tlsFile('ca.crt')],
+      ['echo-server', '--port', '0', ...SERVER_CERT],
+      ['echo-server', '--port', '0', '--tls'],
+      ['echo-server', '--port', '0', '--tls', ...SERVER_CERT, '--verify-peer'],
+    ]) {
+      const cli = nopoll(t, args);
+      assert.equal(await exitCode(cli), 2, `${args.join(' ')}: ${cli.stderr()}`);
+    }
+    // A certificate file that does not exist is not a usage mistake: exit 1 with the reason.
+    const missing = nopoll(t, ['echo-server', '--port', '0', '--tls', '--cert', tlsFile('missing.crt'), '--key', tlsFile('server.key')]);
+    assert.equal(await exitCode(missing), 1);
+    assert.match(missing.stderr(), /missing\.crt/);
+  });
+
+  it('listen --offset-port N opens the TLS ports too: wss on 1235+N echoes, 1239+N wants a client certificate', { timeout: 60_000 }, async (t) => {
+    const bases = [1234, 2234, 1235, 2235, 1238, 2238, 1239, 1240];
+    let cli: Cli | null = null;
+    let offset = 0;
+    for (let attempt = 0; attempt < 8 && cli === null; attempt++) {
+      offset = 20_000 + Math.floor(Math.random() * 20_000);
+      let free = true;
+      for (const base of bases) {
+        free &&= (await portFree(base + offset, '0.0.0.0')) && (await portFree(base + offset, '::1'));
+      }
+      if (!free) continue;
+      const candidate = nopoll(t, ['listen', '--offset-port', String(offset)]);
+      try {
+        await expectLine(candidate, /^listening on ws:\/\/0\.0\.0\.0:\d+\/$/);
+        cli = candidate;
+      } catch (error) {
+        if (!/EADDRINUSE|address already in use/i.test(candidate.stderr())) throw error;
+      }
+    }
+    assert.ok(cli, 'found a free offset');
+    const printed: string[] = [];
+    for (;;) {
+      const line = await cli.lines.next(10_000, 'the listening lines');
+      printed.push(line);
+      if (line.includes(`:${1240 + offset}/`)) break;
+    }
+    assert.ok(printed.includes(`listening on wss://0.0.0.0:${1235 + offset}/ (TLS)`), printed.join('\n'));
+    assert.ok(printed.includes(`listening on wss://0.0.0.0:${1239 + offset}/ (TLS, client certificate required)`), printed.join('\n'));
+    const ctx = new Context();
+    ctx.onError = () => undefined;
+    t.after(() => ctx.close());
+    const conn = await Conn.open(ctx, `wss://127.0.0.1:${1235 + offset}/`, { tls: { ca: certs.ca }, ...READY });
+    conn.sendText('regression over TLS');
+    assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'regression over TLS');
+    await conn.close();
+    await assert.rejects(Conn.open(ctx, `wss://127.0.0.1:${1239 + offset}/`, { tls: { ca: certs.ca }, ...READY }), TlsError);
+    cli.child.kill('SIGTERM');
+    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+  });
+});
