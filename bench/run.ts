@@ -90,7 +90,7 @@ if (startLoad !== null && startLoad.cores >= LIMITS.otherCores) {
 
 // File descriptors: the idle scenario needs one per connection in the server and in the load generator. Node
 // raises its own soft limit to the hard limit at startup (so does every child), so the hard limit is what counts.
-if (options.scenarios.includes('idle') || options.scenarios.includes('deflate-idle')) {
+if (options.scenarios.some((s) => s === 'idle' || s === 'deflate-idle' || s === 'deflate-used')) {
   const needed = options.idleConnections + 256;
   const { hard } = openFileLimit();
   if (hard < needed) {

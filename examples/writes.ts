@@ -1,6 +1,9 @@
 // Manual 2.1: writes. A send never blocks and never writes half a frame; what the kernel has not taken yet waits
 // in the socket's buffer (pendingWriteBytes, nopoll_conn_pending_write_bytes) and flushWrites() resolves once it
 // has gone (nopoll_conn_flush_writes, without a sleep loop). The peer here stops reading for a while.
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { Conn, Context, Listener, TimeoutError } from '../src/index.js';
 import { check, checkEqual, deadline, ok } from './lib/check.js';
 
@@ -51,6 +54,61 @@ while (receivedBytes < (count + 1) * message.length) await new Promise((resolve)
 checkEqual(receivedBytes, (count + 1) * message.length, 'the peer received every byte');
 
 await conn.close();
+
+// A write limit with the 'refuse' policy: a send past it sends nothing and returns 0; wait and send it again.
+const limited = await Conn.open(ctx, `ws://127.0.0.1:${listener.port}/`, {
+  timeoutMs: 5000,
+  maxPendingWriteBytes: 256 * 1024,
+  writeLimitPolicy: 'refuse',
+});
+const before = receivedBytes;
+let refused = 0;
+for (let i = 0; i < 16; i++) {
+  while (limited.sendBinary(message) === 0) {
+    refused++;
+    check(limited.pendingWriteBytes > 0, 'a refused send leaves the pending bytes visible');
+    for (const peer of peers) peer.socket?.resume(); // the peer reads again
+    await limited.flushWrites({ timeoutMs: 30_000 });
+  }
+  check(limited.pendingWriteBytes <= 256 * 1024 + message.length + 16, 'pending bytes stay under the limit plus one message');
+}
+for (const peer of peers) peer.socket?.resume();
+await limited.flushWrites({ timeoutMs: 30_000 });
+while (receivedBytes < before + 16 * message.length) await new Promise((resolve) => setTimeout(resolve, 10));
+console.log(`write limit: ${refused} sends refused and retried`);
+
+// A message sent as a Writable stream: fragments, backpressure from the socket, bounded memory.
+const streamedCtx = new Context();
+const digest = new Promise<string>((resolve) => {
+  streamedCtx.onReady = (peer) => {
+    peer.onMessageStream = (_peer, stream) => {
+      const hash = createHash('sha256');
+      stream.on('data', (chunk: Buffer) => hash.update(chunk));
+      stream.on('end', () => resolve(hash.digest('hex')));
+    };
+  };
+});
+const streamedListener = await Listener.listen(streamedCtx, { host: '127.0.0.1', port: 0 });
+const streamer = await Conn.open(ctx, `ws://127.0.0.1:${streamedListener.port}/`, { timeoutMs: 5000 });
+const expected = createHash('sha256');
+let produced = 0;
+await pipeline(
+  new Readable({
+    read() {
+      if (produced === 64) return void this.push(null);
+      const block = Buffer.alloc(256 * 1024, produced++);
+      expected.update(block);
+      this.push(block);
+    },
+  }),
+  streamer.sendStream({ binary: true }),
+);
+checkEqual(await digest, expected.digest('hex'), 'a 16 MiB message sent with sendStream() arrives intact');
+await streamer.close();
+await streamedListener.close();
+await streamedCtx.close();
+
+await limited.close();
 await ctx.close();
 await serverCtx.close();
 ok('writes (manual 2.1)');

@@ -65,7 +65,7 @@ if (whole.status === 0) {
 // 2. Build the package (dist/), which bin/nopoll.js runs from. Not needed for micro-only runs or runs without
 //    nopoll. A failed build is not fatal: the harness then reports nopoll as unavailable (or runs a stale dist/).
 const serversArg = args.indexOf('--servers');
-const wantsNopoll = serversArg < 0 || (args[serversArg + 1] ?? '').split(',').includes('nopoll');
+const wantsNopoll = serversArg < 0 || (args[serversArg + 1] ?? '').split(',').some((s) => s.startsWith('nopoll'));
 if (!args.includes('--micro') && !args.includes('--help') && wantsNopoll && process.env.NOPOLL_BENCH_BIN === undefined) {
   step = Date.now();
   const build = run(['scripts/build.mjs']);

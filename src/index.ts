@@ -35,6 +35,9 @@ export {
 } from './api/port-sharing.js';
 export { attach, UpgradeRouter, type EndpointTarget, type UpgradeRouterOptions } from './api/attach.js';
 export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn-stream.js';
+export { DEFAULT_MAX_PENDING_WRITE_BYTES, type OnMessageStreamHandler } from './api/conn.js';
+export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
+export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
 export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
 export { classifyFirstBytes, type SniffClass } from './protocol/sniff.js';
 export type {

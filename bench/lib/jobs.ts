@@ -60,6 +60,11 @@ export interface IdleJob {
   settleMs: number;
   /** Offer permessage-deflate (and require the server to accept it). */
   deflate?: boolean;
+  /**
+   * Before measuring, every connection sends one compressed 2 KiB text message and waits for its echo, so the
+   * server has had to create its zlib state (deflate scenarios).
+   */
+  exchange?: boolean;
 }
 
 export type Job = EchoJob | RateJob | HandshakeJob | IdleJob;

@@ -8,9 +8,30 @@
  */
 import type { Job, Target } from './jobs.js';
 
-export type ScenarioId = '64b' | '16k' | '1m' | 'handshake' | 'latency' | 'idle' | 'deflate-1k' | 'deflate-16k' | 'deflate-idle';
+export type ScenarioId =
+  | '64b'
+  | '16k'
+  | '1m'
+  | 'handshake'
+  | 'latency'
+  | 'idle'
+  | 'deflate-1k'
+  | 'deflate-16k'
+  | 'deflate-idle'
+  | 'deflate-used';
 
-export const SCENARIO_IDS: readonly ScenarioId[] = ['64b', '16k', '1m', 'handshake', 'latency', 'idle', 'deflate-1k', 'deflate-16k', 'deflate-idle'];
+export const SCENARIO_IDS: readonly ScenarioId[] = [
+  '64b',
+  '16k',
+  '1m',
+  'handshake',
+  'latency',
+  'idle',
+  'deflate-1k',
+  'deflate-16k',
+  'deflate-idle',
+  'deflate-used',
+];
 
 /** How a scenario's headline number is computed and compared. */
 export type Metric = 'messages' | 'megabytes' | 'handshakes' | 'latency' | 'idle-memory';
@@ -166,5 +187,22 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     deflate: true,
     job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000, deflate: true }),
     estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
+  },
+  {
+    id: 'deflate-used',
+    title: 'server RSS per idle connection after one compressed message each way',
+    metric: 'idle-memory',
+    target: null,
+    deflate: true,
+    job: (target, t) => ({
+      type: 'idle',
+      target,
+      connections: t.idleConnections,
+      concurrency: 200,
+      settleMs: 1000,
+      deflate: true,
+      exchange: true,
+    }),
+    estimateSeconds: (t) => 3 + t.idleConnections / 3000,
   },
 ];

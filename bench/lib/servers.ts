@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ScenarioId } from './scenarios.js';
 import { BENCH_BUILD, REPO_ROOT } from './paths.js';
 
-export type ServerId = 'ws' | 'ws-js' | 'nopoll' | 'ceiling' | 'floor';
+export type ServerId = 'ws' | 'ws-js' | 'nopoll' | 'nopoll-nct' | 'ceiling' | 'floor';
 
 export interface ServerSpec {
   id: ServerId;
@@ -54,6 +54,17 @@ export function serverSpecs(): ServerSpec[] {
       deflateArgs: ['--deflate'],
     },
     {
+      // The memory-saving configuration: no zlib state kept between messages in either direction.
+      id: 'nopoll-nct',
+      label: 'nopoll, no context takeover',
+      kind: 'ws',
+      script: nopollScript(),
+      args: ['echo-server', '--port', '0', '--host', '127.0.0.1'],
+      env: {},
+      scenarios: ['deflate-1k', 'deflate-16k', 'deflate-idle', 'deflate-used'],
+      deflateArgs: ['--deflate', '--deflate-no-context-takeover'],
+    },
+    {
       id: 'ceiling',
       label: 'raw net RFC 6455 (JS ceiling, not nopoll)',
       kind: 'ws',
@@ -76,7 +87,7 @@ export function serverSpecs(): ServerSpec[] {
   ];
 }
 
-export const SERVER_IDS: readonly ServerId[] = ['ws', 'ws-js', 'nopoll', 'ceiling', 'floor'];
+export const SERVER_IDS: readonly ServerId[] = ['ws', 'ws-js', 'nopoll', 'nopoll-nct', 'ceiling', 'floor'];
 
 // Every child process of the harness, so that any way out (normal exit, error, Ctrl-C) kills them.
 const children = new Set<ChildProcess>();

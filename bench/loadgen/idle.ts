@@ -5,6 +5,7 @@
 import type { IdleJob, JobSuccess } from '../lib/jobs.js';
 import { processRssBytes } from '../lib/procfs.js';
 import { closeAll, openMany } from './connect.js';
+import { buildCompressedClientFrame, OP_TEXT, ReplyReader, textPayloadOf } from './frames.js';
 import { sleep } from './window.js';
 
 /** Samples RSS every `stepMs` until two samples in a row differ by less than 0.5 %, or `maxMs` passes. */
@@ -27,6 +28,31 @@ export async function runIdle(job: IdleJob): Promise<JobSuccess> {
   const before = await settledRss(pid, 200, 2_000);
   const t0 = performance.now();
   const connections = await openMany(job.target, job.connections, job.concurrency, job.deflate === true);
+  if (job.exchange === true) {
+    // One compressed message per connection, 200 at a time, each waiting for its echo.
+    const frame = buildCompressedClientFrame(OP_TEXT, textPayloadOf(2048));
+    let next = 0;
+    const lane = async (): Promise<void> => {
+      while (next < connections.length) {
+        const { socket, leftover } = connections[next++]!;
+        const reader = new ReplyReader(0);
+        await new Promise<void>((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error('no echo within 10 s')), 10_000);
+          const onData = (chunk: Buffer): void => {
+            if (reader.feed(chunk) > 0) {
+              clearTimeout(timer);
+              socket.off('data', onData);
+              resolve();
+            }
+          };
+          socket.on('data', onData);
+          socket.write(frame);
+          if (leftover.length > 0) onData(leftover);
+        });
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(job.concurrency, connections.length) }, lane));
+  }
   const openMs = performance.now() - t0;
   let closedEarly = 0;
   for (const { socket } of connections) {

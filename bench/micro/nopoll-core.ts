@@ -1,12 +1,12 @@
 /**
- * nopoll's side of the micro benchmarks, behind this one adapter so the harness never depends on src/ directly.
- *
- * NOT WIRED YET: every function throws `not wired yet` and the harness reports nopoll's rows as "not wired".
- * To wire it, import from ../../src/protocol/... and replace the bodies (suggested code in bench/README.md,
- * "Wiring nopoll into the micro benchmarks"). Each function must do the same work as the ws code it is measured
- * against (see cases.ts): in particular the parser must unmask, validate text as UTF-8 and hand each complete
- * data message to `onMessage`, as ws's Receiver does.
+ * nopoll's side of the micro benchmarks, behind this one adapter so the harness depends on src/ in one place.
+ * Each function does the same work as the ws code it is measured against (see cases.ts): the parser unmasks,
+ * validates text as UTF-8 and hands each complete data message to `onMessage`, as ws's Receiver does.
  */
+import { encodeFrameHeader } from '../../src/protocol/frame-header.js';
+import { FrameParser } from '../../src/protocol/frame-parser.js';
+import { applyMask as coreApplyMask, copyMasked } from '../../src/protocol/mask.js';
+import { isValidUtf8 as coreIsValidUtf8, Utf8Validator } from '../../src/protocol/utf8.js';
 
 /** Parser for what a server receives (masked client frames); `push` takes bytes in any chunking. */
 export interface ServerParser {
@@ -22,29 +22,45 @@ export interface Utf8Stream {
 }
 
 /** XORs `buf` in place with the 4-byte `mask` (src/protocol/mask.ts `applyMask`). */
-export function applyMask(_buf: Uint8Array, _mask: Uint8Array): void {
-  throw new Error('not wired yet');
+export function applyMask(buf: Uint8Array, mask: Uint8Array): void {
+  coreApplyMask(buf, mask, 0);
 }
 
 /** A server-side frame parser (src/protocol/frame-parser.ts `FrameParser`) delivering complete data messages. */
-export function createServerParser(_onMessage: (opcode: number, payload: Uint8Array) => void): ServerParser {
-  throw new Error('not wired yet');
+export function createServerParser(onMessage: (opcode: number, payload: Uint8Array) => void): ServerParser {
+  const parser = new FrameParser(
+    {
+      onFrame(fin, _rsv, opcode, payload) {
+        // The session validates UTF-8 in nopoll; here the parser stands alone, so it is done inline.
+        if (opcode === 1 && fin && !coreIsValidUtf8(payload)) throw new Error('invalid UTF-8');
+        if (fin && opcode <= 2) onMessage(opcode, payload);
+      },
+      onFramePart() {},
+      onParseError(error) {
+        throw error;
+      },
+    },
+    { expectMasked: true, maxFrameBytes: 64 * 1024 * 1024, maxMessageBytes: Infinity, allowedRsv: 0 },
+  );
+  return { push: (chunk) => parser.push(chunk) };
 }
 
-/**
- * The bytes to write for one final frame (src/protocol/frame-header.ts `encodeFrameHeader` plus the payload,
- * masked into a copy when `mask` is given, as a client must).
- */
-export function encodeFrame(_opcode: number, _payload: Uint8Array, _mask: Uint8Array | null): Uint8Array[] {
-  throw new Error('not wired yet');
+/** The bytes to write for one final frame: header plus payload, masked into a copy when `mask` is given. */
+export function encodeFrame(opcode: number, payload: Uint8Array, mask: Uint8Array | null): Uint8Array[] {
+  const header = encodeFrameHeader(true, opcode, payload.length, mask);
+  if (mask === null) return [header, payload];
+  const body = Buffer.allocUnsafe(payload.length);
+  copyMasked(payload, body, 0, mask);
+  return [header, body];
 }
 
 /** Whole-buffer UTF-8 check (src/protocol/utf8.ts `isValidUtf8`). */
-export function isValidUtf8(_buf: Uint8Array): boolean {
-  throw new Error('not wired yet');
+export function isValidUtf8(buf: Uint8Array): boolean {
+  return coreIsValidUtf8(buf);
 }
 
 /** Incremental UTF-8 check (src/protocol/utf8.ts `Utf8Validator`). */
 export function createUtf8Stream(): Utf8Stream {
-  throw new Error('not wired yet');
+  const validator = new Utf8Validator();
+  return { push: (bytes) => validator.push(bytes), end: () => validator.atBoundary };
 }

@@ -24,6 +24,21 @@ export interface ConnOptsInit {
   maxMessageSize?: number;
   /** Deliver each frame to `onMessage` as it arrives (noPoll's behaviour) instead of whole messages. */
   deliverFragments?: boolean;
+  /**
+   * Most bytes the connection may hold unsent (`pendingWriteBytes`) before a send hits the write limit (default
+   * 64 MiB). A message is always accepted when nothing is pending, whatever its size. See `writeLimitPolicy`.
+   */
+  maxPendingWriteBytes?: number;
+  /**
+   * What a send past `maxPendingWriteBytes` does: `'close'` (default) refuses it (-1) and closes the connection with
+   * 1008; `'refuse'` sends nothing and returns 0, so the caller waits (`flushWrites()`) and sends again.
+   */
+  writeLimitPolicy?: 'refuse' | 'close';
+  /**
+   * Largest message received in streaming mode (`onMessageStream`, `read()`), where nothing is assembled and
+   * `maxFrameSize` / `maxMessageSize` do not apply. Default: no limit (the consumer is responsible).
+   */
+  maxStreamBytes?: number;
   /** Listener: refuse handshakes without an `Origin` header (noPoll's default; ours is to accept them). */
   requireOrigin?: boolean;
   /** Client: time for TCP connect plus handshake, in ms (context default 20 s). */
@@ -165,7 +180,18 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
   if (!opts) return {};
   if (opts instanceof ConnOpts) return opts.values;
   if (opts.perMessageDeflate !== undefined) resolveDeflateOption(opts.perMessageDeflate, 'server');
-  for (const name of ['maxFrameSize', 'maxMessageSize', 'connectTimeoutMs', 'handshakeTimeoutMs', 'closeTimeoutMs'] as const) {
+  if (opts.writeLimitPolicy !== undefined && opts.writeLimitPolicy !== 'refuse' && opts.writeLimitPolicy !== 'close') {
+    throw new RangeError(`writeLimitPolicy must be 'refuse' or 'close', got ${String(opts.writeLimitPolicy)}`);
+  }
+  for (const name of [
+    'maxFrameSize',
+    'maxMessageSize',
+    'connectTimeoutMs',
+    'handshakeTimeoutMs',
+    'closeTimeoutMs',
+    'maxPendingWriteBytes',
+    'maxStreamBytes',
+  ] as const) {
     const value = opts[name];
     const max = name === 'maxFrameSize' ? MAX_FRAME_BYTES_LIMIT : Number.MAX_SAFE_INTEGER;
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {

@@ -99,6 +99,11 @@ export class ConnStream extends Duplex {
       callback(new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''));
       return;
     }
+    if (sent === 0 && chunk.length > 0) {
+      // Refused by the write limit (policy 'refuse'): nothing was sent; send it again once the socket drained.
+      conn.flushWrites().then(() => this._write(chunk, encoding, callback), callback);
+      return;
+    }
     // Hold the next write while the socket holds more than the high-water mark.
     if (conn.pendingWriteBytes > this.writableHighWaterMark) conn.flushWrites().then(() => callback(), callback);
     else callback();

@@ -14,6 +14,8 @@ import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js'
 import type { DeflateSession } from './deflate-options.js';
 import { connect as connectClientConn, type ConnectTarget } from './connect.js';
 import { messageIterator } from './conn-iter.js';
+import { ReadBuffer, type InputFlow, type ReadOptions } from './conn-read.js';
+import { MessageStream, MessageWriter, type MessageWriterOptions } from './message-stream.js';
 import type { ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnCloseHandler, OnMessageHandler, OnReadyHandler } from './handlers.js';
@@ -64,6 +66,12 @@ export interface SendOptions {
 }
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
 
+/** Receives each incoming message as a stream (see `Conn.onMessageStream`). */
+export type OnMessageStreamHandler = (conn: Conn, stream: MessageStream) => void;
+
+/** Default `maxPendingWriteBytes`: 64 MiB. */
+export const DEFAULT_MAX_PENDING_WRITE_BYTES = 64 * 1024 * 1024;
+
 /** A WebSocket connection. Create clients with `Conn.connect` (see `connect.ts`); listeners create the others. */
 export class Conn implements DriverEvents {
   /** Per-context id (`nopoll_conn_get_id`). */
@@ -112,6 +120,19 @@ export class Conn implements DriverEvents {
   #sendUtf8: Utf8Validator | null = null;
   #rejected: ((error: unknown) => void) | null = null;
   #deflate: DeflateAgreement | null = null;
+  // Write limit (maxPendingWriteBytes, writeLimitPolicy) and completePendingWrite's count of bytes flushed so far.
+  #writeLimit = DEFAULT_MAX_PENDING_WRITE_BYTES;
+  #writeRefuses = false;
+  #flushedMark = 0;
+  // Streaming: the stream view once read() was used; the stream handler; the message being streamed to it.
+  #reader: ReadBuffer | null = null;
+  #onMessageStream: OnMessageStreamHandler | null = null;
+  #current: MessageStream | null = null;
+  #maxStreamBytes = Infinity;
+  #maxMessageSize = Infinity;
+  #streaming = false; // read() was used or onMessageStream was set: the session streams data messages
+  #assembly: Buffer[] | null = null;
+  #assemblyBytes = 0;
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
   constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
@@ -260,6 +281,7 @@ export class Conn implements DriverEvents {
     }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
+      if ((driver.socket.writableLength !== 0 || driver.deflate !== null) && this.#overWriteLimit(data)) return this.#refuseWrite();
       if (driver.deflate === null) return driver.session.sendText(data);
       return driver.deflate.sendMessage(Opcode.TEXT, textBytes(data), options?.compress);
     }
@@ -277,6 +299,7 @@ export class Conn implements DriverEvents {
     }
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
+      if ((driver.socket.writableLength !== 0 || driver.deflate !== null) && this.#overWriteLimit(data)) return this.#refuseWrite();
       if (driver.deflate === null) return driver.session.sendMessage(Opcode.BINARY, data);
       return driver.deflate.sendMessage(Opcode.BINARY, toBuffer(data), options?.compress);
     }
@@ -318,6 +341,7 @@ export class Conn implements DriverEvents {
     if (this.#pendingFragmentKind !== 0 && this.#pendingFragmentKind !== kind) {
       throw new TypeError('a fragmented message of the other type is open; finish it first');
     }
+    if (this.#driver !== null && this.#state === 'open' && this.#overWriteLimit(data)) return this.#refuseWrite();
     let bytes: Buffer;
     if (kind === Opcode.TEXT) {
       // Only the whole message must be UTF-8 (§5.6): a fragment may end inside a character.
@@ -353,6 +377,132 @@ export class Conn implements DriverEvents {
    */
   get pendingWriteBytes(): number {
     return (this.#socket?.writableLength ?? 0) + (this.#driver?.deflate?.pendingBytes ?? 0);
+  }
+
+  /**
+   * Bytes handed to the operating system since the previous call (or since the handshake), frame headers included
+   * (`nopoll_conn_complete_pending_write`). Node writes what is pending by itself as the socket drains, so this
+   * does not write: it reports the progress, which noPoll's call made. 0 when nothing left since the last call.
+   */
+  completePendingWrite(): number {
+    const socket = this.#socket;
+    if (socket === null || this.#driver === null) return 0;
+    const flushed = (socket.bytesWritten ?? 0) - socket.writableLength;
+    const progress = flushed - this.#flushedMark;
+    this.#flushedMark = flushed;
+    return progress > 0 ? progress : 0;
+  }
+
+  /** The write limit in bytes (`maxPendingWriteBytes`) and what a send past it does (`writeLimitPolicy`). */
+  get writeLimit(): { maxPendingWriteBytes: number; policy: 'refuse' | 'close' } {
+    return { maxPendingWriteBytes: this.#writeLimit, policy: this.#writeRefuses ? 'refuse' : 'close' };
+  }
+
+  // True when sending `data` would take the pending bytes past the write limit. Nothing pending: never (a message
+  // larger than the limit still goes when the socket is empty); an empty message: never.
+  #overWriteLimit(data: string | Uint8Array): boolean {
+    const pending = this.pendingWriteBytes;
+    if (pending === 0 || data.length === 0) return false;
+    const room = this.#writeLimit - pending;
+    if (typeof data !== 'string') return data.length > room;
+    return data.length * 3 > room && Buffer.byteLength(data, 'utf8') > room;
+  }
+
+  // A send past the write limit: 0 ('refuse', nothing sent), or -1 and a close with 1008 ('close').
+  #refuseWrite(): number {
+    if (this.#writeRefuses) return 0;
+    this.ctx.log('debug', `write limit of ${this.#writeLimit} bytes exceeded (${this.pendingWriteBytes} pending): closing with 1008`);
+    if (this.#state === 'open') void this.close(1008, 'write limit exceeded');
+    return -1;
+  }
+
+  /**
+   * A `Writable` that sends one message as fragments (text unless `binary`), with backpressure from the socket. See
+   * {@link MessageWriter}.
+   */
+  sendStream(options?: MessageWriterOptions): MessageWriter {
+    return new MessageWriter(this, options);
+  }
+
+  // ---- stream reads ----
+
+  /**
+   * The stream view (`nopoll_conn_read`): up to `n` payload bytes of the data messages received, across frame and
+   * message boundaries, including bytes of a frame that has only partly arrived. By default it waits until `n`
+   * bytes are there, the connection ends or `timeoutMs` passes, and resolves with what it has then (fewer than `n`,
+   * possibly an empty Buffer on a timeout); `{ block: false }` resolves at once with what is there. null means the
+   * connection ended and every byte was read. The first call switches the connection to stream reading for good:
+   * messages queued for `getMsg()` become bytes to read, and later data goes to the reads only, never to
+   * `onMessage`, `getMsg()` or `nextMsg()`.
+   * @throws InvalidStateError when an `onMessage` handler (the connection's or the context's) or `onMessageStream`
+   * is set: message handlers and stream reads are exclusive, as in noPoll.
+   */
+  read(n: number, options: ReadOptions = {}): Promise<Buffer | null> {
+    const reader = this.#streamReader(n);
+    return reader.read(n, options);
+  }
+
+  /** {@link read} without waiting: up to `n` bytes now, or null when none are there. */
+  tryRead(n: number): Buffer | null {
+    return this.#streamReader(n).take(n);
+  }
+
+  /**
+   * Bytes received and not read yet (`nopoll_conn_read_pending`): those waiting for {@link read} or, before the
+   * first read, the payloads of the messages queued for {@link getMsg}.
+   */
+  get readPending(): number {
+    if (this.#reader !== null) return this.#reader.bytes;
+    let bytes = 0;
+    if (this.#inbox !== null) for (const msg of this.#inbox) bytes += msg.size;
+    return bytes;
+  }
+
+  #streamReader(n: number): ReadBuffer {
+    if (!Number.isInteger(n) || n < 1) throw new RangeError(`read size must be a positive integer, got ${String(n)}`);
+    const existing = this.#reader;
+    if (existing !== null) return existing;
+    if ((this.onMessage ?? this.ctx.onMessage) !== null || this.#onMessageStream !== null) {
+      throw new InvalidStateError('stream reads and message handlers are exclusive: this connection has a message handler');
+    }
+    const reader = new ReadBuffer(this.#inputFlow());
+    this.#reader = reader;
+    const inbox = this.#inbox;
+    this.#inbox = null;
+    if (inbox !== null) for (const msg of inbox) reader.push(msg.payload);
+    if (this.#socket?.isPaused() && reader.bytes < 1024 * 1024) this.#socket.resume();
+    this.#streaming = true;
+    this.#driver?.session.setStreaming(true, this.#maxStreamBytes);
+    if (this.#state === 'closed') reader.end();
+    return reader;
+  }
+
+  /**
+   * Receives each data message as a {@link MessageStream} (a `Readable`) as soon as its first bytes arrive, with
+   * backpressure down to the socket, so a message of any size passes in bounded memory. Setting it switches the
+   * connection to streaming for good: messages are no longer assembled, `maxFrameSize` and `maxMessageSize` no
+   * longer apply (`maxStreamBytes` does), and while it is null again messages are assembled by the connection (under
+   * `maxMessageSize`) and delivered as usual. Compressed messages are inflated whole first.
+   * @throws InvalidStateError once `read()` was used.
+   */
+  get onMessageStream(): OnMessageStreamHandler | null {
+    return this.#onMessageStream;
+  }
+  set onMessageStream(handler: OnMessageStreamHandler | null) {
+    if (handler !== null && this.#reader !== null) throw new InvalidStateError('this connection is in stream-read mode (read() was used)');
+    this.#onMessageStream = handler;
+    if (handler === null || this.#streaming) return;
+    this.#streaming = true;
+    this.#driver?.session.setStreaming(true, this.#maxStreamBytes);
+  }
+
+  #inputFlow(): InputFlow {
+    return {
+      pause: () => this.#socket?.pause(),
+      resume: () => {
+        if (this.#socket !== null && !this.#socket.destroyed) this.#socket.resume();
+      },
+    };
   }
 
   /** Resolves once every byte queued before the call reached the kernel (`nopoll_conn_flush_writes`, without sleeping). */
@@ -527,6 +677,9 @@ export class Conn implements DriverEvents {
       keepHeaders: boolean;
       /** permessage-deflate, when the handshake agreed on it. */
       deflate?: DeflateSession | null;
+      maxPendingWriteBytes?: number | undefined;
+      writeLimitPolicy?: 'refuse' | 'close' | undefined;
+      maxStreamBytes?: number | undefined;
     },
   ): void {
     if (this.#earlyClose !== null) socket.off('close', this.#earlyClose);
@@ -544,6 +697,12 @@ export class Conn implements DriverEvents {
       deflate: settings.deflate?.setup ?? null,
     });
     this.#driver = driver;
+    this.#writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
+    this.#writeRefuses = settings.writeLimitPolicy === 'refuse';
+    this.#maxStreamBytes = settings.maxStreamBytes ?? Infinity;
+    this.#maxMessageSize = settings.maxMessageSize;
+    this.#flushedMark = (socket.bytesWritten ?? 0) - socket.writableLength;
+    if (this.#streaming) driver.session.setStreaming(true, this.#maxStreamBytes);
     socket.off('error', ignoreError); // the driver listens for errors now; one listener, no listener array
     this.#state = 'open';
     const pending = this.#pending;
@@ -613,6 +772,12 @@ export class Conn implements DriverEvents {
 
   /** @internal */
   driverMessage(opcode: number, payload: Buffer, fin: boolean): void {
+    // Streaming: a compressed message, inflated whole, goes where streamed messages go.
+    if (this.#streaming) {
+      if (payload.length > 0) this.driverStream(opcode & 0x0f, payload, false);
+      if (fin) this.driverStream(opcode & 0x0f, EMPTY, true);
+      return;
+    }
     const msg = this.#deliverFrames
       ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION)
       : new Msg(opcode, payload, true, false);
@@ -644,6 +809,58 @@ export class Conn implements DriverEvents {
     if (waiters !== null && waiters.length > 0) waiters.shift()!.resolve();
   }
 
+  /** @internal Streaming mode: bytes of the message being received. */
+  driverStream(opcode: number, data: Buffer, end: boolean): void {
+    const reader = this.#reader;
+    if (reader !== null) {
+      reader.push(data);
+      return;
+    }
+    let stream = this.#current;
+    if (stream === null) {
+      const handler = this.#onMessageStream;
+      if (handler === null) return this.#assemble(opcode, data, end);
+      stream = new MessageStream(opcode, this.#inputFlow());
+      this.#current = stream;
+      try {
+        handler(this, stream);
+      } catch (error) {
+        this.#handlerFailed(error);
+      }
+    }
+    if (data.length > 0) stream.deliver(data);
+    if (end) {
+      this.#current = null;
+      stream.finish();
+    }
+  }
+
+  // Streaming with no stream handler (it was set back to null): the connection assembles the message itself, under
+  // maxMessageSize, and delivers it as usual.
+  #assemble(opcode: number, data: Buffer, end: boolean): void {
+    const parts = (this.#assembly ??= []);
+    if (data.length > 0) {
+      parts.push(data);
+      this.#assemblyBytes += data.length;
+      if (this.#assemblyBytes > this.#maxMessageSize) {
+        this.#assembly = null;
+        this.#assemblyBytes = 0;
+        if (this.#state === 'open') void this.close(1009, 'message too big');
+        return;
+      }
+    }
+    if (!end) return;
+    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#assemblyBytes);
+    this.#assembly = null;
+    this.#assemblyBytes = 0;
+    this.#streaming = false;
+    try {
+      this.driverMessage(opcode, payload, true);
+    } finally {
+      this.#streaming = true;
+    }
+  }
+
   /** @internal */
   driverPing(payload: Buffer): void {
     if (this.onPing !== null) this.#safely(this.onPing, payload);
@@ -672,6 +889,12 @@ export class Conn implements DriverEvents {
     const readers = this.#inboxWaiters;
     this.#inboxWaiters = null;
     if (readers) for (const waiter of readers) waiter.resolve();
+    this.#reader?.end();
+    const stream = this.#current;
+    this.#current = null;
+    if (stream !== null) {
+      stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
+    }
     for (const handler of [this.onClose, this.ctx.onClose]) {
       if (handler === null) continue;
       try {

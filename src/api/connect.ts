@@ -109,6 +109,9 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
         deliverFrames: o.deliverFragments ?? false,
         keepHeaders: o.keepHeaders ?? false,
+        maxPendingWriteBytes: o.maxPendingWriteBytes,
+        writeLimitPolicy: o.writeLimitPolicy,
+        maxStreamBytes: o.maxStreamBytes,
       });
     },
   );

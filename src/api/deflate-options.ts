@@ -92,16 +92,27 @@ export function resolveDeflateOption(
   };
 }
 
+// Connections that agreed on the same thing share one frozen agreement and setup (they are read-only), so an idle
+// compressed connection carries no objects of its own for them. Few distinct combinations exist; the cache is capped.
+const shared = new Map<string, DeflateSession>();
+const SHARED_LIMIT = 256;
+
 function session(resolved: Resolved, agreement: DeflateAgreement, role: 'client' | 'server'): DeflateSession {
-  return {
-    agreement,
-    setup: {
+  const key = `${role}|${agreement.response}|${agreement.clientNoContextTakeover}|${agreement.clientMaxWindowBits}|${resolved.threshold}|${resolved.level}|${resolved.memLevel}`;
+  const known = shared.get(key);
+  if (known !== undefined) return known;
+  const made: DeflateSession = Object.freeze({
+    agreement: Object.freeze({ ...agreement }),
+    setup: Object.freeze({
       ...deflateDirections(agreement, role),
       threshold: resolved.threshold,
       level: resolved.level,
       memLevel: resolved.memLevel,
-    },
-  };
+    }),
+  });
+  if (shared.size >= SHARED_LIMIT) shared.clear();
+  shared.set(key, made);
+  return made;
 }
 
 /** Client: the offer to send (null when compression is off). @throws like {@link resolveDeflateOption}. */

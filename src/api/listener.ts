@@ -348,6 +348,9 @@ export class Listener {
         closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
         deliverFrames: o.deliverFragments ?? false,
         keepHeaders: o.keepHeaders ?? false,
+        maxPendingWriteBytes: o.maxPendingWriteBytes,
+        writeLimitPolicy: o.writeLimitPolicy,
+        maxStreamBytes: o.maxStreamBytes,
       });
     };
     if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);

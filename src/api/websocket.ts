@@ -122,7 +122,7 @@ export class WebSocket extends EventTarget {
     this.#origin = parsed.origin;
     const options = init !== null && typeof init === 'object' ? init : {};
     const ctx = options.context ?? (sharedContext ??= new Context());
-    const opts: ConnOptsInit = { ...optsValues(options.opts), protocols: list, deliverFragments: false };
+    const opts: ConnOptsInit = { ...optsValues(options.opts), protocols: list, deliverFragments: false, writeLimitPolicy: 'close' };
     try {
       this.#conn = Conn.connect(ctx, parsed, opts);
     } catch {

@@ -70,6 +70,13 @@ export class FrameParser {
   #messageBytes = 0;
   // Input pushed while paused, in order (views of the pushed chunks).
   #held: Buffer[] | null = null;
+  // Streaming (see setStreaming): whether it is on, the RSV bits that keep a message out of it, its size limit; the
+  // open data message is streamed; the frame whose payload is arriving is streamed (not assembled).
+  #streamMode = false;
+  #streamExcludeRsv = 0;
+  #maxStreamBytes = Infinity;
+  #streamMessage = false;
+  #streamFrame = false;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -93,7 +100,26 @@ export class FrameParser {
   /** Bytes of a partly received frame (header or payload) held by the parser. */
   get bufferedBytes(): number {
     const held = this.#held === null ? 0 : this.#held.reduce((sum, b) => sum + b.length, 0);
-    return held + (this.#state === STATE_PAYLOAD ? this.#received : this.#spillLength);
+    // A streamed payload is handed over as it arrives: nothing of it is held.
+    return held + (this.#state === STATE_PAYLOAD ? (this.#streamFrame ? 0 : this.#received) : this.#spillLength);
+  }
+
+  /**
+   * Streaming mode, from the next data message on: a data frame whose payload arrives over several chunks is never
+   * assembled; its payload goes out through `onFramePart` as unmasked views of the pushed chunks, and `onFrame` then
+   * comes with an empty payload ({@link frameStreamed} is true). A frame that arrives whole still comes whole. The
+   * frame and message limits do not apply to streamed messages; `maxStreamBytes` does. Messages whose first frame
+   * has one of the `excludeRsv` bits (compressed ones) are assembled as before.
+   */
+  setStreaming(on: boolean, excludeRsv: number, maxStreamBytes: number): void {
+    this.#streamMode = on;
+    this.#streamExcludeRsv = excludeRsv;
+    this.#maxStreamBytes = maxStreamBytes;
+  }
+
+  /** True while (and right after) the payload of a streamed frame is handed over in parts (see setStreaming). */
+  get frameStreamed(): boolean {
+    return this.#streamFrame;
   }
 
   /** RSV bits of the frame whose payload is arriving (or of the last frame delivered). */
@@ -235,13 +261,21 @@ export class FrameParser {
           return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'));
         }
         this.#messageBytes = 0;
-      }
-      if (length > this.#maxFrameBytes) {
-        return this.#fail(new MessageTooBigError(`frame of ${length} bytes exceeds the limit`, this.#maxFrameBytes));
+        this.#streamMessage = this.#streamMode && (rsv & this.#streamExcludeRsv) === 0;
       }
       this.#messageBytes += length;
-      if (this.#messageBytes > this.#maxMessageBytes) {
-        return this.#fail(new MessageTooBigError(`message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxMessageBytes));
+      if (this.#streamMessage) {
+        // Nothing is assembled, so only the stream limit applies.
+        if (this.#messageBytes > this.#maxStreamBytes) {
+          return this.#fail(new MessageTooBigError(`streamed message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxStreamBytes));
+        }
+      } else {
+        if (length > this.#maxFrameBytes) {
+          return this.#fail(new MessageTooBigError(`frame of ${length} bytes exceeds the limit`, this.#maxFrameBytes));
+        }
+        if (this.#messageBytes > this.#maxMessageBytes) {
+          return this.#fail(new MessageTooBigError(`message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxMessageBytes));
+        }
       }
       this.#messageOpen = !fin;
     }
@@ -260,6 +294,7 @@ export class FrameParser {
     this.#opcode = opcode;
     this.#masked = masked;
     this.#length = length;
+    this.#streamFrame = false;
     return true;
   }
 
@@ -274,6 +309,7 @@ export class FrameParser {
       this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
       return pos + length;
     }
+    if (this.#streamMessage && this.#opcode < Opcode.CLOSE) return this.#startStreamedPayload(chunk, pos, available);
     // Only the announced length (already checked against the limit) is ever allocated.
     this.#payload = Buffer.allocUnsafe(length);
     chunk.copy(this.#payload, 0, pos);
@@ -287,9 +323,23 @@ export class FrameParser {
     return chunk.length;
   }
 
+  // Streaming: hands over the part of the payload in `chunk` (a view, unmasked in place) instead of assembling.
+  #startStreamedPayload(chunk: Buffer, pos: number, available: number): number {
+    this.#streamFrame = true;
+    this.#received = available;
+    this.#state = STATE_PAYLOAD;
+    if (available > 0) {
+      const part = chunk.subarray(pos);
+      if (this.#masked) applyMaskKey(part, this.#maskKey, 0);
+      this.#sink.onFramePart(this.#opcode, part);
+    }
+    return chunk.length;
+  }
+
   // Adds bytes to a partly received payload; delivers it when complete. Returns the position after them.
   #continuePayload(chunk: Buffer): number {
     const take = Math.min(this.#length - this.#received, chunk.length);
+    if (this.#streamFrame) return this.#continueStreamedPayload(chunk, take);
     const payload = this.#payload;
     chunk.copy(payload, this.#received, 0, take);
     const part = payload.subarray(this.#received, this.#received + take);
@@ -302,6 +352,18 @@ export class FrameParser {
     this.#received = 0;
     this.#state = STATE_HEADER;
     this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
+    return take;
+  }
+
+  #continueStreamedPayload(chunk: Buffer, take: number): number {
+    const part = take === chunk.length ? chunk : chunk.subarray(0, take);
+    if (this.#masked) applyMaskKey(part, this.#maskKey, this.#received & 3);
+    this.#received += take;
+    this.#sink.onFramePart(this.#opcode, part);
+    if (this.#state === STATE_STOPPED || this.#received < this.#length) return take;
+    this.#received = 0;
+    this.#state = STATE_HEADER;
+    this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, EMPTY);
     return take;
   }
 

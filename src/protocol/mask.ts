@@ -83,25 +83,18 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
 }
 
 /**
- * Copies `source` into `target` at `targetOffset` while masking it, in one pass (a client's outgoing payload must
- * not be masked in the caller's own buffer).
+ * Copies `source` into `target` at `targetOffset` and masks the copy (a client's outgoing payload must not be
+ * masked in the caller's own buffer). Small payloads go byte by byte in one pass; larger ones are copied natively,
+ * then masked a word at a time.
  */
 export function copyMasked(source: Uint8Array, target: Uint8Array, targetOffset: number, mask: Uint8Array): void {
   const length = source.length;
-  const m0 = mask[0]!;
-  const m1 = mask[1]!;
-  const m2 = mask[2]!;
-  const m3 = mask[3]!;
-  let i = 0;
-  const end4 = length - 3;
-  for (; i < end4; i += 4) {
-    const t = targetOffset + i;
-    target[t] = source[i]! ^ m0;
-    target[t + 1] = source[i + 1]! ^ m1;
-    target[t + 2] = source[i + 2]! ^ m2;
-    target[t + 3] = source[i + 3]! ^ m3;
+  if (length >= WORD_THRESHOLD) {
+    target.set(source, targetOffset);
+    applyMask(target.subarray(targetOffset, targetOffset + length), mask, 0);
+    return;
   }
-  for (; i < length; i++) target[targetOffset + i] = source[i]! ^ mask[i & 3]!;
+  for (let i = 0; i < length; i++) target[targetOffset + i] = source[i]! ^ mask[i & 3]!;
 }
 
 /** Where masking keys come from. Tests pass a fixed source; production uses {@link randomMaskSource}. */

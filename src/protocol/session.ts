@@ -51,6 +51,12 @@ export interface SessionHandler {
    * {@link Session.failInflate}. Required when `perMessageDeflate` is on.
    */
   sessionCompressed?(opcode: number, payload: Buffer, fin: boolean): void;
+  /**
+   * Streaming mode ({@link Session.setStreaming}): bytes of the data message being received, in order, as they
+   * arrive (`data` may be a view of a received chunk; text already checked as UTF-8 so far). `end` is true once, with
+   * an empty `data`, when the message is complete. `opcode` is the message's TEXT or BINARY. Required for streaming.
+   */
+  sessionStream?(opcode: number, data: Buffer, end: boolean): void;
 }
 
 /** How a session is set up. */
@@ -104,6 +110,8 @@ export class Session implements FrameSink {
   #inflatingFin = false;
   #maxFrameBytes: number;
   #maxMessageBytes: number;
+  // Streaming mode (setStreaming): data messages go to sessionStream part by part.
+  #streaming = false;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     this.#handler = handler;
@@ -157,6 +165,19 @@ export class Session implements FrameSink {
     return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
   }
 
+  /**
+   * Streaming mode, from the next data message on (a message half received goes on as before until its next
+   * frame): payload bytes go to {@link SessionHandler.sessionStream} as they arrive and are never assembled, so the
+   * frame and message limits do not apply; `maxStreamBytes` limits a message instead (1009 past it). Text is still
+   * checked as UTF-8 as it arrives. Compressed messages are still inflated whole (under the message limit) and come
+   * through `sessionMessage`.
+   */
+  setStreaming(on: boolean, maxStreamBytes = Infinity): void {
+    if (on && typeof this.#handler.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
+    this.#streaming = on;
+    this.#parser.setStreaming(on, this.#compressedRsv, maxStreamBytes);
+  }
+
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
   receive(chunk: Buffer): void {
     this.#parser.push(chunk);
@@ -168,6 +189,7 @@ export class Session implements FrameSink {
   onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
     if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
       if ((rsv & this.#compressedRsv) !== 0) return this.#compressedFrame(fin, opcode, payload);
+      if (this.#streaming) return this.#streamFrame(fin, opcode, payload);
       this.#messageOpcode = opcode;
       if (fin && !this.#deliverFrames && !this.#partsChecked) {
         if (opcode === Opcode.TEXT && !isValidUtf8(payload)) return this.#failUtf8();
@@ -178,6 +200,7 @@ export class Session implements FrameSink {
       this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.CONTINUATION) {
       if (this.#messageOpcode > Opcode.BINARY) this.#compressedFrame(fin, opcode, payload);
+      else if (this.#streaming) this.#streamFrame(fin, opcode, payload);
       else this.#dataFrame(fin, opcode, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
@@ -195,6 +218,7 @@ export class Session implements FrameSink {
    * fails the connection before the rest of a long frame arrives (§8.1, "fail fast").
    */
   onFramePart(opcode: number, part: Buffer): void {
+    if (this.#parser.frameStreamed) return this.#streamPart(opcode, part);
     if (opcode === Opcode.TEXT) {
       // A compressed frame is checked once inflated (RFC 7692 §6), not on the wire.
       if (this.#deflate && this.#parser.frameRsv !== 0) return;
@@ -239,6 +263,45 @@ export class Session implements FrameSink {
     this.#parts = null;
     this.#partsBytes = 0;
     this.#handler.sessionMessage(this.#messageOpcode, message, true);
+  }
+
+  // Streaming: part of a frame the parser does not assemble. The first part of a message's first frame starts it.
+  #streamPart(opcode: number, part: Buffer): void {
+    if (opcode !== Opcode.CONTINUATION && !this.#partsChecked) {
+      this.#messageOpcode = opcode;
+      if (opcode === Opcode.TEXT) this.#startUtf8();
+    }
+    if (this.#parts !== null) this.#streamParts();
+    this.#partsChecked = true;
+    if (this.#messageOpcode === Opcode.TEXT && !this.#utf8!.push(part)) return this.#failUtf8();
+    this.#handler.sessionStream!(this.#messageOpcode, part, false);
+  }
+
+  // Streaming: a data frame ends. Its payload is here when it arrived whole, else it went out in parts already.
+  #streamFrame(fin: boolean, opcode: number, payload: Buffer): void {
+    const checked = this.#partsChecked;
+    this.#partsChecked = false;
+    if (opcode !== Opcode.CONTINUATION) {
+      this.#messageOpcode = opcode;
+      if (opcode === Opcode.TEXT && !checked) this.#startUtf8();
+    }
+    if (this.#parts !== null) this.#streamParts();
+    const text = this.#messageOpcode === Opcode.TEXT;
+    if (payload.length > 0) {
+      if (text && !checked && !this.#utf8!.push(payload)) return this.#failUtf8();
+      this.#handler.sessionStream!(this.#messageOpcode, payload, false);
+    }
+    if (!fin) return;
+    if (text && !this.#utf8!.atBoundary) return this.#failUtf8();
+    this.#handler.sessionStream!(this.#messageOpcode, EMPTY, true);
+  }
+
+  // Streaming was turned on in the middle of a message: the frames assembled before go out first.
+  #streamParts(): void {
+    const parts = this.#parts!;
+    this.#parts = null;
+    this.#partsBytes = 0;
+    for (const part of parts) this.#handler.sessionStream!(this.#messageOpcode, part, false);
   }
 
   // A frame of a compressed message (RFC 7692 §6). Whole-message mode gathers the compressed frames and hands the

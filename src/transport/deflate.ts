@@ -18,7 +18,7 @@ import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type In
 import { MessageTooBigError, ProtocolError } from '../errors.js';
 import { Opcode } from '../protocol/constants.js';
 import type { DeflateDirections } from '../protocol/extensions/deflate-params.js';
-import type { Session } from '../protocol/session.js';
+import { SessionState, type Session } from '../protocol/session.js';
 
 /** How a connection compresses, beyond what was negotiated. */
 export interface DeflateTuning {
@@ -117,10 +117,13 @@ function onStreamError(this: ZStream, error: Error): void {
   user?.zError(error);
 }
 
+// Every write is processed with Z_SYNC_FLUSH: one message (or fragment) is one write and one thread-pool job, and
+// its output is complete when the write's callback runs.
 function newStream(inflate: boolean, windowBits: number, level: number, memLevel: number): ZStream {
+  const flush = constants.Z_SYNC_FLUSH;
   const stream: ZStream = inflate
-    ? createInflateRaw({ windowBits })
-    : createDeflateRaw({ windowBits, level, memLevel });
+    ? createInflateRaw({ windowBits, flush })
+    : createDeflateRaw({ windowBits, level, memLevel, flush });
   liveStreams++;
   stream.on('data', onStreamData);
   stream.on('error', onStreamError);
@@ -169,6 +172,12 @@ export function trimDeflatePool(): void {
 }
 
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
+const EMPTY_BLOCK = Buffer.from([0x00]);
+
+function endsWithTrailer(b: Buffer): boolean {
+  const n = b.length;
+  return n >= 4 && b[n - 4] === 0x00 && b[n - 3] === 0x00 && b[n - 2] === 0xff && b[n - 1] === 0xff;
+}
 
 // zlib cannot compress with a 256-byte window: Node asks for 512 instead. A 512-byte window never emits a distance
 // over 512 - 262 = 250 bytes (zlib's MAX_DIST), so the output still fits a peer that inflates with 256 bytes.
@@ -184,6 +193,8 @@ interface SendJob {
   after: Array<Buffer | null> | null;
 }
 
+const EMPTY_JOBS: SendJob[] = [];
+
 /** One connection's permessage-deflate state. Created at session start; holds no zlib memory until used. */
 export class PerMessageDeflate implements WriteHold {
   readonly #host: DeflateHost;
@@ -193,7 +204,7 @@ export class PerMessageDeflate implements WriteHold {
   #inUser: ZUser | null = null;
   // Outgoing: the stream (kept only with context takeover), the FIFO of messages, the open fragmented message.
   #deflater: ZStream | null = null;
-  #jobs: SendJob[] = [];
+  #jobs: SendJob[] = EMPTY_JOBS; // replaced by a real array on the first compressed send
   #pendingBytes = 0;
   #fragmented = 0; // 0, or the opcode of the compressed fragmented message being sent
   #closed = false;
@@ -268,7 +279,8 @@ export class PerMessageDeflate implements WriteHold {
   }
 
   #enqueue(opcode: number, data: Buffer, fin: boolean): number {
-    if (this.#closed || this.#host.session.state !== 1 /* OPEN */) return -1;
+    if (this.#closed || this.#host.session.state !== SessionState.OPEN) return -1;
+    if (this.#jobs === EMPTY_JOBS) this.#jobs = [];
     this.#jobs.push({ opcode, data, fin, after: null });
     this.#pendingBytes += data.length;
     if (this.#jobs.length === 1) {
@@ -312,17 +324,18 @@ export class PerMessageDeflate implements WriteHold {
       }
       stream[kUser] = user;
       this.#deflater = stream;
-      stream.write(job.data);
-      stream.flush(constants.Z_SYNC_FLUSH, () => {
+      stream.write(job.data, () => {
         // Not ours any more when the connection ended or dropped its queue meanwhile (they released the slot).
         if (settled || stream[kUser] !== user) return;
         settled = true;
         stream[kUser] = null;
         releaseSlot();
-        // §7.2.1: a message ends with a sync flush whose empty stored block (00 00 ff ff) is removed.
         let out = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         if (job.fin) {
-          out = out.subarray(0, out.length - 4);
+          // §7.2.1: the message ends with the sync flush's empty stored block, whose 00 00 ff ff is removed. With
+          // nothing new to flush zlib writes nothing at all (an empty message after another one); an empty stored
+          // block is then sent as its first byte alone, 0x00, as §7.2.3.6 shows for an empty message.
+          out = endsWithTrailer(out) ? out.subarray(0, out.length - 4) : Buffer.concat([out, EMPTY_BLOCK]);
           // §7.2.3: without context takeover, the next message starts from an empty window.
           if (s.deflateNoContextTakeover) {
             this.#deflater = null;
@@ -358,7 +371,7 @@ export class PerMessageDeflate implements WriteHold {
   dropPendingSends(): void {
     const jobs = this.#jobs;
     if (jobs.length === 0) return;
-    this.#jobs = [];
+    this.#jobs = EMPTY_JOBS;
     this.#pendingBytes = 0;
     this.#fragmented = 0;
     // The stream may be mid-job: it cannot be trusted for the next message.
@@ -425,9 +438,8 @@ export class PerMessageDeflate implements WriteHold {
       stream[kUser] = user;
       this.#inflater = stream;
       this.#inUser = user;
-      stream.write(data);
-      if (fin) stream.write(TRAILER);
-      stream.flush(constants.Z_SYNC_FLUSH, () => {
+      // §7.2.2: the last frame's data gets the 00 00 ff ff that the sender removed.
+      stream.write(fin ? Buffer.concat([data, TRAILER]) : data, () => {
         // Not ours any more when the connection ended meanwhile (release() freed the slot).
         if (settled || stream[kUser] !== user) return;
         settled = true;
@@ -449,7 +461,7 @@ export class PerMessageDeflate implements WriteHold {
   release(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#jobs = [];
+    this.#jobs = EMPTY_JOBS;
     this.#pendingBytes = 0;
     this.#wakeIdle();
     const inflater = this.#inflater;

@@ -26,6 +26,8 @@ export interface CloseInfo {
 export interface DriverEvents {
   /** A data message or frame (see {@link SessionHandler.sessionMessage}). */
   driverMessage(opcode: number, payload: Buffer, fin: boolean): void;
+  /** Streaming mode: bytes of the data message being received (see {@link SessionHandler.sessionStream}). */
+  driverStream(opcode: number, data: Buffer, end: boolean): void;
   /** A ping arrived (already answered). */
   driverPing(payload: Buffer): void;
   /** A pong arrived. */
@@ -181,6 +183,11 @@ export class SocketDriver implements SessionHandler, DeflateHost {
   /** @internal */
   sessionMessage(opcode: number, payload: Buffer, fin: boolean): void {
     this.#events.driverMessage(opcode, payload, fin);
+  }
+
+  /** @internal */
+  sessionStream(opcode: number, data: Buffer, end: boolean): void {
+    this.#events.driverStream(opcode, data, end);
   }
 
   /** @internal */

@@ -230,6 +230,21 @@ describe('frames', () => {
     }
   });
 
+  it('empty messages in a row with context takeover are sent as the one byte 0x00 (RFC 7692 §7.2.3.6)', async (t) => {
+    const { peer, conn } = await listenerPair(t, { perMessageDeflate: true });
+    const down = new DeflateCodec();
+    for (const data of ['', '', 'x', '', '']) conn.sendText(data, { compress: true });
+    const got = await frames(peer, 5);
+    assert.deepEqual(got.map((f) => [f.rsv, down.decompress(f.payload).toString()]), [
+      [RSV1, ''],
+      [RSV1, ''],
+      [RSV1, 'x'],
+      [RSV1, ''],
+      [RSV1, ''],
+    ]);
+    assert.deepEqual(got[1]!.payload, Buffer.from([0x00]));
+  });
+
   it('threshold and the per-message compress option decide what is compressed', async (t) => {
     const { peer, conn } = await listenerPair(t, { perMessageDeflate: { threshold: 1000 } });
     const down = new DeflateCodec();

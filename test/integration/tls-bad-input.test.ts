@@ -46,8 +46,18 @@ async function nextFailed(srv: TlsEchoListener): Promise<Error> {
   }
 }
 
+/**
+ * A listener context whose handshakes time out after 200 ms. The timeout is read per connection, so
+ * {@link stillServes} restores the default for the good client it sends afterwards (a slow machine must not
+ * fail it).
+ */
+function shortTimeouts(): Context {
+  return new Context({ handshakeTimeoutMs: 200 });
+}
+
 /** Proves the listener still serves: a verified client echoes. */
 async function stillServes(ctx: Context, srv: TlsEchoListener, opts: ConnOptsInit = TRUST): Promise<void> {
+  srv.ctx.handshakeTimeoutMs = 10_000;
   const conn = await Conn.open(ctx, srv.url, { ...opts, ...READY });
   conn.sendText('still serving');
   assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'still serving');
@@ -172,7 +182,7 @@ describe('mutual TLS refusals', () => {
 
 describe('stalled and broken handshakes', () => {
   it('a client that connects and sends nothing: TimeoutError (phase tls) on the listener, socket closed', async (t) => {
-    const srv = await listen(t, { opts: { handshakeTimeoutMs: 200 } });
+    const srv = await listen(t, {}, shortTimeouts());
     const socket = await tcp(t, srv.port);
     const seen = await nextFailed(srv);
     assert.ok(seen instanceof TimeoutError, String(seen));
@@ -182,7 +192,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a client that stops half-way through its ClientHello: TimeoutError (phase tls) on the listener', async (t) => {
-    const srv = await listen(t, { opts: { handshakeTimeoutMs: 200 } });
+    const srv = await listen(t, {}, shortTimeouts());
     const socket = await tcp(t, srv.port);
     // A handshake record header announcing 512 bytes, and only 3 of them.
     socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01]));
@@ -213,7 +223,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a TLS client that never sends its WebSocket request: TimeoutError (phase handshake) on the listener', async (t) => {
-    const srv = await listen(t, { opts: { handshakeTimeoutMs: 200 } });
+    const srv = await listen(t, {}, shortTimeouts());
     const socket = tlsConnect({ host: '127.0.0.1', port: srv.port, ca: certs.ca });
     socket.on('error', () => undefined);
     t.after(() => socket.destroy());
@@ -244,7 +254,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a post-handshake check or a context creator that never answers: TimeoutError (phase tls), both sides', async (t) => {
-    const srv = await listen(t, { opts: { handshakeTimeoutMs: 200 } });
+    const srv = await listen(t, {}, shortTimeouts());
     const ctx = clientCtx(t);
     const never = (): Promise<boolean> => new Promise<boolean>(() => undefined);
     srv.ctx.postTlsCheck = never;
