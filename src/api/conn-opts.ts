@@ -47,6 +47,17 @@ export interface ConnOptsInit {
   handshakeTimeoutMs?: number;
   /** Time to wait for the peer's side of the closing handshake, in ms (context default 5 s). */
   closeTimeoutMs?: number;
+  /** Close with 1001 after this many ms without receiving anything (0: off; context default 0). */
+  idleTimeoutMs?: number;
+  /** Heartbeat: ping after this many ms without receiving anything (0: off; context default 0). */
+  pingIntervalMs?: number;
+  /** Heartbeat: drop the connection (1006) when nothing arrives this long after a ping (0: the interval). */
+  pongTimeoutMs?: number;
+  /**
+   * Listener: most connections at once (handshaking or open). Past it, a new TCP connection is answered
+   * `503 Service Unavailable` and closed before its request is read. Default (or 0): no limit.
+   */
+  maxConnections?: number;
   /** Keep `conn.handshake.headers` after `onReady` (default false: dropped to save memory per connection). */
   keepHeaders?: boolean;
   /** Client: local address to bind (noPoll binds to an interface name; Node binds to an address). */
@@ -178,8 +189,9 @@ export type ConnOptsLike = ConnOpts | ConnOptsInit;
  */
 export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit {
   if (!opts) return {};
+  const deflate = opts instanceof ConnOpts ? opts.values.perMessageDeflate : opts.perMessageDeflate;
+  if (deflate !== undefined) resolveDeflateOption(deflate, 'server');
   if (opts instanceof ConnOpts) return opts.values;
-  if (opts.perMessageDeflate !== undefined) resolveDeflateOption(opts.perMessageDeflate, 'server');
   if (opts.writeLimitPolicy !== undefined && opts.writeLimitPolicy !== 'refuse' && opts.writeLimitPolicy !== 'close') {
     throw new RangeError(`writeLimitPolicy must be 'refuse' or 'close', got ${String(opts.writeLimitPolicy)}`);
   }
@@ -196,6 +208,13 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
     const max = name === 'maxFrameSize' ? MAX_FRAME_BYTES_LIMIT : Number.MAX_SAFE_INTEGER;
     if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > max)) {
       throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
+    }
+  }
+  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections'] as const) {
+    const value = opts[name];
+    const max = name === 'maxConnections' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1;
+    if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > max)) {
+      throw new RangeError(`${name} must be an integer from 0 to ${max}, got ${String(value)}`);
     }
   }
   return opts;

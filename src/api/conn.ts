@@ -327,13 +327,14 @@ export class Conn implements DriverEvents {
 
   /** Sends a ping with an optional payload of at most 125 bytes (`nopoll_conn_send_ping`). @returns false when not open. */
   ping(payload: string | Uint8Array = EMPTY): boolean {
-    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    // toBuffer throws TypeError for a number or any non-byte array (ws sent uninitialised memory for ping(number)).
+    const data = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
     return this.#driver !== null && this.#state === 'open' && this.#driver.session.ping(data);
   }
 
   /** Sends an unsolicited pong (`nopoll_conn_send_pong`). @returns false when not open. */
   pong(payload: string | Uint8Array = EMPTY): boolean {
-    const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
+    const data = typeof payload === 'string' ? Buffer.from(payload) : toBuffer(payload);
     return this.#driver !== null && this.#state === 'open' && this.#driver.session.pong(data);
   }
 
@@ -680,6 +681,10 @@ export class Conn implements DriverEvents {
       maxPendingWriteBytes?: number | undefined;
       writeLimitPolicy?: 'refuse' | 'close' | undefined;
       maxStreamBytes?: number | undefined;
+      /** Idle timeout and heartbeat (0 or absent: off; see transport/keepalive.ts). */
+      idleTimeoutMs?: number | undefined;
+      pingIntervalMs?: number | undefined;
+      pongTimeoutMs?: number | undefined;
     },
   ): void {
     if (this.#earlyClose !== null) socket.off('close', this.#earlyClose);
@@ -695,6 +700,10 @@ export class Conn implements DriverEvents {
       deliverFrames: settings.deliverFrames,
       closeTimeoutMs: settings.closeTimeoutMs,
       deflate: settings.deflate?.setup ?? null,
+      idleTimeoutMs: settings.idleTimeoutMs ?? 0,
+      pingIntervalMs: settings.pingIntervalMs ?? 0,
+      pongTimeoutMs: settings.pongTimeoutMs ?? 0,
+      maxPendingWriteBytes: settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES,
     });
     this.#driver = driver;
     this.#writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;

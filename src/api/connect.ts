@@ -112,6 +112,9 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         maxPendingWriteBytes: o.maxPendingWriteBytes,
         writeLimitPolicy: o.writeLimitPolicy,
         maxStreamBytes: o.maxStreamBytes,
+        idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
+        pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
+        pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
       });
     },
   );

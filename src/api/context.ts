@@ -38,6 +38,12 @@ export interface ContextOptions {
   handshakeTimeoutMs?: number;
   /** Closing handshake timeout in ms (default 5000). */
   closeTimeoutMs?: number;
+  /** Close a connection with 1001 after this many ms without receiving anything (default 0: off). */
+  idleTimeoutMs?: number;
+  /** Heartbeat: ping after this many ms without receiving anything (default 0: off; see docs/security.md). */
+  pingIntervalMs?: number;
+  /** Heartbeat: drop the connection (1006) when nothing arrives this long after a ping (default 0: the interval). */
+  pongTimeoutMs?: number;
   /** Log handler; `true` logs to the console. */
   log?: boolean | LogHandler;
 }
@@ -81,6 +87,12 @@ export class Context {
   handshakeTimeoutMs: number;
   /** Closing handshake timeout, ms. */
   closeTimeoutMs: number;
+  /** Idle timeout, ms (0: off). */
+  idleTimeoutMs: number;
+  /** Heartbeat ping interval, ms (0: off). */
+  pingIntervalMs: number;
+  /** Heartbeat pong deadline, ms (0: the interval). */
+  pongTimeoutMs: number;
 
   #maxFrameSize: number;
   #log: LogHandler | null;
@@ -106,6 +118,12 @@ export class Context {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
+    for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs'] as const) {
+      checkInt(options[name], name, 0, 2 ** 31 - 1);
+    }
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
+    this.pingIntervalMs = options.pingIntervalMs ?? 0;
+    this.pongTimeoutMs = options.pongTimeoutMs ?? 0;
     this.#log = options.log === true ? consoleLog : options.log || null;
   }
 

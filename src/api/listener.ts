@@ -70,6 +70,8 @@ export class Listener {
   #open = true;
   readonly #queue: Conn[] = [];
   readonly #acceptWaiters: Array<{ take: (conn: Conn) => void; drop: (error: Error) => void }> = [];
+  // Connections admitted and not yet ended, for maxConnections (only kept when that option is set).
+  readonly #live: Set<Conn> | null;
 
   private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit) {
     this.ctx = ctx;
@@ -77,6 +79,7 @@ export class Listener {
     this.host = host;
     this.port = port;
     this.opts = opts;
+    this.#live = opts.maxConnections ? new Set() : null;
     this.id = ctx.registerListener(this);
     server?.on('connection', (socket: Socket) => this.acceptSocket(socket));
   }
@@ -92,7 +95,8 @@ export class Listener {
     if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
     if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
     if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
-    // TLS options and certificate files are checked before anything is bound.
+    // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
+    optsValues(options.opts);
     const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
     const server = createServer({ noDelay: true });
     return await new Promise((resolve, reject) => {
@@ -262,6 +266,9 @@ export class Listener {
     const ctx = this.ctx;
     const o = this.opts;
     const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
+    const live = this.#live;
+    if (live !== null && live.size >= o.maxConnections!) return refuseOverLimit(conn, socket, tls, o.maxConnections!);
+    live?.add(conn);
     conn.attachSocket(socket, tls);
     socket.setNoDelay?.(true);
     if (ctx.onAccept !== null) {
@@ -351,6 +358,9 @@ export class Listener {
         maxPendingWriteBytes: o.maxPendingWriteBytes,
         writeLimitPolicy: o.writeLimitPolicy,
         maxStreamBytes: o.maxStreamBytes,
+        idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
+        pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
+        pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
       });
     };
     if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
@@ -359,6 +369,7 @@ export class Listener {
 
   /** @internal A connection ended: drop it from the accept queue. */
   forget(conn: Conn): void {
+    this.#live?.delete(conn);
     const at = this.#queue.indexOf(conn);
     if (at >= 0) this.#queue.splice(at, 1);
   }
@@ -376,6 +387,16 @@ export class Listener {
     this.#server?.close();
     return new Promise((resolve) => setImmediate(resolve));
   }
+}
+
+// maxConnections reached: answer 503 without reading the request (what arrives is discarded so the answer is not
+// lost to a reset), end TCP, and fail the connection with that status once the socket is gone.
+function refuseOverLimit(conn: Conn, socket: Socket, tls: boolean, limit: number): Conn {
+  socket.once('close', () => conn.fail(new HandshakeError(`listener at its limit of ${limit} connections`, 503)));
+  conn.attachSocket(socket, tls);
+  socket.resume();
+  rejectUpgrade(socket, 503, 'too many connections');
+  return conn;
 }
 
 // A `tls.TLSSocket` (an https server's socket, or one the TLS accept wrapped) says so.

@@ -17,6 +17,15 @@ const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size
   --host H              address to bind (default 127.0.0.1)
   --max-frame-size B    largest frame accepted (default 16 MiB)
   --max-message-size B  largest message accepted (default 16 MiB)
+  Limits and timeouts (docs/security.md; 0 turns the idle timeout, heartbeat and connection cap off):
+  --max-frame-bytes B, --max-message-bytes B   same as --max-frame-size, --max-message-size
+  --max-pending-write-bytes B  unsent bytes per connection before sends are refused (default 64 MiB)
+  --max-connections N          connections at once; extra ones get 503 (default 0: no limit)
+  --handshake-timeout-ms MS    time to send the request head (default 10000)
+  --close-timeout-ms MS        wait for the peer's close (default 5000)
+  --idle-timeout-ms MS         close with 1001 after MS without input (default 0: off)
+  --ping-interval-ms MS        ping after MS without input (default 0: off)
+  --pong-timeout-ms MS         drop when no answer MS after a ping (default: the interval)
   --share-port          share the port with a line echo: a client that speaks neither HTTP nor TLS gets each
                         line it sends echoed back (manual 2.2)
 ${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}`;
@@ -30,6 +39,15 @@ export async function echoServer(argv: string[]): Promise<void> {
       host: { type: 'string' },
       'max-frame-size': { type: 'string' },
       'max-message-size': { type: 'string' },
+      'max-frame-bytes': { type: 'string' },
+      'max-message-bytes': { type: 'string' },
+      'max-pending-write-bytes': { type: 'string' },
+      'max-connections': { type: 'string' },
+      'handshake-timeout-ms': { type: 'string' },
+      'close-timeout-ms': { type: 'string' },
+      'idle-timeout-ms': { type: 'string' },
+      'ping-interval-ms': { type: 'string' },
+      'pong-timeout-ms': { type: 'string' },
       'share-port': { type: 'boolean' },
       ...SERVER_TLS_FLAGS,
       ...SERVER_DEFLATE_FLAGS,
@@ -40,6 +58,19 @@ export async function echoServer(argv: string[]): Promise<void> {
   const ctx = new Context();
   ctx.maxFrameSize = intOption(values['max-frame-size'], 'max-frame-size', ctx.maxFrameSize);
   ctx.maxMessageSize = intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize);
+  ctx.maxFrameSize = intOption(values['max-frame-bytes'], 'max-frame-bytes', ctx.maxFrameSize);
+  ctx.maxMessageSize = intOption(values['max-message-bytes'], 'max-message-bytes', ctx.maxMessageSize) || ctx.maxMessageSize;
+  ctx.handshakeTimeoutMs = intOption(values['handshake-timeout-ms'], 'handshake-timeout-ms', ctx.handshakeTimeoutMs) || ctx.handshakeTimeoutMs;
+  ctx.closeTimeoutMs = intOption(values['close-timeout-ms'], 'close-timeout-ms', ctx.closeTimeoutMs) || ctx.closeTimeoutMs;
+  ctx.idleTimeoutMs = intOption(values['idle-timeout-ms'], 'idle-timeout-ms', 0);
+  ctx.pingIntervalMs = intOption(values['ping-interval-ms'], 'ping-interval-ms', 0);
+  ctx.pongTimeoutMs = intOption(values['pong-timeout-ms'], 'pong-timeout-ms', 0);
+  const limits = {
+    maxConnections: intOption(values['max-connections'], 'max-connections', 0),
+    ...(values['max-pending-write-bytes'] !== undefined
+      ? { maxPendingWriteBytes: intOption(values['max-pending-write-bytes'], 'max-pending-write-bytes', 0) || 1 }
+      : {}),
+  };
   ctx.onMessage = (conn, msg) => {
     if (msg.isText) conn.sendText(msg.payload);
     else conn.sendBinary(msg.payload);
@@ -49,7 +80,7 @@ export async function echoServer(argv: string[]): Promise<void> {
   const perMessageDeflate = serverDeflateOption(values);
   if (values['share-port'] === true) {
     // With --tls, TLS clients on the shared port get the certificate through the listener's options.
-    const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), { opts: { perMessageDeflate, ...(tls ? { tls } : {}) } });
+    const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), { opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
     onSignals(async () => {
       await shared.close();
       await ctx.close();
@@ -62,7 +93,7 @@ export async function echoServer(argv: string[]): Promise<void> {
     port: intOption(values['port'], 'port', 9001),
     ipv6: host.includes(':'),
     ...(tls ? { tls: true } : {}),
-    opts: { perMessageDeflate, ...(tls ? { tls } : {}) },
+    opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
   });
   onSignals(() => ctx.close());
   process.stdout.write(`listening on ${tls ? wsUrl(host, listener.port).replace(/^ws:/, 'wss:') : wsUrl(host, listener.port)}\n`);

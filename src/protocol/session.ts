@@ -103,11 +103,10 @@ export class Session implements FrameSink {
   #partsChecked = false;
   // Outgoing fragmented message: the opcode of its first frame, or 0 when none is open.
   #sendingFragmented = 0;
-  // permessage-deflate: negotiated; the frame handed to the transport to inflate (opcode, fin); the limits.
-  readonly #deflate: boolean;
-  readonly #compressedRsv: number; // RSV1 with permessage-deflate, else 0 (another extension's RSV1 stays raw)
-  #inflatingOpcode = 0;
-  #inflatingFin = false;
+  // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw); the frame handed to the
+  // transport to inflate (its opcode, | 0x80 when final); the limits (for inflateLimit).
+  readonly #compressedRsv: number;
+  #inflating = 0;
   #maxFrameBytes: number;
   #maxMessageBytes: number;
   // Streaming mode (setStreaming): data messages go to sessionStream part by part.
@@ -118,9 +117,8 @@ export class Session implements FrameSink {
     this.#client = options.role === 'client';
     this.#deliverFrames = options.deliverFrames ?? false;
     this.#maskSource = options.maskSource ?? randomMaskSource;
-    this.#deflate = options.perMessageDeflate ?? false;
-    this.#compressedRsv = this.#deflate ? RSV1 : 0;
-    if (this.#deflate && typeof handler.sessionCompressed !== 'function') {
+    this.#compressedRsv = options.perMessageDeflate === true ? RSV1 : 0;
+    if (this.#compressedRsv !== 0 && typeof handler.sessionCompressed !== 'function') {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
     }
     this.#maxFrameBytes = options.maxFrameBytes;
@@ -129,7 +127,7 @@ export class Session implements FrameSink {
       expectMasked: !this.#client,
       maxFrameBytes: options.maxFrameBytes,
       maxMessageBytes: options.maxMessageBytes,
-      allowedRsv: (options.allowedRsv ?? 0) | (this.#deflate ? RSV1 : 0),
+      allowedRsv: (options.allowedRsv ?? 0) | this.#compressedRsv,
     });
   }
 
@@ -221,7 +219,7 @@ export class Session implements FrameSink {
     if (this.#parser.frameStreamed) return this.#streamPart(opcode, part);
     if (opcode === Opcode.TEXT) {
       // A compressed frame is checked once inflated (RFC 7692 §6), not on the wire.
-      if (this.#deflate && this.#parser.frameRsv !== 0) return;
+      if (this.#compressedRsv !== 0 && this.#parser.frameRsv !== 0) return;
       if (!this.#partsChecked) this.#startUtf8();
     } else if (opcode !== Opcode.CONTINUATION || this.#messageOpcode !== Opcode.TEXT) {
       return;
@@ -327,8 +325,7 @@ export class Session implements FrameSink {
       }
       opcode = this.#messageOpcode & 0x0f;
     }
-    this.#inflatingOpcode = opcode;
-    this.#inflatingFin = fin;
+    this.#inflating = fin ? opcode | 0x80 : opcode;
     this.#parser.pause();
     this.#handler.sessionCompressed!(opcode, data, fin);
   }
@@ -340,8 +337,8 @@ export class Session implements FrameSink {
    */
   deliverInflated(data: Buffer): void {
     if (this.#parser.stopped && this.#state === SessionState.CLOSED) return;
-    const opcode = this.#inflatingOpcode;
-    const fin = this.#inflatingFin;
+    const opcode = this.#inflating & 0x0f;
+    const fin = this.#inflating >= 0x80;
     const text = (this.#messageOpcode & 0x0f) === Opcode.TEXT;
     if (!this.#deliverFrames) {
       if (text && !isValidUtf8(data)) return this.#failUtf8();

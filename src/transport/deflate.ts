@@ -95,9 +95,20 @@ function drain(): void {
   }
 }
 
-type ZStream = (DeflateRaw | InflateRaw) & { [kUser]?: ZUser | null; [kKey]?: string };
+type ZStream = (DeflateRaw | InflateRaw) & { [kUser]?: ZUser | null; [kKey]?: string; [kDead]?: boolean };
 const kUser = Symbol('nopoll.zuser');
 const kKey = Symbol('nopoll.zkey');
+const kDead = Symbol('nopoll.zdead');
+
+// Counts a stream out of `live` once, when we close it or when it closes by itself (a zlib error destroys it).
+function retire(stream: ZStream): void {
+  if (stream[kDead] === true) return;
+  stream[kDead] = true;
+  liveStreams--;
+}
+function onStreamClose(this: ZStream): void {
+  retire(this);
+}
 
 /** Whoever is using a stream right now gets its output and errors. */
 interface ZUser {
@@ -127,7 +138,7 @@ function newStream(inflate: boolean, windowBits: number, level: number, memLevel
   liveStreams++;
   stream.on('data', onStreamData);
   stream.on('error', onStreamError);
-  stream.once('close', () => liveStreams--);
+  stream.once('close', onStreamClose);
   return stream;
 }
 
@@ -149,7 +160,8 @@ function giveBack(stream: ZStream, reusable: boolean): void {
   stream[kUser] = null;
   const key = stream[kKey]!;
   const list = pool.get(key) ?? [];
-  if (!reusable || list.length >= concurrency) {
+  if (!reusable || list.length >= concurrency || stream[kDead] === true) {
+    retire(stream);
     stream.close();
     return;
   }
@@ -167,7 +179,12 @@ export function deflateStats(): { running: number; queued: number; live: number;
 
 /** Closes the idle pooled streams (their memory goes back to the system). */
 export function trimDeflatePool(): void {
-  for (const list of pool.values()) for (const stream of list) stream.close();
+  for (const list of pool.values()) {
+    for (const stream of list) {
+      retire(stream);
+      stream.close();
+    }
+  }
   pool.clear();
 }
 

@@ -5,10 +5,11 @@
  * @packageDocumentation
  */
 import type { Socket } from 'node:net';
-import { TimeoutError, type ProtocolError } from '../errors.js';
+import { PolicyViolationError, TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
 import { encodeCloseBody } from '../protocol/close.js';
 import { PerMessageDeflate, type DeflateHost, type DeflateSetup, type WriteHold } from './deflate.js';
+import { Keepalive, type KeepaliveHost } from './keepalive.js';
 
 /** How a connection ended, reported exactly once. */
 export interface CloseInfo {
@@ -42,6 +43,14 @@ export interface DriverEvents {
 export interface DriverOptions extends SessionOptions {
   /** How long to wait for the peer's close frame, or for the server to end TCP, before dropping the socket. */
   closeTimeoutMs: number;
+  /** Close with 1001 after this many ms without receiving anything (0 or absent: off). See keepalive.ts. */
+  idleTimeoutMs?: number;
+  /** Ping after this many ms without receiving anything (0 or absent: off). */
+  pingIntervalMs?: number;
+  /** Drop the connection (1006) when nothing answers a heartbeat ping within this many ms (default: the interval). */
+  pongTimeoutMs?: number;
+  /** Automatic pongs may not take the unsent bytes past this: a ping flood from a peer that does not read is dropped. */
+  maxPendingWriteBytes?: number;
   /** permessage-deflate settings when it was negotiated (RFC 7692); null or absent otherwise. */
   deflate?: DeflateSetup | null;
 }
@@ -56,7 +65,7 @@ const kDriver = Symbol('nopoll.driver');
 type DriverSocket = Socket & { [kDriver]?: SocketDriver };
 
 /** One socket ⇄ one session. See the module comment. */
-export class SocketDriver implements SessionHandler, DeflateHost {
+export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost {
   readonly session: Session;
   readonly socket: Socket;
   /** The connection's permessage-deflate state, when negotiated. */
@@ -65,6 +74,8 @@ export class SocketDriver implements SessionHandler, DeflateHost {
   readonly #client: boolean;
   readonly #closeTimeoutMs: number;
   #closeTimer: NodeJS.Timeout | null = null;
+  readonly #keepalive: Keepalive | null;
+  readonly #maxPendingWriteBytes: number;
   #code = 1006;
   #reason = '';
   #error: Error | undefined = undefined;
@@ -82,6 +93,15 @@ export class SocketDriver implements SessionHandler, DeflateHost {
     this.#events = events;
     this.#client = options.role === 'client';
     this.#closeTimeoutMs = options.closeTimeoutMs;
+    this.#maxPendingWriteBytes = options.maxPendingWriteBytes ?? Infinity;
+    this.#keepalive =
+      options.idleTimeoutMs || options.pingIntervalMs
+        ? Keepalive.create(this, {
+            idleTimeoutMs: options.idleTimeoutMs ?? 0,
+            pingIntervalMs: options.pingIntervalMs ?? 0,
+            pongTimeoutMs: options.pongTimeoutMs ?? 0,
+          })
+        : null;
     const deflate = options.deflate ?? null;
     this.session = new Session(this, deflate === null ? options : { ...options, perMessageDeflate: true });
     this.deflate = deflate === null ? null : new PerMessageDeflate(this, deflate);
@@ -192,6 +212,12 @@ export class SocketDriver implements SessionHandler, DeflateHost {
 
   /** @internal */
   sessionPing(payload: Buffer): void {
+    // The pong is queued already. A peer that floods pings and does not read would grow our output without bound:
+    // past the write limit it is dropped (no close frame: it could not leave either). ws calls this maxPendingAutoPongs.
+    if (this.socket.writableLength + this.#batchBytes > this.#maxPendingWriteBytes) {
+      this.destroy(new PolicyViolationError(`ping flood: ${this.socket.writableLength + this.#batchBytes} bytes of pongs unread by the peer`));
+      return;
+    }
     this.#events.driverPing(payload);
   }
 
@@ -237,6 +263,25 @@ export class SocketDriver implements SessionHandler, DeflateHost {
     }
   }
 
+  // ---- KeepaliveHost ----
+
+  /** @internal Heartbeat: nothing arrived for an interval. */
+  keepalivePing(): void {
+    this.session.ping();
+  }
+
+  /** @internal Nothing arrived for the idle timeout: close with 1001 ("going away"). */
+  keepaliveIdle(idleTimeoutMs: number): void {
+    if (this.session.state !== SessionState.OPEN) return;
+    this.#error ??= new TimeoutError('idle', `nothing received for ${idleTimeoutMs} ms`);
+    this.close(1001, 'idle timeout');
+  }
+
+  /** @internal The heartbeat ping went unanswered: drop the connection (1006). */
+  keepaliveDead(pongTimeoutMs: number): void {
+    this.destroy(new TimeoutError('heartbeat', `no answer to a ping within ${pongTimeoutMs} ms`));
+  }
+
   // ---- DeflateHost ----
 
   /** @internal */
@@ -280,7 +325,9 @@ export class SocketDriver implements SessionHandler, DeflateHost {
   // ---- socket events (shared listeners: `this` is the socket) ----
 
   static #onData(this: DriverSocket, chunk: Buffer): void {
-    this[kDriver]!.#receive(chunk);
+    const driver = this[kDriver]!;
+    if (driver.#keepalive !== null) driver.#keepalive.seen = true;
+    driver.#receive(chunk);
   }
 
   static #onEnd(this: DriverSocket): void {
@@ -301,6 +348,7 @@ export class SocketDriver implements SessionHandler, DeflateHost {
   }
 
   #closed(): void {
+    this.#keepalive?.stop();
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
     this.session.abort();
@@ -314,6 +362,7 @@ export class SocketDriver implements SessionHandler, DeflateHost {
   }
 
   #armCloseTimer(): void {
+    this.#keepalive?.stop(); // the closing handshake has its own deadline
     if (this.#closeTimer !== null || this.socket.destroyed) return;
     this.#closeTimer = setTimeout(SocketDriver.#onCloseTimeout, this.#closeTimeoutMs, this);
     this.#closeTimer.unref?.();

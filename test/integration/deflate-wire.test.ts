@@ -7,7 +7,8 @@
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn } from '../../src/api/conn.js';
-import type { ConnOptsInit } from '../../src/api/conn-opts.js';
+import { ConnOpts, type ConnOptsInit } from '../../src/api/conn-opts.js';
+import { Listener } from '../../src/api/listener.js';
 import { Context } from '../../src/api/context.js';
 import { HandshakeError, MessageTooBigError, ProtocolError } from '../../src/errors.js';
 import { compressibleText, DeflateCodec, deflateOnce } from '../helpers/deflate.js';
@@ -95,7 +96,15 @@ describe('negotiation on the wire', () => {
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: { serverMaxWindowBits: 16 } }), RangeError);
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: { threshold: -1 } }), RangeError);
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: 'yes' as unknown as boolean }), TypeError);
+    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', new ConnOpts({ perMessageDeflate: { level: 12 } })), RangeError);
     assert.equal(ctx.conns.size, 0);
+  });
+
+  it('an invalid perMessageDeflate option makes Listener.listen reject before anything is bound', async () => {
+    const ctx = new Context();
+    await assert.rejects(Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: { perMessageDeflate: { serverMaxWindowBits: 20 } } }), RangeError);
+    await assert.rejects(Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: new ConnOpts({ perMessageDeflate: { memLevel: 0 } }) }), RangeError);
+    assert.equal(ctx.listeners.size, 0);
   });
 
   const badResponses: Array<[string, ConnOptsInit, string]> = [
