@@ -236,3 +236,43 @@ export function extraHeaderPairs(headers: ConnOptsInit['extraHeaders']): Array<[
   if (Array.isArray(headers)) return headers.map(([k, v]) => [k, v] as [string, string]);
   return Object.entries(headers as Record<string, string>);
 }
+
+/** What a session takes from the options, with the context's defaults filled in: the same for clients and listeners. */
+export interface SessionSettings {
+  maxMessageSize: number;
+  closeTimeoutMs: number;
+  deliverFrames: boolean;
+  keepHeaders: boolean;
+  maxPendingWriteBytes?: number | undefined;
+  writeLimitPolicy?: 'refuse' | 'close' | undefined;
+  maxStreamBytes?: number | undefined;
+  /** Idle timeout and heartbeat (0 or absent: off; see transport/keepalive.ts). */
+  idleTimeoutMs?: number | undefined;
+  pingIntervalMs?: number | undefined;
+  pongTimeoutMs?: number | undefined;
+}
+
+/** The context defaults {@link sessionSettings} falls back on. */
+export interface SessionDefaults {
+  maxMessageSize: number;
+  closeTimeoutMs: number;
+  idleTimeoutMs: number;
+  pingIntervalMs: number;
+  pongTimeoutMs: number;
+}
+
+/** Resolves the session settings of one connection: its options first, then the context's defaults. */
+export function sessionSettings(o: ConnOptsInit, ctx: SessionDefaults): SessionSettings {
+  return {
+    maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
+    closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
+    deliverFrames: o.deliverFragments ?? false,
+    keepHeaders: o.keepHeaders ?? false,
+    maxPendingWriteBytes: o.maxPendingWriteBytes,
+    writeLimitPolicy: o.writeLimitPolicy,
+    maxStreamBytes: o.maxStreamBytes,
+    idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
+    pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
+    pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
+  };
+}

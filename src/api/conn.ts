@@ -16,7 +16,7 @@ import { connect as connectClientConn, type ConnectTarget } from './connect.js';
 import { messageIterator } from './conn-iter.js';
 import { ReadBuffer, type InputFlow, type ReadOptions } from './conn-read.js';
 import { MessageStream, MessageWriter, type MessageWriterOptions } from './message-stream.js';
-import type { ConnOptsLike } from './conn-opts.js';
+import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnCloseHandler, OnMessageHandler, OnReadyHandler } from './handlers.js';
 import type { Listener } from './listener.js';
@@ -670,21 +670,10 @@ export class Conn implements DriverEvents {
   startSession(
     socket: Socket,
     rest: Buffer,
-    settings: {
+    settings: SessionSettings & {
       acceptedProtocol: string | null;
-      maxMessageSize: number;
-      closeTimeoutMs: number;
-      deliverFrames: boolean;
-      keepHeaders: boolean;
       /** permessage-deflate, when the handshake agreed on it. */
       deflate?: DeflateSession | null;
-      maxPendingWriteBytes?: number | undefined;
-      writeLimitPolicy?: 'refuse' | 'close' | undefined;
-      maxStreamBytes?: number | undefined;
-      /** Idle timeout and heartbeat (0 or absent: off; see transport/keepalive.ts). */
-      idleTimeoutMs?: number | undefined;
-      pingIntervalMs?: number | undefined;
-      pongTimeoutMs?: number | undefined;
     },
   ): void {
     if (this.#earlyClose !== null) socket.off('close', this.#earlyClose);

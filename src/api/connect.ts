@@ -9,7 +9,7 @@ import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
 import { Conn } from './conn.js';
-import { extraHeaderPairs, optsValues, type ConnOptsLike } from './conn-opts.js';
+import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import { prepareClientTls } from './tls.js';
 
@@ -105,16 +105,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
       conn.startSession(connected.socket, connected.rest, {
         deflate: deflate.deflate,
         acceptedProtocol: connected.result.protocol,
-        maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
-        closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
-        deliverFrames: o.deliverFragments ?? false,
-        keepHeaders: o.keepHeaders ?? false,
-        maxPendingWriteBytes: o.maxPendingWriteBytes,
-        writeLimitPolicy: o.writeLimitPolicy,
-        maxStreamBytes: o.maxStreamBytes,
-        idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
-        pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
-        pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
+        ...sessionSettings(o, ctx),
       });
     },
   );

@@ -12,7 +12,7 @@ import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
 import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
 import { Conn, type WaitOptions } from './conn.js';
-import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
+import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import { serverDeflateSession } from './deflate-options.js';
 import { completeTlsAccept } from './port-sharing.js';
@@ -351,16 +351,7 @@ export class Listener {
       conn.startSession(socket, upgrade.rest, {
         deflate,
         acceptedProtocol: protocol,
-        maxMessageSize: o.maxMessageSize ?? ctx.maxMessageSize,
-        closeTimeoutMs: o.closeTimeoutMs ?? ctx.closeTimeoutMs,
-        deliverFrames: o.deliverFragments ?? false,
-        keepHeaders: o.keepHeaders ?? false,
-        maxPendingWriteBytes: o.maxPendingWriteBytes,
-        writeLimitPolicy: o.writeLimitPolicy,
-        maxStreamBytes: o.maxStreamBytes,
-        idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
-        pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
-        pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
+        ...sessionSettings(o, ctx),
       });
     };
     if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
