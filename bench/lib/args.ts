@@ -1,5 +1,5 @@
 /** Command-line options of `npm run bench -- [options]`. */
-import { SCENARIO_IDS, type ScenarioId } from './scenarios.js';
+import { DEFAULT_SCENARIO_IDS, SCENARIO_IDS, type ScenarioId } from './scenarios.js';
 import { SERVER_IDS, type ServerId } from './servers.js';
 
 export interface Options {
@@ -120,7 +120,7 @@ export function parseArgs(argv: readonly string[]): Options | string {
   const badServer = (o.servers ?? []).find((s) => !(SERVER_IDS as readonly string[]).includes(s));
   if (badServer !== undefined) return `unknown server ${badServer}\n\n${USAGE}`;
 
-  const scenarios = o.microOnly ? [] : SCENARIO_IDS.filter((s) => o.only === null || o.only.includes(s));
+  const scenarios = o.microOnly ? [] : o.only === null ? [...DEFAULT_SCENARIO_IDS] : SCENARIO_IDS.filter((s) => o.only!.includes(s));
   const micro = o.microOnly || (!o.noMicro && (o.only === null || o.only.includes('micro')));
   const servers = SERVER_IDS.filter((s) => o.servers === null || o.servers.includes(s));
   const partial =

@@ -81,6 +81,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
   #error: Error | undefined = undefined;
   #reported = false;
   #batching = false;
+  #corked = false; // the socket was corked while a chunk is processed (see sessionWrite)
   #batch: Buffer[] | null = null;
   #batchBytes = 0;
   // permessage-deflate: writes held behind messages being compressed; a close or TCP end waiting for them.
@@ -125,6 +126,10 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     } finally {
       this.#batching = false;
       if (this.#batch !== null) this.#flushBatch();
+      if (this.#corked) {
+        this.#corked = false;
+        this.socket.uncork();
+      }
     }
   }
 
@@ -192,6 +197,16 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     if (this.#batch !== null) this.#flushBatch();
     if (second === null) {
       socket.write(first);
+      return;
+    }
+    if (this.#batching) {
+      // Large frames answered while one chunk is processed leave in one writev when the chunk is done.
+      if (!this.#corked) {
+        this.#corked = true;
+        socket.cork();
+      }
+      socket.write(first);
+      socket.write(second);
       return;
     }
     socket.cork();
