@@ -3,12 +3,15 @@
  * @packageDocumentation
  */
 import { randomFillSync } from 'node:crypto';
+import { simdMask } from './mask-simd.js';
 
 // Byte order of this machine, so a 32-bit word view can be XORed with a word built from the 4 mask bytes.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 // Below this size a plain byte loop beats setting up a word view.
 const WORD_THRESHOLD = 32;
+// From this size on, WebAssembly SIMD (with its two copies) beats the word loop.
+const SIMD_THRESHOLD = 4096;
 
 /**
  * XORs `buf` in place with the 4-byte `mask`, starting at position `offset` of the mask cycle (0 to 3), which lets
@@ -32,6 +35,7 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
   const b1 = (k >>> 16) & 0xff;
   const b2 = (k >>> 8) & 0xff;
   const b3 = k & 0xff;
+  if (length >= SIMD_THRESHOLD && simdMask(buf, b0, b1, b2, b3)) return (offset + length) & 3;
   let i = 0;
   if (length >= WORD_THRESHOLD) {
     // Bytes until the view is 4-byte aligned, then whole words, then the tail.

@@ -1,0 +1,78 @@
+/**
+ * Masking with WebAssembly SIMD for large payloads: 16 bytes per instruction instead of 4 for the JavaScript word
+ * loop. WebAssembly cannot see a Buffer's memory, so each 64 KiB block is copied in, XORed, and copied back; the
+ * two native copies still cost less than the JavaScript loop above a few KiB. Falls back (returns false) where
+ * WebAssembly SIMD is missing.
+ * @packageDocumentation
+ */
+
+// A hand-assembled module: memory "mem" (2 pages) and mask(ptr, len, key): for each 16-byte block in
+// [ptr, ptr + (len & ~15)), v128.store(v128.xor(v128.load(p), i32x4.splat(key))). The bytes, section by section:
+// header; type (i32 i32 i32) -> (); one function; memory min 2; exports "mem" and "mask"; the function body.
+const MODULE =
+  '0061736d01000000' +
+  '01070160037f7f7f00' +
+  '03020100' +
+  '0503010002' +
+  '070e02036d656d0200046d61736b0000' +
+  '0a3e013c02017f017b' +
+  '2002fd112104' + // key -> i32x4.splat -> $k
+  '200020014170716a2103' + // $end = ptr + (len & -16)
+  '02400340' + // block, loop
+  '200020034f0d01' + // if ptr >= end: break
+  '20002000fd000000' + // address, v128.load ptr
+  '2004fd51' + // xor $k
+  'fd0b0000' + // v128.store
+  '200041106a2100' + // ptr += 16
+  '0c000b0b0b'; // continue; end loop, block, function
+
+const BLOCK = 65536;
+
+interface SimdMask {
+  view: Uint8Array;
+  mask: (ptr: number, len: number, key: number) => void;
+}
+
+// The few WebAssembly types used here (TypeScript's ES2022 library, as configured, does not declare them).
+interface WasmRuntime {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object) => { exports: { mem: { buffer: ArrayBuffer }; mask: SimdMask['mask'] } };
+}
+
+function instantiate(): SimdMask | null {
+  const wasm = (globalThis as { WebAssembly?: WasmRuntime }).WebAssembly;
+  if (wasm === undefined) return null;
+  try {
+    const { exports } = new wasm.Instance(new wasm.Module(Buffer.from(MODULE, 'hex')));
+    return { view: new Uint8Array(exports.mem.buffer, 0, BLOCK), mask: exports.mask };
+  } catch {
+    return null; // no SIMD support: the JavaScript loop does the work
+  }
+}
+
+const simd = instantiate();
+
+/**
+ * XORs `buf` in place with the masking bytes b0..b3 (b0 for `buf[0]`).
+ * @returns false when WebAssembly SIMD is unavailable (nothing was done).
+ */
+export function simdMask(buf: Uint8Array, b0: number, b1: number, b2: number, b3: number): boolean {
+  if (simd === null) return false;
+  const { view, mask } = simd;
+  // i32x4.splat lays the key out little-endian in each lane: b0 first in memory.
+  const key = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
+  const length = buf.length;
+  for (let at = 0; at < length; at += BLOCK) {
+    const n = Math.min(BLOCK, length - at);
+    const block = n === length ? buf : buf.subarray(at, at + n);
+    view.set(block, 0);
+    mask(0, n, key);
+    // The last bytes of a block not filling 16; blocks start at multiples of 4, so the cycle restarts at b0.
+    for (let i = n & ~15; i < n; i++) {
+      const m = i & 3;
+      view[i] = view[i]! ^ (m === 0 ? b0 : m === 1 ? b1 : m === 2 ? b2 : b3);
+    }
+    block.set(n === BLOCK ? view : view.subarray(0, n), 0);
+  }
+  return true;
+}
