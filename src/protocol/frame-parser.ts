@@ -6,7 +6,7 @@
  */
 import { MessageTooBigError, ProtocolError } from '../errors.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
-import { applyMaskKey } from './mask.js';
+import { applyMaskKey, copyMaskKey } from './mask.js';
 
 /** Receives what the parser finds. One monomorphic interface, called once per frame. */
 export interface FrameSink {
@@ -312,14 +312,11 @@ export class FrameParser {
     if (this.#streamMessage && this.#opcode < Opcode.CLOSE) return this.#startStreamedPayload(chunk, pos, available);
     // Only the announced length (already checked against the limit) is ever allocated.
     this.#payload = Buffer.allocUnsafe(length);
-    chunk.copy(this.#payload, 0, pos);
+    if (this.#masked) copyMaskKey(chunk.subarray(pos), this.#payload, 0, this.#maskKey, 0);
+    else chunk.copy(this.#payload, 0, pos);
     this.#received = available;
     this.#state = STATE_PAYLOAD;
-    if (available > 0) {
-      const part = this.#payload.subarray(0, available);
-      if (this.#masked) applyMaskKey(part, this.#maskKey, 0);
-      this.#sink.onFramePart(this.#opcode, part);
-    }
+    if (available > 0) this.#sink.onFramePart(this.#opcode, this.#payload.subarray(0, available));
     return chunk.length;
   }
 
@@ -341,9 +338,13 @@ export class FrameParser {
     const take = Math.min(this.#length - this.#received, chunk.length);
     if (this.#streamFrame) return this.#continueStreamedPayload(chunk, take);
     const payload = this.#payload;
-    chunk.copy(payload, this.#received, 0, take);
+    if (this.#masked) {
+      const source = take === chunk.length ? chunk : chunk.subarray(0, take);
+      copyMaskKey(source, payload, this.#received, this.#maskKey, this.#received & 3);
+    } else {
+      chunk.copy(payload, this.#received, 0, take);
+    }
     const part = payload.subarray(this.#received, this.#received + take);
-    if (this.#masked) applyMaskKey(part, this.#maskKey, this.#received & 3);
     this.#received += take;
     this.#sink.onFramePart(this.#opcode, part);
     if (this.#state === STATE_STOPPED) return take;

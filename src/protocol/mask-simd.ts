@@ -53,26 +53,35 @@ function instantiate(): SimdMask | null {
 const simd = instantiate();
 
 /**
- * XORs `buf` in place with the masking bytes b0..b3 (b0 for `buf[0]`).
+ * Writes `source` XORed with the masking bytes b0..b3 (b0 for `source[0]`) into `target` at `targetOffset`;
+ * `target` may be `source` itself (in-place masking). Copying from a received chunk into a frame buffer this way
+ * costs the same two copies as masking in place, so the separate copy is saved.
  * @returns false when WebAssembly SIMD is unavailable (nothing was done).
  */
-export function simdMask(buf: Uint8Array, b0: number, b1: number, b2: number, b3: number): boolean {
+export function simdCopyMask(
+  source: Uint8Array,
+  target: Uint8Array,
+  targetOffset: number,
+  b0: number,
+  b1: number,
+  b2: number,
+  b3: number,
+): boolean {
   if (simd === null) return false;
   const { view, mask } = simd;
   // i32x4.splat lays the key out little-endian in each lane: b0 first in memory.
   const key = b0 | (b1 << 8) | (b2 << 16) | (b3 << 24);
-  const length = buf.length;
+  const length = source.length;
   for (let at = 0; at < length; at += BLOCK) {
     const n = Math.min(BLOCK, length - at);
-    const block = n === length ? buf : buf.subarray(at, at + n);
-    view.set(block, 0);
+    view.set(n === length ? source : source.subarray(at, at + n), 0);
     mask(0, n, key);
     // The last bytes of a block not filling 16; blocks start at multiples of 4, so the cycle restarts at b0.
     for (let i = n & ~15; i < n; i++) {
       const m = i & 3;
       view[i] = view[i]! ^ (m === 0 ? b0 : m === 1 ? b1 : m === 2 ? b2 : b3);
     }
-    block.set(n === BLOCK ? view : view.subarray(0, n), 0);
+    target.set(n === BLOCK ? view : view.subarray(0, n), targetOffset + at);
   }
   return true;
 }

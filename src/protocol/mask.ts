@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import { randomFillSync } from 'node:crypto';
-import { simdMask } from './mask-simd.js';
+import { simdCopyMask } from './mask-simd.js';
 
 // Byte order of this machine, so a 32-bit word view can be XORed with a word built from the 4 mask bytes.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -35,7 +35,7 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
   const b1 = (k >>> 16) & 0xff;
   const b2 = (k >>> 8) & 0xff;
   const b3 = k & 0xff;
-  if (length >= SIMD_THRESHOLD && simdMask(buf, b0, b1, b2, b3)) return (offset + length) & 3;
+  if (length >= SIMD_THRESHOLD && simdCopyMask(buf, buf, 0, b0, b1, b2, b3)) return (offset + length) & 3;
   let i = 0;
   if (length >= WORD_THRESHOLD) {
     // Bytes until the view is 4-byte aligned, then whole words, then the tail.
@@ -84,6 +84,21 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
     buf[i] ^= m === 0 ? b0 : m === 1 ? b1 : m === 2 ? b2 : b3;
   }
   return (offset + length) & 3;
+}
+
+/**
+ * Copies `source` into `target` at `targetOffset`, masked with `key` from position `offset` of the mask cycle, in
+ * one pass where WebAssembly SIMD allows (the parser's path for frames that arrive in several chunks).
+ */
+export function copyMaskKey(source: Uint8Array, target: Uint8Array, targetOffset: number, key: number, offset: number): void {
+  const length = source.length;
+  if (length >= SIMD_THRESHOLD) {
+    const shift = (offset & 3) << 3;
+    const k = shift === 0 ? key | 0 : (key << shift) | (key >>> (32 - shift));
+    if (simdCopyMask(source, target, targetOffset, (k >>> 24) & 0xff, (k >>> 16) & 0xff, (k >>> 8) & 0xff, k & 0xff)) return;
+  }
+  target.set(source, targetOffset);
+  applyMaskKey(target.subarray(targetOffset, targetOffset + length), key, offset);
 }
 
 /**
