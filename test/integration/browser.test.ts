@@ -5,24 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const MiB = 1024 * 1024;
 
 /** The page: its script runs the whole exchange and leaves its findings in `window.__result`. */
@@ -92,7 +78,7 @@ function page(wsUrl: string): string {
 }
 
 test('Chromium talks to our Listener: text, ArrayBuffer, 1 MiB, subprotocol, Origin, close 4000', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip('chromium not installed');
     return;
   }
@@ -100,42 +86,14 @@ test('Chromium talks to our Listener: text, ArrayBuffer, 1 MiB, subprotocol, Ori
   t.after(() => srv.close());
 
   let html = '';
-  const http: Server = createServer((req, res) => {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(html);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found');
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  );
-  const httpPort = (http.address() as AddressInfo).port;
+  const pageUrl = await servePage(t, () => html);
+  const httpPort = new URL(pageUrl).port;
   html = page(srv.url);
 
-  let browser: Browser | null = null;
-  t.after(async () => {
-    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
-  });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    // playwright gives the browser a fresh temporary profile of its own and deletes it on close.
-    args: ARGS,
-    timeout: 30_000,
-  });
+  const browser = await launchChromium(t);
   const context = await browser.newContext();
   const tab = await context.newPage();
-  await tab.goto(`http://127.0.0.1:${httpPort}/`, { timeout: 15_000 });
+  await tab.goto(pageUrl, { timeout: 15_000 });
   await tab.waitForFunction('window.__done === true', undefined, { timeout: 40_000 });
   const result = (await tab.evaluate('window.__result')) as Record<string, unknown>;
 

@@ -6,15 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { chromium, type Browser } from 'playwright-core';
+import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = ['--headless=new', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 const MiB = 1024 * 1024;
 
 /** The page runs one exchange per URL and leaves what it saw in `window.__results`. */
@@ -75,7 +70,7 @@ function page(urls: string[]): string {
 }
 
 test('Chromium talks compressed to our Listener, with default and with negotiated parameters', { timeout: 90_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip('chromium not installed');
     return;
   }
@@ -89,27 +84,12 @@ test('Chromium talks compressed to our Listener, with default and with negotiate
   t.after(() => Promise.all(listeners.map((l) => l.close())));
 
   let html = '';
-  const http: Server = createServer((req, res) => {
-    res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-    res.end(req.url === '/' ? html : 'not found');
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  t.after(() => new Promise<void>((resolve) => {
-    http.closeAllConnections();
-    http.close(() => resolve());
-  }));
+  const pageUrl = await servePage(t, () => html);
   html = page(listeners.map((l) => l.url));
 
-  let browser: Browser | null = null;
-  t.after(async () => {
-    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  const browser = await launchChromium(t);
   const tab = await (await browser.newContext()).newPage();
-  await tab.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`, { timeout: 15_000 });
+  await tab.goto(pageUrl, { timeout: 15_000 });
   await tab.waitForFunction('window.__done === true', undefined, { timeout: 60_000 });
   const results = (await tab.evaluate('window.__results')) as Array<Record<string, unknown>>;
 

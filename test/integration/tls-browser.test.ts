@@ -6,25 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { chromium, type Browser } from 'playwright-core';
+import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
 import { startTlsEchoListener } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 function page(wsUrl: string): string {
   return `<!doctype html>
@@ -72,7 +58,7 @@ function page(wsUrl: string): string {
 }
 
 test('Chromium talks wss:// to our TLS listener: text, ArrayBuffer, 256 KiB, subprotocol, close 4000', { timeout: 60_000 }, async (t) => {
-  if (!existsSync(CHROMIUM)) {
+  if (!hasChromium()) {
     t.skip('chromium not installed');
     return;
   }
@@ -84,36 +70,13 @@ test('Chromium talks wss:// to our TLS listener: text, ArrayBuffer, 256 KiB, sub
   };
 
   let html = '';
-  const http: Server = createServer((req, res) => {
-    if (req.url === '/') {
-      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
-      res.end(html);
-    } else {
-      res.writeHead(404, { 'content-type': 'text/plain' });
-      res.end('not found');
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    http.once('error', reject);
-    http.listen(0, '127.0.0.1', () => resolve());
-  });
-  t.after(
-    () =>
-      new Promise<void>((resolve) => {
-        http.closeAllConnections();
-        http.close(() => resolve());
-      }),
-  );
+  const pageUrl = await servePage(t, () => html);
   html = page(srv.url);
 
-  let browser: Browser | null = null;
-  t.after(async () => {
-    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
-  });
-  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  const browser = await launchChromium(t);
   const context = await browser.newContext({ ignoreHTTPSErrors: true });
   const tab = await context.newPage();
-  await tab.goto(`http://127.0.0.1:${(http.address() as AddressInfo).port}/`, { timeout: 15_000 });
+  await tab.goto(pageUrl, { timeout: 15_000 });
   await tab.waitForFunction('window.__done === true', undefined, { timeout: 40_000 });
   const result = (await tab.evaluate('window.__result')) as Record<string, unknown>;
 

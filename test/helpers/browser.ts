@@ -1,0 +1,59 @@
+/**
+ * Debian's Chromium through playwright-core (never a downloaded browser), and a page server, for the browser tests.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { TestContext } from 'node:test';
+import { chromium, type Browser } from 'playwright-core';
+import { withTimeout } from './ws-async.js';
+
+/** Where Debian installs Chromium (`.ci/run` installs it when missing). */
+export const CHROMIUM = '/usr/bin/chromium';
+
+// Headless as root, and no background traffic: this machine has no network beyond loopback.
+const ARGS = [
+  '--headless=new',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** True when Chromium is installed. */
+export function hasChromium(): boolean {
+  return existsSync(CHROMIUM);
+}
+
+/** Serves `html()` at `/` on 127.0.0.1 until the test ends (404 elsewhere); returns the page's URL. */
+export async function servePage(t: TestContext, html: () => string): Promise<string> {
+  const http: Server = createServer((req, res) => {
+    res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.end(req.url === '/' ? html() : 'not found');
+  });
+  await new Promise<void>((resolve, reject) => {
+    http.once('error', reject);
+    http.listen(0, '127.0.0.1', () => resolve());
+  });
+  t.after(
+    () =>
+      new Promise<void>((resolve) => {
+        http.closeAllConnections();
+        http.close(() => resolve());
+      }),
+  );
+  return `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
+}
+
+/** Launches Chromium headless; it is closed when the test ends. Playwright gives it a fresh temporary profile. */
+export async function launchChromium(t: TestContext): Promise<Browser> {
+  let browser: Browser | null = null;
+  t.after(async () => {
+    if (browser !== null) await withTimeout(browser.close(), 15_000, 'closing Chromium').catch(() => undefined);
+  });
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
+  return browser;
+}
