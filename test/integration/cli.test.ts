@@ -2,89 +2,11 @@
  * The `nopoll` command as users run it: `node bin/nopoll.js ...` (the built package, dist/), driven with `ws`
  * peers and our own Listener. Every child process is killed after its test if it is still running.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
+import { exitCode, expectLine, nopoll, portFree, type Cli } from '../helpers/cli.js';
+import { withTimeout } from '../helpers/ws-async.js';
 import { openWs, startEchoListener, startWsServer } from '../helpers/ws-peers.js';
-
-// build/test/integration/cli.test.js -> the repository root.
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = join(ROOT, 'bin', 'nopoll.js');
-
-/** A running `nopoll` process with its output split into lines. */
-interface Cli {
-  child: ChildProcessWithoutNullStreams;
-  stdoutLines: AsyncQueue<string>;
-  stdout: () => string;
-  stderr: () => string;
-  /** Resolves with the exit code (or the signal name) once the process ended. */
-  exited: Promise<number | string>;
-}
-
-/** Spawns `node bin/nopoll.js ...args`; kills it after the test if it is still running. */
-function nopoll(t: TestContext, args: string[]): Cli {
-  assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  let partial = '';
-  const stdoutLines = new AsyncQueue<string>();
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    out += chunk;
-    partial += chunk;
-    let at: number;
-    while ((at = partial.indexOf('\n')) >= 0) {
-      stdoutLines.push(partial.slice(0, at));
-      partial = partial.slice(at + 1);
-    }
-  });
-  child.stderr.on('data', (chunk: string) => (err += chunk));
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
-  });
-  let ended = false;
-  void exited.then(() => (ended = true));
-  t.after(async () => {
-    if (!ended) {
-      child.kill('SIGKILL');
-      await withTimeout(exited, 5000, 'killing the CLI').catch(() => undefined);
-    }
-  });
-  return { child, stdoutLines, stdout: () => out, stderr: () => err, exited };
-}
-
-/** The next stdout line, which must match `pattern`; fails early (with stderr) if the process exits first. */
-async function expectLine(cli: Cli, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-  const exitedEarly = cli.exited.then((code) => {
-    throw new Error(`nopoll exited with ${code} before printing ${pattern}; stderr: ${cli.stderr()}`);
-  });
-  const line = await Promise.race([cli.stdoutLines.next(timeoutMs, `waiting for ${pattern}`), exitedEarly]);
-  const match = line.match(pattern);
-  assert.ok(match, `stdout line ${JSON.stringify(line)} does not match ${pattern}`);
-  return match;
-}
-
-/** Waits for the exit code, at most `timeoutMs`. */
-function exitCode(cli: Cli, timeoutMs = 5000): Promise<number | string> {
-  return withTimeout(cli.exited, timeoutMs, 'waiting for nopoll to exit');
-}
-
-/** True when a TCP port can be bound on `host` now (the probe is closed again). */
-function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const probe: Server = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => resolve(error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT'));
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => resolve(true)));
-  });
-}
 
 describe('nopoll CLI', () => {
   it('echo-server: prints its URL, echoes text and binary, exits 0 on SIGTERM', async (t) => {

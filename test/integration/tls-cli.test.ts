@@ -4,80 +4,15 @@
  * `--insecure`, flag mistakes, and `listen --offset-port N` opening the TLS ports. Every child process is killed
  * after its test if it is still running.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Conn, Context, TlsError } from '../../src/index.js';
 import { certs, startTlsEchoListener, tlsFile } from '../helpers/tls.js';
-import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
+import { exitCode, expectLine, nopoll, portFree, type Cli } from '../helpers/cli.js';
+import { withTimeout } from '../helpers/ws-async.js';
 import { openWs } from '../helpers/ws-peers.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
-const BIN = join(ROOT, 'bin', 'nopoll.js');
 const READY = { timeoutMs: 5000 };
-
-interface Cli {
-  child: ChildProcessWithoutNullStreams;
-  lines: AsyncQueue<string>;
-  stderr: () => string;
-  exited: Promise<number | string>;
-}
-
-function nopoll(t: TestContext, args: string[]): Cli {
-  assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
-  const lines = new AsyncQueue<string>();
-  let partial = '';
-  let err = '';
-  child.stdout.setEncoding('utf8');
-  child.stderr.setEncoding('utf8');
-  child.stdout.on('data', (chunk: string) => {
-    partial += chunk;
-    let at: number;
-    while ((at = partial.indexOf('\n')) >= 0) {
-      lines.push(partial.slice(0, at));
-      partial = partial.slice(at + 1);
-    }
-  });
-  child.stderr.on('data', (chunk: string) => (err += chunk));
-  child.stdin.on('error', () => undefined);
-  const exited = new Promise<number | string>((res) => child.once('exit', (code, signal) => res(code ?? signal ?? -1)));
-  let ended = false;
-  void exited.then(() => (ended = true));
-  t.after(async () => {
-    if (!ended) {
-      child.kill('SIGKILL');
-      await withTimeout(exited, 5000, 'killing the CLI').catch(() => undefined);
-    }
-  });
-  return { child, lines, stderr: () => err, exited };
-}
-
-async function expectLine(cli: Cli, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-  const exitedEarly = cli.exited.then((code) => {
-    throw new Error(`nopoll exited with ${code} before printing ${pattern}; stderr: ${cli.stderr()}`);
-  });
-  const line = await Promise.race([cli.lines.next(timeoutMs, `waiting for ${pattern}`), exitedEarly]);
-  const match = line.match(pattern);
-  assert.ok(match, `stdout line ${JSON.stringify(line)} does not match ${pattern}`);
-  return match;
-}
-
-function exitCode(cli: Cli, timeoutMs = 10_000): Promise<number | string> {
-  return withTimeout(cli.exited, timeoutMs, 'waiting for nopoll to exit');
-}
-
-function portFree(port: number, host: string): Promise<boolean> {
-  return new Promise((res) => {
-    const probe: Server = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => res(error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT'));
-    probe.listen({ port, host, exclusive: true }, () => probe.close(() => res(true)));
-  });
-}
 
 const SERVER_CERT = ['--cert', tlsFile('server.crt'), '--key', tlsFile('server.key')];
 
