@@ -7,7 +7,9 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { dirname, join, resolve } from 'node:path';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import type { TestContext } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context } from '../../src/api/context.js';
 import { Listener, type ListenOptions } from '../../src/api/listener.js';
 import type { Conn } from '../../src/api/conn.js';
@@ -140,4 +142,24 @@ export async function rawTlsUpgrade(port: number, host = '127.0.0.1', timeoutMs 
     socket.destroy();
     throw error;
   }
+}
+
+/** Client options trusting the test CA. */
+export const TRUST: ConnOptsInit = { tls: { ca: certs.ca } };
+
+/** A client context whose connections are dropped after the test (handler errors are expected and ignored). */
+export function clientCtx(t: TestContext): Context {
+  const ctx = new Context();
+  ctx.onError = () => undefined;
+  t.after(() => {
+    for (const conn of [...ctx.conns]) conn.shutdown();
+  });
+  return ctx;
+}
+
+/** {@link startTlsEchoListener}, closed after the test. */
+export async function listenTls(t: TestContext, ...args: Parameters<typeof startTlsEchoListener>): Promise<TlsEchoListener> {
+  const srv = await startTlsEchoListener(...args);
+  t.after(() => srv.close());
+  return srv;
 }

@@ -4,7 +4,7 @@
  * host name by default, a CA, verification off, a pinned check), mutual TLS, the post-handshake check and the
  * context creator on both sides, versions, ALPN, IPv6, options checking, and port sharing with TLS.
  */
-import { describe, it, type TestContext } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
@@ -22,27 +22,12 @@ import {
   type TlsContextInfo,
 } from '../../src/index.js';
 import { ipv6LoopbackAvailable } from '../helpers/net.js';
-import { certs, startTlsEchoListener, tlsFile, type TlsEchoListener } from '../helpers/tls.js';
+import { certs, tlsFile, clientCtx, listenTls, TRUST } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 const READY = { timeoutMs: 5000 };
-const TRUST: ConnOptsInit = { tls: { ca: certs.ca } };
 
-/** A client context whose connections are dropped after the test. */
-function clientCtx(t: TestContext): Context {
-  const ctx = new Context();
-  ctx.onError = () => undefined;
-  t.after(() => {
-    for (const conn of [...ctx.conns]) conn.shutdown();
-  });
-  return ctx;
-}
 
-async function listen(t: TestContext, ...args: Parameters<typeof startTlsEchoListener>): Promise<TlsEchoListener> {
-  const srv = await startTlsEchoListener(...args);
-  t.after(() => srv.close());
-  return srv;
-}
 
 async function echo(conn: Conn, text: string): Promise<void> {
   assert.equal(conn.sendText(text), Buffer.byteLength(text));
@@ -74,7 +59,7 @@ async function failure(conn: Conn): Promise<Error> {
 
 describe('certificates at three levels', () => {
   it('the listener option certificate (in-memory PEM) serves wss:// echo; isTls and isTlsOn on both sides', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     assert.equal(srv.listener.isTls, true);
     assert.deepEqual(srv.listener.certificate?.cert, certs.serverCert);
     const ctx = clientCtx(t);
@@ -98,7 +83,7 @@ describe('certificates at three levels', () => {
     // Store only (its default entry).
     const serverCtx = new Context();
     serverCtx.setCertificate(null, { file: tlsFile('server.crt') }, { file: tlsFile('server.key') });
-    const storeOnly = await listen(t, { certificate: undefined as never }, serverCtx);
+    const storeOnly = await listenTls(t, { certificate: undefined as never }, serverCtx);
     assert.equal(await serverNameSeen(ctx, storeOnly.url, insecure), 'localhost');
     // The listener's certificate wins over the store.
     const withListener = await Listener.listen(serverCtx, { host: '127.0.0.1', port: 0, tls: true });
@@ -141,7 +126,7 @@ describe('certificates at three levels', () => {
     const serverCtx = new Context();
     serverCtx.setCertificate(null, certs.serverCert, certs.serverKey);
     serverCtx.setCertificate('other.test', certs.otherCert, certs.otherKey);
-    const srv = await listen(t, { certificate: undefined as never }, serverCtx);
+    const srv = await listenTls(t, { certificate: undefined as never }, serverCtx);
     const ctx = clientCtx(t);
     // Verified end to end: the name asked for is the name checked.
     assert.equal(await serverNameSeen(ctx, srv.url, { tls: { ca: certs.ca, serverName: 'other.test' } }), 'other.test');
@@ -182,7 +167,7 @@ describe('certificates at three levels', () => {
 
 describe('client verification', () => {
   it('verifies the chain by default: an unknown CA is refused with TlsError; ca trusts it; verifyPeer: false skips it', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url));
     assert.ok(error instanceof TlsError, String(error));
@@ -195,7 +180,7 @@ describe('client verification', () => {
   });
 
   it('verifies the host name by default: a certificate for another name is refused (ERR_TLS_CERT_ALTNAME_INVALID)', async (t) => {
-    const srv = await listen(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
+    const srv = await listenTls(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -205,7 +190,7 @@ describe('client verification', () => {
   });
 
   it('a pinned check of its own replaces the name check: the right fingerprint passes, another is refused', async (t) => {
-    const srv = await listen(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
+    const srv = await listenTls(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
     const ctx = clientCtx(t);
     const pin = new X509Certificate(certs.otherCert).fingerprint256;
     const pinned = (expected: string): ConnOptsInit => ({
@@ -229,7 +214,7 @@ describe('mutual TLS (manual 3.1)', () => {
   const mutualOpts = { tls: { ca: certs.ca, verifyPeer: true } };
 
   it('a client certificate signed by the CA is verified; the listener sees who it is', async (t) => {
-    const srv = await listen(t, { opts: mutualOpts });
+    const srv = await listenTls(t, { opts: mutualOpts });
     const ctx = clientCtx(t);
     const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
     await echo(conn, 'mutual');
@@ -241,7 +226,7 @@ describe('mutual TLS (manual 3.1)', () => {
   });
 
   it('without a client certificate both sides get a TlsError; with an untrusted one the listener refuses it', async (t) => {
-    const srv = await listen(t, { opts: mutualOpts });
+    const srv = await listenTls(t, { opts: mutualOpts });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -264,7 +249,7 @@ describe('mutual TLS (manual 3.1)', () => {
   });
 
   it('without verifyPeer a listener neither asks for nor checks a client certificate', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey }, ...READY });
     await echo(conn, 'no client check');
@@ -275,7 +260,7 @@ describe('mutual TLS (manual 3.1)', () => {
 
 describe('post-handshake check (manual 3.2)', () => {
   it('runs on both sides with the Conn and the TLSSocket, after the handshake and before any WebSocket byte', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const server: Array<{ role: string; protocol: string | null; opened: boolean; cipher: string }> = [];
     let opened = false;
     srv.ctx.onOpen = () => {
@@ -314,7 +299,7 @@ describe('post-handshake check (manual 3.2)', () => {
     ['rejects', () => Promise.reject(new Error('revoked'))],
   ] as const) {
     it(`on the listener: a check that ${how} drops the connection before the request is read`, async (t) => {
-      const srv = await listen(t);
+      const srv = await listenTls(t);
       const errors: unknown[] = [];
       srv.ctx.onError = (error) => errors.push(error);
       let opened = 0;
@@ -359,7 +344,7 @@ describe('post-handshake check (manual 3.2)', () => {
 
 describe('TLS context creator (manual 3.3)', () => {
   it('client: returned options are merged over the defaults; a SecureContext is used as is; null keeps the built-in', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const infos: TlsContextInfo[] = [];
     // The CA comes only from the creator: the defaults have none.
@@ -407,7 +392,7 @@ describe('TLS context creator (manual 3.3)', () => {
       return { ...info.defaults, cert: certs.serverCert, key: certs.serverKey };
     };
     // No certificate at any level: the creator supplies it.
-    const srv = await listen(t, { certificate: undefined as never }, serverCtx);
+    const srv = await listenTls(t, { certificate: undefined as never }, serverCtx);
     const ctx = clientCtx(t);
     assert.equal(await serverNameSeen(ctx, srv.url, TRUST), 'localhost');
     assert.deepEqual(calls, [{ isClient: false, listener: srv.listener, hasCert: false }]);
@@ -427,8 +412,8 @@ describe('TLS context creator (manual 3.3)', () => {
 
 describe('versions, ALPN, options', () => {
   it('listener and client versions meet in the middle or fail with TlsError', async (t) => {
-    const srv12 = await listen(t, { opts: { tls: { maxVersion: 'TLSv1.2' } } });
-    const srv13 = await listen(t, { opts: { tls: { minVersion: 'TLSv1.3' } } });
+    const srv12 = await listenTls(t, { opts: { tls: { maxVersion: 'TLSv1.2' } } });
+    const srv13 = await listenTls(t, { opts: { tls: { minVersion: 'TLSv1.3' } } });
     const ctx = clientCtx(t);
     const version = async (url: string, opts: ConnOptsInit): Promise<string | null> => {
       const conn = await Conn.open(ctx, url, { ...opts, ...READY });
@@ -444,13 +429,13 @@ describe('versions, ALPN, options', () => {
   });
 
   it('ALPN is offered and agreed only when asked for (left open for a later HTTP/2 transport)', async (t) => {
-    const srv = await listen(t, { opts: { tls: { alpnProtocols: ['h2', 'http/1.1'] } } });
+    const srv = await listenTls(t, { opts: { tls: { alpnProtocols: ['h2', 'http/1.1'] } } });
     const ctx = clientCtx(t);
     const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, alpnProtocols: ['http/1.1'] }, ...READY });
     assert.equal((conn.socket as TLSSocket).alpnProtocol, 'http/1.1');
     await echo(conn, 'alpn');
     await conn.close();
-    const plain = await listen(t);
+    const plain = await listenTls(t);
     const none = await Conn.open(ctx, plain.url, { ...TRUST, ...READY });
     assert.equal((none.socket as TLSSocket).alpnProtocol, false);
     await none.close();
@@ -481,7 +466,7 @@ describe('versions, ALPN, options', () => {
   });
 
   it('a ConnectTarget with tls: true, default port 443 in the URL and the Host header', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const conn = await Conn.open(ctx, { host: '127.0.0.1', port: srv.port, tls: true }, { ...TRUST, ...READY });
     assert.equal(conn.isTlsOn, true);
@@ -498,7 +483,7 @@ describe('versions, ALPN, options', () => {
       t.skip('::1 is not available on this machine');
       return;
     }
-    const srv = await listen(t, { host: '::1', ipv6: true });
+    const srv = await listenTls(t, { host: '::1', ipv6: true });
     const ctx = clientCtx(t);
     const conn = await Conn.open(ctx, srv.url, { ...TRUST, ...READY });
     assert.equal(conn.socket?.remoteAddress, '::1');
@@ -507,7 +492,7 @@ describe('versions, ALPN, options', () => {
   });
 
   it('a client over a socket it connected itself (nopoll_conn_tls_new_with_socket)', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const { connect } = await import('node:net');
     const socket = connect({ host: '127.0.0.1', port: srv.port });

@@ -9,27 +9,13 @@ import assert from 'node:assert/strict';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { Conn, ConnectionClosedError, Context, HandshakeError, TimeoutError, TlsError, type ConnOptsInit } from '../../src/index.js';
-import { certs, startTlsEchoListener, type TlsEchoListener } from '../helpers/tls.js';
+import { certs, type TlsEchoListener, clientCtx, listenTls, TRUST } from '../helpers/tls.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 const READY = { timeoutMs: 5000 };
-const TRUST: ConnOptsInit = { tls: { ca: certs.ca } };
 
-function clientCtx(t: TestContext): Context {
-  const ctx = new Context();
-  ctx.onError = () => undefined;
-  t.after(() => {
-    for (const conn of [...ctx.conns]) conn.shutdown();
-  });
-  return ctx;
-}
 
-async function listen(t: TestContext, ...args: Parameters<typeof startTlsEchoListener>): Promise<TlsEchoListener> {
-  const srv = await startTlsEchoListener(...args);
-  t.after(() => srv.close());
-  return srv;
-}
 
 async function failure(conn: Conn): Promise<Error> {
   return conn.waitUntilReady(READY).then(
@@ -81,7 +67,7 @@ function closedBy(socket: Socket): Promise<void> {
 
 describe('the wrong protocol on a port', () => {
   it('a plain ws:// client on a TLS port: HandshakeError on the client, TlsError on the listener', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, `ws://127.0.0.1:${srv.port}/`));
     assert.ok(error instanceof HandshakeError || error instanceof ConnectionClosedError, String(error));
@@ -116,7 +102,7 @@ describe('the wrong protocol on a port', () => {
   });
 
   it('garbage bytes on a TLS port: the listener fails it with TlsError and closes the socket', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const socket = await tcp(t, srv.port);
     socket.write(Buffer.from('\x16\x03\x01\x00\x05hello, this is not a ClientHello at all'.repeat(3), 'latin1'));
     const seen = await nextFailed(srv);
@@ -128,7 +114,7 @@ describe('the wrong protocol on a port', () => {
 
 describe('certificates the client refuses', () => {
   it('an expired server certificate: TlsError (CERT_HAS_EXPIRED) on the client', async (t) => {
-    const srv = await listen(t, { certificate: { cert: certs.expiredCert, key: certs.expiredKey } });
+    const srv = await listenTls(t, { certificate: { cert: certs.expiredCert, key: certs.expiredKey } });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -138,7 +124,7 @@ describe('certificates the client refuses', () => {
   });
 
   it('a certificate for another host: TlsError (ERR_TLS_CERT_ALTNAME_INVALID) on the client', async (t) => {
-    const srv = await listen(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
+    const srv = await listenTls(t, { certificate: { cert: certs.otherCert, key: certs.otherKey } });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -147,7 +133,7 @@ describe('certificates the client refuses', () => {
   });
 
   it('a self-signed certificate no one trusts: TlsError on the client', async (t) => {
-    const srv = await listen(t, { certificate: { cert: certs.untrustedCert, key: certs.untrustedKey } });
+    const srv = await listenTls(t, { certificate: { cert: certs.untrustedCert, key: certs.untrustedKey } });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -157,7 +143,7 @@ describe('certificates the client refuses', () => {
 
 describe('mutual TLS refusals', () => {
   it('a client without a certificate on a mutual-TLS port: TlsError on both sides; verified clients still pass', async (t) => {
-    const srv = await listen(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
+    const srv = await listenTls(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
     const ctx = clientCtx(t);
     const error = await failure(Conn.connect(ctx, srv.url, TRUST));
     assert.ok(error instanceof TlsError, String(error));
@@ -167,7 +153,7 @@ describe('mutual TLS refusals', () => {
   });
 
   it('a client certificate from another CA: the listener refuses it with TlsError', async (t) => {
-    const srv = await listen(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
+    const srv = await listenTls(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
     const ctx = clientCtx(t);
     await failure(Conn.connect(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey } }));
     const seen = await nextFailed(srv);
@@ -182,7 +168,7 @@ describe('mutual TLS refusals', () => {
 
 describe('stalled and broken handshakes', () => {
   it('a client that connects and sends nothing: TimeoutError (phase tls) on the listener, socket closed', async (t) => {
-    const srv = await listen(t, {}, shortTimeouts());
+    const srv = await listenTls(t, {}, shortTimeouts());
     const socket = await tcp(t, srv.port);
     const seen = await nextFailed(srv);
     assert.ok(seen instanceof TimeoutError, String(seen));
@@ -192,7 +178,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a client that stops half-way through its ClientHello: TimeoutError (phase tls) on the listener', async (t) => {
-    const srv = await listen(t, {}, shortTimeouts());
+    const srv = await listenTls(t, {}, shortTimeouts());
     const socket = await tcp(t, srv.port);
     // A handshake record header announcing 512 bytes, and only 3 of them.
     socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01]));
@@ -202,7 +188,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a client that leaves during the TLS handshake: TlsError on the listener', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const raw = await tcp(t, srv.port);
     // A real ClientHello, then the TCP connection goes away before the handshake can finish.
     const hello = new Promise<Buffer>((resolve) => {
@@ -223,7 +209,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a TLS client that never sends its WebSocket request: TimeoutError (phase handshake) on the listener', async (t) => {
-    const srv = await listen(t, {}, shortTimeouts());
+    const srv = await listenTls(t, {}, shortTimeouts());
     const socket = tlsConnect({ host: '127.0.0.1', port: srv.port, ca: certs.ca });
     socket.on('error', () => undefined);
     t.after(() => socket.destroy());
@@ -254,7 +240,7 @@ describe('stalled and broken handshakes', () => {
   });
 
   it('a post-handshake check or a context creator that never answers: TimeoutError (phase tls), both sides', async (t) => {
-    const srv = await listen(t, {}, shortTimeouts());
+    const srv = await listenTls(t, {}, shortTimeouts());
     const ctx = clientCtx(t);
     const never = (): Promise<boolean> => new Promise<boolean>(() => undefined);
     srv.ctx.postTlsCheck = never;

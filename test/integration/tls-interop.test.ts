@@ -10,17 +10,12 @@ import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import WebSocket, { WebSocketServer } from 'ws';
 import { Conn, Context, TlsError } from '../../src/index.js';
-import { certs, startTlsEchoListener, type TlsEchoListener } from '../helpers/tls.js';
+import { certs, listenTls } from '../helpers/tls.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { openWs, wrapWs, type WsPeer } from '../helpers/ws-peers.js';
 
 const READY = { timeoutMs: 5000 };
 
-async function listen(t: TestContext, ...args: Parameters<typeof startTlsEchoListener>): Promise<TlsEchoListener> {
-  const srv = await startTlsEchoListener(...args);
-  t.after(() => srv.close());
-  return srv;
-}
 
 async function wsEcho(peer: WsPeer, data: Buffer | string): Promise<void> {
   peer.ws.send(data);
@@ -31,7 +26,7 @@ async function wsEcho(peer: WsPeer, data: Buffer | string): Promise<void> {
 
 describe('ws client -> nopoll TLS listener', () => {
   it('echoes text, binary and 1 MiB over wss://, and closes cleanly', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     const peer = await openWs(srv.url, undefined, { ca: certs.ca });
     t.after(() => peer.ws.terminate());
     await wsEcho(peer, 'héllo from ws over TLS ✓');
@@ -48,7 +43,7 @@ describe('ws client -> nopoll TLS listener', () => {
   });
 
   it('ws refuses our certificate without the CA (its default verification), and accepts it with the CA', async (t) => {
-    const srv = await listen(t);
+    const srv = await listenTls(t);
     await assert.rejects(openWs(srv.url), /self-signed|unable to verify|certificate/i);
     const peer = await openWs(srv.url, undefined, { ca: certs.ca });
     t.after(() => peer.ws.terminate());
@@ -56,7 +51,7 @@ describe('ws client -> nopoll TLS listener', () => {
   });
 
   it('mutual TLS: a ws client with a client certificate passes; without one it never opens', async (t) => {
-    const srv = await listen(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
+    const srv = await listenTls(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
     const peer = await openWs(srv.url, undefined, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey });
     t.after(() => peer.ws.terminate());
     await wsEcho(peer, 'mutual');

@@ -21,12 +21,11 @@ import type { TLSSocket } from 'node:tls';
 import { Conn, ConnOpts, Context, SslProtocol, TlsError, type CloseInfo, type ConnOptsInit } from '../../src/index.js';
 import { startRegressionListener, type RegressionListener } from '../../src/cli/regression-listener.js';
 import { clientFrame, FrameReader, ipv6LoopbackAvailable, within } from '../helpers/net.js';
-import { certs, rawTlsUpgrade, tlsFile } from '../helpers/tls.js';
+import { certs, rawTlsUpgrade, tlsFile, TRUST } from '../helpers/tls.js';
 
 const READY = { timeoutMs: 5000 };
 const READ = { timeoutMs: 3000 };
 /** What noPoll's clients pass: here the CA that signed the listener's certificate. */
-const TRUST: ConnOptsInit = { tls: { ca: certs.ca } };
 
 let rl: RegressionListener;
 let ipv6 = false;
