@@ -9,6 +9,9 @@ import { Listener } from '../../src/api/listener.js';
 import type { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import type { Msg } from '../../src/api/msg.js';
+import type { TestContext } from 'node:test';
+import { connect } from '../../src/api/connect.js';
+import { RawServer, type RawIncoming, type RawPeer } from './raw-peer.js';
 import { AsyncQueue, withTimeout } from './ws-async.js';
 
 /** A nopoll listener on 127.0.0.1 that echoes text as text and binary as binary. */
@@ -154,4 +157,30 @@ export async function startWsServer(options: Omit<ServerOptions, 'port' | 'host'
         'closing the ws server',
       ),
   };
+}
+
+/**
+ * Our client (echoing every message with its type) against a raw server that answers the upgrade by hand, adding
+ * `responseHeaders`. Resolves once the client is ready; everything is closed after the test.
+ */
+export async function echoClientOnRawServer(
+  t: TestContext,
+  opts: ConnOptsInit = {},
+  responseHeaders: string[] = [],
+): Promise<{ peer: RawPeer; conn: Conn; incoming: RawIncoming }> {
+  const raw = await RawServer.start();
+  const ctx = new Context();
+  t.after(async () => {
+    await raw.close();
+    await withTimeout(ctx.close(), 10_000, 'closing the client context');
+  });
+  ctx.onMessage = (conn, msg) => {
+    if (msg.isText) conn.sendText(msg.payload);
+    else conn.sendBinary(msg.payload);
+  };
+  const conn = connect(ctx, `ws://127.0.0.1:${raw.port}/`, opts);
+  const incoming = await raw.next();
+  const peer = RawServer.accept(incoming, responseHeaders);
+  await conn.waitUntilReady({ timeoutMs: 3000 });
+  return { peer, conn, incoming };
 }

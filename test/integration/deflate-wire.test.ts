@@ -14,7 +14,7 @@ import { HandshakeError, MessageTooBigError, ProtocolError } from '../../src/err
 import { compressibleText, DeflateCodec, deflateOnce } from '../helpers/deflate.js';
 import { closeBody, encodeFrame, OP, parseClose, RawServer, rawClient, type Frame, type FrameSpec, type RawPeer } from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
-import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
+import { echoClientOnRawServer, startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
 const RSV1 = 0x40;
 const OFFER = 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits';
@@ -35,20 +35,7 @@ async function listenerPair(t: TestContext, opts: ConnOptsInit, offer: string | 
 
 /** Our echoing client against a raw server that answers with `extensions` (a header value, or none). */
 async function clientPair(t: TestContext, opts: ConnOptsInit, extensions: string | null): Promise<{ peer: RawPeer; conn: Conn; offer: string | undefined }> {
-  const raw = await RawServer.start();
-  const ctx = new Context();
-  t.after(async () => {
-    await raw.close();
-    await withTimeout(ctx.close(), 10_000, 'closing the client context');
-  });
-  ctx.onMessage = (conn, msg) => {
-    if (msg.isText) conn.sendText(msg.payload);
-    else conn.sendBinary(msg.payload);
-  };
-  const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`, opts);
-  const incoming = await raw.next();
-  const peer = RawServer.accept(incoming, extensions === null ? [] : [`Sec-WebSocket-Extensions: ${extensions}`]);
-  await conn.waitUntilReady({ timeoutMs: 3000 });
+  const { peer, conn, incoming } = await echoClientOnRawServer(t, opts, extensions === null ? [] : [`Sec-WebSocket-Extensions: ${extensions}`]);
   return { peer, conn, offer: incoming.request.headers.get('sec-websocket-extensions') };
 }
 

@@ -23,7 +23,7 @@ import {
   type RawPeer,
 } from '../helpers/raw-peer.js';
 import { delay, withTimeout } from '../helpers/ws-async.js';
-import { startEchoListener } from '../helpers/ws-peers.js';
+import { echoClientOnRawServer, startEchoListener } from '../helpers/ws-peers.js';
 
 type Side = 'server' | 'client';
 const SIDES: Side[] = ['server', 'client'];
@@ -50,20 +50,7 @@ async function serverHarness(t: TestContext, opts: ConnOptsInit = {}): Promise<H
 
 /** Our client (echoing) connected to a raw server that answered its upgrade by hand. */
 async function clientHarness(t: TestContext, opts: ConnOptsInit = {}): Promise<Harness> {
-  const raw = await RawServer.start();
-  const ctx = new Context();
-  t.after(async () => {
-    await raw.close();
-    await withTimeout(ctx.close(), 10_000, 'closing the client context');
-  });
-  ctx.onMessage = (conn, msg) => {
-    if (msg.isText) conn.sendText(msg.payload);
-    else conn.sendBinary(msg.payload);
-  };
-  const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`, opts);
-  const incoming = await raw.next();
-  const peer = RawServer.accept(incoming);
-  await conn.waitUntilReady({ timeoutMs: 3000 });
+  const { peer, conn } = await echoClientOnRawServer(t, opts);
   return { side: 'client', peer, conn };
 }
 
