@@ -6,9 +6,9 @@
  * @packageDocumentation
  */
 import { Duplex } from 'node:stream';
-import { ConnectionClosedError } from '../errors.js';
 import type { Conn } from './conn.js';
 import type { OnMessageHandler } from './handlers.js';
+import { settleSend } from './message-stream.js';
 
 /** How the stream maps onto messages. */
 export interface ConnStreamOptions {
@@ -95,18 +95,7 @@ export class ConnStream extends Duplex {
       callback(error as Error);
       return;
     }
-    if (sent < 0) {
-      callback(new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''));
-      return;
-    }
-    if (sent === 0 && chunk.length > 0) {
-      // Refused by the write limit (policy 'refuse'): nothing was sent; send it again once the socket drained.
-      conn.flushWrites().then(() => this._write(chunk, encoding, callback), callback);
-      return;
-    }
-    // Hold the next write while the socket holds more than the high-water mark.
-    if (conn.pendingWriteBytes > this.writableHighWaterMark) conn.flushWrites().then(() => callback(), callback);
-    else callback();
+    settleSend(conn, sent, chunk.length, this.writableHighWaterMark, () => this._write(chunk, encoding, callback), callback);
   }
 
   /** @internal */

@@ -11,6 +11,33 @@ import { Opcode } from '../protocol/constants.js';
 import type { InputFlow } from './conn-read.js';
 import type { Conn, SendOptions } from './conn.js';
 
+/**
+ * What a Writable over a connection does with a send's result: fail when the connection no longer sends, `retry`
+ * once the socket drained when the write limit refused it (policy 'refuse'), otherwise call back — after a drain
+ * when the socket holds more than `highWaterMark`, so backpressure reaches the writer.
+ * @returns true when the data was sent.
+ */
+export function settleSend(
+  conn: Conn,
+  sent: number,
+  length: number,
+  highWaterMark: number,
+  retry: () => void,
+  callback: (error?: Error | null) => void,
+): boolean {
+  if (sent < 0) {
+    callback(new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''));
+    return false;
+  }
+  if (sent === 0 && length > 0) {
+    conn.flushWrites().then(retry, callback);
+    return false;
+  }
+  if (conn.pendingWriteBytes > highWaterMark) conn.flushWrites().then(() => callback(), callback);
+  else callback();
+  return true;
+}
+
 /** Default high-water mark of a {@link MessageStream}, in bytes. */
 export const MESSAGE_STREAM_HIGH_WATER = 64 * 1024;
 
@@ -148,19 +175,9 @@ export class MessageWriter extends Writable {
       callback(error as Error);
       return;
     }
-    if (sent < 0) {
-      callback(new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''));
-      return;
-    }
-    if (sent === 0 && data.length > 0) {
-      // Refused by the write limit: nothing was sent; try again once the socket drained.
-      conn.flushWrites().then(() => this.#send(data, fin, callback), callback);
-      return;
-    }
+    if (!settleSend(conn, sent, data.length, this.writableHighWaterMark, () => this.#send(data, fin, callback), callback)) return;
     this.#started = true;
     if (fin) this.#ended = true;
-    if (conn.pendingWriteBytes > this.writableHighWaterMark) conn.flushWrites().then(() => callback(), callback);
-    else callback();
   }
 
   /** @internal */
