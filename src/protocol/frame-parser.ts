@@ -74,7 +74,7 @@ export class FrameParser {
   // open data message is streamed; the frame whose payload is arriving is streamed (not assembled).
   #streamMode = false;
   #streamExcludeRsv = 0;
-  #maxStreamBytes = Infinity;
+  #maxStreamBytes = -1; // -1: no limit (an integer field: Infinity would box a number per parser)
   #streamMessage = false;
   #streamFrame = false;
 
@@ -114,7 +114,7 @@ export class FrameParser {
   setStreaming(on: boolean, excludeRsv: number, maxStreamBytes: number): void {
     this.#streamMode = on;
     this.#streamExcludeRsv = excludeRsv;
-    this.#maxStreamBytes = maxStreamBytes;
+    this.#maxStreamBytes = maxStreamBytes === Infinity ? -1 : maxStreamBytes;
   }
 
   /** True while (and right after) the payload of a streamed frame is handed over in parts (see setStreaming). */
@@ -266,7 +266,7 @@ export class FrameParser {
       this.#messageBytes += length;
       if (this.#streamMessage) {
         // Nothing is assembled, so only the stream limit applies.
-        if (this.#messageBytes > this.#maxStreamBytes) {
+        if (this.#maxStreamBytes >= 0 && this.#messageBytes > this.#maxStreamBytes) {
           return this.#fail(new MessageTooBigError(`streamed message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxStreamBytes));
         }
       } else {

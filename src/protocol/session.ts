@@ -86,7 +86,9 @@ const RSV1 = 0x40;
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
 export class Session implements FrameSink {
   readonly #handler: SessionHandler;
-  readonly #parser: FrameParser;
+  // Made on the first byte received (see #parserNow): an idle connection holds no parser.
+  #parser: FrameParser | null = null;
+  readonly #allowedRsv: number;
   readonly #client: boolean;
   readonly #deliverFrames: boolean;
   readonly #maskSource: MaskSource;
@@ -123,12 +125,19 @@ export class Session implements FrameSink {
     }
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
-    this.#parser = new FrameParser(this, {
+    this.#allowedRsv = (options.allowedRsv ?? 0) | this.#compressedRsv;
+  }
+
+  #parserNow(): FrameParser {
+    if (this.#parser !== null) return this.#parser;
+    const parser = new FrameParser(this, {
       expectMasked: !this.#client,
-      maxFrameBytes: options.maxFrameBytes,
-      maxMessageBytes: options.maxMessageBytes,
-      allowedRsv: (options.allowedRsv ?? 0) | this.#compressedRsv,
+      maxFrameBytes: this.#maxFrameBytes,
+      maxMessageBytes: this.#maxMessageBytes,
+      allowedRsv: this.#allowedRsv,
     });
+    if (this.#state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
+    return (this.#parser = parser);
   }
 
   /** Current state. */
@@ -145,14 +154,14 @@ export class Session implements FrameSink {
   }
   /** Bytes of a partly received frame held by the parser. */
   get bufferedBytes(): number {
-    return this.#parser.bufferedBytes + this.#partsBytes;
+    return (this.#parser?.bufferedBytes ?? 0) + this.#partsBytes;
   }
 
   /** Changes the frame and message limits from the next frame on. */
   setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
     this.#maxFrameBytes = maxFrameBytes;
     this.#maxMessageBytes = maxMessageBytes;
-    this.#parser.setLimits(maxFrameBytes, maxMessageBytes);
+    this.#parser?.setLimits(maxFrameBytes, maxMessageBytes);
   }
 
   /**
@@ -173,12 +182,12 @@ export class Session implements FrameSink {
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
     if (on && typeof this.#handler.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
     this.#streaming = on;
-    this.#parser.setStreaming(on, this.#compressedRsv, maxStreamBytes);
+    this.#parserNow().setStreaming(on, this.#compressedRsv, maxStreamBytes);
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
   receive(chunk: Buffer): void {
-    this.#parser.push(chunk);
+    (this.#parser ?? this.#parserNow()).push(chunk);
   }
 
   // ---- FrameSink ----
@@ -216,10 +225,10 @@ export class Session implements FrameSink {
    * fails the connection before the rest of a long frame arrives (§8.1, "fail fast").
    */
   onFramePart(opcode: number, part: Buffer): void {
-    if (this.#parser.frameStreamed) return this.#streamPart(opcode, part);
+    if (this.#parser!.frameStreamed) return this.#streamPart(opcode, part);
     if (opcode === Opcode.TEXT) {
       // A compressed frame is checked once inflated (RFC 7692 §6), not on the wire.
-      if (this.#compressedRsv !== 0 && this.#parser.frameRsv !== 0) return;
+      if (this.#compressedRsv !== 0 && this.#parser!.frameRsv !== 0) return;
       if (!this.#partsChecked) this.#startUtf8();
     } else if (opcode !== Opcode.CONTINUATION || this.#messageOpcode !== Opcode.TEXT) {
       return;
@@ -326,7 +335,7 @@ export class Session implements FrameSink {
       opcode = this.#messageOpcode & 0x0f;
     }
     this.#inflating = fin ? opcode | 0x80 : opcode;
-    this.#parser.pause();
+    this.#parser!.pause();
     this.#handler.sessionCompressed!(opcode, data, fin);
   }
 
@@ -336,7 +345,7 @@ export class Session implements FrameSink {
    * resumes. Ignored once the session is closed by a failure or an abort.
    */
   deliverInflated(data: Buffer): void {
-    if (this.#parser.stopped && this.#state === SessionState.CLOSED) return;
+    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
     const opcode = this.#inflating & 0x0f;
     const fin = this.#inflating >= 0x80;
     const text = (this.#messageOpcode & 0x0f) === Opcode.TEXT;
@@ -348,12 +357,12 @@ export class Session implements FrameSink {
       if (!utf8.push(data) || (fin && !utf8.atBoundary)) return this.#failUtf8();
     }
     this.#handler.sessionMessage(opcode, data, fin);
-    this.#parser.resume();
+    this.#parser!.resume();
   }
 
   /** The transport could not inflate: fails the connection with `error` (1009 over the limit, 1007 corrupt data). */
   failInflate(error: ProtocolError): void {
-    if (this.#state === SessionState.CLOSED && this.#parser.stopped) return;
+    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
     this.#fail(error);
   }
 
@@ -361,7 +370,7 @@ export class Session implements FrameSink {
     const body = parseCloseBody(payload);
     if (body instanceof ProtocolError) return this.#fail(body);
     this.#closeReceived = true;
-    this.#parser.stop(); // §5.5.1: nothing after a close frame is data
+    this.#parserNow().stop(); // §5.5.1: nothing after a close frame is data
     if (!this.#closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
       this.#closeSent = true;
@@ -376,7 +385,7 @@ export class Session implements FrameSink {
   }
 
   #fail(error: ProtocolError): void {
-    this.#parser.stop();
+    this.#parserNow().stop();
     this.#parts = null;
     this.#partsBytes = 0;
     if (!this.#closeSent) {
@@ -483,7 +492,7 @@ export class Session implements FrameSink {
 
   /** Marks the session closed without a handshake (the transport lost the connection). */
   abort(): void {
-    this.#parser.stop();
+    this.#parser?.stop(); // none yet: #parserNow makes it stopped
     this.#state = SessionState.CLOSED;
   }
 

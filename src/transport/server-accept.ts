@@ -72,7 +72,7 @@ export function readUpgradeRequest(
     clearTimeout(timer);
     socket.off('data', onData);
     socket.off('close', onClose);
-    socket.off('error', onError);
+    socket.off('error', ignoreError);
     done(error, upgrade);
   };
   const onData = (chunk: Buffer): void => {
@@ -104,16 +104,13 @@ export function readUpgradeRequest(
     finish(null, { request: checked.request, head: requestHead, rest: parsed.rest });
   };
   const onClose = (): void => finish(new HandshakeError('connection closed during the opening handshake'));
-  const onError = (): void => {
-    /* 'close' follows and reports it */
-  };
   const timer = setTimeout(() => {
     rejectUpgrade(socket, 408, 'request head not received in time');
     finish(new TimeoutError('handshake', `no complete handshake request within ${options.timeoutMs} ms`));
   }, options.timeoutMs);
   socket.on('data', onData);
   socket.on('close', onClose);
-  socket.on('error', onError);
+  socket.on('error', ignoreError);
   // A socket handed over paused (the port-sharing sniffer leaves it so) must flow again; a fresh one flows anyway.
   if (socket.isPaused()) socket.resume();
   if (head !== null && head.length > 0) onData(head);
@@ -121,13 +118,7 @@ export function readUpgradeRequest(
 
 /** Sends the 101 response (RFC 6455 §4.2.2) and resumes reading. */
 export function acceptUpgrade(socket: Socket, key: string, reply: AcceptReply): void {
-  socket.write(
-    buildAcceptResponse(key, {
-      protocol: reply.protocol,
-      extensions: reply.extensions,
-      ...(reply.headers ? { headers: reply.headers } : {}),
-    }),
-  );
+  socket.write(buildAcceptResponse(key, reply));
   socket.resume();
 }
 
@@ -143,3 +134,6 @@ export function rejectUpgrade(
   // Do not let a client that never reads keep the socket.
   setTimeout(() => socket.destroy(), 1000).unref();
 }
+
+// 'close' follows an error and reports it; a listener must exist so the error does not crash the process.
+function ignoreError(): void {}

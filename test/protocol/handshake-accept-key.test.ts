@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Buffer } from 'node:buffer';
+import { createHash } from 'node:crypto';
 import { acceptKeyFor, generateKey, isValidKey } from '../../src/protocol/handshake/accept-key.js';
 
 test('acceptKeyFor matches the sample of RFC 6455 §1.3', () => {
@@ -49,4 +50,29 @@ test('isValidKey refuses anything else', () => {
   ]) {
     assert.equal(isValidKey(bad), false, JSON.stringify(bad));
   }
+});
+
+test('isValidKey agrees with the definition: 24 characters of strict base64 that round-trip through 16 bytes', async () => {
+  const fc = (await import('fast-check')).default;
+  const reference = (key: string): boolean =>
+    /^[A-Za-z0-9+/]{22}==$/.test(key) && Buffer.from(key, 'base64').toString('base64') === key;
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=-_ \u00e9';
+  const nearKey = fc
+    .array(fc.constantFrom(...alphabet), { minLength: 20, maxLength: 26 })
+    .map((chars) => chars.join(''));
+  const realKey = fc.uint8Array({ minLength: 16, maxLength: 16 }).map((b) => Buffer.from(b).toString('base64'));
+  const mutated = fc
+    .tuple(realKey, fc.nat(23), fc.constantFrom(...alphabet))
+    .map(([key, at, ch]) => key.slice(0, at) + ch + key.slice(at + 1));
+  fc.assert(
+    fc.property(fc.oneof(nearKey, realKey, mutated), (key) => isValidKey(key) === reference(key)),
+    { numRuns: 5000 },
+  );
+});
+
+test('acceptKeyFor hashes any key as latin1 text, also one with characters outside ASCII', () => {
+  // No valid key has them, but the answer must not depend on how the hashing path encodes text.
+  const key = 'dGhlIHNhbXBsZSBub25jZQ\u00e9=';
+  const expected = createHash('sha1').update(Buffer.from(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`, 'latin1')).digest('base64');
+  assert.equal(acceptKeyFor(key), expected);
 });

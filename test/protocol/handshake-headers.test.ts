@@ -4,6 +4,7 @@ import {
   checkExtraHeaders,
   HeaderList,
   isToken,
+  listHasToken,
   parseTokenList,
   splitList,
   trimOws,
@@ -86,4 +87,34 @@ test('checkExtraHeaders validates names, values and reserved names', () => {
   assert.throws(() => checkExtraHeaders({ 'Bad Name': '1' }, reserved), TypeError);
   assert.throws(() => checkExtraHeaders({ 'X-A:': '1' }, reserved), TypeError);
   assert.throws(() => checkExtraHeaders({ HOST: 'x' }, reserved), TypeError);
+});
+
+test('listHasToken answers what parseTokenList(value).includes(token) answers, without allocating', async () => {
+  const fc = (await import('fast-check')).default;
+  const piece = fc.constantFrom('websocket', 'WebSocket', 'upgrade', 'Upgrade', 'keep-alive', 'h2c', '', ' ', '\t', ',', 'x', 'websockets', 'web socket', '\u00c0');
+  const value = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
+  fc.assert(
+    fc.property(value, fc.constantFrom('websocket', 'upgrade'), (v, token) => listHasToken(v, token) === parseTokenList(v).includes(token)),
+    { numRuns: 5000 },
+  );
+  assert.equal(listHasToken(null, 'upgrade'), false);
+  assert.equal(listHasToken('keep-alive, Upgrade', 'upgrade'), true);
+  assert.equal(listHasToken('keep-alive,upgraded', 'upgrade'), false);
+});
+
+test('HeaderList: lookups are case-insensitive, repeated fields join with ", ", raw pairs keep order and case', () => {
+  const h = new HeaderList([
+    ['Host', 'a'],
+    ['X-Thing', '1'],
+    ['x-thing', '2'],
+  ]);
+  assert.equal(h.get('HOST'), 'a');
+  assert.equal(h.get('x-THING'), '1, 2');
+  assert.deepEqual(h.getAll('X-Thing'), ['1', '2']);
+  assert.equal(h.count('x-thing'), 2);
+  assert.equal(h.has('missing'), false);
+  assert.equal(h.get('missing'), null);
+  assert.equal(h.size, 3);
+  assert.deepEqual(h.entries(), [['Host', 'a'], ['X-Thing', '1'], ['x-thing', '2']]);
+  assert.deepEqual({ ...h.toObject() }, { host: 'a', 'x-thing': '1, 2' });
 });

@@ -72,13 +72,47 @@ export function parseTokenList(value: string): string[] {
 }
 
 /**
+ * True when the `#token` list `value` (RFC 7230 §7) holds `token`, given in lower case, compared ASCII
+ * case-insensitively (RFC 7230 §6.1, §6.7): what {@link parseTokenList} then `includes` answers, without
+ * allocating.
+ */
+export function listHasToken(value: string | null, token: string): boolean {
+  if (value === null) return false;
+  let start = 0;
+  while (start <= value.length) {
+    let end = value.indexOf(',', start);
+    if (end < 0) end = value.length;
+    let a = start;
+    let b = end;
+    while (a < b && isOws(value.charCodeAt(a))) a++;
+    while (b > a && isOws(value.charCodeAt(b - 1))) b--;
+    if (b - a === token.length && equalsAsciiLower(value, a, token)) return true;
+    start = end + 1;
+  }
+  return false;
+}
+
+// `s` from `at` equals `lower` with ASCII letters folded to lower case.
+function equalsAsciiLower(s: string, at: number, lower: string): boolean {
+  for (let i = 0; i < lower.length; i++) {
+    let c = s.charCodeAt(at + i);
+    if (c >= 0x41 && c <= 0x5a) c |= 0x20;
+    if (c !== lower.charCodeAt(i)) return false;
+  }
+  return true;
+}
+
+/**
  * The header fields of one HTTP head, as received: raw `[name, value]` pairs in arrival order. Lookups are
  * case-insensitive (RFC 7230 §3.2). A field repeated on several lines is joined with `", "`, which RFC 7230
  * §3.2.2 makes equivalent for list-valued fields.
  */
 export class HeaderList {
-  readonly #pairs: Array<readonly [string, string]> = [];
-  readonly #byName = new Map<string, string[]>();
+  // Flat arrays, one slot per field line: a handshake head has a handful of fields, so a linear scan beats a map
+  // and receiving a field costs no allocation beyond its strings. `#keys` holds the lower-cased names.
+  readonly #names: string[] = [];
+  readonly #keys: string[] = [];
+  readonly #values: string[] = [];
 
   /** @param pairs Initial `[name, value]` pairs, kept in order. */
   constructor(pairs: Iterable<readonly [string, string]> = []) {
@@ -87,48 +121,62 @@ export class HeaderList {
 
   /** Adds one field at the end, keeping earlier fields of the same name. */
   append(name: string, value: string): void {
-    this.#pairs.push([name, value]);
-    const key = name.toLowerCase();
-    const values = this.#byName.get(key);
-    if (values === undefined) this.#byName.set(key, [value]);
-    else values.push(value);
+    this.#names.push(name);
+    this.#keys.push(name.toLowerCase());
+    this.#values.push(value);
   }
 
   /** The value of `name`, repeated fields joined with `", "`; `null` when absent. */
   get(name: string): string | null {
-    const values = this.#byName.get(name.toLowerCase());
-    return values === undefined ? null : values.join(', ');
+    const key = name.toLowerCase();
+    const keys = this.#keys;
+    let found: string | null = null;
+    for (let i = 0; i < keys.length; i++) {
+      if (keys[i] === key) found = found === null ? this.#values[i]! : `${found}, ${this.#values[i]!}`;
+    }
+    return found;
   }
 
   /** Every value of `name`, one per field line, in arrival order (empty when absent). */
   getAll(name: string): string[] {
-    return [...(this.#byName.get(name.toLowerCase()) ?? [])];
+    const key = name.toLowerCase();
+    const keys = this.#keys;
+    const out: string[] = [];
+    for (let i = 0; i < keys.length; i++) if (keys[i] === key) out.push(this.#values[i]!);
+    return out;
   }
 
   /** How many field lines named `name` were received. */
   count(name: string): number {
-    return this.#byName.get(name.toLowerCase())?.length ?? 0;
+    const key = name.toLowerCase();
+    let n = 0;
+    for (const k of this.#keys) if (k === key) n++;
+    return n;
   }
 
   /** True when at least one field named `name` was received. */
   has(name: string): boolean {
-    return this.#byName.has(name.toLowerCase());
+    return this.#keys.includes(name.toLowerCase());
   }
 
   /** Number of field lines. */
   get size(): number {
-    return this.#pairs.length;
+    return this.#keys.length;
   }
 
   /** The raw pairs in arrival order, names with their original case. */
   entries(): ReadonlyArray<readonly [string, string]> {
-    return this.#pairs;
+    return this.#names.map((name, i) => [name, this.#values[i]!] as const);
   }
 
   /** A plain object: lower-cased names to values, repeated fields joined with `", "`. */
   toObject(): Record<string, string> {
     const out: Record<string, string> = Object.create(null) as Record<string, string>;
-    for (const [key, values] of this.#byName) out[key] = values.join(', ');
+    const keys = this.#keys;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i]!;
+      out[key] = key in out ? `${out[key]!}, ${this.#values[i]!}` : this.#values[i]!;
+    }
     return out;
   }
 }

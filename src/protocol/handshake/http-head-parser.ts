@@ -5,7 +5,7 @@
  */
 
 import { Buffer } from 'node:buffer';
-import { HeaderList, isToken, isTokenChar, trimOws } from './headers.js';
+import { HeaderList, isToken, isTokenChar } from './headers.js';
 
 /** A parsed request head (RFC 7230 §3.1.1). */
 export interface RequestHead {
@@ -195,7 +195,12 @@ export class HttpHeadParser {
       if ((c < 0x20 && c !== 0x09) || c === 0x7f) return this.#fail(400, 'control character in header field value');
     }
     const name = src.toString('latin1', start, colon);
-    this.#headers.append(name, trimOws(src.toString('latin1', colon + 1, end)));
+    // OWS is skipped on the bytes (RFC 7230 §3.2.4), so the value is one flat string, not a slice of a longer one.
+    let from = colon + 1;
+    let to = end;
+    while (from < to && (src[from] === 0x20 || src[from] === 0x09)) from++;
+    while (to > from && (src[to - 1] === 0x20 || src[to - 1] === 0x09)) to--;
+    this.#headers.append(name, src.toString('latin1', from, to));
     return null;
   }
 

@@ -12,13 +12,15 @@ import {
   assertHeaderValue,
   checkExtraHeaders,
   isToken,
-  parseTokenList,
+  listHasToken,
   serializeHead,
   splitList,
   type HeaderInput,
   type HeaderList,
 } from './headers.js';
 import type { RequestHead } from './http-head-parser.js';
+
+const NO_PROTOCOLS = Object.freeze([]) as unknown as string[];
 
 /** What a valid upgrade request asked for. */
 export interface ServerRequestInfo {
@@ -61,6 +63,12 @@ export type ServerCheckResult =
 const ABSOLUTE_RE = /^(?:https?|wss?):\/\/[^/?#]+(.*)$/is;
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
 
+const PLAIN_ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
+
+function bad(message: string): ServerCheckResult {
+  return { ok: false, status: 400, message, headers: [] };
+}
+
 /**
  * Checks an upgrade request against RFC 6455 §4.2.1, in this order: method GET (else 405 with `Allow: GET`);
  * HTTP version 1.1 or later (400); target in origin form or absolute http(s)/ws(s) form, no fragment (400);
@@ -76,14 +84,15 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
     throw new TypeError(`invalid WebSocket version in policy: ${String(wanted)}`);
   }
   const h = head.headers;
-  const bad = (message: string): ServerCheckResult => ({ ok: false, status: 400, message, headers: [] });
 
   // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Method names are case-sensitive (RFC 7230 §3.1.1).
   if (head.method !== 'GET') {
     return { ok: false, status: 405, message: `method ${head.method} not allowed`, headers: [['Allow', 'GET']] };
   }
-  const v = VERSION_RE.exec(head.version);
-  if (v === null || Number(v[1]) * 10 + Number(v[2]) < 11) return bad(`${head.version} cannot upgrade`);
+  if (head.version !== 'HTTP/1.1') {
+    const v = VERSION_RE.exec(head.version);
+    if (v === null || Number(v[1]) * 10 + Number(v[2]) < 11) return bad(`${head.version} cannot upgrade`);
+  }
 
   // §4.2.1 item 1 and §3: a /resource name/, or an absolute HTTP(S) URI holding one; never a fragment.
   let path: string;
@@ -101,14 +110,14 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
   const hosts = h.getAll('host');
   if (hosts.length !== 1 || (hosts[0] as string).length === 0) return bad('exactly one Host header is required');
   // §4.2.1 items 3 and 4.
-  if (!parseTokenList(h.get('upgrade') ?? '').includes('websocket')) return bad('missing Upgrade: websocket');
-  if (!parseTokenList(h.get('connection') ?? '').includes('upgrade')) return bad('missing Connection: Upgrade');
+  if (!listHasToken(h.get('upgrade'), 'websocket')) return bad('missing Upgrade: websocket');
+  if (!listHasToken(h.get('connection'), 'upgrade')) return bad('missing Connection: Upgrade');
   // §4.2.1 item 5: a base64 nonce decoding to 16 bytes.
   const keys = h.getAll('sec-websocket-key');
   if (keys.length !== 1 || !isValidKey(keys[0] as string)) return bad('invalid or missing Sec-WebSocket-Key');
   // §4.2.1 item 6 and §4.4: an unsupported version is answered 426 listing the versions supported.
   const versions = h.getAll('sec-websocket-version');
-  if (versions.length !== 1 || !/^\d{1,3}$/.test(versions[0] as string)) {
+  if (versions.length !== 1 || !/^\d{1,3}$/.test(versions[0]!)) {
     return bad('invalid or missing Sec-WebSocket-Version');
   }
   const version = Number(versions[0]);
@@ -126,10 +135,12 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
     return { ok: false, status: 403, message: 'Origin header required', headers: [] };
   }
   // §4.2.1 item 8 and §11.3.4: `1#token`; several fields are one list (RFC 7230 §3.2.2).
-  const protocols: string[] = [];
+  // Most requests offer none: they share one frozen empty list, so a connection holds no array of its own.
+  let protocols = NO_PROTOCOLS;
   for (const field of h.getAll('sec-websocket-protocol')) {
     for (const p of splitList(field)) {
       if (!isToken(p)) return bad(`invalid subprotocol in Sec-WebSocket-Protocol: ${p}`);
+      if (protocols === NO_PROTOCOLS) protocols = [];
       if (!protocols.includes(p)) protocols.push(p);
     }
   }
@@ -189,6 +200,10 @@ export function buildAcceptResponse(
   opts: { protocol?: string | null; extensions?: string | null; headers?: HeaderInput } = {},
 ): Buffer {
   if (!isValidKey(key)) throw new TypeError('key must be a valid Sec-WebSocket-Key');
+  // The common answer (no subprotocol, extension or extra header) is one string, built without a header list.
+  if (opts.protocol == null && !opts.extensions && opts.headers === undefined) {
+    return Buffer.from(`${PLAIN_ACCEPT_HEAD}${acceptKeyFor(key)}\r\n\r\n`, 'latin1');
+  }
   const headers: Array<[string, string]> = [
     ['Upgrade', 'websocket'],
     ['Connection', 'Upgrade'],
