@@ -92,14 +92,17 @@ export class HandshakeError extends NopollError {
   }
 }
 
-/** An operation needed an open connection, or a wait was cut short because the connection ended. */
+/**
+ * An operation needed an open connection, a wait was cut short because the connection ended, or the socket failed
+ * (ECONNRESET...: `cause` is Node's error). When the connection failed, `cause` is the error that failed it.
+ */
 export class ConnectionClosedError extends NopollError {
   /** Close code seen (1005 no code, 1006 abnormal). */
   readonly closeCode: number;
   /** Close reason seen. */
   readonly reason: string;
-  constructor(message: string, closeCode = 1006, reason = '') {
-    super('NOPOLL_ERR_CLOSED', message);
+  constructor(message: string, closeCode = 1006, reason = '', options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_CLOSED', message, options);
     this.closeCode = closeCode;
     this.reason = reason;
   }
@@ -114,7 +117,11 @@ export class InvalidStateError extends NopollError {
 
 /** A wait ran out of time. `phase` says which wait. */
 export class TimeoutError extends NopollError {
-  /** Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS handshake), 'close', 'ready', 'read', 'flush', 'accept'. */
+  /**
+   * Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS
+   * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), and the
+   * waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept'.
+   */
   readonly phase: string;
   constructor(phase: string, message?: string) {
     super('NOPOLL_ERR_TIMEOUT', message ?? `${phase} timed out`);

@@ -5,7 +5,17 @@
  * @packageDocumentation
  */
 import type { Socket } from 'node:net';
-import { AbortError, ConnectionClosedError, InvalidStateError, TimeoutError } from '../errors.js';
+import {
+  AbortError,
+  ConnectionClosedError,
+  HandshakeError,
+  InvalidStateError,
+  MessageTooBigError,
+  NopollError,
+  PolicyViolationError,
+  ProtocolError,
+  TimeoutError,
+} from '../errors.js';
 import { Opcode } from '../protocol/constants.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
 import { isValidUtf8, Utf8Validator } from '../protocol/utf8.js';
@@ -128,8 +138,9 @@ export class Conn implements DriverEvents {
   #reader: ReadBuffer | null = null;
   #onMessageStream: OnMessageStreamHandler | null = null;
   #current: MessageStream | null = null;
-  #maxStreamBytes = Infinity;
-  #maxMessageSize = Infinity;
+  // Not Infinity: a field that ever holds a non-integer gets a boxed number per connection.
+  #maxStreamBytes: number | undefined = undefined;
+  #maxMessageSize = 0;
   #streaming = false; // read() was used or onMessageStream was set: the session streams data messages
   #assembly: Buffer[] | null = null;
   #assemblyBytes = 0;
@@ -412,8 +423,9 @@ export class Conn implements DriverEvents {
   // A send past the write limit: 0 ('refuse', nothing sent), or -1 and a close with 1008 ('close').
   #refuseWrite(): number {
     if (this.#writeRefuses) return 0;
-    this.ctx.log('debug', `write limit of ${this.#writeLimit} bytes exceeded (${this.pendingWriteBytes} pending): closing with 1008`);
-    if (this.#state === 'open') void this.close(1008, 'write limit exceeded');
+    const text = `write limit of ${this.#writeLimit} bytes exceeded (${this.pendingWriteBytes} pending)`;
+    this.ctx.log('warning', `conn ${this.id}: ${text}: closing with 1008`);
+    this.#closeWithError(new PolicyViolationError(text), 'write limit exceeded');
     return -1;
   }
 
@@ -663,7 +675,7 @@ export class Conn implements DriverEvents {
     this.#earlyClose = () => {
       if (this.#driver === null) this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
     };
-    socket.once('close', this.#earlyClose);
+    socket.on('close', this.#earlyClose); // removed in startSession or fail: no once() wrapper needed
   }
 
   /** @internal The handshake completed: start framing, flush queued sends, fire on_ready, then feed `rest`. */
@@ -697,7 +709,7 @@ export class Conn implements DriverEvents {
     this.#driver = driver;
     this.#writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
     this.#writeRefuses = settings.writeLimitPolicy === 'refuse';
-    this.#maxStreamBytes = settings.maxStreamBytes ?? Infinity;
+    this.#maxStreamBytes = settings.maxStreamBytes;
     this.#maxMessageSize = settings.maxMessageSize;
     this.#flushedMark = (socket.bytesWritten ?? 0) - socket.writableLength;
     if (this.#streaming) driver.session.setStreaming(true, this.#maxStreamBytes);
@@ -722,39 +734,48 @@ export class Conn implements DriverEvents {
     if (handler === null) {
       if (!keep) this.handshake.headers = null;
     } else {
-      this.#decide(handler, (ok) => {
+      this.#decide(handler, (ok, threw) => {
         if (!keep) this.handshake.headers = null;
-        if (!ok) void this.close(1000);
+        // A refusal closes normally; a handler that failed is an internal error (RFC 6455 §7.4.1: 1011).
+        if (!ok) void this.close(threw ? 1011 : 1000);
       });
     }
     if (this.#state === 'open') driver.feed(rest);
   }
 
   /** @internal Runs a deciding handler (sync or async) and reports its answer; a throw counts as a refusal. */
-  decide(handler: (conn: Conn) => unknown, then: (accepted: boolean) => void): void {
+  decide(handler: (conn: Conn) => unknown, then: (accepted: boolean, threw: boolean) => void): void {
     this.#decide(handler, then);
   }
 
-  #decide(handler: (conn: Conn) => unknown, then: (accepted: boolean) => void): void {
+  // `threw` tells a failure (a throw or a rejection, reported to onError) from a refusal (`false`).
+  #decide(handler: (conn: Conn) => unknown, then: (accepted: boolean, threw: boolean) => void): void {
     let result: unknown;
     try {
       result = handler(this);
     } catch (error) {
       this.ctx.handlerError(error, this);
-      then(false);
+      then(false, true);
       return;
     }
     if (result instanceof Promise) {
       result.then(
-        (value) => then(value !== false),
+        (value) => then(value !== false, false),
         (error: unknown) => {
           this.ctx.handlerError(error, this);
-          then(false);
+          then(false, true);
         },
       );
     } else {
-      then(result !== false);
+      then(result !== false, false);
     }
+  }
+
+  // A local failure of an open connection (write or size limit): close with the error's code, report the error.
+  #closeWithError(error: ProtocolError, reason: string): void {
+    if (this.#state !== 'open' || this.#driver === null) return;
+    this.#driver.closeWithError(error, error.closeCode, reason);
+    this.#state = 'closing';
   }
 
   /** @internal The connection ended before or during the handshake. */
@@ -818,10 +839,12 @@ export class Conn implements DriverEvents {
     if (stream === null) {
       const handler = this.#onMessageStream;
       if (handler === null) return this.#assemble(opcode, data, end);
-      stream = new MessageStream(opcode, this.#inputFlow());
+      stream = new MessageStream(opcode, this.#inputFlow(), undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
       this.#current = stream;
       try {
-        handler(this, stream);
+        const result: unknown = handler(this, stream);
+        // An async consumer's rejection is a handler failure too, never an unhandled rejection.
+        if (result instanceof Promise) result.then(undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
       } catch (error) {
         this.#handlerFailed(error);
       }
@@ -843,7 +866,7 @@ export class Conn implements DriverEvents {
       if (this.#assemblyBytes > this.#maxMessageSize) {
         this.#assembly = null;
         this.#assemblyBytes = 0;
-        if (this.#state === 'open') void this.close(1009, 'message too big');
+        this.#closeWithError(new MessageTooBigError(`message of over ${this.#maxMessageSize} bytes`, this.#maxMessageSize), 'message too big');
         return;
       }
     }
@@ -893,10 +916,12 @@ export class Conn implements DriverEvents {
     if (stream !== null) {
       stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
     }
+    if (this.ctx.logEnabled) this.#logEnd(info);
     for (const handler of [this.onClose, this.ctx.onClose]) {
       if (handler === null) continue;
       try {
-        handler(this, info);
+        const result: unknown = handler(this, info);
+        if (result instanceof Promise) result.then(undefined, (error: unknown) => this.ctx.handlerError(error, this));
       } catch (error) {
         this.ctx.handlerError(error, this);
       }
@@ -908,16 +933,32 @@ export class Conn implements DriverEvents {
 
   #safely(handler: (conn: Conn, payload: Buffer) => void, payload: Buffer): void {
     try {
-      handler(this, payload);
+      const result: unknown = handler(this, payload);
+      if (result instanceof Promise) result.then(undefined, (error: unknown) => this.ctx.handlerError(error, this));
     } catch (error) {
       this.ctx.handlerError(error, this);
     }
   }
 
+  // One log line per connection end: a failure at 'warning' (a socket error or an early close at 'debug'), a close at 'debug'.
+  #logEnd(info: CloseInfo): void {
+    const who = `conn ${this.id} (${this.role} ${this.host}:${this.port})`;
+    const error = info.error;
+    if (error === undefined) {
+      this.ctx.log('debug', `${who} closed: code ${info.code}${info.reason ? ` "${info.reason}"` : ''}, ${info.wasClean ? 'clean' : 'not clean'}`);
+      return;
+    }
+    const code = error instanceof NopollError ? error.code : 'error';
+    const detail =
+      error instanceof ProtocolError ? `, close code ${error.closeCode}` : error instanceof HandshakeError && error.status ? `, HTTP ${error.status}` : '';
+    const level = error instanceof NopollError && !(error instanceof ConnectionClosedError) ? 'warning' : 'debug';
+    this.ctx.log(level, `${who} failed: ${code}${detail}: ${error.message}`);
+  }
+
   #endError(): Error {
     const info = this.#closeInfo;
     if (info?.error && this.#driver === null) return info.error;
-    return new ConnectionClosedError('the connection is closed', info?.code ?? 1006, info?.reason ?? '');
+    return new ConnectionClosedError('the connection is closed', info?.code ?? 1006, info?.reason ?? '', info?.error ? { cause: info.error } : undefined);
   }
 }
 

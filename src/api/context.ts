@@ -283,17 +283,29 @@ export class Context {
   setLogHandler(handler: LogHandler | null): void {
     this.#log = handler;
   }
-  /** @internal Emits a log line when logging is on. */
+  /** @internal Emits a log line when logging is on. A log handler that throws is reported like any handler. */
   log(level: LogLevel, text: string): void {
-    if (this.#log !== null) this.#log(level, text);
+    const handler = this.#log;
+    if (handler === null) return;
+    try {
+      handler(level, text);
+    } catch (error) {
+      this.#reportHandlerError(error, null);
+    }
   }
 
-  /** @internal Reports an error thrown by a user handler. */
+  /** @internal Reports an error thrown by a user handler: logged at 'critical', then given to `onError`. */
   handlerError(error: unknown, conn: Conn | null): void {
-    this.log('critical', `handler error: ${String(error)}`);
+    this.log('critical', `${conn === null ? '' : `conn ${conn.id}: `}handler error: ${String(error)}`);
+    this.#reportHandlerError(error, conn);
+  }
+
+  // onError, else the console. What onError throws or rejects with is printed: nothing escapes to the process.
+  #reportHandlerError(error: unknown, conn: Conn | null): void {
     if (this.onError) {
       try {
-        this.onError(error, conn);
+        const result: unknown = this.onError(error, conn);
+        if (result instanceof Promise) result.then(undefined, (nested: unknown) => console.error('nopoll: onError failed:', nested));
         return;
       } catch (nested) {
         error = nested;

@@ -329,11 +329,13 @@ export class Listener {
       xRealIp: request.xRealIp,
       headers: request.headers,
     });
-    const finish = (accepted: boolean): void => {
+    const finish = (accepted: boolean, threw = false): void => {
       if (!conn.isOk) return;
       if (!accepted) {
-        rejectUpgrade(socket, 403, 'connection refused');
-        conn.fail(new HandshakeError('refused by the onOpen handler', 403));
+        // `false` refuses (403); a throw or a rejection is the server's own failure (500).
+        const status = threw ? 500 : 403;
+        rejectUpgrade(socket, status, threw ? 'internal server error' : 'connection refused');
+        conn.fail(new HandshakeError(threw ? 'the onOpen handler failed' : 'refused by the onOpen handler', status));
         return;
       }
       let protocol = conn.acceptedProtocol;

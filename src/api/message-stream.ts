@@ -38,6 +38,8 @@ export function settleSend(
   return true;
 }
 
+const ignoreError = (): void => undefined;
+
 /** Default high-water mark of a {@link MessageStream}, in bytes. */
 export const MESSAGE_STREAM_HIGH_WATER = 64 * 1024;
 
@@ -56,12 +58,31 @@ export class MessageStream extends Readable {
   #paused = false;
   #received = 0;
   #complete = false;
+  readonly #listenerFailed: ((error: unknown) => void) | null;
 
-  /** @internal Made by the connection. */
-  constructor(opcode: number, flow: InputFlow, highWaterMark = MESSAGE_STREAM_HIGH_WATER) {
+  /**
+   * @internal Made by the connection. `listenerFailed` receives what a listener of this stream throws ('data',
+   * 'end'...), which would otherwise escape from the socket's event or a later tick and end the process.
+   */
+  constructor(opcode: number, flow: InputFlow, highWaterMark = MESSAGE_STREAM_HIGH_WATER, listenerFailed: ((error: unknown) => void) | null = null) {
     super({ highWaterMark });
     this.opcode = opcode;
     this.#flow = flow;
+    this.#listenerFailed = listenerFailed;
+    // The connection ending mid-message destroys the stream with that error (also in `closeInfo.error`): a
+    // consumer that only reads must not crash the process with an unhandled 'error' event.
+    this.on('error', ignoreError);
+  }
+
+  /** @internal A listener that throws is the consumer's failure, reported to the connection (onError, 1011). */
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (this.#listenerFailed === null) return super.emit(event, ...args);
+    try {
+      return super.emit(event, ...args);
+    } catch (error) {
+      this.#listenerFailed(error);
+      return true;
+    }
   }
 
   /** True for a text message. */

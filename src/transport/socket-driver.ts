@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Socket } from 'node:net';
-import { PolicyViolationError, TimeoutError, type ProtocolError } from '../errors.js';
+import { ConnectionClosedError, PolicyViolationError, TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
 import { encodeCloseBody } from '../protocol/close.js';
 import { PerMessageDeflate, type DeflateHost, type DeflateSetup, type WriteHold } from './deflate.js';
@@ -172,6 +172,15 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     const started = this.session.close(code, reason);
     if (started) this.#armCloseTimer();
     return started;
+  }
+
+  /**
+   * Starts the closing handshake for a local failure (a write limit, a size limit): as {@link close}, and `error` is
+   * reported as why the connection ended.
+   */
+  closeWithError(error: Error, code: number, reason: string): boolean {
+    if (!this.#error) this.#error = error;
+    return this.close(code, reason);
   }
 
   /** Drops the TCP connection at once, without a close frame (noPoll's shutdown). */
@@ -355,7 +364,8 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
 
   static #onError(this: DriverSocket, error: Error): void {
     const driver = this[kDriver]!;
-    if (!driver.#error) driver.#error = error;
+    // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause.
+    if (!driver.#error) driver.#error = new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
   }
 
   static #onClose(this: DriverSocket): void {
