@@ -117,33 +117,27 @@ export class Conn implements DriverEvents {
   #driver: SocketDriver | null = null;
   #deliverFrames = false;
   #acceptedProtocol: string | null = null;
-  #pending: PendingSend[] | null = null;
   #pendingFragmentKind = 0;
   #closeInfo: CloseInfo | null = null;
-  #readyWaiters: Waiter[] | null = null;
-  #closedWaiters: Array<(info: CloseInfo) => void> | null = null;
   #inbox: Msg[] | null = null;
-  #inboxWaiters: Waiter[] | null = null;
   #maxFrameSize: number;
   #tls = false;
   #earlyClose: (() => void) | null = null;
-  #sendUtf8: Utf8Validator | null = null;
-  #rejected: ((error: unknown) => void) | null = null;
   #deflate: DeflateAgreement | null = null;
   // Write limit (maxPendingWriteBytes, writeLimitPolicy) and completePendingWrite's count of bytes flushed so far.
   #writeLimit = DEFAULT_MAX_PENDING_WRITE_BYTES;
   #writeRefuses = false;
   #flushedMark = 0;
-  // Streaming: the stream view once read() was used; the stream handler; the message being streamed to it.
-  #reader: ReadBuffer | null = null;
-  #onMessageStream: OnMessageStreamHandler | null = null;
-  #current: MessageStream | null = null;
   // Not Infinity: a field that ever holds a non-integer gets a boxed number per connection.
-  #maxStreamBytes: number | undefined = undefined;
   #maxMessageSize = 0;
+  // State that most connections never use (waiters, stream reading, sends queued before the handshake...): the
+  // shared, frozen NO_RARE until the first write through #own(), so an idle connection carries none of it.
+  #rare: ConnRare = NO_RARE;
   #streaming = false; // read() was used or onMessageStream was set: the session streams data messages
-  #assembly: Buffer[] | null = null;
-  #assemblyBytes = 0;
+
+  #own(): ConnRare {
+    return this.#rare !== NO_RARE ? this.#rare : (this.#rare = new ConnRare());
+  }
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
   constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
@@ -358,7 +352,7 @@ export class Conn implements DriverEvents {
     if (kind === Opcode.TEXT) {
       // Only the whole message must be UTF-8 (§5.6): a fragment may end inside a character.
       bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
-      const utf8 = (this.#sendUtf8 ??= new Utf8Validator());
+      const utf8 = (this.#own().sendUtf8 ??= new Utf8Validator());
       if (this.#pendingFragmentKind === 0) utf8.reset();
       if (!utf8.push(bytes) || (fin && !utf8.atBoundary)) {
         utf8.reset();
@@ -379,7 +373,7 @@ export class Conn implements DriverEvents {
   // Before the handshake completes, sends wait in a queue; after the connection ended they fail with -1.
   #queueOrFail(opcode: number, data: Buffer, fin: boolean): number {
     if (this.#state !== 'connecting' || this.role !== 'client') return -1;
-    (this.#pending ??= []).push({ opcode, data, fin });
+    (this.#own().pending ??= []).push({ opcode, data, fin });
     return data.length;
   }
 
@@ -465,7 +459,7 @@ export class Conn implements DriverEvents {
    * first read, the payloads of the messages queued for {@link getMsg}.
    */
   get readPending(): number {
-    if (this.#reader !== null) return this.#reader.bytes;
+    if (this.#rare.reader !== null) return this.#rare.reader.bytes;
     let bytes = 0;
     if (this.#inbox !== null) for (const msg of this.#inbox) bytes += msg.size;
     return bytes;
@@ -473,19 +467,19 @@ export class Conn implements DriverEvents {
 
   #streamReader(n: number): ReadBuffer {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`read size must be a positive integer, got ${String(n)}`);
-    const existing = this.#reader;
+    const existing = this.#rare.reader;
     if (existing !== null) return existing;
-    if ((this.onMessage ?? this.ctx.onMessage) !== null || this.#onMessageStream !== null) {
+    if ((this.onMessage ?? this.ctx.onMessage) !== null || this.#rare.onMessageStream !== null) {
       throw new InvalidStateError('stream reads and message handlers are exclusive: this connection has a message handler');
     }
     const reader = new ReadBuffer(this.#inputFlow());
-    this.#reader = reader;
+    this.#own().reader = reader;
     const inbox = this.#inbox;
     this.#inbox = null;
     if (inbox !== null) for (const msg of inbox) reader.push(msg.payload);
     if (this.#socket?.isPaused() && reader.bytes < 1024 * 1024) this.#socket.resume();
     this.#streaming = true;
-    this.#driver?.session.setStreaming(true, this.#maxStreamBytes);
+    this.#driver?.session.setStreaming(true, this.#rare.maxStreamBytes);
     if (this.#state === 'closed') reader.end();
     return reader;
   }
@@ -499,14 +493,14 @@ export class Conn implements DriverEvents {
    * @throws InvalidStateError once `read()` was used.
    */
   get onMessageStream(): OnMessageStreamHandler | null {
-    return this.#onMessageStream;
+    return this.#rare.onMessageStream;
   }
   set onMessageStream(handler: OnMessageStreamHandler | null) {
-    if (handler !== null && this.#reader !== null) throw new InvalidStateError('this connection is in stream-read mode (read() was used)');
-    this.#onMessageStream = handler;
+    if (handler !== null && this.#rare.reader !== null) throw new InvalidStateError('this connection is in stream-read mode (read() was used)');
+    if (handler !== null || this.#rare !== NO_RARE) this.#own().onMessageStream = handler;
     if (handler === null || this.#streaming) return;
     this.#streaming = true;
-    this.#driver?.session.setStreaming(true, this.#maxStreamBytes);
+    this.#driver?.session.setStreaming(true, this.#rare.maxStreamBytes);
   }
 
   #inputFlow(): InputFlow {
@@ -592,7 +586,7 @@ export class Conn implements DriverEvents {
   /** Resolves with how the connection ended, once it has. Never rejects. */
   get closed(): Promise<CloseInfo> {
     if (this.#closeInfo !== null) return Promise.resolve(this.#closeInfo);
-    return new Promise((resolve) => (this.#closedWaiters ??= []).push(resolve));
+    return new Promise((resolve) => (this.#own().closedWaiters ??= []).push(resolve));
   }
 
   // ---- waiting ----
@@ -606,9 +600,9 @@ export class Conn implements DriverEvents {
     if (this.#state === 'closed') return Promise.reject(this.#endError());
     return wait<this>(options, 'ready', (resolve, reject) => {
       const waiter: Waiter = { resolve: () => resolve(this), reject };
-      (this.#readyWaiters ??= []).push(waiter);
+      (this.#own().readyWaiters ??= []).push(waiter);
       return () => {
-        const list = this.#readyWaiters;
+        const list = this.#rare.readyWaiters;
         if (list) list.splice(list.indexOf(waiter) >>> 0, 1);
       };
     });
@@ -641,9 +635,9 @@ export class Conn implements DriverEvents {
         },
         reject,
       };
-      (this.#inboxWaiters ??= []).push(waiter);
+      (this.#own().inboxWaiters ??= []).push(waiter);
       return () => {
-        const list = this.#inboxWaiters;
+        const list = this.#rare.inboxWaiters;
         if (list) list.splice(list.indexOf(waiter) >>> 0, 1);
       };
     });
@@ -709,14 +703,14 @@ export class Conn implements DriverEvents {
     this.#driver = driver;
     this.#writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
     this.#writeRefuses = settings.writeLimitPolicy === 'refuse';
-    this.#maxStreamBytes = settings.maxStreamBytes;
+    if (settings.maxStreamBytes !== undefined) this.#own().maxStreamBytes = settings.maxStreamBytes;
     this.#maxMessageSize = settings.maxMessageSize;
     this.#flushedMark = (socket.bytesWritten ?? 0) - socket.writableLength;
-    if (this.#streaming) driver.session.setStreaming(true, this.#maxStreamBytes);
+    if (this.#streaming) driver.session.setStreaming(true, this.#rare.maxStreamBytes);
     socket.off('error', ignoreError); // the driver listens for errors now; one listener, no listener array
     this.#state = 'open';
-    const pending = this.#pending;
-    this.#pending = null;
+    const pending = this.#rare.pending;
+    if (this.#rare !== NO_RARE) this.#rare.pending = null;
     if (pending !== null) {
       for (const { opcode, data, fin } of pending) {
         if (opcode === Opcode.TEXT && fin && driver.session.sendingFragmented === 0) driver.session.sendText(data);
@@ -724,8 +718,8 @@ export class Conn implements DriverEvents {
         else driver.session.sendMessage(opcode, data);
       }
     }
-    const waiters = this.#readyWaiters;
-    this.#readyWaiters = null;
+    const waiters = this.#rare.readyWaiters;
+    if (this.#rare !== NO_RARE) this.#rare.readyWaiters = null;
     if (waiters) for (const waiter of waiters) waiter.resolve();
     // The full header list costs memory on every idle connection: kept only when asked for, else dropped once
     // onReady (sync or async) has decided.
@@ -807,7 +801,7 @@ export class Conn implements DriverEvents {
     }
     try {
       const result = handler(this, msg);
-      if (result instanceof Promise) result.then(undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
+      if (result instanceof Promise) result.then(undefined, (this.#own().rejected ??= (error) => this.#handlerFailed(error)));
     } catch (error) {
       this.#handlerFailed(error);
     }
@@ -824,34 +818,34 @@ export class Conn implements DriverEvents {
     inbox.push(msg);
     // Nobody reads: stop reading the socket rather than buffering without bound.
     if (inbox.length >= INBOX_PAUSE) this.#socket?.pause();
-    const waiters = this.#inboxWaiters;
+    const waiters = this.#rare.inboxWaiters;
     if (waiters !== null && waiters.length > 0) waiters.shift()!.resolve();
   }
 
   /** @internal Streaming mode: bytes of the message being received. */
   driverStream(opcode: number, data: Buffer, end: boolean): void {
-    const reader = this.#reader;
+    const reader = this.#rare.reader;
     if (reader !== null) {
       reader.push(data);
       return;
     }
-    let stream = this.#current;
+    let stream = this.#rare.current;
     if (stream === null) {
-      const handler = this.#onMessageStream;
+      const handler = this.#rare.onMessageStream;
       if (handler === null) return this.#assemble(opcode, data, end);
-      stream = new MessageStream(opcode, this.#inputFlow(), undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
-      this.#current = stream;
+      stream = new MessageStream(opcode, this.#inputFlow(), undefined, (this.#own().rejected ??= (error) => this.#handlerFailed(error)));
+      this.#rare.current = stream;
       try {
         const result: unknown = handler(this, stream);
         // An async consumer's rejection is a handler failure too, never an unhandled rejection.
-        if (result instanceof Promise) result.then(undefined, (this.#rejected ??= (error) => this.#handlerFailed(error)));
+        if (result instanceof Promise) result.then(undefined, (this.#own().rejected ??= (error) => this.#handlerFailed(error)));
       } catch (error) {
         this.#handlerFailed(error);
       }
     }
     if (data.length > 0) stream.deliver(data);
     if (end) {
-      this.#current = null;
+      this.#rare.current = null;
       stream.finish();
     }
   }
@@ -859,21 +853,21 @@ export class Conn implements DriverEvents {
   // Streaming with no stream handler (it was set back to null): the connection assembles the message itself, under
   // maxMessageSize, and delivers it as usual.
   #assemble(opcode: number, data: Buffer, end: boolean): void {
-    const parts = (this.#assembly ??= []);
+    const parts = (this.#own().assembly ??= []);
     if (data.length > 0) {
       parts.push(data);
-      this.#assemblyBytes += data.length;
-      if (this.#assemblyBytes > this.#maxMessageSize) {
-        this.#assembly = null;
-        this.#assemblyBytes = 0;
+      this.#rare.assemblyBytes += data.length;
+      if (this.#rare.assemblyBytes > this.#maxMessageSize) {
+        this.#rare.assembly = null;
+        this.#rare.assemblyBytes = 0;
         this.#closeWithError(new MessageTooBigError(`message of over ${this.#maxMessageSize} bytes`, this.#maxMessageSize), 'message too big');
         return;
       }
     }
     if (!end) return;
-    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#assemblyBytes);
-    this.#assembly = null;
-    this.#assemblyBytes = 0;
+    const payload = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#rare.assemblyBytes);
+    this.#rare.assembly = null;
+    this.#rare.assemblyBytes = 0;
     this.#streaming = false;
     try {
       this.driverMessage(opcode, payload, true);
@@ -904,15 +898,15 @@ export class Conn implements DriverEvents {
     this.#closeInfo = info;
     this.ctx.unregister(this);
     this.listener?.forget(this);
-    const ready = this.#readyWaiters;
-    this.#readyWaiters = null;
+    const ready = this.#rare.readyWaiters;
+    if (this.#rare !== NO_RARE) this.#rare.readyWaiters = null;
     if (ready) for (const waiter of ready) waiter.reject(this.#endError());
-    const readers = this.#inboxWaiters;
-    this.#inboxWaiters = null;
+    const readers = this.#rare.inboxWaiters;
+    if (this.#rare !== NO_RARE) this.#rare.inboxWaiters = null;
     if (readers) for (const waiter of readers) waiter.resolve();
-    this.#reader?.end();
-    const stream = this.#current;
-    this.#current = null;
+    this.#rare.reader?.end();
+    const stream = this.#rare.current;
+    if (this.#rare !== NO_RARE) this.#rare.current = null;
     if (stream !== null) {
       stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
     }
@@ -926,8 +920,8 @@ export class Conn implements DriverEvents {
         this.ctx.handlerError(error, this);
       }
     }
-    const closedWaiters = this.#closedWaiters;
-    this.#closedWaiters = null;
+    const closedWaiters = this.#rare.closedWaiters;
+    if (this.#rare !== NO_RARE) this.#rare.closedWaiters = null;
     if (closedWaiters) for (const resolve of closedWaiters) resolve(info);
   }
 
@@ -961,6 +955,26 @@ export class Conn implements DriverEvents {
     return new ConnectionClosedError('the connection is closed', info?.code ?? 1006, info?.reason ?? '', info?.error ? { cause: info.error } : undefined);
   }
 }
+
+// Conn's rarely used state (see #rare). Fields as in Conn: sends queued before the handshake; waiters of
+// waitUntilReady, closed and nextMsg; the stream view once read() was used, the stream handler, the message being
+// streamed to it, maxStreamBytes, and a message assembled while streaming without a handler; the UTF-8 check of
+// outgoing text fragments; the shared rejection handler of async handlers.
+class ConnRare {
+  pending: PendingSend[] | null = null;
+  readyWaiters: Waiter[] | null = null;
+  closedWaiters: Array<(info: CloseInfo) => void> | null = null;
+  inboxWaiters: Waiter[] | null = null;
+  reader: ReadBuffer | null = null;
+  onMessageStream: OnMessageStreamHandler | null = null;
+  current: MessageStream | null = null;
+  maxStreamBytes: number | undefined = undefined;
+  assembly: Buffer[] | null = null;
+  assemblyBytes = 0;
+  sendUtf8: Utf8Validator | null = null;
+  rejected: ((error: unknown) => void) | null = null;
+}
+const NO_RARE: ConnRare = Object.freeze(new ConnRare());
 
 const EMPTY = Buffer.alloc(0);
 const ignoreError = (): void => undefined;
