@@ -356,8 +356,13 @@ export class Listener {
         ...sessionSettings(o, ctx),
       });
     };
-    if (ctx.onOpen !== null) conn.decide(ctx.onOpen, finish);
-    else finish(true);
+    if (ctx.onOpen !== null) {
+      // The decision may be asynchronous: hold further bytes until it comes (acceptUpgrade resumes).
+      socket.pause();
+      conn.decide(ctx.onOpen, finish);
+    } else {
+      finish(true);
+    }
   }
 
   /** @internal A connection ended: drop it from the accept queue. */
