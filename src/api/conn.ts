@@ -853,13 +853,20 @@ export class Conn implements DriverEvents {
   // Streaming with no stream handler (it was set back to null): the connection assembles the message itself, under
   // maxMessageSize, and delivers it as usual.
   #assemble(opcode: number, data: Buffer, end: boolean): void {
-    const parts = (this.#own().assembly ??= []);
+    const rare = this.#own();
+    if (rare.assemblyRefused) {
+      // The rest of a message refused over the limit: dropped, never delivered as a message of its own.
+      if (end) rare.assemblyRefused = false;
+      return;
+    }
+    const parts = (rare.assembly ??= []);
     if (data.length > 0) {
       parts.push(data);
-      this.#rare.assemblyBytes += data.length;
-      if (this.#rare.assemblyBytes > this.#maxMessageSize) {
-        this.#rare.assembly = null;
-        this.#rare.assemblyBytes = 0;
+      rare.assemblyBytes += data.length;
+      if (rare.assemblyBytes > this.#maxMessageSize) {
+        rare.assembly = null;
+        rare.assemblyBytes = 0;
+        rare.assemblyRefused = !end;
         this.#closeWithError(new MessageTooBigError(`message of over ${this.#maxMessageSize} bytes`, this.#maxMessageSize), 'message too big');
         return;
       }
@@ -958,7 +965,8 @@ export class Conn implements DriverEvents {
 
 // Conn's rarely used state (see #rare). Fields as in Conn: sends queued before the handshake; waiters of
 // waitUntilReady, closed and nextMsg; the stream view once read() was used, the stream handler, the message being
-// streamed to it, maxStreamBytes, and a message assembled while streaming without a handler; the UTF-8 check of
+// streamed to it, maxStreamBytes, and a message assembled while streaming without a handler (or the rest of one
+// refused over maxMessageSize, dropped); the UTF-8 check of
 // outgoing text fragments; the shared rejection handler of async handlers.
 class ConnRare {
   pending: PendingSend[] | null = null;
@@ -971,6 +979,7 @@ class ConnRare {
   maxStreamBytes: number | undefined = undefined;
   assembly: Buffer[] | null = null;
   assemblyBytes = 0;
+  assemblyRefused = false;
   sendUtf8: Utf8Validator | null = null;
   rejected: ((error: unknown) => void) | null = null;
 }

@@ -254,9 +254,10 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
   sessionClose(code: number, reason: string): void {
     this.#code = code;
     this.#reason = reason;
-    // §7.1.1: the server closes TCP first; the client waits for it, but not forever.
-    if (this.#client) this.#armCloseTimer();
-    else this.#end();
+    // §7.1.1: the server closes TCP first; the client waits for it. Neither waits forever: a peer that never ends
+    // its side of TCP is dropped after closeTimeoutMs.
+    if (!this.#client) this.#end();
+    this.#armCloseTimer();
     this.#events.driverCloseFrame(code, reason);
   }
 

@@ -10,12 +10,16 @@ import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
 import { parseExtensions } from '../../src/protocol/handshake/extension-header.js';
 import { splitList } from '../../src/protocol/handshake/headers.js';
+import { callWithDeadline } from '../helpers/deadline.js';
 import { makeSession, OP as COP } from '../helpers/frames.js';
 import { OP, RawServer, encodeFrame, parseClose, rawClient, rawHttp } from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
+// The compiled tokenizers, for callWithDeadline (this file runs from build/test/integration/).
+const HEADERS = new URL('../../src/protocol/handshake/headers.js', import.meta.url);
+const EXTENSIONS = new URL('../../src/protocol/handshake/extension-header.js', import.meta.url);
 function request(extra: string[]): string {
   return ['GET / HTTP/1.1', 'Host: x', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extra].join('\r\n') + '\r\n\r\n';
 }
@@ -23,6 +27,10 @@ function request(extra: string[]): string {
 describe('ws advisories', () => {
   // Protection: headers.ts splitList splits on ',' and trims with a loop (linear); a regex like / *, */ is quadratic.
   it('CVE-2021-32640 (ReDoS in Sec-WebSocket-Protocol): pathological values are answered', async (t) => {
+    // Spaces with no comma after them are what made ws's / *, */ quadratic: 1 MiB of them takes milliseconds here,
+    // hours there. In a worker, so that a slow tokenizer fails the test at the deadline instead of hanging it.
+    const spaces = 'a' + ' '.repeat(1 << 20) + 'b';
+    assert.deepEqual(await callWithDeadline(HEADERS, 'splitList', [spaces], 20_000), [spaces]);
     const srv = await startEchoListener();
     t.after(() => srv.close());
     const value = 'a' + ' '.repeat(15_000) + 'b';
@@ -53,6 +61,9 @@ describe('ws advisories', () => {
   it('CVE-2024-37890 (more headers than the limit → crash): 431, and the listener still serves', async (t) => {
     const srv = await startEchoListener();
     t.after(() => srv.close());
+    // 150 short lines (1.5 KiB) are refused by the count alone; 2000 lines (21 KiB) are over the 16 KiB head limit too.
+    const some = Array.from({ length: 150 }, (_, i) => `X-${i}: y`);
+    assert.equal((await rawHttp(srv.port, request(some), 10_000)).response?.status, 431);
     const many = Array.from({ length: 2000 }, (_, i) => `X-${i}: y`);
     const answer = await rawHttp(srv.port, request(many), 10_000);
     assert.equal(answer.response?.status, 431);
@@ -88,7 +99,8 @@ describe('ws advisories', () => {
   });
 
   // Protection: conn.ts ping()/pong() pass non-string payloads through toBuffer (TypeError for anything that is not
-  // a Uint8Array), and close.ts encodeCloseBody refuses a non-string reason.
+  // a Uint8Array). A non-string close reason fails in close.ts encodeCloseBody too, but through Node: Buffer#write
+  // throws TypeError before the frame exists (no nopoll line of its own to remove).
   it('CVE-2016-10518 / CVE-2026-45736 (ping(number), close(code, TypedArray) leaked memory): TypeError, nothing sent', async (t) => {
     const srv = await startEchoListener();
     t.after(() => srv.close());
@@ -167,9 +179,13 @@ describe('undici advisories', () => {
 describe('faye / websocket-extensions advisories', () => {
   // Protection: extension-header.ts parseExtensions is a single-pass cursor parser (no backtracking regex).
   it('CVE-2020-7662 (ReDoS in Sec-WebSocket-Extensions): pathological values are answered', async (t) => {
+    // The advisory's own proof of concept, an unterminated quoted string of backslash pairs, backtracked
+    // exponentially in websocket-extensions' regex (30 pairs took seconds). In a worker, so that a backtracking
+    // parser fails the test at the deadline instead of hanging it.
+    assert.equal(await callWithDeadline(EXTENSIONS, 'parseExtensions', ['a;b="' + '\\c'.repeat(1 << 16)], 20_000), null);
     const srv = await startEchoListener({ perMessageDeflate: true });
     t.after(() => srv.close());
-    for (const value of ['a;b="' + '\\"'.repeat(7000), 'a' + ';b'.repeat(7000) + '=', 'x,'.repeat(7000) + '"']) {
+    for (const value of ['a;b="' + '\\c'.repeat(7000), 'a;b="' + '\\"'.repeat(7000), 'a' + ';b'.repeat(7000) + '=', 'x,'.repeat(7000) + '"']) {
       const answer = await rawHttp(srv.port, request([`Sec-WebSocket-Extensions: ${value}`]), 10_000);
       assert.ok(answer.response !== null, 'answered');
     }
