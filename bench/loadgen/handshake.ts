@@ -36,7 +36,8 @@ export async function runHandshake(job: HandshakeJob): Promise<JobSuccess> {
       }
       socket.destroy();
     };
-    socket.on('connect', () => socket.write(request));
+    // Queued until the connection is up: no 'connect' handler to run.
+    socket.write(request);
     socket.on('data', (chunk: Buffer) => {
       if (upgraded) return; // the server's close frame; its FIN follows
       head = head === null ? chunk : Buffer.concat([head, chunk]);
