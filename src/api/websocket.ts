@@ -63,6 +63,12 @@ type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
 
 let sharedContext: Context | null = null;
 
+// Node's EventTarget rethrows a listener's exception on the next tick, which ends the process; a browser reports it
+// and goes on. Every listener is therefore added through a wrapper that catches and reports (see addEventListener).
+type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
+type ListenerOptions = { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal } | boolean;
+type Guard = (this: unknown, event: Event) => void;
+
 /** A WebSocket client with the browser's interface. See the module comment. */
 export class WebSocket extends EventTarget {
   static readonly CONNECTING = CONNECTING;
@@ -89,6 +95,14 @@ export class WebSocket extends EventTarget {
   #afterClose = 0;
   #sendChain: Promise<void> | null = null;
   readonly #handlers = new Map<string, { value: EventHandler; listener: (event: Event) => void }>();
+  // Listener wrappers (see addEventListener), and where a listener's exception goes: the connection's context
+  // reports it (onError, else the console).
+  readonly #guards = new WeakMap<Listener, Guard>();
+  readonly #report = (error: unknown): void => {
+    const conn = this.#conn;
+    if (conn !== null) conn.ctx.handlerError(error, conn);
+    else console.error('nopoll: WebSocket listener failed:', error);
+  };
 
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http:` / `https:`, which mean the same), asking for
@@ -293,6 +307,33 @@ export class WebSocket extends EventTarget {
   #getHandler(type: string): EventHandler {
     return this.#handlers.get(type)?.value ?? null;
   }
+
+  /** As `EventTarget#addEventListener`; a listener that throws is reported (the context's `onError`), never fatal. */
+  override addEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
+    if (listener === null) return;
+    // One wrapper per listener, so that adding it twice and removing it behave as on a plain EventTarget.
+    let guard = this.#guards.get(listener);
+    if (guard === undefined) {
+      const report = this.#report;
+      guard = function (this: unknown, event: Event): void {
+        try {
+          if (typeof listener === 'function') listener.call(this, event);
+          else listener.handleEvent(event);
+        } catch (error) {
+          report(error);
+        }
+      };
+      this.#guards.set(listener, guard);
+    }
+    super.addEventListener(type, guard, options);
+  }
+
+  /** As `EventTarget#removeEventListener`. */
+  override removeEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
+    const guard = listener === null ? undefined : this.#guards.get(listener);
+    if (guard !== undefined) super.removeEventListener(type, guard, options);
+  }
+
 
   // An event handler property is one listener, added when first set and kept in place when changed (HTML's
   // event handler semantics); setting null (or a non-function) removes it.

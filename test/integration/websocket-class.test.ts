@@ -268,6 +268,63 @@ describe('WebSocket: against a nopoll Listener', () => {
     assert.equal((await withTimeout(closed, 5000, 'close')).wasClean, true);
   });
 
+  it('a listener or on... handler that throws is reported to onError, the others still run, the process lives', async (t) => {
+    const { url } = await echoServer(t);
+    const context = new Context();
+    t.after(() => context.close());
+    const reported: string[] = [];
+    context.onError = (error) => void reported.push((error as Error).message);
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown): void => void uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    t.after(() => process.off('uncaughtException', onUncaught));
+    const ws = new WebSocket(url, [], { context });
+    t.after(() => ws.close());
+    const seen: string[] = [];
+    const thrower = (): void => {
+      throw new Error('listener boom');
+    };
+    const handlerObject = {
+      handleEvent(): void {
+        throw new Error('handleEvent boom');
+      },
+    };
+    ws.addEventListener('message', thrower);
+    ws.addEventListener('message', thrower); // the same listener twice is one listener
+    ws.addEventListener('message', handlerObject);
+    ws.onmessage = () => {
+      throw new Error('onmessage boom');
+    };
+    ws.addEventListener('message', (event) => void seen.push((event as MessageEvent).data as string));
+    await withTimeout(new Promise((resolve) => ws.addEventListener('open', resolve, { once: true })), 5000, 'open');
+    ws.send('a');
+    await withTimeout(
+      (async () => {
+        while (seen.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      5000,
+      'the message',
+    );
+    assert.deepEqual(reported, ['listener boom', 'handleEvent boom', 'onmessage boom']);
+    // Removing works with the listener the caller holds.
+    ws.removeEventListener('message', thrower);
+    ws.removeEventListener('message', handlerObject);
+    ws.onmessage = null;
+    ws.send('b');
+    await withTimeout(
+      (async () => {
+        while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
+      })(),
+      5000,
+      'the second message',
+    );
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, ['a', 'b']);
+    assert.equal(reported.length, 3, 'nothing more was reported once the throwing listeners were removed');
+    assert.deepEqual(uncaught, [], 'no exception reached the process');
+    assert.equal(ws.readyState, WebSocket.OPEN, 'a throwing listener does not close the connection');
+  });
+
   it('bufferedAmount counts what the socket has not handed over yet, and falls back to 0', async (t) => {
     const { url, conns } = await echoServer(t);
     const { ws, events } = open(t, url);
