@@ -335,7 +335,8 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
 
   /** @internal */
   deflateBroken(error: Error): void {
-    this.destroy(error);
+    // zlib failed on our side (not the peer's data): the connection is dropped with a typed error, zlib's as cause.
+    this.destroy(new ConnectionClosedError(`compression failed: ${error.message}`, 1006, '', { cause: error }));
   }
 
   /** @internal */
