@@ -51,6 +51,17 @@ async function nextOf(events: AsyncQueue<Event>, type: string): Promise<Event> {
   return event;
 }
 
+/** Waits (at most 5 s) until `list` holds `n` entries. */
+async function untilLength(list: readonly unknown[], n: number, what: string): Promise<void> {
+  await withTimeout(
+    (async () => {
+      while (list.length < n) await new Promise((resolve) => setTimeout(resolve, 5));
+    })(),
+    5000,
+    what,
+  );
+}
+
 function assertDomException(fn: () => unknown, name: string): void {
   assert.throws(fn, (error: unknown) => error instanceof DOMException && error.name === name, `expected ${name}`);
 }
@@ -243,23 +254,11 @@ describe('WebSocket: against a nopoll Listener', () => {
     assert.equal(ws.onerror, null);
     await withTimeout(opened, 5000, 'open');
     ws.send('x');
-    await withTimeout(
-      (async () => {
-        while (calls.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      5000,
-      'the message',
-    );
+    await untilLength(calls, 2, 'the message');
     assert.deepEqual(calls, ['handler x', 'listener'], 'the replaced handler kept its place before the listener');
     ws.onmessage = null;
     ws.send('y');
-    await withTimeout(
-      (async () => {
-        while (calls.length < 3) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      5000,
-      'the second message',
-    );
+    await untilLength(calls, 3, 'the second message');
     assert.deepEqual(calls, ['handler x', 'listener', 'listener']);
     const closed = new Promise<CloseEvent>((resolve) => {
       ws.onclose = (event) => resolve(event as CloseEvent);
@@ -298,26 +297,14 @@ describe('WebSocket: against a nopoll Listener', () => {
     ws.addEventListener('message', (event) => void seen.push((event as MessageEvent).data as string));
     await withTimeout(new Promise((resolve) => ws.addEventListener('open', resolve, { once: true })), 5000, 'open');
     ws.send('a');
-    await withTimeout(
-      (async () => {
-        while (seen.length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      5000,
-      'the message',
-    );
+    await untilLength(seen, 1, 'the message');
     assert.deepEqual(reported, ['listener boom', 'handleEvent boom', 'onmessage boom']);
     // Removing works with the listener the caller holds.
     ws.removeEventListener('message', thrower);
     ws.removeEventListener('message', handlerObject);
     ws.onmessage = null;
     ws.send('b');
-    await withTimeout(
-      (async () => {
-        while (seen.length < 2) await new Promise((resolve) => setTimeout(resolve, 5));
-      })(),
-      5000,
-      'the second message',
-    );
+    await untilLength(seen, 2, 'the second message');
     await new Promise((resolve) => setImmediate(resolve));
     assert.deepEqual(seen, ['a', 'b']);
     assert.equal(reported.length, 3, 'nothing more was reported once the throwing listeners were removed');
