@@ -25,7 +25,7 @@ export interface RegressionOptions {
   host4?: string;
   /** File served by `get-file` (default: this package's LICENSE). */
   getFile?: string;
-  /** permessage-deflate on every port (default off, as any listener; `nopoll listen --deflate`). */
+  /** permessage-deflate on every port, TLS ones included (default off, as any listener; `nopoll listen --deflate`). */
   deflate?: boolean | PerMessageDeflateOptions;
   /** noPoll's TLS ports (1235, 2235, 1238, 2238, 1239, 1240; see `regression-tls.ts`); none without this. */
   tls?: RegressionTlsOptions;
@@ -93,7 +93,7 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   let tls: RegressionTlsListeners | null = null;
   if (options.tls) {
     try {
-      tls = await startRegressionTls(ctx, options.tls, options.host4 ?? '0.0.0.0', { deliverFragments: true });
+      tls = await startRegressionTls(ctx, options.tls, options.host4 ?? '0.0.0.0', { deliverFragments: true, perMessageDeflate: options.deflate ?? false });
     } catch (error) {
       await ctx.close();
       throw error;

@@ -13,6 +13,7 @@ import { Context } from '../../src/api/context.js';
 import type { Msg } from '../../src/api/msg.js';
 import { startRegressionListener } from '../../src/cli/regression-listener.js';
 import { compressibleText } from '../helpers/deflate.js';
+import { certs, tlsFile } from '../helpers/tls.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { openWs } from '../helpers/ws-peers.js';
 
@@ -94,4 +95,32 @@ it('the regression listener with deflate: fragmented frames, joins and get-file 
   const file = await received.next(5000);
   assert.ok(file.size > 0);
   await conn.close();
+});
+
+it('the regression listener with deflate compresses on its TLS ports too (1235 and the TLS 1.3 port)', { timeout: 30_000 }, async (t) => {
+  const running = await startRegressionListener({
+    port4: 0,
+    port6: null,
+    host4: '127.0.0.1',
+    deflate: true,
+    tls: {
+      cert: { file: tlsFile('server.crt') },
+      key: { file: tlsFile('server.key') },
+      ca: { file: tlsFile('ca.crt') },
+      ports: { 1235: 0, 2235: null, 1238: 0, 2238: null, 1239: 0, 1240: 0 },
+    },
+  });
+  t.after(() => running.close());
+  const ctx = new Context();
+  t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
+  const received = new AsyncQueue<Msg>();
+  ctx.onMessage = (_conn, msg) => received.push(msg);
+  for (const port of [running.tls![1235]!.port, running.tls![1240]!.port]) {
+    const conn = await Conn.open(ctx, `wss://127.0.0.1:${port}/`, { tls: { ca: certs.ca }, timeoutMs: 5000 });
+    assert.equal(conn.extensions, 'permessage-deflate', `port ${port}`);
+    const text = compressibleText(20_000).toString();
+    conn.sendText(text);
+    assert.equal((await received.next(5000)).text, text);
+    await conn.close();
+  }
 });
