@@ -1,10 +1,7 @@
 /**
  * The end-to-end scenarios: what each one asks of the load generator and how its result is read.
- *
- * HOOK (TLS, compression): a scenario builds its job from a Target whose `transport` is 'tcp' today. A TLS variant
- * is a new scenario id (e.g. '64b-tls') whose job sets transport 'tls'; a permessage-deflate variant needs a job
- * field carrying the Sec-WebSocket-Extensions offer and pre-built compressed frames (RSV1 set) in loadgen/frames.ts.
- * See bench/README.md, "Adding TLS and compression".
+ * Compressed scenarios set `deflate` (see ScenarioSpec). A TLS variant would be a new scenario id (e.g. '64b-tls')
+ * whose Target sets transport 'tls' (bench/README.md, "Adding TLS and compression").
  */
 import type { Job, Target } from './jobs.js';
 
@@ -71,55 +68,41 @@ export interface ScenarioSpec {
 
 const echoSeconds = (t: Timing): number => (t.warmupMs + t.durationMs) / 1000 + 0.5;
 
+/** An echo scenario: `connections` each keep `inFlight` messages of `payloadBytes` going for the window. */
+function echoScenario(
+  id: ScenarioId,
+  title: string,
+  metric: Metric,
+  target: ScenarioSpec['target'],
+  connections: number,
+  inFlight: number,
+  payloadBytes: number,
+  deflate = false,
+): ScenarioSpec {
+  return {
+    id,
+    title,
+    metric,
+    target,
+    ...(deflate ? { deflate } : {}),
+    job: (to, t) => ({
+      type: 'echo',
+      target: to,
+      connections,
+      inFlight,
+      payloadBytes,
+      ...(deflate ? { deflate } : {}),
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  };
+}
+
 export const SCENARIOS: readonly ScenarioSpec[] = [
-  {
-    id: '64b',
-    title: '64 B echo, 100 conns x 10 in flight',
-    metric: 'messages',
-    target: { ratio: 3, atLeast: true },
-    job: (target, t) => ({
-      type: 'echo',
-      target,
-      connections: 100,
-      inFlight: 10,
-      payloadBytes: 64,
-      warmupMs: t.warmupMs,
-      durationMs: t.durationMs,
-    }),
-    estimateSeconds: echoSeconds,
-  },
-  {
-    id: '16k',
-    title: '16 KiB echo, 10 conns x 4 in flight',
-    metric: 'messages',
-    target: { ratio: 1.5, atLeast: true },
-    job: (target, t) => ({
-      type: 'echo',
-      target,
-      connections: 10,
-      inFlight: 4,
-      payloadBytes: 16 * 1024,
-      warmupMs: t.warmupMs,
-      durationMs: t.durationMs,
-    }),
-    estimateSeconds: echoSeconds,
-  },
-  {
-    id: '1m',
-    title: '1 MiB echo, 1 conn x 4 in flight',
-    metric: 'megabytes',
-    target: { ratio: 1.3, atLeast: true },
-    job: (target, t) => ({
-      type: 'echo',
-      target,
-      connections: 1,
-      inFlight: 4,
-      payloadBytes: 1024 * 1024,
-      warmupMs: t.warmupMs,
-      durationMs: t.durationMs,
-    }),
-    estimateSeconds: echoSeconds,
-  },
+  echoScenario('64b', '64 B echo, 100 conns x 10 in flight', 'messages', { ratio: 3, atLeast: true }, 100, 10, 64),
+  echoScenario('16k', '16 KiB echo, 10 conns x 4 in flight', 'messages', { ratio: 1.5, atLeast: true }, 10, 4, 16 * 1024),
+  echoScenario('1m', '1 MiB echo, 1 conn x 4 in flight', 'megabytes', { ratio: 1.3, atLeast: true }, 1, 4, 1024 * 1024),
   {
     id: 'handshake',
     title: 'handshakes (open, upgrade, close), 50 at a time',
@@ -152,42 +135,8 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000 }),
     estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
   },
-  {
-    id: 'deflate-1k',
-    title: 'compressed 1 KiB JSON echo, 100 conns x 10 in flight',
-    metric: 'messages',
-    target: null,
-    deflate: true,
-    job: (target, t) => ({
-      type: 'echo',
-      target,
-      connections: 100,
-      inFlight: 10,
-      payloadBytes: 1024,
-      deflate: true,
-      warmupMs: t.warmupMs,
-      durationMs: t.durationMs,
-    }),
-    estimateSeconds: echoSeconds,
-  },
-  {
-    id: 'deflate-16k',
-    title: 'compressed 16 KiB JSON echo, 10 conns x 4 in flight',
-    metric: 'messages',
-    target: null,
-    deflate: true,
-    job: (target, t) => ({
-      type: 'echo',
-      target,
-      connections: 10,
-      inFlight: 4,
-      payloadBytes: 16 * 1024,
-      deflate: true,
-      warmupMs: t.warmupMs,
-      durationMs: t.durationMs,
-    }),
-    estimateSeconds: echoSeconds,
-  },
+  echoScenario('deflate-1k', 'compressed 1 KiB JSON echo, 100 conns x 10 in flight', 'messages', null, 100, 10, 1024, true),
+  echoScenario('deflate-16k', 'compressed 16 KiB JSON echo, 10 conns x 4 in flight', 'messages', null, 10, 4, 16 * 1024, true),
   {
     id: 'deflate-idle',
     title: 'server RSS per idle connection with compression agreed',

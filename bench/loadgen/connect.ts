@@ -11,40 +11,37 @@ export interface OpenConnection {
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
-/** Connects and upgrades; rejects on a refused connection, a non-101 reply or a timeout. */
-export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_000, deflate = false): Promise<OpenConnection> {
+/**
+ * Connects, writes `greeting` and hands every reply chunk to `onReply` until it answers: null to wait for more, the
+ * leftover bytes to resolve with the connection, or an Error to reject (the socket is destroyed). A refused
+ * connection, an early close or `timeoutMs` also reject.
+ */
+function openAndGreet(
+  target: Target,
+  greeting: Buffer | string,
+  timeoutMs: number,
+  onReply: (chunk: Buffer) => Buffer | Error | null,
+): Promise<OpenConnection> {
   return new Promise((resolve, reject) => {
     const socket = connect({ host: target.host, port: target.port, noDelay: true });
-    let head: Buffer | null = null;
     const fail = (error: Error): void => {
       cleanup();
       socket.destroy();
       reject(error);
     };
     const onError = (error: Error): void => fail(error);
-    const onClose = (): void => fail(new Error('closed during the handshake'));
+    const onClose = (): void => fail(new Error('closed before the reply'));
     const onConnect = (): void => {
-      socket.write(request);
+      socket.write(greeting);
     };
     const onData = (chunk: Buffer): void => {
-      head = head === null ? chunk : Buffer.concat([head, chunk]);
-      const end = head.indexOf(HEAD_END);
-      if (end < 0) {
-        if (head.length > 16_384) fail(new Error('oversized handshake response'));
-        return;
-      }
-      if (!isSwitchingProtocols(head)) {
-        fail(new Error(`handshake refused: ${head.toString('latin1', 0, head.indexOf(13)).trim()}`));
-        return;
-      }
-      if (deflate && !acceptsDeflate(head.subarray(0, end))) {
-        fail(new Error('the server did not accept permessage-deflate (is compression on?)'));
-        return;
-      }
+      const outcome = onReply(chunk);
+      if (outcome === null) return;
+      if (outcome instanceof Error) return fail(outcome);
       cleanup();
-      resolve({ socket, leftover: head.subarray(end + 4) });
+      resolve({ socket, leftover: outcome });
     };
-    const timer = setTimeout(() => fail(new Error('handshake timed out')), timeoutMs);
+    const timer = setTimeout(() => fail(new Error('no reply in time')), timeoutMs);
     const cleanup = (): void => {
       clearTimeout(timer);
       socket.off('connect', onConnect);
@@ -59,40 +56,27 @@ export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_00
   });
 }
 
+/** Connects and upgrades; rejects on a refused connection, a non-101 reply or a timeout. */
+export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_000, deflate = false): Promise<OpenConnection> {
+  let head: Buffer | null = null;
+  return openAndGreet(target, request, timeoutMs, (chunk) => {
+    head = head === null ? chunk : Buffer.concat([head, chunk]);
+    const end = head.indexOf(HEAD_END);
+    if (end < 0) return head.length > 16_384 ? new Error('oversized handshake response') : null;
+    if (!isSwitchingProtocols(head)) return new Error(`handshake refused: ${head.toString('latin1', 0, head.indexOf(13)).trim()}`);
+    if (deflate && !acceptsDeflate(head.subarray(0, end))) {
+      return new Error('the server did not accept permessage-deflate (is compression on?)');
+    }
+    return head.subarray(end + 4);
+  });
+}
+
 /**
  * Plain TCP connection to the floor server, confirmed by a one-byte echo so the server has certainly accepted it
  * (a bare `connect` completes in the kernel before the server process even sees the socket).
  */
 export function openTcp(target: Target, timeoutMs = 10_000): Promise<OpenConnection> {
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
-    const fail = (error: Error): void => {
-      cleanup();
-      socket.destroy();
-      reject(error);
-    };
-    const onError = (error: Error): void => fail(error);
-    const onClose = (): void => fail(new Error('closed before the echo'));
-    const onConnect = (): void => {
-      socket.write('x');
-    };
-    const onData = (): void => {
-      cleanup();
-      resolve({ socket, leftover: Buffer.alloc(0) });
-    };
-    const timer = setTimeout(() => fail(new Error('echo timed out')), timeoutMs);
-    const cleanup = (): void => {
-      clearTimeout(timer);
-      socket.off('connect', onConnect);
-      socket.off('data', onData);
-      socket.off('error', onError);
-      socket.off('close', onClose);
-    };
-    socket.on('connect', onConnect);
-    socket.on('data', onData);
-    socket.on('error', onError);
-    socket.on('close', onClose);
-  });
+  return openAndGreet(target, 'x', timeoutMs, () => Buffer.alloc(0));
 }
 
 /** Opens `count` connections with at most `concurrency` handshakes under way; rejects on the first failure. */
