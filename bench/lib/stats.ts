@@ -1,4 +1,5 @@
 /** Small statistics helpers: medians, spread, and a constant-time latency histogram. */
+import type { LatencySummary } from './jobs.js';
 
 /** Median of a non-empty list (mean of the two middle values for even lengths); NaN for an empty one. */
 export function median(values: readonly number[]): number {
@@ -91,5 +92,16 @@ export class LatencyHistogram {
       if (seen >= rank) return Math.min(valueOf(i), this.#max);
     }
     return this.#max;
+  }
+
+  /** Count, p50, p99, p99.9 and maximum, as the load generator reports them. */
+  summary(): LatencySummary {
+    return {
+      count: this.#total,
+      p50Micros: this.percentile(0.5),
+      p99Micros: this.percentile(0.99),
+      p999Micros: this.percentile(0.999),
+      maxMicros: this.#max,
+    };
   }
 }
