@@ -57,3 +57,21 @@ export async function launchChromium(t: TestContext): Promise<Browser> {
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS, timeout: 30_000 });
   return browser;
 }
+
+/**
+ * Opens `pageUrl` in a fresh tab of a Chromium launched for this test, waits until the page sets `window.__done`
+ * (at most `timeoutMs`), and returns `window[resultName]`, where the page left its findings.
+ */
+export async function runPageInChromium(
+  t: TestContext,
+  pageUrl: string,
+  resultName: string,
+  options: { ignoreHTTPSErrors?: boolean; timeoutMs?: number } = {},
+): Promise<unknown> {
+  const browser = await launchChromium(t);
+  const context = await browser.newContext({ ignoreHTTPSErrors: options.ignoreHTTPSErrors ?? false });
+  const tab = await context.newPage();
+  await tab.goto(pageUrl, { timeout: 15_000 });
+  await tab.waitForFunction('window.__done === true', undefined, { timeout: options.timeoutMs ?? 40_000 });
+  return tab.evaluate(`window.${resultName}`);
+}

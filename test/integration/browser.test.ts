@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
@@ -90,12 +90,7 @@ test('Chromium talks to our Listener: text, ArrayBuffer, 1 MiB, subprotocol, Ori
   const httpPort = new URL(pageUrl).port;
   html = page(srv.url);
 
-  const browser = await launchChromium(t);
-  const context = await browser.newContext();
-  const tab = await context.newPage();
-  await tab.goto(pageUrl, { timeout: 15_000 });
-  await tab.waitForFunction('window.__done === true', undefined, { timeout: 40_000 });
-  const result = (await tab.evaluate('window.__result')) as Record<string, unknown>;
+  const result = (await runPageInChromium(t, pageUrl, '__result')) as Record<string, unknown>;
 
   assert.equal(result['error'], undefined, String(result['error']));
   assert.equal(result['protocol'], 'chat-v1', 'the subprotocol the page asked for and the listener supports');

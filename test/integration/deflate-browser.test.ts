@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
@@ -87,11 +87,7 @@ test('Chromium talks compressed to our Listener, with default and with negotiate
   const pageUrl = await servePage(t, () => html);
   html = page(listeners.map((l) => l.url));
 
-  const browser = await launchChromium(t);
-  const tab = await (await browser.newContext()).newPage();
-  await tab.goto(pageUrl, { timeout: 15_000 });
-  await tab.waitForFunction('window.__done === true', undefined, { timeout: 60_000 });
-  const results = (await tab.evaluate('window.__results')) as Array<Record<string, unknown>>;
+  const results = (await runPageInChromium(t, pageUrl, '__results', { timeoutMs: 60_000 })) as Array<Record<string, unknown>>;
 
   const expected = [
     'permessage-deflate',

@@ -7,7 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TLSSocket } from 'node:tls';
-import { hasChromium, launchChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, servePage } from '../helpers/browser.js';
 import { startTlsEchoListener } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
@@ -73,12 +73,7 @@ test('Chromium talks wss:// to our TLS listener: text, ArrayBuffer, 256 KiB, sub
   const pageUrl = await servePage(t, () => html);
   html = page(srv.url);
 
-  const browser = await launchChromium(t);
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
-  const tab = await context.newPage();
-  await tab.goto(pageUrl, { timeout: 15_000 });
-  await tab.waitForFunction('window.__done === true', undefined, { timeout: 40_000 });
-  const result = (await tab.evaluate('window.__result')) as Record<string, unknown>;
+  const result = (await runPageInChromium(t, pageUrl, '__result', { ignoreHTTPSErrors: true })) as Record<string, unknown>;
 
   assert.equal(result['error'], undefined, String(result['error']));
   assert.equal(result['protocol'], 'chat-v1');
