@@ -5,7 +5,6 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { connect as tcpConnect, createServer, type Server, type Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -20,6 +19,7 @@ import { sniffSocket, type SniffResult } from '../../src/transport/sniff.js';
 import { InvalidStateError, MessageTooBigError } from '../../src/errors.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { wrapWs } from '../helpers/ws-peers.js';
+import { exitCode, expectLine, nopoll } from '../helpers/cli.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'tls');
@@ -401,22 +401,8 @@ describe('Listener.fromSocket / acceptComplete', () => {
 
 describe('nopoll echo-server --share-port', () => {
   it('echoes WebSocket messages and lines on one port, exits 0 on SIGTERM', async (t) => {
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'nopoll.js'), 'echo-server', '--share-port', '--port', '0', '--host', '127.0.0.1'], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await withTimeout(exited, 5000, 'the CLI exiting').catch(() => undefined);
-    });
-    await until(() => /listening on ws:\/\/127\.0\.0\.1:\d+\//.test(out) || child.exitCode !== null, 10_000, `the CLI starting (stderr: ${err})`);
-    const port = Number(/listening on ws:\/\/127\.0\.0\.1:(\d+)\//.exec(out)?.[1]);
-    assert.ok(port > 0, `stdout: ${out} stderr: ${err}`);
+    const cli = nopoll(t, ['echo-server', '--share-port', '--port', '0', '--host', '127.0.0.1']);
+    const port = Number((await expectLine(cli, /^listening on ws:\/\/127\.0\.0\.1:(\d+)\//))[1]);
 
     const ws = wrapWs(new WebSocket(`ws://127.0.0.1:${port}/`));
     t.after(() => ws.ws.terminate());
@@ -435,27 +421,16 @@ describe('nopoll echo-server --share-port', () => {
     await withTimeout(line.ended, 5000, 'the line client closing');
     assert.equal(line.received(), 'one\ntwo\nthree');
 
-    child.kill('SIGTERM');
-    assert.equal(await withTimeout(exited, 5000, 'the CLI exiting'), 0, `stderr: ${err}`);
+    cli.child.kill('SIGTERM');
+    assert.equal(await exitCode(cli, 5000), 0, `stderr: ${cli.stderr()}`);
     const closed = await withTimeout(ws.closed, 5000, 'the ws client seeing the server go away');
     assert.equal(closed.code, 1001);
   });
 
   it('with --tls --cert --key also echoes over wss on the same port', async (t) => {
     const args = ['echo-server', '--share-port', '--port', '0', '--host', '127.0.0.1', '--tls', '--cert', join(FIXTURES, 'server.crt'), '--key', join(FIXTURES, 'server.key')];
-    const child = spawn(process.execPath, [join(ROOT, 'bin', 'nopoll.js'), ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk));
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk));
-    const exited = new Promise<number | string>((done) => child.once('exit', (code, signal) => done(code ?? signal ?? -1)));
-    t.after(async () => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-      await withTimeout(exited, 5000, 'the CLI exiting').catch(() => undefined);
-    });
-    await until(() => /listening on \S+:\d+\//.test(out) || child.exitCode !== null, 10_000, `the CLI starting (stderr: ${err})`);
-    const port = Number(/listening on \S+:(\d+)\//.exec(out)?.[1]);
-    assert.ok(port > 0, `stdout: ${out} stderr: ${err}`);
+    const cli = nopoll(t, args);
+    const port = Number((await expectLine(cli, /^listening on \S+:(\d+)\//))[1]);
 
     const wss = wrapWs(new WebSocket(`wss://localhost:${port}/`, { ca: tlsFile('ca.crt') }));
     t.after(() => wss.ws.terminate());
@@ -470,7 +445,7 @@ describe('nopoll echo-server --share-port', () => {
     line.socket.write('a line\n');
     await until(() => line.received() === 'a line\n', 5000, 'the line echo');
 
-    child.kill('SIGTERM');
-    assert.equal(await withTimeout(exited, 5000, 'the CLI exiting'), 0, `stderr: ${err}`);
+    cli.child.kill('SIGTERM');
+    assert.equal(await exitCode(cli, 5000), 0, `stderr: ${cli.stderr()}`);
   });
 });
