@@ -28,8 +28,10 @@ export {
   setTlsAcceptHook,
   sharePort,
   sniff,
+  type ProtocolDetector,
   type SharedPort,
   type SharePortOptions,
+  type SniffOptions,
   type SniffResult,
   type TlsAcceptHook,
 } from './api/port-sharing.js';
