@@ -119,8 +119,9 @@ export class InvalidStateError extends NopollError {
 export class TimeoutError extends NopollError {
   /**
    * Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS
-   * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), and the
-   * waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept'.
+   * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), 'sniff'
+   * (a connection on a shared port that no protocol claimed in time), and the waits with `timeoutMs`: 'ready',
+   * 'read', 'flush', 'accept'.
    */
   readonly phase: string;
   constructor(phase: string, message?: string) {

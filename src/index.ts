@@ -31,8 +31,10 @@ export {
   setTlsAcceptHook,
   sharePort,
   sniff,
+  type ProtocolDetector,
   type SharedPort,
   type SharePortOptions,
+  type SniffOptions,
   type SniffResult,
   type TlsAcceptHook,
 } from './api/port-sharing.js';
