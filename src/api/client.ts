@@ -13,7 +13,7 @@ import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
 import type { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
-import { prepareClientTls } from './tls.js';
+import { prepareClientTls } from './client-tls.js';
 
 /** Where a client connects. */
 export interface ConnectTarget {
