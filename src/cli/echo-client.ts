@@ -3,8 +3,7 @@
  * is what conformance suites' fuzzing servers (Autobahn|Testsuite `runCase`) drive.
  * @packageDocumentation
  */
-import { Conn } from '../api/conn.js';
-import { Context } from '../api/context.js';
+import { Conn, Context } from '../index.js';
 import { intOption, parse } from './args.js';
 import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
 import { CLIENT_DEFLATE_FLAGS, CLIENT_DEFLATE_USAGE, clientDeflateOption } from './deflate-args.js';

@@ -2,8 +2,7 @@
  * `nopoll echo-server`: echoes every message back with its type (what conformance suites' fuzzing clients drive).
  * @packageDocumentation
  */
-import { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
+import { Context, Listener } from '../index.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
 import { LINE_ECHO_DEFAULTS, listenShared } from './share-port.js';
 import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
