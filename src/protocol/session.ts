@@ -9,9 +9,9 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { encodeCloseBody, parseCloseBody } from './close.js';
 import { COMPRESSED_RSV } from './extensions/deflate-framing.js';
 import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
-import { FrameParser, type FrameSink } from './frame-parser.js';
+import { FrameParser } from './frame-parser.js';
 import { copyMasked, applyMask, randomMaskSource, type MaskSource } from './mask.js';
-import { MessageAssembler, type AssemblerOwner } from './message-assembler.js';
+import { MessageAssembler } from './message-assembler.js';
 import type { InboundBudget } from './message-buffer.js';
 import { OutgoingMessages } from './outgoing.js';
 
@@ -88,7 +88,7 @@ const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
 
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session implements FrameSink, AssemblerOwner {
+export class Session {
   readonly #handler: SessionHandler;
   // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
