@@ -58,6 +58,7 @@ export interface DriverOptions extends SessionOptions {
 // Small frames written while one chunk is being processed are gathered and written once at its end: a chunk that
 // carried many messages is answered with one write, not one per message.
 const BATCH_LIMIT = 16 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 // The socket's listeners are shared functions that find their driver through this property, so an idle
 // connection holds no closures of its own.
@@ -88,6 +89,10 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
   #writeHold: WriteHold | null = null;
   #deferredClose: [number | undefined, string | undefined] | null = null;
   #deferredEnd = false;
+  // RFC 6455 §7.1.4: set once our close frame reached the kernel after the peer's arrived; a TCP error after that
+  // (a reset right after the handshake, as Autobahn's server does) no longer makes the close unclean.
+  #handshakeDone = false;
+  #closeFlushPending = false;
 
   constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
     this.socket = socket;
@@ -130,6 +135,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
         this.#corked = false;
         this.socket.uncork();
       }
+      if (this.#closeFlushPending) this.#closeFlushCheck();
     }
   }
 
@@ -254,11 +260,39 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
   sessionClose(code: number, reason: string): void {
     this.#code = code;
     this.#reason = reason;
+    this.#markHandshakeDone();
     // §7.1.1: the server closes TCP first; the client waits for it. Neither waits forever: a peer that never ends
     // its side of TCP is dropped after closeTimeoutMs.
     if (!this.#client) this.#end();
     this.#armCloseTimer();
     this.#events.driverCloseFrame(code, reason);
+  }
+
+  // The peer's close frame arrived; the session has sent or queued ours by now. Once nothing of ours is left
+  // unwritten, our close frame is in the kernel and the closing handshake is complete (§7.1.4). A write is usually
+  // handed to the kernel at once; otherwise (a backlog, corked output) the check runs again when the chunk being
+  // processed is done, and an empty write's callback, which runs after every earlier write, decides. Not while
+  // compressed messages hold writes back: the close frame may still be held then.
+  #markHandshakeDone(): void {
+    const socket = this.socket;
+    if (!this.session.closeSent || this.#writeHold !== null || socket.destroyed) return;
+    if (this.#batch !== null) this.#flushBatch();
+    if (socket.writableLength === 0) {
+      this.#handshakeDone = true;
+      return;
+    }
+    this.#closeFlushPending = true;
+  }
+
+  #closeFlushCheck(): void {
+    this.#closeFlushPending = false;
+    const socket = this.socket;
+    if (socket.writableLength === 0) this.#handshakeDone = true;
+    else if (!socket.destroyed && !socket.writableEnded) {
+      socket.write(EMPTY, (error) => {
+        if (!error) this.#handshakeDone = true;
+      });
+    }
   }
 
   /** @internal A compressed message (or frame) arrived: stop reading while it inflates (RFC 7692 §7.2.2). */
@@ -285,6 +319,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     } finally {
       this.#batching = false;
       if (this.#batch !== null && this.#writeHold === null) this.#flushBatch();
+      if (this.#closeFlushPending) this.#closeFlushCheck();
     }
   }
 
@@ -366,8 +401,9 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
 
   static #onError(this: DriverSocket, error: Error): void {
     const driver = this[kDriver]!;
-    // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause.
-    if (!driver.#error) driver.#error = new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
+    // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause; after a completed closing
+    // handshake it changes nothing (§7.1.4).
+    if (!driver.#error && !driver.#handshakeDone) driver.#error = new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
   }
 
   static #onClose(this: DriverSocket): void {
