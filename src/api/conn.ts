@@ -661,6 +661,8 @@ export class Conn implements DriverEvents {
 
   /** @internal The socket is known (connect started or accepted). */
   attachSocket(socket: Socket, tls: boolean): void {
+    // A redirect replaces the socket of the attempt before: its close no longer means anything.
+    if (this.#earlyClose !== null) this.#socket?.off('close', this.#earlyClose);
     this.#socket = socket;
     this.#tls = tls;
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.

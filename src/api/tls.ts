@@ -612,6 +612,36 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
   };
 }
 
+/**
+ * @internal The TLS step to an `https://` proxy (docs/client.md): plain client TLS with the proxy's own options,
+ * verified against `host` by default. The context creator and post-handshake check are not run: they are for the
+ * WebSocket server, whose TLS runs later, inside the tunnel.
+ * @throws TypeError / RangeError for unusable options; TlsError for unusable PEM.
+ */
+export function prepareProxyTls(options: TlsOptions | undefined, host: string): (socket: Socket, done: (error: Error | null, secured?: TLSSocket) => void) => void {
+  const resolved = resolveTls(options);
+  const context = buildContext(secureContextOptions(resolved.material), 'proxy TLS options');
+  return (socket, done) => {
+    try {
+      startClientTls(
+        socket,
+        {
+          host,
+          serverName: resolved.serverName,
+          secureContext: context,
+          verifyPeer: resolved.verifyPeer ?? true,
+          checkServerIdentity: resolved.checkServerIdentity,
+          alpnProtocols: resolved.alpnProtocols,
+        },
+        null,
+        done,
+      );
+    } catch (failure) {
+      done(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
+    }
+  };
+}
+
 // Port sharing (manual §2.2) hands TLS connections to `listener.acceptComplete(socket, head, { tls: true })`,
 // which completes them through this hook (the bytes read while sniffing are already back in the socket).
 setTlsAcceptHook((listener, socket) => listener.acceptTlsSocket(socket));
