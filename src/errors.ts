@@ -122,7 +122,8 @@ export class TimeoutError extends NopollError {
   /**
    * Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS
    * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), and the
-   * waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept'.
+   * waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept', 'drain'; 'proxy' (no tunnel through a proxy
+   * within the connect timeout).
    */
   readonly phase: string;
   constructor(phase: string, message?: string) {

@@ -24,6 +24,7 @@ import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js'
 import type { DeflateSession } from './deflate-options.js';
 import { connect as connectClientConn, type ConnectTarget } from './connect.js';
 import { messageIterator } from './conn-iter.js';
+import { DrainWatch } from './conn-drain.js';
 import { ReadBuffer, type InputFlow, type ReadOptions } from './conn-read.js';
 import { MessageStream, MessageWriter, type MessageWriterOptions } from './message-stream.js';
 import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
@@ -288,7 +289,7 @@ export class Conn implements DriverEvents {
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
       if ((driver.socket.writableLength !== 0 || driver.deflate !== null) && this.#overWriteLimit(data)) return this.#refuseWrite();
       if (driver.deflate === null) return driver.session.sendText(data);
-      return driver.deflate.sendMessage(Opcode.TEXT, textBytes(data), options?.compress);
+      return this.#compressedSent(driver.deflate.sendMessage(Opcode.TEXT, textBytes(data), options?.compress));
     }
     return this.#queueOrFail(Opcode.TEXT, textBytes(data), true);
   }
@@ -306,7 +307,7 @@ export class Conn implements DriverEvents {
     if (driver !== null && this.#state === 'open' && driver.session.sendingFragmented === 0) {
       if ((driver.socket.writableLength !== 0 || driver.deflate !== null) && this.#overWriteLimit(data)) return this.#refuseWrite();
       if (driver.deflate === null) return driver.session.sendMessage(Opcode.BINARY, data);
-      return driver.deflate.sendMessage(Opcode.BINARY, toBuffer(data), options?.compress);
+      return this.#compressedSent(driver.deflate.sendMessage(Opcode.BINARY, toBuffer(data), options?.compress));
     }
     return this.#queueOrFail(Opcode.BINARY, toBuffer(data), true);
   }
@@ -364,7 +365,7 @@ export class Conn implements DriverEvents {
     this.#pendingFragmentKind = fin ? 0 : kind;
     const driver = this.#driver;
     if (driver !== null && this.#state === 'open') {
-      if (driver.deflate !== null) return driver.deflate.sendFragment(kind, bytes, fin, compress);
+      if (driver.deflate !== null) return this.#compressedSent(driver.deflate.sendFragment(kind, bytes, fin, compress));
       return driver.session.sendFragment(kind as typeof Opcode.TEXT, bytes, fin);
     }
     return this.#queueOrFail(kind, bytes, fin);
@@ -402,6 +403,80 @@ export class Conn implements DriverEvents {
   /** The write limit in bytes (`maxPendingWriteBytes`) and what a send past it does (`writeLimitPolicy`). */
   get writeLimit(): { maxPendingWriteBytes: number; policy: 'refuse' | 'close' } {
     return { maxPendingWriteBytes: this.#writeLimit, policy: this.#writeRefuses ? 'refuse' : 'close' };
+  }
+
+  // ---- backpressure signal (conn-drain.ts) ----
+
+  /**
+   * True when the bytes not sent yet ({@link pendingWriteBytes}) are at or past the socket's high-water mark
+   * (`socket.writableHighWaterMark`, 16 KiB by default in Node 20): what a `false` from Node's `writable.write()`
+   * says. Check it after a send (its return value is unchanged); then {@link onDrain} or `await conn.drained()`
+   * tells when the queue has emptied. False before the handshake and after the end.
+   */
+  get needsDrain(): boolean {
+    const socket = this.#driver?.socket;
+    if (socket === undefined || this.#state === 'closed') return false;
+    const over = this.pendingWriteBytes >= socket.writableHighWaterMark;
+    if (over) this.#rare.drain?.over();
+    return over;
+  }
+
+  /**
+   * Called once the queue has emptied after a send left {@link needsDrain} true (the socket's `'drain'`, compression
+   * included). A throw is reported to `onError`.
+   */
+  get onDrain(): ((conn: Conn) => void) | null {
+    return this.#rare.onDrain;
+  }
+  set onDrain(handler: ((conn: Conn) => void) | null) {
+    if (handler === null && this.#rare === NO_RARE) return;
+    this.#own().onDrain = handler;
+    if (handler !== null) this.#drainWatch();
+  }
+
+  /**
+   * Resolves at once when {@link needsDrain} is false, else once the queue has emptied. Rejects with
+   * ConnectionClosedError when the connection ends first, TimeoutError (phase `'drain'`) or AbortError.
+   */
+  drained(options: WaitOptions = {}): Promise<void> {
+    if (this.#state === 'closed') return Promise.reject(this.#endError());
+    if (!this.needsDrain) return Promise.resolve();
+    const watch = this.#drainWatch();
+    return wait(options, 'drain', (resolve, reject) => watch.wait({ resolve, reject }));
+  }
+
+  #drainWatch(): DrainWatch {
+    const rare = this.#own();
+    if (rare.drain !== null) return rare.drain;
+    const conn = this;
+    rare.drain = new DrainWatch({
+      get drainSocket() {
+        return conn.#driver?.socket ?? null;
+      },
+      get pendingWriteBytes() {
+        return conn.pendingWriteBytes;
+      },
+      compressionIdle: () => {
+        const deflate = this.#driver?.deflate;
+        return deflate != null && deflate.busy ? deflate.whenIdle() : null;
+      },
+      drainEmptied: () => {
+        const handler = this.#rare.onDrain;
+        if (handler === null) return;
+        try {
+          handler(this);
+        } catch (error) {
+          this.ctx.handlerError(error, this);
+        }
+      },
+    });
+    return rare.drain;
+  }
+
+  // A message went to the compressor: past the mark, the watch (if any) follows it until the queue empties.
+  #compressedSent(sent: number): number {
+    if (this.#rare.drain !== null) void this.needsDrain;
+    return sent;
   }
 
   // True when sending `data` would take the pending bytes past the write limit. Nothing pending: never (a message
@@ -709,6 +784,7 @@ export class Conn implements DriverEvents {
     this.#maxMessageSize = settings.maxMessageSize;
     this.#flushedMark = (socket.bytesWritten ?? 0) - socket.writableLength;
     if (this.#streaming) driver.session.setStreaming(true, this.#rare.maxStreamBytes);
+    this.#rare.drain?.attach();
     socket.off('error', ignoreError); // the driver listens for errors now; one listener, no listener array
     this.#state = 'open';
     const pending = this.#rare.pending;
@@ -914,6 +990,7 @@ export class Conn implements DriverEvents {
     if (this.#rare !== NO_RARE) this.#rare.inboxWaiters = null;
     if (readers) for (const waiter of readers) waiter.resolve();
     this.#rare.reader?.end();
+    this.#rare.drain?.closed(this.#endError());
     const stream = this.#rare.current;
     if (this.#rare !== NO_RARE) this.#rare.current = null;
     if (stream !== null) {
@@ -969,7 +1046,7 @@ export class Conn implements DriverEvents {
 // waitUntilReady, closed and nextMsg; the stream view once read() was used, the stream handler, the message being
 // streamed to it, maxStreamBytes, and a message assembled while streaming without a handler (or the rest of one
 // refused over maxMessageSize, dropped); the UTF-8 check of
-// outgoing text fragments; the shared rejection handler of async handlers.
+// outgoing text fragments; the shared rejection handler of async handlers; the backpressure watch and onDrain.
 class ConnRare {
   pending: PendingSend[] | null = null;
   readyWaiters: Waiter[] | null = null;
@@ -984,6 +1061,8 @@ class ConnRare {
   assemblyRefused = false;
   sendUtf8: Utf8Validator | null = null;
   rejected: ((error: unknown) => void) | null = null;
+  drain: DrainWatch | null = null;
+  onDrain: ((conn: Conn) => void) | null = null;
 }
 const NO_RARE: ConnRare = Object.freeze(new ConnRare());
 
