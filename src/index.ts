@@ -6,6 +6,16 @@ export { Context, type ContextOptions, type LoopWaitResult } from './api/context
 export { Listener, type ListenOptions } from './api/listener.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect, type ConnectTarget } from './api/connect.js';
+export type { ProxyOption, ProxyOptions } from './api/proxy.js';
+export type { ProxyEnv } from './transport/proxy-env.js';
+export {
+  backoffDelay,
+  isTransientFailure,
+  ReconnectingConn,
+  type ReconnectAttempt,
+  type ReconnectPolicy,
+  type ReconnectState,
+} from './api/reconnect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
 export {

@@ -1087,9 +1087,10 @@ function textBytes(data: string | Uint8Array): Buffer {
 }
 
 /**
- * Runs a wait with a timeout and an AbortSignal. `start` registers the wait and returns its cleanup.
+ * @internal Runs a wait with a timeout and an AbortSignal (the one wait helper: connections and
+ * `ReconnectingConn`). `start` registers the wait and returns its cleanup.
  */
-function wait<T = void>(
+export function wait<T = void>(
   options: WaitOptions,
   phase: string,
   start: (resolve: (value: T) => void, reject: (error: Error) => void) => () => void,
