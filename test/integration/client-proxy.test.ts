@@ -10,9 +10,11 @@ import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import { ConnectError, ProxyError, TimeoutError, TlsError } from '../../src/errors.js';
+import { join } from 'node:path';
+import { exitCode, nopoll } from '../helpers/cli.js';
 import { ipv6LoopbackAvailable } from '../helpers/net.js';
 import { freePort, needDante, needTinyproxy, startDante, startHttpsFront, startTinyproxy } from '../helpers/proxies.js';
-import { certs, startTlsEchoListener } from '../helpers/tls.js';
+import { certs, startTlsEchoListener, TLS_DIR } from '../helpers/tls.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 
 /** A plain echo listener on 127.0.0.1 (and ::1 on the same port with `ipv6Too`); records accepted connections. */
@@ -301,5 +303,63 @@ describe('proxy from the environment (proxyEnv)', () => {
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: 'socks4://127.0.0.1:1080' }), /SOCKS4 is not supported/);
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxyEnv: { ALL_PROXY: 'socks://127.0.0.1' } }), TypeError);
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: { url: 'socks5://h:1', username: 'x'.repeat(256), password: 'p' } }), RangeError);
+  });
+});
+
+/** Our listener (plain, or TLS with the test certificate) that sends one message, waits for its echo, then closes. */
+async function echoChecker(t: TestContext, tls: boolean): Promise<{ url: string; echoed: AsyncQueue<string> }> {
+  const ctx = new Context();
+  const echoed = new AsyncQueue<string>();
+  ctx.onReady = (conn) => void conn.sendText('hello through the proxy');
+  ctx.onMessage = (conn, msg) => {
+    echoed.push(msg.text);
+    void conn.close(1000);
+  };
+  const listener = await Listener.listen(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    ...(tls ? { tls: true, certificate: { cert: certs.serverCert, key: certs.serverKey } } : {}),
+  });
+  t.after(() => withTimeout(ctx.close(), 10_000, 'closing the checker'));
+  return { url: `${tls ? 'wss' : 'ws'}://127.0.0.1:${listener.port}/`, echoed };
+}
+
+describe('nopoll echo-client through proxies', () => {
+  it('--proxy with tinyproxy (HTTP CONNECT) and danted (socks5h); a dead proxy fails naming it', async (t) => {
+    if (!needTinyproxy(t) || !needDante(t)) return;
+    const tiny = await startTinyproxy(t);
+    const dante = (await startDante(t))!;
+    for (const proxy of [tiny.url, `socks5h://127.0.0.1:${dante.port}`]) {
+      const server = await echoChecker(t, false);
+      const cli = nopoll(t, ['echo-client', '--proxy', proxy, server.url]);
+      assert.equal(await server.echoed.next(10_000, `echo through ${proxy}`), 'hello through the proxy');
+      assert.equal(await exitCode(cli), 0, cli.stderr());
+    }
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const server = await echoChecker(t, false);
+    const cli = nopoll(t, ['echo-client', '--proxy', dead, server.url]);
+    assert.equal(await exitCode(cli), 1);
+    assert.match(cli.stderr(), new RegExp(`cannot connect to the proxy ${dead.replace(/[.:/]/g, '\\$&')}`));
+  });
+
+  it('HTTPS_PROXY for a wss:// server (TLS verified with --ca inside the tunnel); --no-proxy ignores it', async (t) => {
+    if (!needTinyproxy(t)) return;
+    const tiny = await startTinyproxy(t);
+    const server = await echoChecker(t, true);
+    const ca = join(TLS_DIR, 'ca.crt');
+    const cli = nopoll(t, ['echo-client', '--ca', ca, server.url], { HTTPS_PROXY: tiny.url });
+    assert.equal(await server.echoed.next(10_000, 'echo through HTTPS_PROXY'), 'hello through the proxy');
+    assert.equal(await exitCode(cli), 0, cli.stderr());
+    // The variable is really read: pointing it at nothing fails; --no-proxy goes direct.
+    const dead = `http://127.0.0.1:${await freePort()}`;
+    const failing = nopoll(t, ['echo-client', '--ca', ca, server.url], { HTTPS_PROXY: dead });
+    assert.equal(await exitCode(failing), 1);
+    assert.match(failing.stderr(), /cannot connect to the proxy/);
+    const direct = await echoChecker(t, true);
+    const bypass = nopoll(t, ['echo-client', '--no-proxy', '--ca', ca, direct.url], { HTTPS_PROXY: dead });
+    assert.equal(await direct.echoed.next(10_000, 'direct echo'), 'hello through the proxy');
+    assert.equal(await exitCode(bypass), 0, bypass.stderr());
+    const misuse = nopoll(t, ['echo-client', '--proxy', 'ftp://x', direct.url]);
+    assert.equal(await exitCode(misuse), 2);
   });
 });
