@@ -59,6 +59,10 @@ export interface DriverOptions extends SessionOptions {
 // carried many messages is answered with one write, not one per message.
 const BATCH_LIMIT = 16 * 1024;
 const EMPTY = Buffer.alloc(0);
+// States of the closing handshake's last step (see #closeFlush).
+const CLOSE_FLUSH_NONE = 0;
+const CLOSE_FLUSH_PENDING = 1;
+const CLOSE_FLUSH_DONE = 2;
 
 // The socket's listeners are shared functions that find their driver through this property, so an idle
 // connection holds no closures of its own.
@@ -89,10 +93,10 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
   #writeHold: WriteHold | null = null;
   #deferredClose: [number | undefined, string | undefined] | null = null;
   #deferredEnd = false;
-  // RFC 6455 §7.1.4: set once our close frame reached the kernel after the peer's arrived; a TCP error after that
-  // (a reset right after the handshake, as Autobahn's server does) no longer makes the close unclean.
-  #handshakeDone = false;
-  #closeFlushPending = false;
+  // RFC 6455 §7.1.4: DONE once our close frame reached the kernel after the peer's arrived; a TCP error after that
+  // (a reset right after the handshake, as Autobahn's server does) no longer makes the close unclean. PENDING: our
+  // close frame was still queued, checked again once the chunk is processed. One field: idle connections pay one slot.
+  #closeFlush = CLOSE_FLUSH_NONE;
 
   constructor(socket: Socket, events: DriverEvents, options: DriverOptions) {
     this.socket = socket;
@@ -135,7 +139,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
         this.#corked = false;
         this.socket.uncork();
       }
-      if (this.#closeFlushPending) this.#closeFlushCheck();
+      if (this.#closeFlush === CLOSE_FLUSH_PENDING) this.#closeFlushCheck();
     }
   }
 
@@ -277,20 +281,16 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     const socket = this.socket;
     if (!this.session.closeSent || this.#writeHold !== null || socket.destroyed) return;
     if (this.#batch !== null) this.#flushBatch();
-    if (socket.writableLength === 0) {
-      this.#handshakeDone = true;
-      return;
-    }
-    this.#closeFlushPending = true;
+    this.#closeFlush = socket.writableLength === 0 ? CLOSE_FLUSH_DONE : CLOSE_FLUSH_PENDING;
   }
 
   #closeFlushCheck(): void {
-    this.#closeFlushPending = false;
+    this.#closeFlush = CLOSE_FLUSH_NONE;
     const socket = this.socket;
-    if (socket.writableLength === 0) this.#handshakeDone = true;
+    if (socket.writableLength === 0) this.#closeFlush = CLOSE_FLUSH_DONE;
     else if (!socket.destroyed && !socket.writableEnded) {
       socket.write(EMPTY, (error) => {
-        if (!error) this.#handshakeDone = true;
+        if (!error) this.#closeFlush = CLOSE_FLUSH_DONE;
       });
     }
   }
@@ -319,7 +319,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     } finally {
       this.#batching = false;
       if (this.#batch !== null && this.#writeHold === null) this.#flushBatch();
-      if (this.#closeFlushPending) this.#closeFlushCheck();
+      if (this.#closeFlush === CLOSE_FLUSH_PENDING) this.#closeFlushCheck();
     }
   }
 
@@ -403,7 +403,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     const driver = this[kDriver]!;
     // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause; after a completed closing
     // handshake it changes nothing (§7.1.4).
-    if (!driver.#error && !driver.#handshakeDone) driver.#error = new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
+    if (!driver.#error && driver.#closeFlush !== CLOSE_FLUSH_DONE) driver.#error = new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
   }
 
   static #onClose(this: DriverSocket): void {
