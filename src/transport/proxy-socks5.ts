@@ -117,8 +117,10 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
     socket.off('error', onError);
     done(error);
   };
-  const fail = (failure: 'auth' | 'refused' | 'protocol', message: string, socksReply = 0): void => {
+  // Ends the exchange with a ProxyError; returns 0 so that `step` can `return fail(...)`.
+  const fail = (failure: 'auth' | 'refused' | 'protocol', message: string, socksReply = 0): number => {
     finish(new ProxyError(failure, proxy, `the SOCKS5 proxy ${proxy} ${message}`, { socksReply }));
+    return 0;
   };
   const onData = (chunk: Buffer): void => {
     buffer = buffer.length === 0 ? chunk : Buffer.concat([buffer, chunk]);
@@ -132,11 +134,10 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
   const step = (): number => {
     if (buffer.length < 2) return 0;
     if (state === 'method') {
-      if (buffer[0] !== VERSION) return (fail('protocol', `answered with version ${buffer[0]} instead of 5 (not a SOCKS5 proxy?)`), 0);
+      if (buffer[0] !== VERSION) return fail('protocol', `answered with version ${buffer[0]} instead of 5 (not a SOCKS5 proxy?)`);
       const method = buffer[1];
       if (method === NO_ACCEPTABLE) {
-        fail('auth', credentials ? 'accepted none of the authentication methods offered' : 'requires authentication', NO_ACCEPTABLE);
-        return 0;
+        return fail('auth', credentials ? 'accepted none of the authentication methods offered' : 'requires authentication', NO_ACCEPTABLE);
       }
       if (method === USER_PASS && credentials) {
         const user = Buffer.from(options.username ?? '', 'utf8');
@@ -145,35 +146,32 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
         state = 'auth';
         return 2;
       }
-      if (method !== NO_AUTH) return (fail('protocol', `chose authentication method ${method}, which was not offered`), 0);
+      if (method !== NO_AUTH) return fail('protocol', `chose authentication method ${method}, which was not offered`);
       socket.write(request);
       state = 'reply';
       return 2;
     }
     if (state === 'auth') {
       // RFC 1929 §2: version 1, status 0 for success.
-      if (buffer[1] !== 0) return (fail('auth', `refused the username and password (status ${buffer[1]})`), 0);
+      if (buffer[1] !== 0) return fail('auth', `refused the username and password (status ${buffer[1]})`);
       socket.write(request);
       state = 'reply';
       return 2;
     }
     if (buffer.length < 4) return 0;
-    if (buffer[0] !== VERSION) return (fail('protocol', `answered with version ${buffer[0]} instead of 5`), 0);
+    if (buffer[0] !== VERSION) return fail('protocol', `answered with version ${buffer[0]} instead of 5`);
     const reply = buffer[1]!;
-    if (reply !== 0) {
-      fail('refused', `did not connect to ${options.host}:${options.port}: ${REPLIES[reply] ?? 'unknown failure'} (reply ${reply})`, reply);
-      return 0;
-    }
+    if (reply !== 0) return fail('refused', `did not connect to ${options.host}:${options.port}: ${REPLIES[reply] ?? 'unknown failure'} (reply ${reply})`, reply);
     const atyp = buffer[3];
     const length = atyp === ATYP_IPV4 ? 4 : atyp === ATYP_IPV6 ? 16 : atyp === ATYP_DOMAIN ? (buffer.length < 5 ? -1 : 1 + buffer[4]!) : -2;
-    if (length === -2) return (fail('protocol', `answered with address type ${atyp}`), 0);
+    if (length === -2) return fail('protocol', `answered with address type ${atyp}`);
     if (length === -1 || buffer.length < 4 + length + 2) return 0;
     const rest = buffer.subarray(4 + length + 2);
     if (rest.length > 0) socket.unshift(rest);
     finish(null);
     return 0;
   };
-  const onEnd = (): void => fail('protocol', 'closed the connection before the tunnel was open');
+  const onEnd = (): void => void fail('protocol', 'closed the connection before the tunnel was open');
   const onError = (error: Error): void => {
     finish(new ProxyError('connect', proxy, `the connection to the SOCKS5 proxy ${proxy} failed: ${error.message}`, { cause: error }));
   };
