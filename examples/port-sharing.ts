@@ -9,16 +9,27 @@ deadline(20_000);
 const ctx = new Context();
 ctx.onMessage = (conn, msg) => void conn.sendText(`ws echo: ${msg.text}`);
 
+// How the "legacy" protocol is recognised: its first line is text. Anything that is neither this, HTTP nor TLS,
+// and anything silent past the sniff timeout, is closed by sharePort.
+function detectLine(head: Buffer, timedOut: boolean): boolean | 'more' {
+  const end = head.indexOf(0x0a);
+  if ((end < 0 ? head : head.subarray(0, end)).some((byte) => byte < 0x20 && byte !== 0x0d)) return false;
+  return end >= 0 ? true : timedOut ? false : 'more';
+}
+
 // The "legacy" protocol: echo each line. It receives the socket as if fresh (the sniffed bytes were put back).
+// One write per chunk read (its complete lines), and no reading while the echo waits to be sent.
 function echoLines(socket: Socket): void {
-  let partial = '';
-  socket.setEncoding('utf8');
-  socket.on('data', (chunk: string) => {
-    partial += chunk;
-    let at: number;
-    while ((at = partial.indexOf('\n')) >= 0) {
-      socket.write(partial.slice(0, at + 1));
-      partial = partial.slice(at + 1);
+  socket.setTimeout(60_000, () => socket.destroy());
+  let partial = Buffer.alloc(0);
+  socket.on('data', (chunk: Buffer) => {
+    const data = partial.length > 0 ? Buffer.concat([partial, chunk]) : chunk;
+    const end = data.lastIndexOf(0x0a) + 1;
+    partial = Buffer.from(data.subarray(end));
+    if (partial.length > 64 * 1024) return void socket.destroy();
+    if (end > 0 && !socket.write(data.subarray(0, end))) {
+      socket.pause();
+      socket.once('drain', () => socket.resume());
     }
   });
   socket.on('end', () => socket.end());
@@ -29,7 +40,7 @@ function echoLines(socket: Socket): void {
 const server = createServer({ noDelay: true });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const wsListener = Listener.fromSocket(ctx, server, { maxMessageSize: 1024 * 1024 });
-const shared = sharePort(server, { listener: wsListener, other: echoLines });
+const shared = sharePort(server, { listener: wsListener, detect: detectLine, other: echoLines });
 const port = wsListener.port;
 
 // A WebSocket client and a line client on the same port, at the same time.

@@ -121,9 +121,9 @@ export class InvalidStateError extends NopollError {
 export class TimeoutError extends NopollError {
   /**
    * Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS
-   * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), and the
-   * waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept', 'drain'; 'proxy' (no tunnel through a proxy
-   * within the connect timeout).
+   * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), 'sniff'
+   * (a connection on a shared port that no protocol claimed in time), 'proxy' (no tunnel through a proxy within the
+   * connect timeout), and the waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept', 'drain'.
    */
   readonly phase: string;
   constructor(phase: string, message?: string) {

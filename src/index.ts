@@ -5,7 +5,8 @@
 export { Context, type ContextOptions, type LoopWaitResult } from './api/context.js';
 export { Listener, type ListenOptions } from './api/listener.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
-export { connect, type ConnectTarget } from './api/connect.js';
+export { connect } from './api/conn.js';
+export type { ConnectTarget } from './api/client.js';
 export type { ProxyOption, ProxyOptions } from './api/proxy.js';
 export type { ProxyEnv } from './transport/proxy-env.js';
 export {
@@ -32,14 +33,18 @@ export {
 export type { SendOptions } from './api/conn.js';
 export { DEFAULT_DEFLATE_THRESHOLD, type PerMessageDeflateOptions } from './api/deflate-options.js';
 export type { DeflateAgreement, DeflateParams } from './protocol/extensions/deflate-params.js';
-export { deflateConcurrency, deflateStats, setDeflateConcurrency, trimDeflatePool } from './transport/deflate.js';
+export { deflateConcurrency, deflateStats, setDeflateConcurrency, trimDeflatePool } from './transport/zlib-codec.js';
+export { DEFAULT_INBOUND_BUDGET, inboundBudgetStats, setInboundBudget } from './transport/inbound-budget.js';
+export { DEFAULT_MESSAGE_RATE_WINDOW_MS, DEFAULT_MIN_MESSAGE_RATE } from './transport/rate-guard.js';
 export {
   getTlsAcceptHook,
   setTlsAcceptHook,
   sharePort,
   sniff,
+  type ProtocolDetector,
   type SharedPort,
   type SharePortOptions,
+  type SniffOptions,
   type SniffResult,
   type TlsAcceptHook,
 } from './api/port-sharing.js';

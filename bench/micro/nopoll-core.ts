@@ -30,6 +30,9 @@ export function applyMask(buf: Uint8Array, mask: Uint8Array): void {
 export function createServerParser(onMessage: (opcode: number, payload: Uint8Array) => void): ServerParser {
   const parser = new FrameParser(
     {
+      onDataHeader() {
+        return 1; // FrameMode.ASSEMBLED: the session's assembler would apply the message rules here
+      },
       onFrame(fin, _rsv, opcode, payload) {
         // The session validates UTF-8 in nopoll; here the parser stands alone, so it is done inline.
         if (opcode === 1 && fin && !coreIsValidUtf8(payload)) throw new Error('invalid UTF-8');
@@ -40,7 +43,7 @@ export function createServerParser(onMessage: (opcode: number, payload: Uint8Arr
         throw error;
       },
     },
-    { expectMasked: true, maxFrameBytes: 64 * 1024 * 1024, maxMessageBytes: Infinity, allowedRsv: 0 },
+    { expectMasked: true, maxFrameBytes: 64 * 1024 * 1024, allowedRsv: 0 },
   );
   return { push: (chunk) => parser.push(chunk) };
 }

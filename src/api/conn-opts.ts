@@ -56,6 +56,15 @@ export interface ConnOptsInit {
   /** Heartbeat: drop the connection (1006) when nothing arrives this long after a ping (0: the interval). */
   pongTimeoutMs?: number;
   /**
+   * Slow-message protection: while a message (or frame) is under way, the peer must send at least this many bytes
+   * per second, measured over `messageRateWindowMs`; slower, the connection is closed with 1008 (TimeoutError,
+   * phase 'message'). Time the application or decompression holds the input does not count. 0 turns it off.
+   * Context default 512 bytes/s.
+   */
+  minMessageRate?: number;
+  /** The window of `minMessageRate`, in ms (context default 20000). */
+  messageRateWindowMs?: number;
+  /**
    * Listener: most connections at once (handshaking or open). Past it, a new TCP connection is answered
    * `503 Service Unavailable` and closed before its request is read. Default (or 0): no limit.
    */
@@ -229,7 +238,7 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
       throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
     }
   }
-  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections', 'maxRedirects'] as const) {
+  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections', 'minMessageRate', 'messageRateWindowMs', 'maxRedirects'] as const) {
     const value = opts[name];
     const max = name === 'maxConnections' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1;
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > max)) {
@@ -269,6 +278,9 @@ export interface SessionSettings {
   idleTimeoutMs?: number | undefined;
   pingIntervalMs?: number | undefined;
   pongTimeoutMs?: number | undefined;
+  /** Slow-message protection (see transport/rate-guard.ts). */
+  minMessageRate: number;
+  messageRateWindowMs: number;
 }
 
 /** The context defaults {@link sessionSettings} falls back on. */
@@ -278,6 +290,8 @@ export interface SessionDefaults {
   idleTimeoutMs: number;
   pingIntervalMs: number;
   pongTimeoutMs: number;
+  minMessageRate: number;
+  messageRateWindowMs: number;
 }
 
 /** Resolves the session settings of one connection: its options first, then the context's defaults. */
@@ -293,5 +307,7 @@ export function sessionSettings(o: ConnOptsInit, ctx: SessionDefaults): SessionS
     idleTimeoutMs: o.idleTimeoutMs ?? ctx.idleTimeoutMs,
     pingIntervalMs: o.pingIntervalMs ?? ctx.pingIntervalMs,
     pongTimeoutMs: o.pongTimeoutMs ?? ctx.pongTimeoutMs,
+    minMessageRate: o.minMessageRate ?? ctx.minMessageRate,
+    messageRateWindowMs: o.messageRateWindowMs ?? ctx.messageRateWindowMs,
   };
 }

@@ -65,14 +65,14 @@ export class ConnStream extends Duplex {
     if (!this.push(payload) && !this.#paused) {
       // The readable side is full: stop reading the socket until _read asks for more.
       this.#paused = true;
-      this.conn.socket?.pause();
+      this.conn.pause();
     }
   }
 
   #resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.conn.socket?.resume();
+    this.conn.resume();
   }
 
   /** @internal */

@@ -6,6 +6,7 @@
 import { AbortError } from '../errors.js';
 import { WEBSOCKET_VERSION } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
+import { DEFAULT_MESSAGE_RATE_WINDOW_MS, DEFAULT_MIN_MESSAGE_RATE } from '../transport/rate-guard.js';
 import type { Conn } from './conn.js';
 import type {
   LogHandler,
@@ -44,6 +45,10 @@ export interface ContextOptions {
   pingIntervalMs?: number;
   /** Heartbeat: drop the connection (1006) when nothing arrives this long after a ping (default 0: the interval). */
   pongTimeoutMs?: number;
+  /** Slow-message protection: bytes/s a message under way must keep up (default 512; 0: off; see docs/security.md). */
+  minMessageRate?: number;
+  /** The window over which `minMessageRate` is measured, in ms (default 20000). */
+  messageRateWindowMs?: number;
   /** Log handler; `true` logs to the console. */
   log?: boolean | LogHandler;
 }
@@ -93,6 +98,10 @@ export class Context {
   pingIntervalMs: number;
   /** Heartbeat pong deadline, ms (0: the interval). */
   pongTimeoutMs: number;
+  /** Slow-message protection: minimum bytes/s while a message is under way (0: off). */
+  minMessageRate: number;
+  /** Window of the slow-message protection, ms. */
+  messageRateWindowMs: number;
 
   #maxFrameSize: number;
   #log: LogHandler | null;
@@ -118,12 +127,14 @@ export class Context {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
-    for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs'] as const) {
+    for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'minMessageRate', 'messageRateWindowMs'] as const) {
       checkInt(options[name], name, 0, 2 ** 31 - 1);
     }
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     this.pingIntervalMs = options.pingIntervalMs ?? 0;
     this.pongTimeoutMs = options.pongTimeoutMs ?? 0;
+    this.minMessageRate = options.minMessageRate ?? DEFAULT_MIN_MESSAGE_RATE;
+    this.messageRateWindowMs = options.messageRateWindowMs || DEFAULT_MESSAGE_RATE_WINDOW_MS;
     this.#log = options.log === true ? consoleLog : options.log || null;
   }
 

@@ -13,7 +13,7 @@ import {
   type DeflateAgreement,
   type DeflateParams,
 } from '../protocol/extensions/deflate-params.js';
-import type { DeflateSetup } from '../transport/deflate.js';
+import type { DeflateSetup } from '../transport/zlib-codec.js';
 
 /**
  * permessage-deflate settings. The four negotiation parameters are described on {@link DeflateParams}; the rest

@@ -307,7 +307,7 @@ export class Listener {
     const live = this.#live;
     if (live !== null && live.size >= o.maxConnections!) return refuseOverLimit(conn, socket, tls, o.maxConnections!);
     live?.add(conn);
-    conn.attachSocket(socket, tls);
+    conn.attach(socket, tls);
     socket.setNoDelay?.(true);
     if (ctx.onAccept !== null) {
       conn.decide(ctx.onAccept, (ok) => {
@@ -388,7 +388,7 @@ export class Listener {
       const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
       if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
       acceptUpgrade(socket, request.key, { protocol, extensions: deflate?.agreement.response ?? null });
-      conn.startSession(socket, upgrade.rest, {
+      conn.start(socket, upgrade.rest, {
         deflate,
         acceptedProtocol: protocol,
         ...sessionSettings(o, ctx),
@@ -429,7 +429,7 @@ export class Listener {
 // lost to a reset), end TCP, and fail the connection with that status once the socket is gone.
 function refuseOverLimit(conn: Conn, socket: Socket, tls: boolean, limit: number): Conn {
   socket.once('close', () => conn.fail(new HandshakeError(`listener at its limit of ${limit} connections`, 503)));
-  conn.attachSocket(socket, tls);
+  conn.attach(socket, tls);
   socket.resume();
   rejectUpgrade(socket, 503, 'too many connections');
   return conn;

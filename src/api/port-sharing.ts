@@ -6,11 +6,11 @@
  */
 import type { Server, Socket } from 'node:net';
 import { AbortError, InvalidStateError } from '../errors.js';
-import { sniffSocket, type SniffResult } from '../transport/sniff.js';
+import { sniffSocket, type ProtocolDetector, type SniffResult } from '../transport/sniff.js';
 import type { Conn } from './conn.js';
 import type { Listener } from './listener.js';
 
-export type { SniffResult } from '../transport/sniff.js';
+export type { ProtocolDetector, SniffResult } from '../transport/sniff.js';
 
 /**
  * Completes the accept of a connection whose first bytes are a TLS ClientHello. `socket` is as fresh: the bytes
@@ -46,14 +46,32 @@ export function completeTlsAccept(listener: Listener, socket: Socket, head: Buff
   return hook(listener, socket);
 }
 
+/** Options of {@link sniff}. */
+export interface SniffOptions {
+  /** How long the client may take to send the bytes that classify it (default 5000 ms; 0 waits forever). */
+  timeoutMs?: number;
+  /** Cancels the sniff: the promise rejects with `AbortError` and the socket is left paused. */
+  signal?: AbortSignal;
+  /**
+   * Your protocol's detector (see {@link ProtocolDetector}). With it, `'other'` means it claimed the connection;
+   * one it refuses, or does not claim in time, is destroyed and the promise rejects (`PolicyViolationError`,
+   * `TimeoutError` with phase `'sniff'`). Without it, every connection that is neither HTTP nor TLS resolves
+   * `'other'` and is yours to judge.
+   */
+  detect?: ProtocolDetector;
+  /** Most bytes read while `detect` answers `'more'` (default 4096); past them the connection is refused. */
+  maxSniffBytes?: number;
+}
+
 /**
  * Reads the first bytes of a freshly accepted socket and classifies them (`'tls'`, `'http'` for a `GET`, or
  * `'other'`). Resolves with the verdict and every byte read; the socket is then **paused**, and those bytes must
  * go to its next owner first (`listener.acceptComplete(socket, result.head)`). After `timeoutMs` (default 5000;
- * 0 waits forever) without a verdict it resolves `'other'` with `timedOut: true`. Rejects when the socket ends
- * first (it is destroyed) or the signal aborts (the socket is left paused, for the caller to dispose of).
+ * 0 waits forever) without a verdict it resolves `'other'` with `timedOut: true` (with `detect`: only when the
+ * detector claims it). Rejects when the socket ends first or `detect` refuses it (the socket is destroyed), or the
+ * signal aborts (the socket is left paused, for the caller to dispose of).
  */
-export function sniff(socket: Socket, options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<SniffResult> {
+export function sniff(socket: Socket, options: SniffOptions = {}): Promise<SniffResult> {
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
   return new Promise((resolve, reject) => {
@@ -61,7 +79,12 @@ export function sniff(socket: Socket, options: { timeoutMs?: number; signal?: Ab
       cancel();
       reject(new AbortError(undefined, { cause: signal?.reason }));
     };
-    const cancel = sniffSocket(socket, { timeoutMs: options.timeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS }, (error, result) => {
+    const sniffOptions = {
+      timeoutMs: options.timeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS,
+      ...(options.detect !== undefined ? { detect: options.detect } : {}),
+      ...(options.maxSniffBytes !== undefined ? { maxBytes: options.maxSniffBytes } : {}),
+    };
+    const cancel = sniffSocket(socket, sniffOptions, (error, result) => {
       signal?.removeEventListener('abort', onAbort);
       if (error || !result) reject(error ?? new Error('sniff failed'));
       else resolve(result);
@@ -75,11 +98,20 @@ export interface SharePortOptions {
   /** Receives WebSocket handshakes (`GET`): a `Listener.fromSocket(ctx, server, opts)` or any listener. */
   listener: Listener;
   /**
-   * Receives connections that are neither an HTTP GET nor TLS, including clients that sent too little within
-   * `sniffTimeoutMs` (a protocol where the server speaks first). The socket is as fresh: the bytes read were put
-   * back, so an existing `'connection'` handler works unchanged. Default: the socket is destroyed.
+   * Receives the connections `detect` claims (so it needs `detect`). The socket is as fresh: the bytes read were
+   * put back, so an existing `'connection'` handler works unchanged.
    */
   other?: (socket: Socket) => void;
+  /**
+   * Your protocol's detector (see {@link ProtocolDetector}): it sees the first bytes of each connection that is
+   * neither an HTTP GET nor TLS, and of each that sent too little to tell within `sniffTimeoutMs` (with
+   * `timedOut`; a protocol where the server speaks first claims an empty head then). What it does not claim is
+   * closed: without a detector, every such connection is, so a client that sends nothing, a few bytes or garbage
+   * never holds a socket longer than `sniffTimeoutMs`. Given together with `other`.
+   */
+  detect?: ProtocolDetector;
+  /** Most bytes read while `detect` answers `'more'` (default 4096); past them the connection is closed. */
+  maxSniffBytes?: number;
   /**
    * Receives TLS connections, as fresh sockets like `other`. Default: `listener.acceptComplete(socket, head,
    * { tls: true })`, which needs the TLS accept hook (`setTlsAcceptHook`); without it they are destroyed.
@@ -97,12 +129,31 @@ export interface SharedPort {
 
 /**
  * Serves WebSocket, WebSocket over TLS and another protocol on `server`'s port: every connection `server` accepts
- * is sniffed and handed to `options.listener` (`GET`), `options.tls` (TLS) or `options.other` (anything else).
- * `server` is a plain `net.Server`; this adds a `'connection'` listener to it and nothing else.
+ * is sniffed and handed to `options.listener` (`GET`), `options.tls` (TLS) or `options.other` (what
+ * `options.detect` claims); any other connection is closed. `server` is a plain `net.Server`; this adds a
+ * `'connection'` listener to it and nothing else.
+ * @throws TypeError when only one of `other` and `detect` is given.
  */
 export function sharePort(server: Server, options: SharePortOptions): SharedPort {
   const { listener } = options;
-  const timeoutMs = options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS;
+  const userDetect = options.detect;
+  if ((options.other !== undefined || userDetect !== undefined) && (typeof userDetect !== 'function' || typeof options.other !== 'function')) {
+    throw new TypeError('sharePort: `other` and `detect` go together (detect recognises the connections other takes)');
+  }
+  const sniffOptions = {
+    timeoutMs: options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS,
+    // Nothing but HTTP and TLS is let through unless the user's detector claims it.
+    detect: userDetect === undefined ? refuseAll : (head: Buffer, timedOut: boolean): boolean | 'more' => {
+      try {
+        return userDetect(head, timedOut);
+      } catch (error) {
+        // The application's error, reported like any handler's; the connection is closed.
+        listener.ctx.handlerError(error, null);
+        return false;
+      }
+    },
+    ...(options.maxSniffBytes !== undefined ? { maxBytes: options.maxSniffBytes } : {}),
+  };
   const route = (socket: Socket, result: SniffResult): void => {
     if (result.kind === 'http') {
       listener.acceptComplete(socket, result.head);
@@ -122,8 +173,9 @@ export function sharePort(server: Server, options: SharePortOptions): SharedPort
   };
   const onConnection = (socket: Socket): void => {
     socket.setNoDelay(true);
-    sniffSocket(socket, { timeoutMs }, (error, result) => {
+    sniffSocket(socket, sniffOptions, (error, result) => {
       if (error || !result) {
+        // Refused, not claimed in time, or gone: routine on an open port.
         listener.ctx.log('debug', `port sharing: ${error?.message ?? 'sniff failed'}`);
         return;
       }
@@ -143,6 +195,10 @@ export function sharePort(server: Server, options: SharePortOptions): SharedPort
 }
 
 const DEFAULT_SNIFF_TIMEOUT_MS = 5000;
+
+function refuseAll(): false {
+  return false;
+}
 
 // Gives the bytes read back to the socket and lets the next 'data' listener start the flow, as on a socket that
 // was never read (Node's HTTP server does the same before an 'upgrade' event).

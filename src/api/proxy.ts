@@ -111,6 +111,9 @@ export function chooseProxy(
 
 /** @internal The tunnel step of one attempt, and the mapping of its failures. */
 export interface ProxyTunnel {
+  /** Where TCP goes: the proxy. */
+  readonly host: string;
+  readonly port: number;
   /** Runs on the socket connected to the proxy; reports the socket that carries the tunnel. */
   step(socket: Socket, done: (error: Error | null, tunnel?: Socket) => void): void;
   /** The error to report for a failed attempt: failures before the tunnel opened name the proxy. */
@@ -151,6 +154,8 @@ export function proxyTunnel(plan: ProxyPlan, target: { host: string; port: numbe
   };
 
   return {
+    host: plan.host,
+    port: plan.port,
     step(socket, done) {
       stage = 'tunnel';
       if (tls === null) return open(socket, done);

@@ -7,12 +7,13 @@
  * @packageDocumentation
  */
 import { ConnectionClosedError, HandshakeError, InvalidStateError, ProxyError, RedirectError } from '../errors.js';
-import type { CloseInfo } from '../transport/socket-driver.js';
-import { Conn, wait, type WaitOptions } from './conn.js';
-import type { ConnectTarget } from './connect.js';
+import type { CloseInfo } from '../transport/transport.js';
+import type { ConnectTarget } from './client.js';
+import { Conn } from './conn.js';
 import type { ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnMessageHandler } from './handlers.js';
+import { wait, type WaitOptions } from './wait.js';
 
 /** A retry being scheduled, as `onReconnecting` is told. */
 export interface ReconnectAttempt {

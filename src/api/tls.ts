@@ -524,7 +524,7 @@ export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, he
       conn.fail(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
       return;
     }
-    conn.attachSocket(secured, true);
+    conn.attach(secured, true);
   });
 }
 
@@ -584,7 +584,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
                   done(failure, ok);
                   // Attached once connectClient listens on it, so that its view of an early close comes first, as
                   // on a plain connection. Until then `conn.socket` is the TCP socket, which carries the TLS one.
-                  if (ok && conn.isOk) conn.attachSocket(ok, true);
+                  if (ok && conn.isOk) conn.attach(ok, true);
                 },
               );
             } catch (failure) {

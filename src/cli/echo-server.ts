@@ -5,7 +5,7 @@
 import { Context } from '../api/context.js';
 import { Listener } from '../api/listener.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
-import { listenShared } from './share-port.js';
+import { LINE_ECHO_DEFAULTS, listenShared } from './share-port.js';
 import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
 import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
 
@@ -28,8 +28,13 @@ const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size
   --idle-timeout-ms MS         close with 1001 after MS without input (default 0: off)
   --ping-interval-ms MS        ping after MS without input (default 0: off)
   --pong-timeout-ms MS         drop when no answer MS after a ping (default: the interval)
-  --share-port          share the port with a line echo: a client that speaks neither HTTP nor TLS gets each
-                        line it sends echoed back (manual 2.2)
+  --share-port          share the port with a line echo (manual 2.2): a client whose first line is text gets
+                        each line it sends echoed back; one that sends neither HTTP, TLS nor a text line in
+                        time is closed. The line echo stops reading while more than --max-pending-write-bytes
+                        (default 64 KiB for it) are unsent
+  --sniff-timeout-ms MS       with --share-port: time to send the first bytes or line (default 5000)
+  --line-idle-timeout-ms MS   with --share-port: close a line client after MS without traffic (default 60000;
+                              0: never)
 ${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}`;
 
 /** Runs the echo server. */
@@ -52,6 +57,8 @@ export async function echoServer(argv: string[]): Promise<void> {
       'ping-interval-ms': { type: 'string' },
       'pong-timeout-ms': { type: 'string' },
       'share-port': { type: 'boolean' },
+      'sniff-timeout-ms': { type: 'string' },
+      'line-idle-timeout-ms': { type: 'string' },
       ...SERVER_TLS_FLAGS,
       ...SERVER_DEFLATE_FLAGS,
       help: { type: 'boolean', short: 'h' },
@@ -94,7 +101,14 @@ export async function echoServer(argv: string[]): Promise<void> {
   }
   if (values['share-port'] === true) {
     // With --tls, TLS clients on the shared port get the certificate through the listener's options.
-    const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), { opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
+    const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), {
+      opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
+      sniffTimeoutMs: intOption(values['sniff-timeout-ms'], 'sniff-timeout-ms', 5000) || 5000,
+      lineEcho: {
+        idleTimeoutMs: intOption(values['line-idle-timeout-ms'], 'line-idle-timeout-ms', LINE_ECHO_DEFAULTS.idleTimeoutMs),
+        ...(limits.maxPendingWriteBytes !== undefined ? { maxPendingWriteBytes: limits.maxPendingWriteBytes } : {}),
+      },
+    });
     onSignals(async () => {
       await shared.close();
       await ctx.close();

@@ -5,10 +5,11 @@
 import { connectCommand } from './connect.js';
 import { echoClient } from './echo-client.js';
 import { echoServer } from './echo-server.js';
-import { listenCommand } from './regression-listener.js';
+import { listenCommand } from './listen.js';
 
 const USAGE = `usage: nopoll <command> [options]
-  listen        run the regression listener (ws: 1234, 2234; wss: 1235, 1238-1240, 2235, 2238; --offset-port N)
+  listen        run the regression listener on loopback (ws: 1234, 2234; wss with --tls-dir: 1235, 1238-1240,
+                2235, 2238; --offset-port N, --host H)
   echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://)
   echo-client   connect to a ws:// or wss:// URL and echo every message back
   connect       interactive client: send lines, print messages (ws:// or wss://)

@@ -3,17 +3,16 @@
  * parity suite, answering the message commands noPoll's regression client sends. `nopoll listen` / `npm start`.
  * @packageDocumentation
  */
-import { closeSync, existsSync, openSync, readFileSync, writeSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Conn } from '../api/conn.js';
 import { Context } from '../api/context.js';
 import { Listener } from '../api/listener.js';
 import { Msg } from '../api/msg.js';
+import { CloseCode } from '../protocol/constants.js';
 import type { PerMessageDeflateOptions } from '../api/deflate-options.js';
-import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
-import { intOption, onSignals, parse, wsUrl } from './args.js';
-import { REGRESSION_TLS_NOTES, startRegressionTls, type RegressionTlsListeners, type RegressionTlsOptions } from './regression-tls.js';
+import { closeFileQuietly, makeFileDir, openInFileDir, removeFileDirIfEmpty } from './regression-files.js';
+import { startRegressionTls, type RegressionTlsListeners, type RegressionTlsOptions } from './regression-tls.js';
 
 /** Where the regression listener listens. Base ports are noPoll's; tests pass 0 for ephemeral ones. */
 export interface RegressionOptions {
@@ -21,8 +20,16 @@ export interface RegressionOptions {
   port4: number;
   /** IPv6 port on ::1 (noPoll: 2234); null to skip. */
   port6: number | null;
-  /** IPv4 address (noPoll: 0.0.0.0). */
+  /**
+   * Address of the IPv4 ports, plain and TLS (default 127.0.0.1, loopback only; noPoll bound 0.0.0.0). A public
+   * address lets anyone who can reach it run the test commands, `open-file` included.
+   */
   host4?: string;
+  /**
+   * The directory `open-file: NAME` writes into (NAME must be a plain file name; see `regression-files.ts`).
+   * Default: a fresh private directory under the system's temporary directory, removed on close if left empty.
+   */
+  fileDir?: string;
   /** File served by `get-file` (default: this package's LICENSE). */
   getFile?: string;
   /** permessage-deflate on every port, TLS ones included (default off, as any listener; `nopoll listen --deflate`). */
@@ -40,6 +47,8 @@ export interface RegressionListener {
   tls: RegressionTlsListeners | null;
   /** Connections closed so far (what `get-connection-close-count` answers). */
   readonly closeCount: number;
+  /** The directory the file commands write into. */
+  readonly fileDir: string;
   close(): Promise<void>;
 }
 
@@ -52,6 +61,7 @@ export const REGRESSION_CLOSE_CODE = 4048;
 export const REGRESSION_CLOSE_REASON = 'Hey, this is a very reasonable error message';
 
 const DEFAULT_GET_FILE = fileURLToPath(new URL('../../../LICENSE', import.meta.url));
+const DEFAULT_HOST4 = '127.0.0.1';
 
 /** Per-connection state: a partially joined fragmented message, and an open-file target. */
 interface ConnState {
@@ -64,12 +74,19 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   const ctx = new Context();
   let closeCount = 0;
   const getFile = options.getFile ?? DEFAULT_GET_FILE;
+  const host4 = options.host4 ?? DEFAULT_HOST4;
+  const ownDir = options.fileDir === undefined;
+  const fileDir = options.fileDir ?? makeFileDir();
+  const close = async (): Promise<void> => {
+    await ctx.close();
+    if (ownDir) removeFileDirIfEmpty(fileDir);
+  };
   // noPoll's on_open: count closes, refuse one Origin, map one subprotocol.
   ctx.onOpen = (conn) => {
     conn.onClose = () => {
       closeCount++;
       const state = conn.hook as ConnState | undefined;
-      if (state?.fd != null) closeSync(state.fd);
+      if (state?.fd != null) closeFileQuietly(state.fd);
     };
     conn.hook = { joined: null, fd: null } satisfies ConnState;
     if (conn.origin === 'http://deny.aspl.es') return false;
@@ -80,8 +97,14 @@ export async function startRegressionListener(options: RegressionOptions): Promi
     }
     return true;
   };
-  ctx.onMessage = (conn, msg) => onMessage(conn, msg, getFile, () => closeCount);
-  const ipv4 = await Listener.listen(ctx, { host: options.host4 ?? '0.0.0.0', port: options.port4, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
+  ctx.onMessage = (conn, msg) => onMessage(conn, msg, { getFile, fileDir }, () => closeCount);
+  let ipv4: Listener;
+  try {
+    ipv4 = await Listener.listen(ctx, { host: host4, port: options.port4, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
+  } catch (error) {
+    await close();
+    throw error;
+  }
   let ipv6: Listener | null = null;
   if (options.port6 !== null) {
     try {
@@ -93,9 +116,9 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   let tls: RegressionTlsListeners | null = null;
   if (options.tls) {
     try {
-      tls = await startRegressionTls(ctx, options.tls, options.host4 ?? '0.0.0.0', { deliverFragments: true, perMessageDeflate: options.deflate ?? false });
+      tls = await startRegressionTls(ctx, options.tls, host4, { deliverFragments: true, perMessageDeflate: options.deflate ?? false });
     } catch (error) {
-      await ctx.close();
+      await close();
       throw error;
     }
   }
@@ -107,16 +130,17 @@ export async function startRegressionListener(options: RegressionOptions): Promi
     get closeCount() {
       return closeCount;
     },
-    close: () => ctx.close(),
+    fileDir,
+    close,
   };
 }
 
-function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => number): void {
+function onMessage(conn: Conn, msg: Msg, files: { getFile: string; fileDir: string }, closeCount: () => number): void {
   const state = conn.hook as ConnState;
   if (state.fd !== null) {
     // open-file mode: append every message until one starts with close-file.
     if (msg.payload.subarray(0, 10).toString('latin1') === 'close-file') {
-      closeSync(state.fd);
+      closeFileQuietly(state.fd);
       state.fd = null;
     } else {
       writeSync(state.fd, msg.payload);
@@ -135,7 +159,10 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
   }
   const text = msg.payload.subarray(0, 64).toString('latin1');
   if (text.startsWith('open-file: ')) {
-    state.fd = openSync(msg.payload.subarray(11).toString('utf8').trim(), 'a');
+    // Only a plain file name inside the listener's own directory (noPoll opened any path the peer named).
+    const opened = openInFileDir(files.fileDir, msg.payload.subarray(11).toString('utf8').trim());
+    if (typeof opened === 'number') state.fd = opened;
+    else void conn.close(CloseCode.POLICY_VIOLATION, opened);
   } else if (text.startsWith('close with message')) {
     void conn.close(REGRESSION_CLOSE_CODE, REGRESSION_CLOSE_REASON);
   } else if (text.startsWith('release-message')) {
@@ -157,7 +184,7 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
   } else if (msg.size === 8 && text === 'get-file') {
     // noPoll sends each 1024-byte piece as its own text message, which breaks UTF-8 where a piece ends inside a
     // character (§5.6); we send one text message in 1024-byte frames, which a stream reader sees the same way.
-    const content = readFileSync(getFile);
+    const content = readFileSync(files.getFile);
     if (content.length <= 1024) conn.sendText(content);
     for (let at = 0; content.length > 1024 && at < content.length; at += 1024) {
       conn.sendFragment(content.subarray(at, at + 1024), { fin: at + 1024 >= content.length });
@@ -167,67 +194,5 @@ function onMessage(conn: Conn, msg: Msg, getFile: string, closeCount: () => numb
     conn.sendBinary(msg.payload);
   } else {
     conn.sendText(msg.payload);
-  }
-}
-
-const USAGE = `usage: nopoll listen [--offset-port N] [--get-file PATH] [--tls-dir DIR] [--debug]
-  Runs the regression listener: ws on 0.0.0.0:1234 and [::1]:2234, wss on 0.0.0.0:1235, [::1]:2235,
-  0.0.0.0:1238 and [::1]:2238 (TLS 1.2 only), 0.0.0.0:1239 (client certificate required) and 0.0.0.0:1240
-  (TLS 1.3 only), each plus N with --offset-port.
-  --get-file PATH  file streamed by the get-file command (default: the package's LICENSE)
-  --tls-dir DIR    where server.crt, server.key and ca.crt are (default: the package's test/fixtures/tls);
-                   without them, the TLS ports are not opened
-  --debug          log to the console
-${SERVER_DEFLATE_USAGE}`;
-
-const DEFAULT_TLS_DIR = fileURLToPath(new URL('../../../test/fixtures/tls/', import.meta.url));
-
-/** `nopoll listen`. */
-export async function listenCommand(argv: string[]): Promise<void> {
-  const { values } = parse(
-    argv,
-    {
-      'offset-port': { type: 'string' },
-      'get-file': { type: 'string' },
-      'tls-dir': { type: 'string' },
-      ...SERVER_DEFLATE_FLAGS,
-      debug: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  const offset = intOption(values['offset-port'], 'offset-port', 0);
-  if (offset > 60000) {
-    process.stderr.write('--offset-port must be between 0 and 60000\n');
-    process.exit(2);
-  }
-  const tlsDir = typeof values['tls-dir'] === 'string' ? values['tls-dir'] : DEFAULT_TLS_DIR;
-  const tlsFiles = { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt') };
-  const haveTls = Object.values(tlsFiles).every((file) => existsSync(file));
-  if (!haveTls) process.stderr.write(`no TLS certificates in ${tlsDir}: the TLS ports are not opened\n`);
-  const running = await startRegressionListener({
-    port4: 1234 + offset,
-    port6: 2234 + offset,
-    deflate: serverDeflateOption(values),
-    ...(typeof values['get-file'] === 'string' ? { getFile: values['get-file'] } : {}),
-    ...(haveTls
-      ? {
-          tls: {
-            cert: { file: tlsFiles.cert },
-            key: { file: tlsFiles.key },
-            ca: { file: tlsFiles.ca },
-            ports: { 1235: 1235 + offset, 2235: 2235 + offset, 1238: 1238 + offset, 2238: 2238 + offset, 1239: 1239 + offset, 1240: 1240 + offset },
-          },
-        }
-      : {}),
-  });
-  if (values['debug']) running.ctx.setLogEnabled(true);
-  onSignals(() => running.close());
-  process.stdout.write(`listening on ${wsUrl('0.0.0.0', running.ipv4.port)}\n`);
-  if (running.ipv6) process.stdout.write(`listening on ${wsUrl('::1', running.ipv6.port)}\n`);
-  for (const [base, listener] of Object.entries(running.tls ?? {})) {
-    if (listener === null) continue;
-    const url = wsUrl(listener.host, listener.port).replace(/^ws:/, 'wss:');
-    process.stdout.write(`listening on ${url} (${REGRESSION_TLS_NOTES[Number(base) as keyof typeof REGRESSION_TLS_NOTES]})\n`);
   }
 }

@@ -1,25 +1,36 @@
 /**
  * Incremental frame parser (RFC 6455 §5.2-§5.5). Bytes go in through {@link FrameParser.push} in any chunking;
- * complete, unmasked, validated frames come out through a {@link FrameSink}. It never touches I/O and never throws
- * on peer input: a violation is reported once through `onParseError`, after which input is ignored.
+ * complete, unmasked, validated frames come out through a {@link FrameSink}. Frame rules live here (§5.2-§5.5:
+ * opcodes, RSV bits, masking, control frames, the frame limit); message rules (continuation, message size, UTF-8)
+ * belong to the sink, which it asks at each data frame header. It never touches I/O and never throws on peer input:
+ * a violation is reported once through `onParseError`, after which input is ignored.
  * @packageDocumentation
  */
 import { MessageTooBigError, ProtocolError } from '../errors.js';
 import { MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { applyMaskKey, copyMaskKey } from './mask.js';
+import { FrameMode } from './message-assembler.js';
 
-/** Receives what the parser finds. One monomorphic interface, called once per frame. */
+/** Receives what the parser finds. One monomorphic interface. */
 export interface FrameSink {
   /**
+   * The header of a data frame (TEXT, BINARY or CONTINUATION), before its payload: the message rules apply here.
+   * Returns a {@link FrameMode}: REFUSED (the sink failed the connection), ASSEMBLED (gather the payload, under
+   * the frame limit) or STREAMED (hand it over in parts through `onFramePart`, no frame limit).
+   */
+  onDataHeader(fin: boolean, rsv: number, opcode: number, length: number): number;
+  /**
    * A complete frame. `payload` is already unmasked; it is usually a view into the pushed chunk (no copy), so it
-   * stays valid as long as the sink keeps it. `rsv` holds the RSV bits as in the first header byte (0x70 mask).
+   * stays valid as long as the sink keeps it. `rsv` holds the RSV bits as in the first header byte (0x70 mask). A
+   * STREAMED frame comes with an empty payload (its bytes went out in parts).
    */
   onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void;
   /**
-   * Part of a payload that arrives over several chunks, unmasked, as it arrives (before `onFrame` delivers the
-   * whole frame). Lets the session check UTF-8 before a long frame ends. It may stop the parser.
+   * Part of a data frame's payload that arrives over several chunks, unmasked, as it arrives (before `onFrame`).
+   * For an ASSEMBLED frame, a view of the payload being gathered (lets the sink check UTF-8 before a long frame
+   * ends); for a STREAMED frame, a view of the pushed chunk. It may stop the parser.
    */
-  onFramePart(opcode: number, part: Buffer): void;
+  onFramePart(part: Buffer): void;
   /** The peer broke the protocol; the parser has stopped. */
   onParseError(error: ProtocolError): void;
 }
@@ -28,10 +39,8 @@ export interface FrameSink {
 export interface FrameParserOptions {
   /** Server: true (client frames must be masked, §5.1). Client: false (server frames must not be). */
   expectMasked: boolean;
-  /** Largest payload of one frame, checked from the header before anything is buffered. */
+  /** Largest payload of one gathered frame, checked from the header before anything is buffered. */
   maxFrameBytes: number;
-  /** Largest sum of payloads of one data message (Infinity for no limit), checked at each frame header. */
-  maxMessageBytes: number;
   /** RSV bits a negotiated extension gives meaning to (0 without extensions, §5.2). */
   allowedRsv: number;
 }
@@ -49,7 +58,6 @@ export class FrameParser {
   readonly #sink: FrameSink;
   #expectMasked: boolean;
   #maxFrameBytes: number;
-  #maxMessageBytes: number;
   #allowedRsv: number;
 
   #state: number = STATE_HEADER;
@@ -65,24 +73,15 @@ export class FrameParser {
   #length = 0;
   #payload: Buffer = EMPTY;
   #received = 0;
-  // Data message state (§5.4).
-  #messageOpen = false;
-  #messageBytes = 0;
   // Input pushed while paused, in order (views of the pushed chunks).
   #held: Buffer[] | null = null;
-  // Streaming (see setStreaming): whether it is on, the RSV bits that keep a message out of it, its size limit; the
-  // open data message is streamed; the frame whose payload is arriving is streamed (not assembled).
-  #streamMode = false;
-  #streamExcludeRsv = 0;
-  #maxStreamBytes = -1; // -1: no limit (an integer field: Infinity would box a number per parser)
-  #streamMessage = false;
+  // The frame whose payload is arriving is handed over in parts, not gathered (FrameMode.STREAMED).
   #streamFrame = false;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
     this.#expectMasked = options.expectMasked;
     this.#maxFrameBytes = options.maxFrameBytes;
-    this.#maxMessageBytes = options.maxMessageBytes;
     this.#allowedRsv = options.allowedRsv;
   }
 
@@ -91,10 +90,9 @@ export class FrameParser {
     this.#allowedRsv = bits;
   }
 
-  /** Changes the frame and message limits; they apply from the next frame header. */
-  setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
+  /** Changes the frame limit; it applies from the next frame header. */
+  setMaxFrameBytes(maxFrameBytes: number): void {
     this.#maxFrameBytes = maxFrameBytes;
-    this.#maxMessageBytes = maxMessageBytes;
   }
 
   /** Bytes of a partly received frame (header or payload) held by the parser. */
@@ -105,35 +103,17 @@ export class FrameParser {
   }
 
   /**
-   * Streaming mode, from the next data message on: a data frame whose payload arrives over several chunks is never
-   * assembled; its payload goes out through `onFramePart` as unmasked views of the pushed chunks, and `onFrame` then
-   * comes with an empty payload ({@link frameStreamed} is true). A frame that arrives whole still comes whole. The
-   * frame and message limits do not apply to streamed messages; `maxStreamBytes` does. Messages whose first frame
-   * has one of the `excludeRsv` bits (compressed ones) are assembled as before.
-   */
-  setStreaming(on: boolean, excludeRsv: number, maxStreamBytes: number): void {
-    this.#streamMode = on;
-    this.#streamExcludeRsv = excludeRsv;
-    this.#maxStreamBytes = maxStreamBytes === Infinity ? -1 : maxStreamBytes;
-  }
-
-  /** True while (and right after) the payload of a streamed frame is handed over in parts (see setStreaming). */
-  get frameStreamed(): boolean {
-    return this.#streamFrame;
-  }
-
-  /** RSV bits of the frame whose payload is arriving (or of the last frame delivered). */
-  get frameRsv(): number {
-    return this.#rsv;
-  }
-
-  /**
    * Stops at the frame boundary: called from `onFrame`, it keeps the rest of the input (and anything pushed later)
    * unparsed until {@link resume}. Used while a frame's payload goes through an asynchronous transform
    * (permessage-deflate), so that nothing after it (data, ping, close) is processed out of order.
    */
   pause(): void {
     if (this.#state === STATE_HEADER) this.#state = STATE_PAUSED;
+  }
+
+  /** True while a frame has started arriving and is not complete (its header or its payload). */
+  get midFrame(): boolean {
+    return this.#state === STATE_PAYLOAD || this.#spillLength > 0;
   }
 
   /** True while paused. */
@@ -237,6 +217,13 @@ export class FrameParser {
       if (high !== 0) return this.#fail(new MessageTooBigError(`frame of ${high * 0x100000000 + low} bytes`, this.#maxFrameBytes));
       length = low;
     }
+    if (masked !== this.#expectMasked) {
+      return this.#fail(
+        masked
+          ? new ProtocolError('NOPOLL_ERR_UNEXPECTED_MASK', 'masked frame from a server')
+          : new ProtocolError('NOPOLL_ERR_MASK_REQUIRED', 'unmasked frame from a client'),
+      );
+    }
     if (opcode >= Opcode.CLOSE) {
       if (opcode > Opcode.PONG) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
       // §5.5: control frames are never fragmented and carry at most 125 bytes.
@@ -245,46 +232,19 @@ export class FrameParser {
         return this.#fail(new ProtocolError('NOPOLL_ERR_CONTROL_FRAME_TOO_LONG', `control frame of ${length} bytes`));
       }
       if (rsv !== 0) return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a control frame'));
+      this.#streamFrame = false;
     } else {
       if (opcode > Opcode.BINARY) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
-      if (opcode === Opcode.CONTINUATION) {
-        if (!this.#messageOpen) {
-          return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_CONTINUATION', 'continuation frame with no message open'));
-        }
-        // Extensions such as permessage-deflate mark only the first frame of a message (RFC 7692 §6.1).
-        if (rsv !== 0) return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame'));
-      } else {
-        if (this.#messageOpen) {
-          return this.#fail(new ProtocolError('NOPOLL_ERR_EXPECTED_CONTINUATION', 'new data frame while a fragmented message is open'));
-        }
-        if ((rsv & ~this.#allowedRsv) !== 0) {
-          return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'));
-        }
-        this.#messageBytes = 0;
-        this.#streamMessage = this.#streamMode && (rsv & this.#streamExcludeRsv) === 0;
+      if (opcode !== Opcode.CONTINUATION && (rsv & ~this.#allowedRsv) !== 0) {
+        return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'));
       }
-      this.#messageBytes += length;
-      if (this.#streamMessage) {
-        // Nothing is assembled, so only the stream limit applies.
-        if (this.#maxStreamBytes >= 0 && this.#messageBytes > this.#maxStreamBytes) {
-          return this.#fail(new MessageTooBigError(`streamed message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxStreamBytes));
-        }
-      } else {
-        if (length > this.#maxFrameBytes) {
-          return this.#fail(new MessageTooBigError(`frame of ${length} bytes exceeds the limit`, this.#maxFrameBytes));
-        }
-        if (this.#messageBytes > this.#maxMessageBytes) {
-          return this.#fail(new MessageTooBigError(`message of over ${this.#messageBytes - length} bytes exceeds the limit`, this.#maxMessageBytes));
-        }
+      const mode = this.#sink.onDataHeader(fin, rsv, opcode, length);
+      if (mode === FrameMode.REFUSED) return this.#stopped();
+      this.#streamFrame = mode === FrameMode.STREAMED;
+      // A streamed frame is never gathered, so only a gathered one is held to the frame limit.
+      if (!this.#streamFrame && length > this.#maxFrameBytes) {
+        return this.#fail(new MessageTooBigError(`frame of ${length} bytes exceeds the limit`, this.#maxFrameBytes));
       }
-      this.#messageOpen = !fin;
-    }
-    if (masked !== this.#expectMasked) {
-      return this.#fail(
-        masked
-          ? new ProtocolError('NOPOLL_ERR_UNEXPECTED_MASK', 'masked frame from a server')
-          : new ProtocolError('NOPOLL_ERR_MASK_REQUIRED', 'unmasked frame from a client'),
-      );
     }
     if (masked) {
       this.#maskKey = (buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!;
@@ -294,7 +254,6 @@ export class FrameParser {
     this.#opcode = opcode;
     this.#masked = masked;
     this.#length = length;
-    this.#streamFrame = false;
     return true;
   }
 
@@ -309,14 +268,14 @@ export class FrameParser {
       this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
       return pos + length;
     }
-    if (this.#streamMessage && this.#opcode < Opcode.CLOSE) return this.#startStreamedPayload(chunk, pos, available);
+    if (this.#streamFrame && this.#opcode < Opcode.CLOSE) return this.#startStreamedPayload(chunk, pos, available);
     // Only the announced length (already checked against the limit) is ever allocated.
     this.#payload = Buffer.allocUnsafe(length);
     if (this.#masked) copyMaskKey(chunk.subarray(pos), this.#payload, 0, this.#maskKey, 0);
     else chunk.copy(this.#payload, 0, pos);
     this.#received = available;
     this.#state = STATE_PAYLOAD;
-    if (available > 0) this.#sink.onFramePart(this.#opcode, this.#payload.subarray(0, available));
+    if (available > 0 && this.#opcode < Opcode.CLOSE) this.#sink.onFramePart(this.#payload.subarray(0, available));
     return chunk.length;
   }
 
@@ -328,7 +287,7 @@ export class FrameParser {
     if (available > 0) {
       const part = chunk.subarray(pos);
       if (this.#masked) applyMaskKey(part, this.#maskKey, 0);
-      this.#sink.onFramePart(this.#opcode, part);
+      this.#sink.onFramePart(part);
     }
     return chunk.length;
   }
@@ -344,10 +303,12 @@ export class FrameParser {
     } else {
       chunk.copy(payload, this.#received, 0, take);
     }
-    const part = payload.subarray(this.#received, this.#received + take);
+    const from = this.#received;
     this.#received += take;
-    this.#sink.onFramePart(this.#opcode, part);
-    if (this.#state === STATE_STOPPED) return take;
+    if (this.#opcode < Opcode.CLOSE) {
+      this.#sink.onFramePart(payload.subarray(from, this.#received));
+      if (this.#state === STATE_STOPPED) return take;
+    }
     if (this.#received < this.#length) return take;
     this.#payload = EMPTY;
     this.#received = 0;
@@ -360,9 +321,10 @@ export class FrameParser {
     const part = take === chunk.length ? chunk : chunk.subarray(0, take);
     if (this.#masked) applyMaskKey(part, this.#maskKey, this.#received & 3);
     this.#received += take;
-    this.#sink.onFramePart(this.#opcode, part);
+    this.#sink.onFramePart(part);
     if (this.#state === STATE_STOPPED || this.#received < this.#length) return take;
     this.#received = 0;
+    this.#streamFrame = false;
     this.#state = STATE_HEADER;
     this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, EMPTY);
     return take;
@@ -371,6 +333,12 @@ export class FrameParser {
   #fail(error: ProtocolError): false {
     this.stop();
     this.#sink.onParseError(error);
+    return false;
+  }
+
+  // The sink refused a frame and failed the connection itself.
+  #stopped(): false {
+    this.stop();
     return false;
   }
 }

@@ -4,13 +4,16 @@
  * {@link SessionHandler} that the transport implements, so the whole core can be driven by feeding it bytes.
  * @packageDocumentation
  */
-import { InvalidPayloadError, ProtocolError } from '../errors.js';
+import { ProtocolError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { encodeCloseBody, parseCloseBody } from './close.js';
+import { COMPRESSED_RSV } from './extensions/deflate-framing.js';
 import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
 import { FrameParser, type FrameSink } from './frame-parser.js';
 import { copyMasked, applyMask, randomMaskSource, type MaskSource } from './mask.js';
-import { isValidUtf8, Utf8Validator } from './utf8.js';
+import { MessageAssembler, type AssemblerOwner } from './message-assembler.js';
+import type { InboundBudget } from './message-buffer.js';
+import { OutgoingMessages } from './outgoing.js';
 
 /** Which side of the connection this session is (decides masking, RFC 6455 §5.1). */
 export type Role = 'client' | 'server';
@@ -46,15 +49,16 @@ export interface SessionHandler {
   sessionError(error: ProtocolError): void;
   /**
    * A compressed data message arrived (RSV1 with permessage-deflate, RFC 7692 §6), or in frame mode one frame of one
-   * (`opcode` CONTINUATION for later frames). `payload` is the compressed bytes. Input stays paused until the
-   * transport hands the inflated bytes back with {@link Session.deliverInflated} or gives up with
-   * {@link Session.failInflate}. Required when `perMessageDeflate` is on.
+   * (`opcode` CONTINUATION for later frames). `payload` is the compressed bytes. Parsing stays paused (the rest of
+   * the input is held) until the transport has inflated and delivered it and calls {@link Session.resume}, or fails
+   * the connection with {@link Session.fail}. Required when `perMessageDeflate` is on.
    */
   sessionCompressed?(opcode: number, payload: Buffer, fin: boolean): void;
   /**
    * Streaming mode ({@link Session.setStreaming}): bytes of the data message being received, in order, as they
-   * arrive (`data` may be a view of a received chunk; text already checked as UTF-8 so far). `end` is true once, with
-   * an empty `data`, when the message is complete. `opcode` is the message's TEXT or BINARY. Required for streaming.
+   * arrive (`data` may be a view of a received chunk; small parts are copied together and handed on once per
+   * received chunk; text already checked as UTF-8 so far). `end` is true once, with an empty `data`, when the
+   * message is complete. `opcode` is the message's TEXT or BINARY. Required for streaming.
    */
   sessionStream?(opcode: number, data: Buffer, end: boolean): void;
 }
@@ -75,67 +79,66 @@ export interface SessionOptions {
   perMessageDeflate?: boolean;
   /** Source of masking keys (clients only); tests pass a fixed one. */
   maskSource?: MaskSource;
+  /** Account charged with the bytes of partly received messages (shared by connections); none by default. */
+  budget?: InboundBudget | null;
 }
 
 // A payload up to this size is copied next to its header so one write goes out instead of two.
 const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
-// RSV1, the permessage-deflate bit (RFC 7692 §6); also or-ed into #messageOpcode to mark a compressed message.
-const RSV1 = 0x40;
 
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session implements FrameSink {
+export class Session implements FrameSink, AssemblerOwner {
   readonly #handler: SessionHandler;
-  // Made on the first byte received (see #parserNow): an idle connection holds no parser.
+  // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
-  readonly #allowedRsv: number;
+  #assembler: MessageAssembler | null = null;
+  readonly #options: SessionOptions;
   readonly #client: boolean;
-  readonly #deliverFrames: boolean;
   readonly #maskSource: MaskSource;
   #mask: Buffer | null = null; // clients only, allocated on first send
   #state: SessionState = SessionState.OPEN;
   #closeSent = false;
   #closeReceived = false;
-  // Incoming message being reassembled (whole-message mode) or validated (both modes).
-  #messageOpcode = 0;
-  #parts: Buffer[] | null = null; // frames of a fragmented message, allocated when one arrives
-  #partsBytes = 0;
-  #utf8: Utf8Validator | null = null;
-  // The frame being received arrived in parts that were already checked as UTF-8 (see onFramePart).
-  #partsChecked = false;
-  // Outgoing fragmented message: the opcode of its first frame, or 0 when none is open.
-  #sendingFragmented = 0;
-  // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw); the frame handed to the
-  // transport to inflate (its opcode, | 0x80 when final); the limits (for inflateLimit).
+  // The rules of what we send (fragment types, UTF-8).
+  readonly #outgoing = new OutgoingMessages();
+  // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw).
   readonly #compressedRsv: number;
-  #inflating = 0;
   #maxFrameBytes: number;
   #maxMessageBytes: number;
-  // Streaming mode (setStreaming): data messages go to sessionStream part by part.
+  // Streaming mode (setStreaming) and its limit (-1: none), kept until the assembler exists.
   #streaming = false;
+  #maxStreamBytes = -1;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     this.#handler = handler;
+    this.#options = options;
     this.#client = options.role === 'client';
-    this.#deliverFrames = options.deliverFrames ?? false;
     this.#maskSource = options.maskSource ?? randomMaskSource;
-    this.#compressedRsv = options.perMessageDeflate === true ? RSV1 : 0;
+    this.#compressedRsv = options.perMessageDeflate === true ? COMPRESSED_RSV : 0;
     if (this.#compressedRsv !== 0 && typeof handler.sessionCompressed !== 'function') {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
     }
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
-    this.#allowedRsv = (options.allowedRsv ?? 0) | this.#compressedRsv;
   }
 
   #parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
+    const options = this.#options;
     const parser = new FrameParser(this, {
       expectMasked: !this.#client,
       maxFrameBytes: this.#maxFrameBytes,
-      maxMessageBytes: this.#maxMessageBytes,
-      allowedRsv: this.#allowedRsv,
+      allowedRsv: (options.allowedRsv ?? 0) | this.#compressedRsv,
     });
+    const assembler = new MessageAssembler(this.#handler, this, {
+      maxMessageBytes: this.#maxMessageBytes,
+      deliverFrames: options.deliverFrames ?? false,
+      compressedRsv: this.#compressedRsv,
+      budget: options.budget ?? null,
+    });
+    if (this.#streaming) assembler.setStreaming(true, this.#maxStreamBytes);
+    this.#assembler = assembler;
     if (this.#state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
     return (this.#parser = parser);
   }
@@ -152,16 +155,21 @@ export class Session implements FrameSink {
   get closeReceived(): boolean {
     return this.#closeReceived;
   }
-  /** Bytes of a partly received frame held by the parser. */
+  /** Bytes of a partly received frame and message held by the parser and the assembler. */
   get bufferedBytes(): number {
-    return (this.#parser?.bufferedBytes ?? 0) + this.#partsBytes;
+    return (this.#parser?.bufferedBytes ?? 0) + (this.#assembler?.bufferedBytes ?? 0);
+  }
+  /** True while a data message has started arriving and has not ended (a frame or a fragmented message). */
+  get receivingMessage(): boolean {
+    return this.#parser !== null && (this.#parser.midFrame || this.#assembler!.messageOpen);
   }
 
   /** Changes the frame and message limits from the next frame on. */
   setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
     this.#maxFrameBytes = maxFrameBytes;
     this.#maxMessageBytes = maxMessageBytes;
-    this.#parser?.setLimits(maxFrameBytes, maxMessageBytes);
+    this.#parser?.setMaxFrameBytes(maxFrameBytes);
+    this.#assembler?.setMaxMessageBytes(maxMessageBytes);
   }
 
   /**
@@ -169,46 +177,57 @@ export class Session implements FrameSink {
    * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
    */
   get inflateLimit(): number {
-    return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
+    return this.#options.deliverFrames === true ? this.#maxFrameBytes : this.#maxMessageBytes;
+  }
+
+  /** True in frame mode (`deliverFrames`). */
+  get deliversFrames(): boolean {
+    return this.#options.deliverFrames === true;
   }
 
   /**
-   * Streaming mode, from the next data message on (a message half received goes on as before until its next
-   * frame): payload bytes go to {@link SessionHandler.sessionStream} as they arrive and are never assembled, so the
-   * frame and message limits do not apply; `maxStreamBytes` limits a message instead (1009 past it). Text is still
-   * checked as UTF-8 as it arrives. Compressed messages are still inflated whole (under the message limit) and come
-   * through `sessionMessage`.
+   * Streaming mode on or off, from the next data message on (a message under way keeps its mode): payload bytes go
+   * to {@link SessionHandler.sessionStream} as they arrive and are never assembled, so the frame and message limits
+   * do not apply; `maxStreamBytes` limits a message instead (1009 past it). Text is still checked as UTF-8 as it
+   * arrives. Compressed messages are still inflated whole (under the message limit) and come through
+   * `sessionCompressed`.
    */
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
     if (on && typeof this.#handler.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
     this.#streaming = on;
-    this.#parserNow().setStreaming(on, this.#compressedRsv, maxStreamBytes);
+    this.#maxStreamBytes = maxStreamBytes === Infinity ? -1 : maxStreamBytes;
+    this.#assembler?.setStreaming(on, this.#maxStreamBytes);
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
   receive(chunk: Buffer): void {
     (this.#parser ?? this.#parserNow()).push(chunk);
+    this.#assembler!.flush();
   }
 
-  // ---- FrameSink ----
+  /** Continues parsing after a compressed message was delivered (see {@link SessionHandler.sessionCompressed}). */
+  resume(): void {
+    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
+    this.#parser!.resume();
+    this.#assembler!.flush();
+  }
+
+  /** True while parsing waits for {@link resume}. */
+  get paused(): boolean {
+    return this.#parser?.paused ?? false;
+  }
+
+  // ---- FrameSink and AssemblerOwner ----
 
   /** @internal Called by the parser. */
-  onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
-    if (opcode === Opcode.TEXT || opcode === Opcode.BINARY) {
-      if ((rsv & this.#compressedRsv) !== 0) return this.#compressedFrame(fin, opcode, payload);
-      if (this.#streaming) return this.#streamFrame(fin, opcode, payload);
-      this.#messageOpcode = opcode;
-      if (fin && !this.#deliverFrames && !this.#partsChecked) {
-        if (opcode === Opcode.TEXT && !isValidUtf8(payload)) return this.#failUtf8();
-        this.#handler.sessionMessage(opcode, payload, true);
-        return;
-      }
-      if (opcode === Opcode.TEXT && !this.#partsChecked) this.#startUtf8();
-      this.#dataFrame(fin, opcode, payload);
-    } else if (opcode === Opcode.CONTINUATION) {
-      if (this.#messageOpcode > Opcode.BINARY) this.#compressedFrame(fin, opcode, payload);
-      else if (this.#streaming) this.#streamFrame(fin, opcode, payload);
-      else this.#dataFrame(fin, opcode, payload);
+  onDataHeader(fin: boolean, rsv: number, opcode: number, length: number): number {
+    return this.#assembler!.header(fin, rsv, opcode, length);
+  }
+
+  /** @internal Called by the parser. */
+  onFrame(fin: boolean, _rsv: number, opcode: number, payload: Buffer): void {
+    if (opcode <= Opcode.BINARY) {
+      this.#assembler!.frame(fin, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
       if (this.#state !== SessionState.CLOSED) this.#sendFrame(Opcode.PONG, payload, true);
@@ -220,157 +239,32 @@ export class Session implements FrameSink {
     }
   }
 
-  /**
-   * @internal Called by the parser for a frame arriving in parts: text is checked part by part so invalid UTF-8
-   * fails the connection before the rest of a long frame arrives (§8.1, "fail fast").
-   */
-  onFramePart(opcode: number, part: Buffer): void {
-    if (this.#parser!.frameStreamed) return this.#streamPart(opcode, part);
-    if (opcode === Opcode.TEXT) {
-      // A compressed frame is checked once inflated (RFC 7692 §6), not on the wire.
-      if (this.#compressedRsv !== 0 && this.#parser!.frameRsv !== 0) return;
-      if (!this.#partsChecked) this.#startUtf8();
-    } else if (opcode !== Opcode.CONTINUATION || this.#messageOpcode !== Opcode.TEXT) {
-      return;
-    }
-    this.#partsChecked = true;
-    if (!this.#utf8!.push(part)) this.#failUtf8();
-  }
-
-  #startUtf8(): void {
-    this.#utf8 ??= new Utf8Validator();
-    this.#utf8.reset();
+  /** @internal Called by the parser for a data frame arriving in parts. */
+  onFramePart(part: Buffer): void {
+    this.#assembler!.part(part);
   }
 
   /** @internal Called by the parser. */
   onParseError(error: ProtocolError): void {
-    this.#fail(error);
+    this.fail(error);
   }
 
-  // A frame of a fragmented message (or any frame in frame mode): fail-fast UTF-8, then reassemble or deliver.
-  #dataFrame(fin: boolean, opcode: number, payload: Buffer): void {
-    if (this.#messageOpcode === Opcode.TEXT) {
-      const utf8 = this.#utf8!;
-      const checked = this.#partsChecked;
-      this.#partsChecked = false;
-      if ((!checked && !utf8.push(payload)) || (fin && !utf8.atBoundary)) return this.#failUtf8();
-    }
-    if (this.#deliverFrames) {
-      this.#handler.sessionMessage(opcode, payload, fin);
-      return;
-    }
-    if (payload.length > 0) {
-      (this.#parts ??= []).push(payload);
-      this.#partsBytes += payload.length;
-    }
-    if (!fin) return;
-    const parts = this.#parts;
-    const message =
-      parts === null ? EMPTY : parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsBytes);
-    this.#parts = null;
-    this.#partsBytes = 0;
-    this.#handler.sessionMessage(this.#messageOpcode, message, true);
+  /** @internal Called by the assembler. */
+  failMessage(error: ProtocolError): void {
+    this.fail(error);
   }
 
-  // Streaming: part of a frame the parser does not assemble. The first part of a message's first frame starts it.
-  #streamPart(opcode: number, part: Buffer): void {
-    if (opcode !== Opcode.CONTINUATION && !this.#partsChecked) {
-      this.#messageOpcode = opcode;
-      if (opcode === Opcode.TEXT) this.#startUtf8();
-    }
-    if (this.#parts !== null) this.#streamParts();
-    this.#partsChecked = true;
-    if (this.#messageOpcode === Opcode.TEXT && !this.#utf8!.push(part)) return this.#failUtf8();
-    this.#handler.sessionStream!(this.#messageOpcode, part, false);
-  }
-
-  // Streaming: a data frame ends. Its payload is here when it arrived whole, else it went out in parts already.
-  #streamFrame(fin: boolean, opcode: number, payload: Buffer): void {
-    const checked = this.#partsChecked;
-    this.#partsChecked = false;
-    if (opcode !== Opcode.CONTINUATION) {
-      this.#messageOpcode = opcode;
-      if (opcode === Opcode.TEXT && !checked) this.#startUtf8();
-    }
-    if (this.#parts !== null) this.#streamParts();
-    const text = this.#messageOpcode === Opcode.TEXT;
-    if (payload.length > 0) {
-      if (text && !checked && !this.#utf8!.push(payload)) return this.#failUtf8();
-      this.#handler.sessionStream!(this.#messageOpcode, payload, false);
-    }
-    if (!fin) return;
-    if (text && !this.#utf8!.atBoundary) return this.#failUtf8();
-    this.#handler.sessionStream!(this.#messageOpcode, EMPTY, true);
-  }
-
-  // Streaming was turned on in the middle of a message: the frames assembled before go out first.
-  #streamParts(): void {
-    const parts = this.#parts!;
-    this.#parts = null;
-    this.#partsBytes = 0;
-    for (const part of parts) this.#handler.sessionStream!(this.#messageOpcode, part, false);
-  }
-
-  // A frame of a compressed message (RFC 7692 §6). Whole-message mode gathers the compressed frames and hands the
-  // message over at its last frame; frame mode hands over each frame. The parser pauses until the inflated bytes
-  // come back (deliverInflated), so nothing after this message is processed before it is delivered.
-  #compressedFrame(fin: boolean, opcode: number, payload: Buffer): void {
-    if (opcode !== Opcode.CONTINUATION) this.#messageOpcode = opcode | RSV1;
-    let data = payload;
-    if (!this.#deliverFrames) {
-      if (!fin) {
-        if (payload.length > 0) {
-          (this.#parts ??= []).push(payload);
-          this.#partsBytes += payload.length;
-        }
-        return;
-      }
-      const parts = this.#parts;
-      if (parts !== null) {
-        if (payload.length > 0) parts.push(payload);
-        data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.#partsBytes + payload.length);
-        this.#parts = null;
-        this.#partsBytes = 0;
-      }
-      opcode = this.#messageOpcode & 0x0f;
-    }
-    this.#inflating = fin ? opcode | 0x80 : opcode;
+  /** @internal Called by the assembler: a compressed message goes to the transport; hold the rest of the input. */
+  pauseInput(): void {
     this.#parser!.pause();
-    this.#handler.sessionCompressed!(opcode, data, fin);
-  }
-
-  /**
-   * The transport's answer to {@link SessionHandler.sessionCompressed}: the inflated bytes of that message (or frame).
-   * Text is checked as UTF-8 here, on the inflated data (§8.1; RFC 7692 §6), the message is delivered, and input
-   * resumes. Ignored once the session is closed by a failure or an abort.
-   */
-  deliverInflated(data: Buffer): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
-    const opcode = this.#inflating & 0x0f;
-    const fin = this.#inflating >= 0x80;
-    const text = (this.#messageOpcode & 0x0f) === Opcode.TEXT;
-    if (!this.#deliverFrames) {
-      if (text && !isValidUtf8(data)) return this.#failUtf8();
-    } else if (text) {
-      if (opcode === Opcode.TEXT) this.#startUtf8();
-      const utf8 = this.#utf8!;
-      if (!utf8.push(data) || (fin && !utf8.atBoundary)) return this.#failUtf8();
-    }
-    this.#handler.sessionMessage(opcode, data, fin);
-    this.#parser!.resume();
-  }
-
-  /** The transport could not inflate: fails the connection with `error` (1009 over the limit, 1007 corrupt data). */
-  failInflate(error: ProtocolError): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
-    this.#fail(error);
   }
 
   #closeFrame(payload: Buffer): void {
     const body = parseCloseBody(payload);
-    if (body instanceof ProtocolError) return this.#fail(body);
+    if (body instanceof ProtocolError) return this.fail(body);
     this.#closeReceived = true;
     this.#parserNow().stop(); // §5.5.1: nothing after a close frame is data
+    this.#assembler!.reset();
     if (!this.#closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
       this.#closeSent = true;
@@ -380,14 +274,15 @@ export class Session implements FrameSink {
     this.#handler.sessionClose(body.code, body.reason);
   }
 
-  #failUtf8(): void {
-    this.#fail(new InvalidPayloadError('text message is not valid UTF-8'));
-  }
-
-  #fail(error: ProtocolError): void {
+  /**
+   * Fails the connection (§7.1.7): the peer broke a rule (or a compressed message could not be inflated: 1009 over
+   * the limit, 1007 corrupt data, the transport says so). Sends a close frame with `error.closeCode` unless one was
+   * sent, stops parsing, and reports `error`. Ignored once the session is closed.
+   */
+  fail(error: ProtocolError): void {
+    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
     this.#parserNow().stop();
-    this.#parts = null;
-    this.#partsBytes = 0;
+    this.#assembler!.reset();
     if (!this.#closeSent) {
       this.#closeSent = true;
       this.#sendFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
@@ -399,68 +294,59 @@ export class Session implements FrameSink {
   // ---- sending ----
 
   /**
-   * Sends a whole text message. A string is encoded straight into the frame buffer; a Buffer must hold valid
-   * UTF-8 (TypeError otherwise, §5.6).
+   * Sends a message, or one frame of a fragmented message (§5.4): `kind` is TEXT or BINARY, `fin` false leaves the
+   * message open for more frames (later ones go out as CONTINUATION), and a send with `fin` of the same type ends
+   * it. A string is encoded straight into the frame buffer; text bytes must be valid UTF-8 (§5.6). Control frames
+   * may be sent in between.
    * @returns the payload bytes sent, or -1 when the session no longer sends data (closing or closed).
+   * @throws TypeError for text that cannot be UTF-8, or a frame of the other type while a message is open.
    */
-  sendText(data: string | Uint8Array): number {
-    if (typeof data !== 'string') {
-      if (!isValidUtf8(data)) throw new TypeError('text payload is not valid UTF-8');
-      return this.sendMessage(Opcode.TEXT, data);
-    }
+  sendData(kind: number, data: string | Uint8Array, fin = true): number {
     if (this.#state !== SessionState.OPEN) return -1;
-    this.#checkNoFragmentedSend();
+    const opcode = this.#outgoing.next(kind, data, fin);
+    if (typeof data !== 'string') {
+      this.#sendFrame(opcode, data, fin);
+      return data.length;
+    }
     const length = Buffer.byteLength(data, 'utf8');
     const headerSize = frameHeaderSize(length, this.#client);
     const frame = Buffer.allocUnsafe(headerSize + length);
     const mask = this.#client ? this.#nextMask() : null;
-    writeFrameHeader(frame, 0, true, 0, Opcode.TEXT, length, mask);
+    writeFrameHeader(frame, 0, fin, 0, opcode, length, mask);
     frame.write(data, headerSize, 'utf8');
     if (mask !== null && length > 0) applyMask(frame.subarray(headerSize), mask, 0);
     this.#handler.sessionWrite(frame, null);
     return length;
   }
 
-  /**
-   * Sends a whole message with the given data opcode (TEXT payloads are not re-validated here).
-   * @returns the payload bytes sent, or -1 when the session no longer sends data.
-   */
-  sendMessage(opcode: number, data: Uint8Array, rsv = 0): number {
-    if (this.#state !== SessionState.OPEN) return -1;
-    this.#checkNoFragmentedSend();
-    this.#sendFrame(opcode, data, true, rsv);
-    return data.length;
+  /** A whole text message: {@link sendData} with TEXT. */
+  sendText(data: string | Uint8Array): number {
+    return this.sendData(Opcode.TEXT, data, true);
   }
 
   /**
-   * Frames a message, or one frame of one, whose payload the transport compressed after the application sent it
-   * (RFC 7692 §6: RSV1 on the first frame only; `opcode` is TEXT/BINARY for it, CONTINUATION after). No state
-   * check: the message was accepted while the session was open, and the transport holds later writes (a close
-   * echo among them) behind it, so it still goes out first.
+   * Accepts a message (or frame) that the transport compresses before it is framed (RFC 7692 §6): the same checks
+   * as {@link sendData}. Returns the opcode its frame will carry (for {@link writeCompressed}), or -1 when the
+   * session no longer sends data.
+   */
+  beginCompressed(kind: number, data: Uint8Array, fin: boolean): number {
+    if (this.#state !== SessionState.OPEN) return -1;
+    return this.#outgoing.next(kind, data, fin);
+  }
+
+  /**
+   * Frames a message, or one frame of one, whose payload the transport compressed after {@link beginCompressed}
+   * accepted it (RFC 7692 §6: RSV1 on the first frame only). No state check: the message was accepted while the
+   * session was open, and the transport holds later writes (a close echo among them) behind it, so it still goes
+   * out first.
    */
   writeCompressed(opcode: number, data: Uint8Array, fin: boolean): void {
-    this.#sendFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : RSV1);
-  }
-
-  /**
-   * Sends one frame of a fragmented message (§5.4): the first carries `kind`, later ones CONTINUATION, and
-   * `fin` ends the message. Control frames may be sent in between.
-   * @returns the payload bytes sent, or -1 when the session no longer sends data.
-   */
-  sendFragment(kind: typeof Opcode.TEXT | typeof Opcode.BINARY, data: Uint8Array, fin: boolean): number {
-    if (this.#state !== SessionState.OPEN) return -1;
-    if (this.#sendingFragmented !== 0 && this.#sendingFragmented !== kind) {
-      throw new TypeError('a fragmented message of the other type is still open');
-    }
-    const opcode = this.#sendingFragmented === 0 ? kind : Opcode.CONTINUATION;
-    this.#sendingFragmented = fin ? 0 : kind;
-    this.#sendFrame(opcode, data, fin);
-    return data.length;
+    this.#sendFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : COMPRESSED_RSV);
   }
 
   /** The opcode (TEXT or BINARY) of the fragmented message being sent, or 0 when none is open. */
   get sendingFragmented(): number {
-    return this.#sendingFragmented;
+    return this.#outgoing.open;
   }
 
   /**
@@ -493,6 +379,7 @@ export class Session implements FrameSink {
   /** Marks the session closed without a handshake (the transport lost the connection). */
   abort(): void {
     this.#parser?.stop(); // none yet: #parserNow makes it stopped
+    this.#assembler?.reset(); // gives the budget back
     this.#state = SessionState.CLOSED;
   }
 
@@ -501,10 +388,6 @@ export class Session implements FrameSink {
     if (this.#state !== SessionState.OPEN) return false;
     this.#sendFrame(opcode, data, true);
     return true;
-  }
-
-  #checkNoFragmentedSend(): void {
-    if (this.#sendingFragmented !== 0) throw new TypeError('a fragmented message is still open; finish it first');
   }
 
   #nextMask(): Buffer {

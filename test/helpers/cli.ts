@@ -86,3 +86,44 @@ export function portFree(port: number, host: string): Promise<boolean> {
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => res(true)));
   });
 }
+
+/** A `nopoll listen` that started on a free `--offset-port`. */
+export interface ListenCli {
+  cli: Cli;
+  offset: number;
+  /** The stdout lines printed up to and including the one matching `ready`. */
+  printed: string[];
+}
+
+/**
+ * Runs `nopoll listen --offset-port N ...args` on an offset where every base port of `bases` is free on `hosts`
+ * (tried a few times: a port may be taken between the probe and the bind), reading stdout until a line matches
+ * `ready` (default: the last base port's line).
+ */
+export async function listenOnFreeOffset(
+  t: TestContext,
+  args: string[],
+  options: { bases?: readonly number[]; hosts?: readonly string[]; ready?: RegExp } = {},
+): Promise<ListenCli> {
+  const bases = options.bases ?? [1234, 2234];
+  const hosts = options.hosts ?? ['127.0.0.1', '::1'];
+  for (let attempt = 0; attempt < 8; attempt++) {
+    const offset = 20_000 + Math.floor(Math.random() * 20_000);
+    let free = true;
+    for (const base of bases) for (const host of hosts) free &&= await portFree(base + offset, host);
+    if (!free) continue;
+    const ready = options.ready ?? new RegExp(`:${bases[bases.length - 1]! + offset}/`);
+    const cli = nopoll(t, ['listen', '--offset-port', String(offset), ...args]);
+    const printed: string[] = [];
+    try {
+      for (;;) {
+        const line = (await expectLine(cli, /^listening on .*$/))[0];
+        printed.push(line);
+        if (ready.test(line)) return { cli, offset, printed };
+      }
+    } catch (error) {
+      if (!/EADDRINUSE|address already in use/i.test(cli.stderr())) throw error;
+    }
+  }
+  throw new Error('no free --offset-port found in 8 attempts');
+}

@@ -309,8 +309,15 @@ export interface SinkFrame {
   payload: Buffer;
 }
 
-/** Records every FrameSink call. */
+/**
+ * Records every FrameSink call. Data frame headers are accepted (gathered) unless `mode` says otherwise; the
+ * message rules belong to the session's assembler, not to the parser.
+ */
 export class RecordingSink implements FrameSink {
+  /** What onDataHeader answers: 1 gathered (FrameMode.ASSEMBLED), 2 streamed, 0 refused. */
+  mode = 1;
+  readonly headers: Array<{ fin: boolean; rsv: number; opcode: number; length: number }> = [];
+  #opcode = 0;
   readonly frames: SinkFrame[] = [];
   readonly errors: ProtocolError[] = [];
   /** Payload parts of frames that arrived over several chunks, in arrival order, each with its frame's index. */
@@ -318,12 +325,17 @@ export class RecordingSink implements FrameSink {
   /** Frames, parts and errors in arrival order. */
   readonly order: Array<'frame' | 'part' | 'error'> = [];
 
+  onDataHeader(fin: boolean, rsv: number, opcode: number, length: number): number {
+    this.headers.push({ fin, rsv, opcode, length });
+    this.#opcode = opcode;
+    return this.mode;
+  }
   onFrame(fin: boolean, rsv: number, opcode: number, payload: Buffer): void {
     this.frames.push({ fin, rsv, opcode, payload: Buffer.from(payload) });
     this.order.push('frame');
   }
-  onFramePart(opcode: number, part: Buffer): void {
-    this.parts.push({ frame: this.frames.length, opcode, part: Buffer.from(part) });
+  onFramePart(part: Buffer): void {
+    this.parts.push({ frame: this.frames.length, opcode: this.#opcode, part: Buffer.from(part) });
     this.order.push('part');
   }
   onParseError(error: ProtocolError): void {

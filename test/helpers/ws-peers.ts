@@ -10,7 +10,7 @@ import type { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import type { Msg } from '../../src/api/msg.js';
 import type { TestContext } from 'node:test';
-import { connect } from '../../src/api/connect.js';
+import { connect } from '../../src/api/conn.js';
 import { RawServer, type RawIncoming, type RawPeer } from './raw-peer.js';
 import { AsyncQueue, withTimeout } from './ws-async.js';
 

@@ -4,7 +4,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { exitCode, expectLine, nopoll, portFree, type Cli } from '../helpers/cli.js';
+import { exitCode, expectLine, listenOnFreeOffset, nopoll } from '../helpers/cli.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { openWs, startEchoListener, startWsServer } from '../helpers/ws-peers.js';
 
@@ -70,26 +70,10 @@ describe('nopoll CLI', () => {
     assert.deepEqual([info.code, info.wasClean], [1000, true]);
   });
 
-  it('listen --offset-port N: listens on 1234+N, echoes, exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
-    let cli: Cli | null = null;
-    let port = 0;
-    for (let attempt = 0; attempt < 8 && cli === null; attempt++) {
-      const offset = 20_000 + Math.floor(Math.random() * 20_000);
-      const free =
-        (await portFree(1234 + offset, '0.0.0.0')) && (await portFree(2234 + offset, '::1')) && (await portFree(2234 + offset, '0.0.0.0'));
-      if (!free) continue;
-      const candidate = nopoll(t, ['listen', '--offset-port', String(offset)]);
-      try {
-        const [, printed] = await expectLine(candidate, /^listening on ws:\/\/0\.0\.0\.0:(\d+)\/$/);
-        port = Number(printed);
-        assert.equal(port, 1234 + offset);
-        cli = candidate;
-      } catch (error) {
-        // Someone took a port between the probe and the bind: try another offset.
-        if (!/EADDRINUSE|address already in use/i.test(candidate.stderr())) throw error;
-      }
-    }
-    assert.ok(cli, 'found a free offset');
+  it('listen --offset-port N: listens on 127.0.0.1:1234+N and [::1]:2234+N, echoes, exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
+    const { cli, offset, printed } = await listenOnFreeOffset(t, []);
+    const port = 1234 + offset;
+    assert.deepEqual(printed, [`listening on ws://127.0.0.1:${port}/`, `listening on ws://[::1]:${2234 + offset}/`]);
     const peer = await openWs(`ws://127.0.0.1:${port}/`);
     t.after(() => peer.ws.terminate());
     peer.ws.send('hello regression listener');

@@ -9,7 +9,7 @@ import { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context } from '../../src/api/context.js';
 import type { Msg } from '../../src/api/msg.js';
-import { deflateConcurrency, deflateStats, setDeflateConcurrency } from '../../src/transport/deflate.js';
+import { deflateConcurrency, deflateStats, setDeflateConcurrency } from '../../src/transport/zlib-codec.js';
 import { compressibleText } from '../helpers/deflate.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';

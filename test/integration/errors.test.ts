@@ -16,7 +16,7 @@ import { Context, type ContextOptions } from '../../src/api/context.js';
 import type { LogLevel } from '../../src/api/handlers.js';
 import { Listener } from '../../src/api/listener.js';
 import type { MessageStream } from '../../src/api/message-stream.js';
-import type { CloseInfo } from '../../src/transport/socket-driver.js';
+import type { CloseInfo } from '../../src/transport/transport.js';
 import {
   AbortError,
   ConnectError,

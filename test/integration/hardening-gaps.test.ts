@@ -19,7 +19,7 @@ import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { MessageStream } from '../../src/api/message-stream.js';
-import { ProtocolError, TimeoutError } from '../../src/errors.js';
+import { MessageTooBigError, ProtocolError, TimeoutError } from '../../src/errors.js';
 import { deflateOnce, inflateOnce } from '../helpers/deflate.js';
 import { OP, RawServer, closeBody, parseClose, rawClient, rawHttp, type RawPeer, type RawUpgradeOptions } from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
@@ -140,7 +140,7 @@ describe('header count on upgrades an http.Server parsed (http-upgrade.ts: check
   });
 });
 
-describe('maxMessageSize on messages the connection assembles (conn.ts: #assemble)', () => {
+describe('maxMessageSize once streaming is turned off again (the session assembles messages again)', () => {
   it('after onMessageStream is set and unset, a message over maxMessageSize is refused with 1009', async (t) => {
     const { peer, conn } = await listenerWithPeer(t, { maxMessageSize: 1000 }, assembleInConn);
     peer.send({ opcode: OP.TEXT, payload: 'a'.repeat(1000) });
@@ -154,7 +154,9 @@ describe('maxMessageSize on messages the connection assembles (conn.ts: #assembl
     await peer.waitEnded(5000); // §7.1.1: the server ends TCP first, then we do
     peer.end();
     const info = await withTimeout(conn.closed, 5000, 'server conn closed');
-    assert.equal(info.code, 1009);
+    // Refused as any message over the limit is: the connection failed (§7.1.7) with the typed error.
+    assert.ok(info.error instanceof MessageTooBigError, String(info.error));
+    assert.equal(info.error.closeCode, 1009);
   });
 
   it(

@@ -80,6 +80,14 @@ function echoLines(socket: Socket): void {
   socket.on('end', () => socket.end());
 }
 
+/** The line protocol's detector: claims a connection whose first line (up to a newline) is printable text. */
+function detectLine(head: Buffer): boolean | 'more' {
+  const end = head.indexOf(0x0a);
+  const line = end < 0 ? head : head.subarray(0, end);
+  if (line.some((byte) => byte < 0x20 && byte !== 0x0d)) return false;
+  return end >= 0 ? true : 'more';
+}
+
 /** A shared port: WebSocket echo + line echo; everything is released after the test. */
 async function startShared(
   t: TestContext,
@@ -96,7 +104,7 @@ async function startShared(
   };
   const { server, port } = await tcpServer(t);
   const listener = Listener.fromSocket(ctx, server, extra.opts);
-  const shared = sharePort(server, { listener, other: echoLines, ...extra });
+  const shared = sharePort(server, { listener, other: echoLines, detect: detectLine, ...extra });
   t.after(async () => {
     shared.close();
     await withTimeout(ctx.close(), 10_000, 'closing the shared context');
@@ -256,16 +264,22 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     await until(() => line.received() === 'GENERAL\n', 5000, 'the echo of GENERAL');
   });
 
-  it('a client that sends nothing goes to the other protocol after the sniff timeout (server speaks first)', async (t) => {
+  it('a client that sends nothing goes to the other protocol after the sniff timeout when the detector claims silence (server speaks first)', async (t) => {
     const greeted = (socket: Socket): void => {
       socket.write('220 hello\n');
       echoLines(socket);
     };
-    const { port } = await startShared(t, { other: greeted, sniffTimeoutMs: 50 });
+    const seen: Array<[string, boolean]> = [];
+    const claimSilence = (head: Buffer, timedOut: boolean): boolean | 'more' => {
+      seen.push([head.toString('latin1'), timedOut]);
+      return timedOut && head.length === 0;
+    };
+    const { port } = await startShared(t, { other: greeted, detect: claimSilence, sniffTimeoutMs: 50 });
     const line = await lineClient(t, port);
     await until(() => line.received() === '220 hello\n', 5000, 'the greeting');
     line.socket.write('after greeting\n');
     await until(() => line.received() === '220 hello\nafter greeting\n', 5000, 'the echo after the greeting');
+    assert.deepEqual(seen, [['', true]], 'the detector was asked once, at the timeout, with nothing read');
   });
 
   it('without a TLS accept hook, TLS clients are dropped and the port keeps working', async (t) => {
@@ -329,7 +343,7 @@ describe('sharePort with the TLS support: ws, wss and lines on one port', () => 
     t.after(() => withTimeout(ctx.close(), 10_000, 'closing the shared context'));
     const { server, port } = await tcpServer(t);
     const listener = Listener.fromSocket(ctx, server, { tls: certFiles });
-    const shared = sharePort(server, { listener, other: echoLines });
+    const shared = sharePort(server, { listener, other: echoLines, detect: detectLine });
     t.after(() => shared.close());
 
     const clients = new Context();

@@ -6,9 +6,10 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { dirname } from 'node:path';
 import { Conn, Context, TlsError } from '../../src/index.js';
 import { certs, startTlsEchoListener, tlsFile } from '../helpers/tls.js';
-import { exitCode, expectLine, nopoll, portFree, type Cli } from '../helpers/cli.js';
+import { exitCode, expectLine, listenOnFreeOffset, nopoll } from '../helpers/cli.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { openWs } from '../helpers/ws-peers.js';
 
@@ -105,34 +106,11 @@ describe('nopoll CLI with TLS', () => {
     assert.match(missing.stderr(), /missing\.crt/);
   });
 
-  it('listen --offset-port N opens the TLS ports too: wss on 1235+N echoes, 1239+N wants a client certificate', { timeout: 60_000 }, async (t) => {
+  it('listen --offset-port N --tls-dir DIR opens the TLS ports too: wss on 1235+N echoes, 1239+N wants a client certificate', { timeout: 60_000 }, async (t) => {
     const bases = [1234, 2234, 1235, 2235, 1238, 2238, 1239, 1240];
-    let cli: Cli | null = null;
-    let offset = 0;
-    for (let attempt = 0; attempt < 8 && cli === null; attempt++) {
-      offset = 20_000 + Math.floor(Math.random() * 20_000);
-      let free = true;
-      for (const base of bases) {
-        free &&= (await portFree(base + offset, '0.0.0.0')) && (await portFree(base + offset, '::1'));
-      }
-      if (!free) continue;
-      const candidate = nopoll(t, ['listen', '--offset-port', String(offset)]);
-      try {
-        await expectLine(candidate, /^listening on ws:\/\/0\.0\.0\.0:\d+\/$/);
-        cli = candidate;
-      } catch (error) {
-        if (!/EADDRINUSE|address already in use/i.test(candidate.stderr())) throw error;
-      }
-    }
-    assert.ok(cli, 'found a free offset');
-    const printed: string[] = [];
-    for (;;) {
-      const line = await cli.lines.next(10_000, 'the listening lines');
-      printed.push(line);
-      if (line.includes(`:${1240 + offset}/`)) break;
-    }
-    assert.ok(printed.includes(`listening on wss://0.0.0.0:${1235 + offset}/ (TLS)`), printed.join('\n'));
-    assert.ok(printed.includes(`listening on wss://0.0.0.0:${1239 + offset}/ (TLS, client certificate required)`), printed.join('\n'));
+    const { cli, offset, printed } = await listenOnFreeOffset(t, ['--tls-dir', dirname(tlsFile('ca.crt'))], { bases });
+    assert.ok(printed.includes(`listening on wss://127.0.0.1:${1235 + offset}/ (TLS)`), printed.join('\n'));
+    assert.ok(printed.includes(`listening on wss://127.0.0.1:${1239 + offset}/ (TLS, client certificate required)`), printed.join('\n'));
     const ctx = new Context();
     ctx.onError = () => undefined;
     t.after(() => ctx.close());

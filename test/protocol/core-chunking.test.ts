@@ -194,7 +194,7 @@ describe('FrameParser chunking', () => {
       );
       const parse = (chunks: Buffer[]): RecordingSink => {
         const sink = new RecordingSink();
-        const parser = new FrameParser(sink, { expectMasked, maxFrameBytes: BIG, maxMessageBytes: BIG, allowedRsv: 0 });
+        const parser = new FrameParser(sink, { expectMasked, maxFrameBytes: BIG, allowedRsv: 0 });
         for (const c of chunks) parser.push(c);
         assert.equal(parser.bufferedBytes, 0);
         // A frame that spanned chunks was also announced part by part, and its parts add up to its payload.
@@ -221,7 +221,7 @@ describe('FrameParser chunking', () => {
 
   test('bufferedBytes counts the header bytes held, then the payload bytes held', () => {
     const sink = new RecordingSink();
-    const parser = new FrameParser(sink, { expectMasked: true, maxFrameBytes: BIG, maxMessageBytes: BIG, allowedRsv: 0 });
+    const parser = new FrameParser(sink, { expectMasked: true, maxFrameBytes: BIG, allowedRsv: 0 });
     const frame = buildFrame({ opcode: OP.BINARY, payload: pattern(1000, 1), mask: Buffer.from([1, 2, 3, 4]) });
     // Header: 2 + 2 length + 4 mask = 8 bytes.
     for (let i = 0; i < 8; i++) {

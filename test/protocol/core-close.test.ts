@@ -159,8 +159,8 @@ function suite(role: Role): void {
       const writes = h.handler.writes.length;
       assert.equal(h.session.sendText('x'), -1);
       assert.equal(h.session.sendText(Buffer.from('x')), -1);
-      assert.equal(h.session.sendMessage(OP.BINARY, Buffer.from('x')), -1);
-      assert.equal(h.session.sendFragment(OP.TEXT, Buffer.from('x'), false), -1);
+      assert.equal(h.session.sendData(OP.BINARY, Buffer.from('x')), -1);
+      assert.equal(h.session.sendData(OP.TEXT, Buffer.from('x'), false), -1);
       assert.equal(h.session.ping(), false);
       assert.equal(h.session.pong(), false);
       assert.equal(h.handler.writes.length, writes);

@@ -164,14 +164,14 @@ function suite(role: Role): void {
     test(`sendFragment (${name}) sends ${name.toUpperCase()} then CONTINUATION opcodes, FIN only on the last (§5.4; noPoll repeated the data opcode)`, () => {
       const h = makeSession(role);
       assert.equal(h.session.sendingFragmented, 0);
-      assert.equal(h.session.sendFragment(kind, Buffer.from('one'), false), 3);
+      assert.equal(h.session.sendData(kind, Buffer.from('one'), false), 3);
       assert.equal(h.session.sendingFragmented, kind);
-      assert.equal(h.session.sendFragment(kind, Buffer.from(''), false), 0);
-      assert.equal(h.session.sendFragment(kind, Buffer.from('two'), false), 3);
-      assert.equal(h.session.sendFragment(kind, Buffer.from('end'), true), 3);
+      assert.equal(h.session.sendData(kind, Buffer.from(''), false), 0);
+      assert.equal(h.session.sendData(kind, Buffer.from('two'), false), 3);
+      assert.equal(h.session.sendData(kind, Buffer.from('end'), true), 3);
       assert.equal(h.session.sendingFragmented, 0);
       // The next message starts with a data opcode again.
-      h.session.sendFragment(kind, Buffer.from('solo'), true);
+      h.session.sendData(kind, Buffer.from('solo'), true);
       assert.deepEqual(
         h.handler.frames.map((f) => [f.opcode, f.fin, f.rsv, f.masked, f.payload.toString()]),
         [
@@ -187,10 +187,10 @@ function suite(role: Role): void {
 
   test('control frames can be sent between fragments, and the peer reassembles the message (§5.4, §5.5)', () => {
     const h = makeSession(role);
-    h.session.sendFragment(OP.TEXT, Buffer.from('Hel'), false);
+    h.session.sendData(OP.TEXT, Buffer.from('Hel'), false);
     assert.equal(h.session.ping(Buffer.from('p1')), true);
     assert.equal(h.session.pong(Buffer.from('p2')), true);
-    h.session.sendFragment(OP.TEXT, Buffer.from('lo'), true);
+    h.session.sendData(OP.TEXT, Buffer.from('lo'), true);
     assert.deepEqual(
       h.handler.frames.map((f) => [f.opcode, f.fin]),
       [[OP.TEXT, false], [OP.PING, true], [OP.PONG, true], [OP.CONT, true]],
@@ -204,24 +204,31 @@ function suite(role: Role): void {
     );
   });
 
-  test('whole-message sends are refused while a fragmented send is open, and so is the other data type (§5.4)', () => {
+  test('while a fragmented send is open, the other data type is refused and a send with FIN ends the message (§5.4)', () => {
     const h = makeSession(role);
-    h.session.sendFragment(OP.TEXT, Buffer.from('a'), false);
-    assert.throws(() => h.session.sendText('x'), TypeError);
-    assert.throws(() => h.session.sendText(Buffer.from('x')), TypeError);
-    assert.throws(() => h.session.sendMessage(OP.BINARY, Buffer.from('x')), TypeError);
-    assert.throws(() => h.session.sendFragment(OP.BINARY, Buffer.from('x'), true), TypeError);
+    h.session.sendData(OP.TEXT, Buffer.from('a'), false);
+    assert.throws(() => h.session.sendData(OP.BINARY, Buffer.from('x')), TypeError);
+    assert.throws(() => h.session.sendData(OP.BINARY, Buffer.from('x'), false), TypeError);
     assert.equal(h.handler.writes.length, 1, 'nothing else was written');
-    h.session.sendFragment(OP.TEXT, Buffer.from('b'), true);
+    assert.equal(h.session.sendText('b'), 1, 'a whole text send is the last frame of the open text message');
+    assert.equal(h.session.sendingFragmented, 0);
     assert.equal(h.session.sendText('after'), 5);
+    assert.deepEqual(
+      h.handler.frames.map((f) => [f.opcode, f.fin, f.payload.toString()]),
+      [
+        [OP.TEXT, false, 'a'],
+        [OP.CONT, true, 'b'],
+        [OP.TEXT, true, 'after'],
+      ],
+    );
   });
 
   test('sendFragment after close returns -1 and writes nothing (§5.5.1)', () => {
     const h = makeSession(role);
-    h.session.sendFragment(OP.BINARY, Buffer.from('a'), false);
+    h.session.sendData(OP.BINARY, Buffer.from('a'), false);
     h.session.close(1000);
     const writes = h.handler.writes.length;
-    assert.equal(h.session.sendFragment(OP.BINARY, Buffer.from('b'), true), -1);
+    assert.equal(h.session.sendData(OP.BINARY, Buffer.from('b'), true), -1);
     assert.equal(h.handler.writes.length, writes);
   });
 }

@@ -56,7 +56,7 @@ function suite(role: Role): void {
         const h = makeSession(role);
         const payload = kind.make(size);
         const copy = Buffer.from(payload);
-        assert.equal(h.session.sendMessage(kind.opcode, payload), size);
+        assert.equal(h.session.sendData(kind.opcode, payload), size);
         assert.deepEqual(payload, copy, 'the caller buffer is not modified');
         const frames = h.handler.frames;
         assert.equal(frames.length, 1);
@@ -75,7 +75,7 @@ function suite(role: Role): void {
         const b = makeSession(other);
         const payload = kind.make(size);
         if (kind.opcode === OP.TEXT) a.session.sendText(payload.toString('latin1'));
-        else a.session.sendMessage(kind.opcode, payload);
+        else a.session.sendData(kind.opcode, payload);
         for (const w of a.handler.writes) b.feed(w);
         assert.deepEqual(summarize(b.handler.log), [
           { type: 'message', opcode: kind.opcode, fin: true, hex: payload.toString('hex') },
@@ -136,7 +136,7 @@ function suite(role: Role): void {
         maxMessageBytes: BIG,
         maskSource: maskSequence(RFC_KEY).source,
       });
-      assert.equal(session.sendMessage(kind.opcode, payload), BIG);
+      assert.equal(session.sendData(kind.opcode, payload), BIG);
       assert.equal(writes.length, 1);
       const parts = writes[0]!;
       const first = parts[0]!;
@@ -249,7 +249,7 @@ describe('frame header encoding (RFC 6455 §5.2)', () => {
             key === null ? payload : naiveMask(payload, key),
           ]);
           const sink = new RecordingSink();
-          new FrameParser(sink, { expectMasked: masked, maxFrameBytes: 1000, maxMessageBytes: 1000, allowedRsv: 0 }).push(bytes);
+          new FrameParser(sink, { expectMasked: masked, maxFrameBytes: 1000, allowedRsv: 0 }).push(bytes);
           assert.equal(sink.errors.length, 0);
           assert.deepEqual(sink.frames, [{ fin: true, rsv: 0, opcode, payload }]);
         },
@@ -306,12 +306,12 @@ describe('RFC 6455 §5.7 example frames (golden vectors)', () => {
   test('server sends the unmasked examples byte for byte: text, fragments, ping, 256 B and 64 KiB headers (§5.7)', () => {
     const h = makeSession('server');
     h.session.sendText('Hello');
-    h.session.sendMessage(OP.TEXT, HELLO);
-    h.session.sendFragment(OP.TEXT, Buffer.from('Hel'), false);
-    h.session.sendFragment(OP.TEXT, Buffer.from('lo'), true);
+    h.session.sendData(OP.TEXT, HELLO);
+    h.session.sendData(OP.TEXT, Buffer.from('Hel'), false);
+    h.session.sendData(OP.TEXT, Buffer.from('lo'), true);
     h.session.ping(HELLO);
-    h.session.sendMessage(OP.BINARY, bin256.subarray(4));
-    h.session.sendMessage(OP.BINARY, bin64k.subarray(10));
+    h.session.sendData(OP.BINARY, bin256.subarray(4));
+    h.session.sendData(OP.BINARY, bin64k.subarray(10));
     assert.deepEqual(h.handler.writes, [unmaskedHello, unmaskedHello, ...fragmented, unmaskedPing, bin256, bin64k]);
   });
 
@@ -319,7 +319,7 @@ describe('RFC 6455 §5.7 example frames (golden vectors)', () => {
     const h = makeSession('client');
     h.session.sendText('Hello');
     h.session.sendText(HELLO);
-    h.session.sendMessage(OP.TEXT, HELLO);
+    h.session.sendData(OP.TEXT, HELLO);
     h.session.pong(HELLO);
     assert.deepEqual(h.handler.writes, [maskedHello, maskedHello, maskedHello, maskedPong]);
   });
@@ -336,7 +336,7 @@ describe('RFC 6455 §5.7 example frames (golden vectors)', () => {
     ];
     for (const [expectMasked, bytes, expected] of cases) {
       const sink = new RecordingSink();
-      new FrameParser(sink, { expectMasked, maxFrameBytes: BIG, maxMessageBytes: BIG, allowedRsv: 0 }).push(Buffer.from(bytes));
+      new FrameParser(sink, { expectMasked, maxFrameBytes: BIG, allowedRsv: 0 }).push(Buffer.from(bytes));
       assert.deepEqual(sink.errors, []);
       assert.deepEqual(
         sink.frames,

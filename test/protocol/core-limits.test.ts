@@ -134,7 +134,7 @@ for (const role of ROLES) describe(`${role} session limits`, () => suite(role));
 describe('FrameParser limits', () => {
   test('an oversized frame is reported once through onParseError; later input is ignored (§10.4)', () => {
     const sink = new RecordingSink();
-    const parser = new FrameParser(sink, { expectMasked: false, maxFrameBytes: 10, maxMessageBytes: 10, allowedRsv: 0 });
+    const parser = new FrameParser(sink, { expectMasked: false, maxFrameBytes: 10, allowedRsv: 0 });
     parser.push(buildFrame({ opcode: OP.BINARY, announced: 11n }));
     parser.push(buildFrame({ opcode: OP.BINARY, payload: 'ok' }));
     assert.deepEqual(sink.order, ['error']);
@@ -145,7 +145,7 @@ describe('FrameParser limits', () => {
 
   test('maxMessageBytes = Infinity means no message limit (§10.4)', () => {
     const sink = new RecordingSink();
-    const parser = new FrameParser(sink, { expectMasked: false, maxFrameBytes: 100, maxMessageBytes: Infinity, allowedRsv: 0 });
+    const parser = new FrameParser(sink, { expectMasked: false, maxFrameBytes: 100, allowedRsv: 0 });
     for (let i = 0; i < 50; i++) parser.push(buildFrame({ opcode: i === 0 ? OP.BINARY : OP.CONT, payload: pattern(100, i), fin: i === 49 }));
     assert.equal(sink.errors.length, 0);
     assert.equal(sink.frames.length, 50);

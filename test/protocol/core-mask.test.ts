@@ -194,11 +194,11 @@ describe('outgoing masking (RFC 6455 §5.1, §5.3)', () => {
     session.sendText('héllo');
     session.sendText(Buffer.from('bytes'));
     session.sendText('');
-    session.sendMessage(OP.BINARY, pattern(5000, 1));
-    session.sendMessage(OP.BINARY, Buffer.alloc(0));
-    session.sendFragment(OP.TEXT, Buffer.from('frag'), false);
+    session.sendData(OP.BINARY, pattern(5000, 1));
+    session.sendData(OP.BINARY, Buffer.alloc(0));
+    session.sendData(OP.TEXT, Buffer.from('frag'), false);
     session.ping(Buffer.from('ping'));
-    session.sendFragment(OP.TEXT, Buffer.from('ment'), true);
+    session.sendData(OP.TEXT, Buffer.from('ment'), true);
     session.pong(Buffer.from('unsolicited'));
     session.receive(incomingPing); // answered with a pong
     session.close(1000, 'done');
@@ -247,9 +247,9 @@ describe('outgoing masking (RFC 6455 §5.1, §5.3)', () => {
     const h = makeSession('client');
     const data = pattern(10000, 4);
     const copy = Buffer.from(data);
-    h.session.sendMessage(OP.BINARY, data);
-    h.session.sendFragment(OP.BINARY, data.subarray(0, 100), false);
-    h.session.sendFragment(OP.BINARY, data.subarray(100, 200), true);
+    h.session.sendData(OP.BINARY, data);
+    h.session.sendData(OP.BINARY, data.subarray(0, 100), false);
+    h.session.sendData(OP.BINARY, data.subarray(100, 200), true);
     h.session.ping(data.subarray(0, 125));
     assert.ok(data.equals(copy));
     assert.deepEqual(summarize(h.handler.events), []);

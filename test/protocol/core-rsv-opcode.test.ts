@@ -75,10 +75,10 @@ function suite(role: Role): void {
     });
   }
 
-  test('sendMessage writes the RSV bits it is given on the frame (§5.2, for negotiated extensions)', () => {
+  test('writeCompressed writes RSV1 on a first frame; sendData never sets RSV bits (§5.2, RFC 7692 §6)', () => {
     const h = makeSession(role);
-    h.session.sendMessage(OP.BINARY, Buffer.from('z'), RSV1);
-    h.session.sendMessage(OP.TEXT, Buffer.from('y'));
+    h.session.writeCompressed(OP.BINARY, Buffer.from('z'), true);
+    h.session.sendData(OP.TEXT, Buffer.from('y'));
     assert.deepEqual(h.handler.frames.map((f) => [f.rsv, f.opcode, f.payload.toString()]), [[RSV1, OP.BINARY, 'z'], [0, OP.TEXT, 'y']]);
   });
 

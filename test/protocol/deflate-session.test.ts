@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
-import { MessageTooBigError } from '../../src/errors.js';
+import { MessageTooBigError, ProtocolError } from '../../src/errors.js';
+import { MessageBuffer } from '../../src/protocol/message-buffer.js';
 import { Session, SessionState, type Role } from '../../src/protocol/session.js';
 import { assertFailed, BIG, cat, decodeFrames, makeSession, OP, RecordingHandler, ROLES, splitAt, summarize, type Harness } from '../helpers/frames.js';
 
@@ -22,14 +23,33 @@ function inflate(data: Buffer): Buffer {
   return inflateRawSync(Buffer.concat([data, TRAILER]), { finishFlush: constants.Z_SYNC_FLUSH });
 }
 
-/** Records compressed hand-overs; in `sync` mode inflates at once and hands the bytes back. */
+/**
+ * Records compressed hand-overs and plays the transport's part (src/transport/transport.ts): the inflated bytes go
+ * through a MessageBuffer (limit, UTF-8), are delivered, and the session resumes. In `sync` mode it inflates at
+ * once; otherwise the test calls deliverInflated itself.
+ */
 class InflatingHandler extends RecordingHandler {
   session: Session | null = null;
   sync = true;
   readonly compressed: Array<{ opcode: number; payload: Buffer; fin: boolean }> = [];
+  #out: MessageBuffer | null = null;
   sessionCompressed(opcode: number, payload: Buffer, fin: boolean): void {
     this.compressed.push({ opcode, payload: Buffer.from(payload), fin });
-    if (this.sync) this.session!.deliverInflated(inflate(payload));
+    if (this.sync) this.deliverInflated(inflate(payload));
+  }
+  /** The inflated bytes of the last compressed hand-over. */
+  deliverInflated(data: Buffer): void {
+    const session = this.session!;
+    const { opcode, fin } = this.compressed[this.compressed.length - 1]!;
+    const out = (this.#out ??= new MessageBuffer(session.inflateLimit));
+    out.setLimit(session.inflateLimit);
+    if (opcode !== OP.CONT) out.start(opcode === OP.TEXT);
+    const error = out.append(data);
+    if (error !== null) return session.fail(error);
+    const message = fin ? out.finish() : out.take();
+    if (message instanceof ProtocolError) return session.fail(message);
+    this.sessionMessage(opcode, message, fin);
+    session.resume();
   }
 }
 
@@ -91,7 +111,7 @@ function suite(role: Role): void {
     assert.ok(h.session.bufferedBytes > 0, 'the rest of the chunk is held');
     h.feed(h.peer.text('later'));
     assert.deepEqual(h.handler.log, []);
-    h.session.deliverInflated(inflate(h.handler.compressed[0]!.payload));
+    h.handler.deliverInflated(inflate(h.handler.compressed[0]!.payload));
     assert.deepEqual(summarize(h.handler.events), [
       { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from('héllo wörld').toString('hex') },
       { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from('plain').toString('hex') },
@@ -172,7 +192,7 @@ function suite(role: Role): void {
       let answered = 0;
       for (const piece of splitAt(stream, cuts)) {
         h.feed(piece);
-        while (answered < h.handler.compressed.length) h.session.deliverInflated(inflate(h.handler.compressed[answered++]!.payload));
+        while (answered < h.handler.compressed.length) h.handler.deliverInflated(inflate(h.handler.compressed[answered++]!.payload));
       }
       assert.deepEqual(summarize(h.handler.log), expected, `async, cuts ${cuts.length}`);
     }
@@ -191,10 +211,10 @@ function suite(role: Role): void {
     );
     assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin]), [[OP.TEXT, false]]);
     // Inflated pieces that split characters are fine as long as the whole message is UTF-8.
-    h.session.deliverInflated(text.subarray(0, 2));
+    h.handler.deliverInflated(text.subarray(0, 2));
     assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin]), [[OP.TEXT, false], [OP.CONT, false]]);
-    h.session.deliverInflated(text.subarray(2, 9));
-    h.session.deliverInflated(text.subarray(9));
+    h.handler.deliverInflated(text.subarray(2, 9));
+    h.handler.deliverInflated(text.subarray(9));
     assert.deepEqual(h.handler.messages.map((m) => [m.opcode, m.fin, m.payload.toString('hex')]), [
       [OP.TEXT, false, text.subarray(0, 2).toString('hex')],
       [OP.CONT, false, text.subarray(2, 9).toString('hex')],
@@ -203,7 +223,7 @@ function suite(role: Role): void {
     // A message that ends inside a character fails with 1007.
     const bad = deflateSession(role, { deliverFrames: true, sync: false });
     bad.feed(bad.peer.frame({ opcode: OP.TEXT, rsv: RSV1, fin: true, payload: z }));
-    bad.session.deliverInflated(text.subarray(0, 5));
+    bad.handler.deliverInflated(text.subarray(0, 5));
     assertFailed(bad, 1007, 'NOPOLL_ERR_INVALID_UTF8');
   });
 
@@ -220,10 +240,10 @@ function suite(role: Role): void {
   test('failInflate fails the connection with its code, drops the held input, and later answers are ignored', () => {
     const h = deflateSession(role, { sync: false });
     h.feed(cat(h.peer.frame({ opcode: OP.TEXT, rsv: RSV1, payload: deflate('bomb') }), h.peer.text('after')));
-    h.session.failInflate(new MessageTooBigError('message inflates to over 100 bytes', 100));
+    h.session.fail(new MessageTooBigError('message inflates to over 100 bytes', 100));
     assertFailed(h, 1009, 'NOPOLL_ERR_MESSAGE_TOO_BIG');
-    h.session.deliverInflated(Buffer.from('late'));
-    h.session.failInflate(new MessageTooBigError('again', 1));
+    h.session.resume(); // a late answer from the transport: the held input stays unparsed
+    h.session.fail(new MessageTooBigError('again', 1));
     assert.equal(h.handler.messages.length, 0);
     assert.equal(h.handler.errors.length, 1);
     assert.equal(h.session.state, SessionState.CLOSED);

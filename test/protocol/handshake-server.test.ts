@@ -127,6 +127,27 @@ test('each missing or malformed required header is 400', () => {
   }
 });
 
+test('a request that announces a body is 400: any Transfer-Encoding, a Content-Length other than 0', () => {
+  // Bytes after the head of an upgrade request are frames (RFC 6455 §4.1); a body would be run as frames.
+  const cases: Array<[string, Record<string, string | null>, string[]?]> = [
+    ['Content-Length: 5', { 'Content-Length': '5' }],
+    ['Content-Length: 1', { 'Content-Length': '1' }],
+    ['Content-Length with junk', { 'Content-Length': '0x10' }],
+    ['empty Content-Length', { 'Content-Length': '' }],
+    ['two Content-Length fields', { 'Content-Length': '0' }, ['Content-Length: 7']],
+    ['Transfer-Encoding: chunked', { 'Transfer-Encoding': 'chunked' }],
+    ['Transfer-Encoding: identity', { 'Transfer-Encoding': 'identity' }],
+    ['Transfer-Encoding with Content-Length: 0', { 'Transfer-Encoding': 'gzip, chunked', 'Content-Length': '0' }],
+  ];
+  for (const [name, patch, extra] of cases) {
+    const { message } = refused(checkClientRequest(request('GET / HTTP/1.1', patch, extra ?? [])), 400, name);
+    assert.match(message, /body/, name);
+  }
+  for (const zero of ['0', '00', ' 0 ']) {
+    assert.equal(checkClientRequest(request('GET / HTTP/1.1', { 'Content-Length': zero })).ok, true, `Content-Length: ${zero}`);
+  }
+});
+
 test('an unsupported version is 426 with Sec-WebSocket-Version (RFC 6455 §4.4)', () => {
   for (const v of ['8', '7', '0', '14', '255']) {
     const f = refused(checkClientRequest(request('GET / HTTP/1.1', { 'Sec-WebSocket-Version': v })), 426, v);

@@ -71,7 +71,8 @@ function bad(message: string): ServerCheckResult {
 
 /**
  * Checks an upgrade request against RFC 6455 §4.2.1, in this order: method GET (else 405 with `Allow: GET`);
- * HTTP version 1.1 or later (400); target in origin form or absolute http(s)/ws(s) form, no fragment (400);
+ * HTTP version 1.1 or later (400); no body announced, that is no `Transfer-Encoding` and no `Content-Length`
+ * other than 0 (400, the bytes after the head being frames); target in origin form or absolute http(s)/ws(s) form, no fragment (400);
  * exactly one non-empty `Host` (400); `Upgrade` lists `websocket` (400); `Connection` lists `upgrade` (400);
  * exactly one valid `Sec-WebSocket-Key` (400); exactly one numeric `Sec-WebSocket-Version` (400), equal to the
  * policy's (else 426 with `Sec-WebSocket-Version`, §4.4); `Origin` when required (403); subprotocols that are
@@ -93,6 +94,12 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
     const v = VERSION_RE.exec(head.version);
     if (v === null || Number(v[1]) * 10 + Number(v[2]) < 11) return bad(`${head.version} cannot upgrade`);
   }
+
+  // The bytes after an upgrade request's head are frames (§4.1 "the client MUST ... send frames" once 101 came).
+  // A body announced by Content-Length or Transfer-Encoding would be run as frames here while a proxy that
+  // forwards bodies saw it as the request's: a request-smuggling shape (RFC 9112 §6.3, §11.2). Refuse it.
+  const bodyProblem = announcedBody(h);
+  if (bodyProblem !== null) return bad(bodyProblem);
 
   // §4.2.1 item 1 and §3: a /resource name/, or an absolute HTTP(S) URI holding one; never a fragment.
   let path: string;
@@ -170,6 +177,17 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
     },
   };
 }
+
+/** Why a request announces a body (any `Transfer-Encoding`, a `Content-Length` other than 0), or null. */
+function announcedBody(h: HeaderList): string | null {
+  if (h.getAll('transfer-encoding').length > 0) return 'an upgrade request may not carry a body (Transfer-Encoding)';
+  for (const length of h.getAll('content-length')) {
+    if (!ZERO_LENGTH_RE.test(length)) return 'an upgrade request may not carry a body (Content-Length)';
+  }
+  return null;
+}
+
+const ZERO_LENGTH_RE = /^[ \t]*0+[ \t]*$/;
 
 /**
  * The subprotocol to accept (RFC 6455 §4.2.2 item 5.4): the first of the client's offers, in the client's order of
