@@ -21,15 +21,14 @@ export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.
 export { Msg } from './api/msg.js';
 export {
   SslProtocol,
-  type CertificateEntry,
-  type CertificateInput,
   type PemSource,
   type PostTlsCheckHandler,
   type TlsContextCreator,
   type TlsContextInfo,
   type TlsOptions,
   type TlsVersion,
-} from './api/tls.js';
+} from './api/tls-options.js';
+export type { CertificateEntry, CertificateInput } from './api/certificate-store.js';
 export type { SendOptions } from './api/conn.js';
 export { DEFAULT_DEFLATE_THRESHOLD, type PerMessageDeflateOptions } from './api/deflate-options.js';
 export type { DeflateAgreement, DeflateParams } from './protocol/extensions/deflate-params.js';
@@ -37,8 +36,6 @@ export { deflateConcurrency, deflateStats, setDeflateConcurrency, trimDeflatePoo
 export { DEFAULT_INBOUND_BUDGET, inboundBudgetStats, setInboundBudget } from './transport/inbound-budget.js';
 export { DEFAULT_MESSAGE_RATE_WINDOW_MS, DEFAULT_MIN_MESSAGE_RATE } from './transport/rate-guard.js';
 export {
-  getTlsAcceptHook,
-  setTlsAcceptHook,
   sharePort,
   sniff,
   type ProtocolDetector,
@@ -46,7 +43,6 @@ export {
   type SharePortOptions,
   type SniffOptions,
   type SniffResult,
-  type TlsAcceptHook,
 } from './api/port-sharing.js';
 export { attach, UpgradeRouter, type EndpointTarget, type UpgradeRouterOptions } from './api/attach.js';
 export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn-stream.js';

@@ -16,7 +16,7 @@ import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsInit, type 
 import type { Context } from './context.js';
 import { chooseProxy, proxyTunnel, type ProxyTunnel } from './proxy.js';
 import { CREDENTIAL_HEADERS, DEFAULT_MAX_REDIRECTS, nextRedirect, originOf, parseEndpoint, type Endpoint, type RedirectPolicy } from './redirect.js';
-import { prepareClientTls } from './tls.js';
+import { prepareClientTls } from './client-tls.js';
 
 /** Where a client connects. */
 export interface ConnectTarget {

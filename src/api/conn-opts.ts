@@ -6,7 +6,7 @@ import { MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 import { resolveDeflateOption, type PerMessageDeflateOptions } from './deflate-options.js';
 import type { ProxyEnv } from '../transport/proxy-env.js';
 import type { ProxyOption } from './proxy.js';
-import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls.js';
+import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls-options.js';
 
 /** Everything a connection or listener can be configured with. All fields are optional. */
 export interface ConnOptsInit {

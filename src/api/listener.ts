@@ -7,27 +7,19 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { AbortError, ConnectError, HandshakeError, InvalidStateError, TimeoutError } from '../errors.js';
+import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
 import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
 import { listenUnix } from '../transport/unix-listen.js';
-import { Conn, type WaitOptions } from './conn.js';
+import { Conn } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import { wait, type WaitOptions } from './wait.js';
 import { serverDeflateSession } from './deflate-options.js';
-import { completeTlsAccept } from './port-sharing.js';
-import {
-  acceptTlsConn,
-  enableListenerTls,
-  isTlsListener,
-  listenerCertificate,
-  prepareListenerTls,
-  setListenerCertificate,
-  type CertificateEntry,
-  type CertificateInput,
-  type PemSource,
-} from './tls.js';
+import type { CertificateEntry, CertificateInput } from './certificate-store.js';
+import { ListenerTls, prepareListenerTls } from './listener-tls.js';
+import type { PemSource } from './tls-options.js';
 
 /** Where and how to listen. */
 export interface ListenOptions {
@@ -85,6 +77,8 @@ export class Listener {
   readonly #acceptWaiters: Array<{ take: (conn: Conn) => void; drop: (error: Error) => void }> = [];
   // Connections admitted and not yet ended, for maxConnections (only kept when that option is set).
   readonly #live: Set<Conn> | null;
+  // TLS: whether accepted sockets are wrapped, the certificate, the secure contexts.
+  readonly #tls = new ListenerTls();
 
   private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit, path: string | null = null) {
     this.ctx = ctx;
@@ -147,7 +141,7 @@ export class Listener {
     const address = server.address();
     const bound = typeof address === 'object' && address !== null ? address.port : port;
     const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
-    if (tls !== null) enableListenerTls(listener, tls);
+    if (tls !== null) listener.#tls.enable(tls);
     return listener;
   }
 
@@ -177,7 +171,7 @@ export class Listener {
 
   /** Whether accepted sockets run a TLS handshake first (`Listener.listen(ctx, { tls: true })`). */
   get isTls(): boolean {
-    return isTlsListener(this);
+    return this.#tls.enabled;
   }
 
   /**
@@ -187,13 +181,13 @@ export class Listener {
    * @throws TypeError / TlsError for unusable input (an unreadable file).
    */
   setCertificate(cert: PemSource, key: PemSource, chain?: PemSource | null): this {
-    setListenerCertificate(this, { cert, key, chain: chain ?? null });
+    this.#tls.setCertificate({ cert, key, chain: chain ?? null });
     return this;
   }
 
   /** The certificate set with {@link setCertificate} or the `certificate` option (PEM loaded), or null. */
   get certificate(): CertificateEntry | null {
-    return listenerCertificate(this);
+    return this.#tls.certificate;
   }
 
   /** The underlying `net.Server` (null for a detached listener). */
@@ -209,31 +203,13 @@ export class Listener {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     if (!this.#open) return Promise.reject(new InvalidStateError('the listener is closed'));
-    if (options.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const settle = (): void => {
+    return wait<Conn>(options, 'accept', (take, drop) => {
+      const waiter = { take, drop };
+      this.#acceptWaiters.push(waiter);
+      return () => {
         const at = this.#acceptWaiters.indexOf(waiter);
         if (at >= 0) this.#acceptWaiters.splice(at, 1);
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
       };
-      const waiter = {
-        take: (conn: Conn): void => {
-          settle();
-          resolve(conn);
-        },
-        drop: (error: Error): void => {
-          settle();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => waiter.drop(new AbortError(undefined, { cause: options.signal?.reason }));
-      if (options.timeoutMs) {
-        timer = setTimeout(() => waiter.drop(new TimeoutError('accept', `no connection accepted within ${options.timeoutMs} ms`)), options.timeoutMs);
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#acceptWaiters.push(waiter);
     });
   }
 
@@ -252,18 +228,17 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.#admit(socket, true, (conn) => acceptTlsConn(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+    return this.#admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
   }
 
   /**
    * Port sharing (`nopoll_conn_accept_complete`): completes the accept of a socket another server accepted, with
-   * the bytes already read from it (see `sniffSocket`). With `tls`, the bytes are the start of a TLS handshake and
-   * the socket goes to the TLS accept hook (see `setTlsAcceptHook`); without, this is {@link acceptSocket}.
-   * @throws InvalidStateError when the listener is closed, or `tls` is asked and no TLS accept is available
-   * (the socket is destroyed then).
+   * the bytes already read from it (see `sniff`). With `tls`, the bytes are the start of a TLS handshake: this is
+   * {@link acceptTlsSocket}; without, {@link acceptSocket}.
+   * @throws InvalidStateError when the listener is closed (the socket is destroyed then).
    */
   acceptComplete(socket: Socket, head: Buffer | null = null, options: { tls?: boolean } = {}): Conn {
-    if (options.tls === true) return completeTlsAccept(this, socket, head ?? Buffer.alloc(0));
+    if (options.tls === true) return this.acceptTlsSocket(socket, head);
     return this.acceptSocket(socket, head);
   }
 

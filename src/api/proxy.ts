@@ -11,7 +11,8 @@ import type { HeadLimits } from '../protocol/handshake/http-head-parser.js';
 import { proxyFromEnv, type ProxyEnv } from '../transport/proxy-env.js';
 import { httpConnect } from '../transport/proxy-http.js';
 import { checkSocksCredentials, socks5Connect } from '../transport/proxy-socks5.js';
-import { prepareProxyTls, type TlsOptions } from './tls.js';
+import { prepareProxyTls } from './client-tls.js';
+import type { TlsOptions } from './tls-options.js';
 
 /** A proxy with settings beyond its URL (the `proxy` option's object form). */
 export interface ProxyOptions {

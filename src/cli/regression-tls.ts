@@ -18,7 +18,7 @@
 import type { ConnOptsInit } from '../api/conn-opts.js';
 import type { Context } from '../api/context.js';
 import { Listener } from '../api/listener.js';
-import { SslProtocol, type PemSource } from '../api/tls.js';
+import { SslProtocol, type PemSource } from '../api/tls-options.js';
 
 /** The regression listener's TLS base ports. */
 export type RegressionTlsPort = 1235 | 2235 | 1238 | 2238 | 1239 | 1240;

@@ -3,7 +3,7 @@
  * clients (`echo-client`, `connect`) with a `wss://` URL, `--ca F`, `--cert F --key F`, `--insecure`.
  * @packageDocumentation
  */
-import type { TlsOptions } from '../api/tls.js';
+import type { TlsOptions } from '../api/tls-options.js';
 
 /** Flags of a TLS listener, for `parse`. */
 export const SERVER_TLS_FLAGS = {
