@@ -7,6 +7,16 @@ export { Listener, type ListenOptions } from './api/listener.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';
+export type { ProxyOption, ProxyOptions } from './api/proxy.js';
+export type { ProxyEnv } from './transport/proxy-env.js';
+export {
+  backoffDelay,
+  isTransientFailure,
+  ReconnectingConn,
+  type ReconnectAttempt,
+  type ReconnectPolicy,
+  type ReconnectState,
+} from './api/reconnect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
 export {

@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 import type { Socket } from 'node:net';
-import type { SecureContext } from 'node:tls';
+import type { SecureContext, TLSSocket } from 'node:tls';
 import { TimeoutError, TlsError } from '../errors.js';
 import { describeTlsError, isTlsLayerError, secureContextOptions, startClientTls } from '../transport/tls.js';
 import type { Conn } from './conn.js';
@@ -90,5 +90,35 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
         },
       };
     },
+  };
+}
+
+/**
+ * @internal The TLS step to an `https://` proxy (docs/client.md): plain client TLS with the proxy's own options,
+ * verified against `host` by default. The context creator and post-handshake check are not run: they are for the
+ * WebSocket server, whose TLS runs later, inside the tunnel.
+ * @throws TypeError / RangeError for unusable options; TlsError for unusable PEM.
+ */
+export function prepareProxyTls(options: TlsOptions | undefined, host: string): (socket: Socket, done: (error: Error | null, secured?: TLSSocket) => void) => void {
+  const resolved = resolveTls(options);
+  const context = buildContext(secureContextOptions(resolved.material), 'proxy TLS options');
+  return (socket, done) => {
+    try {
+      startClientTls(
+        socket,
+        {
+          host,
+          serverName: resolved.serverName,
+          secureContext: context,
+          verifyPeer: resolved.verifyPeer ?? true,
+          checkServerIdentity: resolved.checkServerIdentity,
+          alpnProtocols: resolved.alpnProtocols,
+        },
+        null,
+        done,
+      );
+    } catch (failure) {
+      done(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
+    }
   };
 }

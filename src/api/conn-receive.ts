@@ -165,9 +165,6 @@ export abstract class ConnReceiving extends ConnSending {
     });
   }
 
-  /** @internal Why a wait on this connection failed: it ended (with its failure as the cause). */
-  protected abstract endError(): Error;
-
   /**
    * The messages no handler took, as an async iterator (`for await (const msg of conn.messages({ signal }))`).
    * It ends once the connection has closed and every queued message was read; it throws when the handshake

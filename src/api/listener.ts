@@ -11,6 +11,7 @@ import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
 import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
+import { listenUnix } from '../transport/unix-listen.js';
 import { Conn } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
@@ -24,8 +25,18 @@ import type { PemSource } from './tls-options.js';
 export interface ListenOptions {
   /** Address to bind (default `0.0.0.0`, or `::` with `ipv6`). */
   host?: string;
-  /** Port; 0 picks a free one, read it back from {@link Listener.port}. */
-  port: number | string;
+  /** Port; 0 picks a free one, read it back from {@link Listener.port}. Not with `path`. */
+  port?: number | string;
+  /**
+   * Listen on this unix domain socket path instead of a TCP port (clients connect with `ws+unix:` URLs); `tls`
+   * works the same. A stale socket file left at the path by a process that died is removed first (see
+   * `removeStaleSocket`); Node removes the file when the listener closes.
+   */
+  path?: string;
+  /** With `path`: remove a socket file nobody accepts on before listening (default true). Other files are never removed. */
+  removeStaleSocket?: boolean;
+  /** With `path`: make the socket file readable and writable by every user (default: the process's umask decides). */
+  socketAccessAll?: boolean;
   /** IPv6 listener (noPoll's `nopoll_listener_new6`); `0.0.0.0` is refused then. */
   ipv6?: boolean;
   /** Options applied to every accepted connection (frame limit, Origin policy, subprotocols, timeouts). */
@@ -56,8 +67,10 @@ export class Listener {
   readonly opts: ConnOptsInit;
   /** The address bound. */
   readonly host: string;
-  /** The port bound (the real one when 0 was asked). */
+  /** The port bound (the real one when 0 was asked); 0 on a unix socket. */
   readonly port: number;
+  /** The unix socket path listened on, or null for TCP. */
+  readonly path: string | null;
   readonly #server: Server | null;
   #open = true;
   readonly #queue: Conn[] = [];
@@ -67,11 +80,12 @@ export class Listener {
   // TLS: whether accepted sockets are wrapped, the certificate, the secure contexts.
   readonly #tls = new ListenerTls();
 
-  private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit) {
+  private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit, path: string | null = null) {
     this.ctx = ctx;
     this.#server = server;
     this.host = host;
     this.port = port;
+    this.path = path;
     this.opts = opts;
     this.#live = opts.maxConnections ? new Set() : null;
     this.id = ctx.registerListener(this);
@@ -83,28 +97,52 @@ export class Listener {
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
   static async listen(ctx: Context, options: ListenOptions): Promise<Listener> {
-    const port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
-    const host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
-    if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
-    if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
+    const path = options.path;
+    let host = '';
+    let port = 0;
+    if (path !== undefined) {
+      if (typeof path !== 'string' || path === '') throw new TypeError('the socket path must be a non-empty string');
+      if (options.port !== undefined || options.host !== undefined || options.ipv6 !== undefined) {
+        throw new TypeError('a unix socket listener takes a path, not a host, port or ipv6');
+      }
+    } else {
+      if (options.port === undefined) throw new TypeError('a listener needs a port or a path');
+      port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
+      host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
+      if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
+      if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
+    }
     if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
     // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
     optsValues(options.opts);
     const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
     const server = createServer({ noDelay: true });
-    return await new Promise((resolve, reject) => {
-      server.once('error', (error) => reject(new ConnectError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
-      server.listen({ host, port, backlog: options.backlog ?? 511, ipv6Only: options.ipv6 === true }, () => {
-        // Accept failures (EMFILE...) must not crash the process; they are logged.
-        server.on('error', (error) => ctx.log('critical', `listener ${host}:${port}: ${error.message}`));
-        const address = server.address();
-        const bound = typeof address === 'object' && address !== null ? address.port : port;
-        const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) });
-        if (tls !== null) listener.#tls.enable(tls);
-        resolve(listener);
-      });
+    const where = path ?? `${host}:${port}`;
+    const backlog = options.backlog ?? 511;
+    await new Promise<void>((resolve, reject) => {
+      const done = (error: Error | null): void => {
+        if (error) reject(new ConnectError(`cannot listen on ${where}: ${error.message}`, { cause: error }));
+        else resolve();
+      };
+      if (path === undefined) {
+        server.once('error', done);
+        server.listen({ host, port, backlog, ipv6Only: options.ipv6 === true }, () => {
+          server.off('error', done);
+          done(null);
+        });
+        return;
+      }
+      const all = options.socketAccessAll === true;
+      listenUnix(server, { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all }, done);
     });
+    // Accept failures (EMFILE...) must not crash the process; they are logged.
+    server.on('error', (error) => ctx.log('critical', `listener ${where}: ${error.message}`));
+    const address = server.address();
+    const bound = typeof address === 'object' && address !== null ? address.port : port;
+    const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
+    if (tls !== null) listener.#tls.enable(tls);
+    return listener;
   }
 
   /**

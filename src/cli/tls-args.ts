@@ -71,7 +71,7 @@ export function clientTlsOptions(values: Values, url: string): TlsOptions | unde
   const key = values['key'];
   const insecure = values['insecure'] === true;
   if (ca === undefined && cert === undefined && key === undefined && !insecure) return undefined;
-  if (!/^(wss|https):/i.test(url)) usageError('--ca, --cert, --key and --insecure are for wss:// URLs');
+  if (!/^(wss|https|wss\+unix):/i.test(url)) usageError('--ca, --cert, --key and --insecure are for wss:// URLs');
   if ((typeof cert === 'string') !== (typeof key === 'string')) usageError('--cert and --key go together');
   return {
     ...(typeof ca === 'string' ? { ca: { file: ca } } : {}),
