@@ -7,7 +7,7 @@ export { Listener, type ListenOptions } from './api/listener.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';
-export type { ProxyOption, ProxyOptions } from './api/proxy.js';
+export { checkProxy, type ProxyOption, type ProxyOptions } from './api/proxy.js';
 export type { ProxyEnv } from './transport/proxy-env.js';
 export {
   backoffDelay,

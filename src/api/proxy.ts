@@ -55,6 +55,14 @@ export interface ProxyPlan {
 const DEFAULT_PORTS = { http: 80, https: 443, socks5: 1080, socks5h: 1080 } as const;
 
 /**
+ * Checks a `proxy` option the way a connection will (use it to refuse a bad configuration early).
+ * @throws TypeError for an unusable URL or scheme (SOCKS4 is not supported), RangeError for unusable credentials.
+ */
+export function checkProxy(option: ProxyOption): void {
+  parseProxy(option);
+}
+
+/**
  * @internal Parses and checks a proxy option. A string without a scheme is an HTTP proxy (`host:port`), as curl
  * reads it.
  * @throws TypeError for an unusable URL or scheme (SOCKS4 is not supported), RangeError for unusable credentials.

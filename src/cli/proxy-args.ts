@@ -4,8 +4,7 @@
  * NO_PROXY), unless `--no-proxy`. See docs/client.md.
  * @packageDocumentation
  */
-import type { ConnOptsInit } from '../api/conn-opts.js';
-import { parseProxy } from '../api/proxy.js';
+import { checkProxy, type ConnOptsInit } from '../index.js';
 
 /** Flags of a client, for `parse`. */
 export const CLIENT_PROXY_FLAGS = {
@@ -31,7 +30,7 @@ export function clientProxyOptions(values: Values): Pick<ConnOptsInit, 'proxy' |
   }
   if (typeof proxy !== 'string') return { proxyEnv: true };
   try {
-    parseProxy(proxy);
+    checkProxy(proxy);
   } catch (error) {
     usageError(`--proxy: ${(error as Error).message}`);
   }
