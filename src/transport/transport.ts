@@ -125,7 +125,16 @@ export class Transport {
           })
         : null;
     const deflate = options.deflate ?? null;
-    this.#session = new Session(this, { ...options, perMessageDeflate: deflate !== null, budget: inboundBudget });
+    this.#session = new Session(this, {
+      role: options.role,
+      maxFrameBytes: options.maxFrameBytes,
+      maxMessageBytes: options.maxMessageBytes,
+      deliverFrames: options.deliverFrames ?? false,
+      perMessageDeflate: deflate !== null,
+      budget: inboundBudget,
+      ...(options.maskSource !== undefined ? { maskSource: options.maskSource } : {}),
+      ...(options.allowedRsv !== undefined ? { allowedRsv: options.allowedRsv } : {}),
+    });
     this.#codec = deflate === null ? null : new ZlibCodec(deflate);
     this.#sender = new Sender(stream, this.#session, this, this.#codec);
     (stream as Stream)[kTransport] = this;
