@@ -93,7 +93,7 @@ export const mutations = [
     what: 'input not paused while messages wait unread',
     file: 'src/api/conn-receive.ts',
     find: 'if (inbox.length >= INBOX_PAUSE || rare.inboxBytes >= INBOX_PAUSE_BYTES) this._transport?.pauseInput();',
-    replace: 'if (false) this._transport?.pauseInput();',
+    replace: 'if ((inbox.length >= INBOX_PAUSE || rare.inboxBytes >= INBOX_PAUSE_BYTES) && false) this._transport?.pauseInput();',
     tests: ['hardening-limits'],
     pattern: 'unread-message inbox',
   },
