@@ -36,7 +36,18 @@ if (files.length === 0) {
 }
 const result = spawnSync(
   process.execPath,
-  ['--test', '--test-concurrency=4', '--test-timeout=120000', ...runnerArgs, ...files],
+  // Stack traces point at the .ts lines (source maps). The exit guard ends a file whose tests are done but whose
+  // process is still kept alive (a test that failed before its cleanup, or leaked), naming what was left open.
+  [
+    '--enable-source-maps',
+    '--import',
+    './build/test/helpers/exit-guard.js',
+    '--test',
+    '--test-concurrency=4',
+    '--test-timeout=120000',
+    ...runnerArgs,
+    ...files,
+  ],
   { stdio: 'inherit' },
 );
 process.exit(result.status ?? 1);
