@@ -166,7 +166,9 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
       encodeCloseBody(code, reason); // throws now for an invalid code or reason
       if (this.#deferredClose !== null || this.session.closeSent || this.session.state !== SessionState.OPEN) return false;
       this.#deferredClose = [code, reason];
-      this.#armCloseTimer();
+      // The close timer starts when the close frame is written (deflateIdle): compression may take longer than the
+      // timeout, and a timer started here would drop the messages sent before close() with the socket.
+      this.#keepalive?.stop();
       return true;
     }
     const started = this.session.close(code, reason);
@@ -325,7 +327,7 @@ export class SocketDriver implements SessionHandler, DeflateHost, KeepaliveHost 
     const close = this.#deferredClose;
     if (close !== null) {
       this.#deferredClose = null;
-      this.session.close(close[0], close[1]);
+      if (this.session.close(close[0], close[1])) this.#armCloseTimer();
     }
     if (this.#deferredEnd) {
       this.#deferredEnd = false;
