@@ -56,7 +56,7 @@ export function historyRun(rows: readonly Row[], meta: Omit<HistoryRun, 'scenari
     if (row.flags.some((f) => f.startsWith('other'))) disturbed = true;
     if (row.value === null) continue;
     const entry = (scenarios[row.scenario] ??= { metric: row.metric, values: {}, ratios: {} });
-    entry.values[row.server] = row.value;
+    entry.values[row.server] = row.value >= 100 ? Math.round(row.value) : Math.round(row.value * 1000) / 1000;
     if (row.ratio !== null) entry.ratios[row.server] = Math.round(row.ratio * 1000) / 1000;
   }
   return { ...meta, disturbed, scenarios };
