@@ -95,6 +95,7 @@ export class Transport {
   #error: Error | undefined = undefined;
   #reported = false;
   #endWhenIdle = false; // TCP end waits for messages being compressed
+  #closeTimerWhenIdle = false; // so does the close timer of a close frame written behind them
   // Input paused by the application (backpressure) and by an inflation under way: the stream reads when neither.
   #appPaused = false;
   #inflating = false;
@@ -285,8 +286,16 @@ export class Transport {
    */
   close(code?: number, reason?: string): boolean {
     const started = this.#session.close(code, reason);
-    if (started) this.#armCloseTimer();
-    return started;
+    if (!started) return false;
+    if (this.#sender.compressing) {
+      // The close frame waits behind messages being compressed; its deadline starts once it is written, so a long
+      // compression never drops the messages sent before the close.
+      this.#keepalive?.stop();
+      this.#closeTimerWhenIdle = true;
+    } else {
+      this.#armCloseTimer();
+    }
+    return true;
   }
 
   /** Starts the closing handshake for a local failure (a limit): as {@link close}, with `error` reported. */
@@ -461,6 +470,10 @@ export class Transport {
     if (waiters !== null) {
       this.#idleWaiters = null;
       for (const wake of waiters) wake();
+    }
+    if (this.#closeTimerWhenIdle) {
+      this.#closeTimerWhenIdle = false;
+      this.#armCloseTimer();
     }
     if (this.#endWhenIdle) {
       this.#endWhenIdle = false;

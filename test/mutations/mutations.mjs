@@ -339,6 +339,16 @@ export const mutations = [
     pattern: 'heartbeat',
   },
 
+  {
+    id: 'close-timeout-after-compression',
+    protection: 'Closing handshake',
+    what: 'a close made behind a compression starts its timer at once (the messages before it can be dropped)',
+    file: 'src/transport/transport.ts',
+    find: '    if (this.#sender.compressing) {\n      // The close frame',
+    replace: '    if (this.#sender.compressing && false) {\n      // The close frame',
+    tests: ['deflate-wire'],
+    pattern: 'slow compression',
+  },
   // ---- Control frame sizes (RFC 6455 §5.5) ----
   {
     id: 'close-reason-send',
