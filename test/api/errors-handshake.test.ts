@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context, type ContextOptions } from '../../src/api/context.js';
-import type { CloseInfo } from '../../src/transport/transport.js';
+import type { CloseInfo } from '../../src/api/conn.js';
 import { 
   HandshakeError,
   TimeoutError} from '../../src/errors.js';

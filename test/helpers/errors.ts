@@ -10,7 +10,7 @@ import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context, type ContextOptions } from '../../src/api/context.js';
 import type { LogLevel } from '../../src/api/handlers.js';
 import { Listener } from '../../src/api/listener.js';
-import type { CloseInfo } from '../../src/transport/transport.js';
+import type { CloseInfo } from '../../src/api/conn.js';
 import { 
   NopollError,
   type ErrorCode

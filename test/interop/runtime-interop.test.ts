@@ -15,7 +15,7 @@ import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { Msg } from '../../src/api/msg.js';
-import type { CloseInfo } from '../../src/transport/transport.js';
+import type { CloseInfo } from '../../src/api/conn.js';
 import { COMPRESSIBLE_BYTES, LARGE_BINARY_BYTES, closeRequest, interopMessages, parseCloseRequest, whole, type PeerEvent } from '../helpers/interop-messages.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 
