@@ -49,4 +49,4 @@ export {
   type DeflateParams,
 } from './protocol/extensions/deflate-params.js';
 export { COMPRESSED_RSV, finishCompressed, INFLATE_TAIL, zlibWindowBits } from './protocol/extensions/deflate-framing.js';
-export * from './errors.js';
+export { InvalidPayloadError, MessageTooBigError, NopollError, PolicyViolationError, ProtocolError, type ErrorCode } from './errors.js';
