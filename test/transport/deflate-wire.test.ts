@@ -57,9 +57,9 @@ async function frames(peer: RawPeer, count: number): Promise<Frame[]> {
 }
 
 describe('negotiation on the wire', () => {
-  it('our client offers "permessage-deflate; client_max_window_bits" by default; a server that ignores it gets plain frames', async (t) => {
+  it('our client offers "permessage-deflate; client_no_context_takeover; client_max_window_bits" by default; a server that ignores it gets plain frames', async (t) => {
     const { peer, conn, offer } = await clientPair(t, {}, null);
-    assert.equal(offer, 'permessage-deflate; client_max_window_bits');
+    assert.equal(offer, 'permessage-deflate; client_no_context_takeover; client_max_window_bits');
     assert.equal(conn.perMessageDeflate, null);
     assert.equal(conn.extensions, '');
     conn.sendText(compressibleText(4000).toString());
@@ -141,7 +141,7 @@ describe('negotiation on the wire', () => {
   it('a listener with perMessageDeflate answers the first acceptable offer', async (t) => {
     const { conn, response } = await listenerPair(
       t,
-      { perMessageDeflate: { clientMaxWindowBits: 12 } },
+      { perMessageDeflate: { clientMaxWindowBits: 12, contextTakeover: true } },
       'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99, permessage-deflate; foo, permessage-deflate; server_max_window_bits=10; client_max_window_bits',
     );
     assert.equal(response, 'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12');
@@ -177,7 +177,7 @@ describe('negotiation on the wire', () => {
 
 describe('frames', () => {
   it('listener: messages of every size class, context takeover both ways, checked by an independent codec', async (t) => {
-    const { peer } = await listenerPair(t, { perMessageDeflate: { threshold: 0 } });
+    const { peer } = await listenerPair(t, { perMessageDeflate: { threshold: 0, contextTakeover: true } });
     const up = new DeflateCodec();
     const down = new DeflateCodec();
     for (const size of [0, 1, 1024, 64 * 1024, 1024 * 1024]) {
