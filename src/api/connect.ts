@@ -3,14 +3,17 @@
  * @packageDocumentation
  */
 import { isIP, type Socket } from 'node:net';
-import { connectClient } from '../transport/client-connect.js';
+import { connectClient, type ClientConnected } from '../transport/client-connect.js';
 import { HandshakeError } from '../errors.js';
+import { checkServerResponse } from '../protocol/handshake/client-handshake.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
+import type { ResponseHead } from '../protocol/handshake/http-head-parser.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
 import { Conn } from './conn.js';
-import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
+import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import type { OnReadyHandler } from './handlers.js';
 import { prepareClientTls } from './tls.js';
 
 /** Where a client connects. */
@@ -94,19 +97,7 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
         conn.fail(tls ? tls.explain(failure) : failure);
         return;
       }
-      conn.handshake.headers = connected.result.headers;
-      // RFC 7692 §5: a response that accepts permessage-deflate with invalid parameters fails the connection.
-      const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
-      if (!deflate.ok) {
-        connected.socket.destroy();
-        conn.fail(new HandshakeError(deflate.error, connected.response.status));
-        return;
-      }
-      conn.startSession(connected.socket, connected.rest, {
-        deflate: deflate.deflate,
-        acceptedProtocol: connected.result.protocol,
-        ...sessionSettings(o, ctx),
-      });
+      startClientSession(conn, connected, deflateOffer, o, ctx);
     },
   );
   } catch (error) {
@@ -116,6 +107,76 @@ export function connect(ctx: Context, target: string | URL | ConnectTarget, opts
   }
   // A TLS step that ran at once (over a socket already connected) has attached its TLS socket already.
   if (conn.socket === null) conn.attachSocket(pending.socket, secure);
+  return conn;
+}
+
+// The server's 101 was checked: record its headers, check the compression it agreed to, start the session.
+function startClientSession(
+  conn: Conn,
+  connected: Omit<ClientConnected, 'response'> & { response: { status: number } },
+  deflateOffer: ReturnType<typeof clientDeflateOffer>,
+  o: ConnOptsInit,
+  ctx: Context,
+): void {
+  conn.handshake.headers = connected.result.headers;
+  // RFC 7692 §5: a response that accepts permessage-deflate with invalid parameters fails the connection.
+  const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
+  if (!deflate.ok) {
+    connected.socket.destroy();
+    conn.fail(new HandshakeError(deflate.error, connected.response.status));
+    return;
+  }
+  conn.startSession(connected.socket, connected.rest, {
+    deflate: deflate.deflate,
+    acceptedProtocol: connected.result.protocol,
+    ...sessionSettings(o, ctx),
+  });
+}
+
+/** @internal A client handshake another HTTP client ran (see {@link adoptUpgradedClient}). */
+export interface UpgradedClient {
+  /** Host and port connected to, path and `Host` value sent. */
+  host: string;
+  port: number;
+  path: string;
+  hostHeader: string;
+  origin: string | null;
+  /** Subprotocols offered, and the `Sec-WebSocket-Key` sent. */
+  protocols: string[];
+  key: string;
+  /** Whether the socket is TLS. */
+  tls: boolean;
+  /** The socket after the response head, the response head, and the bytes that followed it. */
+  socket: Socket;
+  response: ResponseHead;
+  rest: Buffer;
+}
+
+/**
+ * @internal For `nopoll/ws`, whose client runs the HTTP upgrade with Node's `http.request`: a client connection on
+ * the upgraded socket. The response is checked here as `connect` checks it (RFC 6455 §4.1, RFC 7692 §5), with the
+ * compression offer that `clientDeflateOffer(opts.perMessageDeflate)` made; a failure fails the connection (see
+ * `conn.closeInfo.error`). `onReady` becomes the connection's handler, so it runs before any message is delivered.
+ * Returns the connection, open or failed.
+ */
+export function adoptUpgradedClient(ctx: Context, h: UpgradedClient, opts?: ConnOptsLike, onReady?: OnReadyHandler): Conn {
+  const o = optsValues(opts);
+  const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
+  const conn = new Conn(ctx, 'client', null, h.host, h.port, o.maxFrameSize ?? ctx.maxFrameSize);
+  if (onReady !== undefined) conn.onReady = onReady;
+  Object.assign(conn.handshake, {
+    requestedUrl: h.path,
+    hostHeader: h.hostHeader,
+    origin: h.origin,
+    requestedProtocols: h.protocols,
+  });
+  conn.attachSocket(h.socket, h.tls);
+  const checked = checkServerResponse(h.response, h.key, {
+    protocols: h.protocols,
+    extensionsOffered: deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],
+  });
+  if (!checked.ok) conn.fail(checked.error);
+  else startClientSession(conn, { socket: h.socket, result: checked.result, response: h.response, rest: h.rest }, deflateOffer, o, ctx);
   return conn;
 }
 
