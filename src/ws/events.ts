@@ -75,8 +75,9 @@ export interface EventListenerOptions {
 type Emitted = Parameters<EventEmitter['on']>[1];
 type Listener = EventListenerLike<never>;
 // Each EventEmitter listener added here remembers the user's listener and whether it is an `on...` attribute.
+// (Not in a property named `listener`: EventEmitter's listeners() would take that for a once() wrapper's.)
 interface Wrapper extends Emitted {
-  listener: Listener;
+  handler: Listener;
   attribute: boolean;
 }
 
@@ -119,7 +120,7 @@ function wrap(type: string, listener: Listener, attribute: boolean): Wrapper | n
     default:
       return null; // `ws` ignores other types
   }
-  return Object.assign(wrapper, { listener, attribute });
+  return Object.assign(wrapper, { handler: listener, attribute });
 }
 
 function wrappers(emitter: EventEmitter, type: string): Wrapper[] {
@@ -128,7 +129,7 @@ function wrappers(emitter: EventEmitter, type: string): Wrapper[] {
 
 /** `addEventListener`: adding the same listener twice does nothing; unknown types are ignored. */
 export function addListener(ws: EventEmitter, type: string, listener: Listener, options: EventListenerOptions, attribute = false): void {
-  if (!attribute && wrappers(ws, type).some((w) => w.listener === listener && !w.attribute)) return;
+  if (!attribute && wrappers(ws, type).some((w) => w.handler === listener && !w.attribute)) return;
   const wrapper = wrap(type, listener, attribute);
   if (wrapper === null) return;
   if (options.once === true) ws.once(type, wrapper);
@@ -137,13 +138,13 @@ export function addListener(ws: EventEmitter, type: string, listener: Listener, 
 
 /** `removeEventListener`: removes a listener added with `addEventListener` (never an `on...` attribute). */
 export function removeListener(ws: EventEmitter, type: string, listener: Listener): void {
-  const found = wrappers(ws, type).find((w) => w.listener === listener && !w.attribute);
+  const found = wrappers(ws, type).find((w) => w.handler === listener && !w.attribute);
   if (found !== undefined) ws.removeListener(type, found);
 }
 
 /** The listener set through the `on<type>` attribute, or null. */
 export function getAttribute(ws: EventEmitter, type: string): Listener | null {
-  return wrappers(ws, type).find((w) => w.attribute)?.listener ?? null;
+  return wrappers(ws, type).find((w) => w.attribute)?.handler ?? null;
 }
 
 /** Sets (or with a non-function, clears) the `on<type>` attribute. */

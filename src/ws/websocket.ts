@@ -280,7 +280,8 @@ export class WebSocket extends EventEmitter {
       return;
     }
     conn.flushWrites().then(
-      () => cb(),
+      // As Node's write callbacks, and so ws's: null on success (typed as ws's types type it).
+      () => cb(null as unknown as undefined),
       (error: Error) => cb(error),
     );
   }
