@@ -304,9 +304,9 @@ export class WebSocket extends EventEmitter {
     if (state === CLOSING) return;
     let text = '';
     if (code !== undefined) {
-      if (typeof code !== 'number' || !Number.isInteger(code) || !isValidCloseCode(code)) {
-        throw new TypeError('First argument must be a valid error code number');
-      }
+      // ws writes the code with writeUInt16BE, which drops a fraction; the code that goes out must be valid.
+      if (typeof code !== 'number' || !isValidCloseCode(Math.trunc(code))) throw new TypeError('First argument must be a valid error code number');
+      code = Math.trunc(code);
       if (reason !== undefined && reason.length > 0) text = closeReason(reason);
     }
     const go = (): void => {
