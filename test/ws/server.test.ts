@@ -379,6 +379,63 @@ describe('WebSocketServer: server-side sockets', () => {
   });
 });
 
+describe('WebSocketServer: where nopoll/ws differs from ws (docs/ws-migration.md)', () => {
+  it('handleProtocols returning a protocol the client did not offer: 400 (RFC 6455 §4.2.2), where ws sends it', async (t) => {
+    const seen: Record<Lib, string> = { ws: '', 'nopoll/ws': '' };
+    for (const lib of LIBS) {
+      const { url } = await listen(t, lib, { handleProtocols: () => 'unoffered' });
+      const ws = new WebSocket(url, ['a']);
+      seen[lib] = await withTimeout(
+        new Promise<string>((resolve) => {
+          ws.once('unexpected-response', (_req, res) => resolve(`HTTP ${res.statusCode}`));
+          ws.once('error', (error) => resolve(error.message));
+          ws.once('open', () => resolve('open'));
+        }),
+        5000,
+        'the handshake',
+      );
+      ws.terminate();
+    }
+    assert.deepEqual(seen, { ws: 'Server sent an invalid subprotocol', 'nopoll/ws': 'HTTP 400' });
+  });
+
+  it('a compression offer it cannot accept is declined (RFC 7692 §5.1) instead of refused; repeated subprotocols are merged', async (t) => {
+    const seen: Record<Lib, string[]> = { ws: [], 'nopoll/ws': [] };
+    for (const lib of LIBS) {
+      const { port } = await listen(t, lib, { perMessageDeflate: true });
+      for (const extra of ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7', 'Sec-WebSocket-Protocol: a, a']) {
+        try {
+          const { peer, response } = await rawClient(port, { extraHeaders: [extra] });
+          peer.destroy();
+          seen[lib].push(`101 ${response.headers.get('sec-websocket-extensions') ?? ''}${response.headers.get('sec-websocket-protocol') ?? ''}`.trim());
+        } catch (error) {
+          seen[lib].push(/HTTP\/1\.1 (\d+)/.exec((error as Error).message)?.[1] ?? (error as Error).message);
+        }
+      }
+    }
+    assert.deepEqual(seen.ws, ['400', '400']);
+    assert.deepEqual(seen['nopoll/ws'], ['101', '101 a']);
+  });
+
+  it('a connection listener that throws closes that connection with 1011; the server goes on', async (t) => {
+    const { wss, url } = await listen(t, 'nopoll/ws');
+    const reported = new AsyncQueue<unknown>();
+    (wss as unknown as NopollServer).context.onError = (error) => reported.push(error);
+    let first = true;
+    wss.prependListener('connection', () => {
+      if (first) {
+        first = false;
+        throw new Error('connection bug');
+      }
+    });
+    const peer = wrapWs(new WebSocket(url));
+    assert.equal((await peer.closed).code, 1011);
+    assert.equal(((await reported.next()) as Error).message, 'connection bug');
+    const again = await openWs(url);
+    again.ws.terminate();
+  });
+});
+
 describe('WebSocketServer: nopoll extras and safety', () => {
   it('ws.conn is the nopoll Conn, server.listener and server.context are reachable, the nopoll option sets a heartbeat', async (t) => {
     const { wss, url, sockets } = await listen(t, 'nopoll/ws', { nopoll: { opts: { pingIntervalMs: 50 } } });
