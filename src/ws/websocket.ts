@@ -195,6 +195,18 @@ export class WebSocket extends EventEmitter {
       cb = options;
       options = undefined;
     }
+    // The common case first (a whole message of a Buffer or a string on an open socket), with no more checks than
+    // the connection makes anyway.
+    const conn = this.#conn;
+    if (conn !== null && this.#state === OPEN && this.#sendQueue === null && this.#fragmentKind === 0 && options?.fin !== false && conn.state === 'open') {
+      let sent: number | undefined;
+      if (Buffer.isBuffer(data)) sent = options?.binary === false ? conn.sendText(data, options) : conn.sendBinary(data, options);
+      else if (typeof data === 'string') sent = options?.binary === true ? conn.sendBinary(Buffer.from(data), options) : conn.sendText(data, options);
+      if (sent !== undefined) {
+        if (cb !== undefined) this.#whenWritten(sent, cb);
+        return;
+      }
+    }
     const state = this.readyState;
     if (state === CONNECTING) throw notOpenError(CONNECTING);
     if (typeof data === 'number') data = data.toString();
