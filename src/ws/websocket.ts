@@ -5,28 +5,20 @@
  * servers hand their connections over through `attachServerSocket`.
  * @packageDocumentation
  */
-import { EventEmitter } from 'node:events';
-import type { ClientRequest, ClientRequestArgs, IncomingMessage } from 'node:http';
+import type { ClientRequestArgs } from 'node:http';
 import type { Conn, CloseInfo } from '../api/conn.js';
 import type { Msg } from '../api/msg.js';
 import { isValidCloseCode } from '../protocol/close.js';
-import { isValidUtf8 } from '../protocol/utf8.js';
 import { startClient, type ClientAttempt } from './client.js';
+import { binaryData, closeReason, SendQueue, toBytes, type BinaryType } from './data.js';
+import { WebSocketEmitter } from './emitter.js';
 import { isReported, notOpenError, wsFailure } from './errors.js';
-import {
-  addListener,
-  getAttribute,
-  recordClean,
-  removeListener,
-  setAttribute,
-  type EventListenerLike,
-  type EventListenerOptions,
-  type WebSocketEventMap,
-} from './events.js';
+import { recordClean } from './events.js';
 import type { ClientOptions, RawData } from './options.js';
 import type { WebSocketServer } from './server.js';
 import type { createWebSocketStream } from './stream.js';
-import { SendQueue, toBytes } from './send-queue.js';
+
+export type { BinaryType } from './data.js';
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -36,9 +28,6 @@ type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOS
 const TEXT = 1;
 const BINARY = 2;
 const EMPTY = Buffer.alloc(0);
-
-/** How binary messages are delivered: one Buffer (default), an ArrayBuffer, a Blob, or an array of Buffers. */
-export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 
 /** Options of `send`. */
 export interface SendOptions {
@@ -60,11 +49,10 @@ export interface SocketSettings {
   allowSynchronousEvents: boolean;
 }
 
-type EmitterListener = Parameters<EventEmitter['on']>[1];
 let attach: (ws: WebSocket, conn: Conn, settings: SocketSettings) => void;
 
 /** A WebSocket: a client (`new WebSocket(url)`) or a server's connection (from `'connection'`). */
-export class WebSocket extends EventEmitter {
+export class WebSocket extends WebSocketEmitter {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -354,43 +342,6 @@ export class WebSocket extends EventEmitter {
     if (this.#deferred === null) this.#conn?.socket?.resume();
   }
 
-  // ---- EventTarget style ----
-
-  /** Adds a listener for `'open'`, `'message'`, `'error'` or `'close'`, called with an event object. */
-  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>, options: EventListenerOptions = {}): void {
-    addListener(this, type, listener as EventListenerLike<never>, options);
-  }
-
-  /** Removes a listener added with {@link addEventListener}. */
-  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>): void {
-    removeListener(this, type, listener as EventListenerLike<never>);
-  }
-
-  get onopen(): ((this: WebSocket, event: WebSocketEventMap['open']) => void) | null {
-    return getAttribute(this, 'open') as ((event: WebSocketEventMap['open']) => void) | null;
-  }
-  set onopen(listener: ((this: WebSocket, event: WebSocketEventMap['open']) => void) | null) {
-    setAttribute(this, 'open', listener);
-  }
-  get onmessage(): ((this: WebSocket, event: WebSocketEventMap['message']) => void) | null {
-    return getAttribute(this, 'message') as ((event: WebSocketEventMap['message']) => void) | null;
-  }
-  set onmessage(listener: ((this: WebSocket, event: WebSocketEventMap['message']) => void) | null) {
-    setAttribute(this, 'message', listener);
-  }
-  get onerror(): ((this: WebSocket, event: WebSocketEventMap['error']) => void) | null {
-    return getAttribute(this, 'error') as ((event: WebSocketEventMap['error']) => void) | null;
-  }
-  set onerror(listener: ((this: WebSocket, event: WebSocketEventMap['error']) => void) | null) {
-    setAttribute(this, 'error', listener);
-  }
-  get onclose(): ((this: WebSocket, event: WebSocketEventMap['close']) => void) | null {
-    return getAttribute(this, 'close') as ((event: WebSocketEventMap['close']) => void) | null;
-  }
-  set onclose(listener: ((this: WebSocket, event: WebSocketEventMap['close']) => void) | null) {
-    setAttribute(this, 'close', listener);
-  }
-
   // ---- the connection's events ----
 
   #attach(conn: Conn, settings: SocketSettings): void {
@@ -468,59 +419,7 @@ for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSI
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
 
-/** The events of `WebSocket`, with their arguments (as in `@types/ws`). */
-export interface WebSocket {
-  on(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  on(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
-  on(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
-  on(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
-  on(event: 'open', listener: (this: WebSocket) => void): this;
-  on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
-  on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
-  on(event: 'unexpected-response', listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void): this;
-  on(event: string | symbol, listener: EmitterListener): this;
-  once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
-  once(event: 'upgrade', listener: (this: WebSocket, response: IncomingMessage) => void): this;
-  once(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
-  once(event: 'open', listener: (this: WebSocket) => void): this;
-  once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
-  once(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
-  once(event: 'unexpected-response', listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void): this;
-  once(event: string | symbol, listener: EmitterListener): this;
-  off(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
-  off(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
-  off(event: 'message', listener: (this: WebSocket, data: RawData, isBinary: boolean) => void): this;
-  off(event: string | symbol, listener: EmitterListener): this;
-  addListener(event: 'close', listener: (code: number, reason: Buffer) => void): this;
-  addListener(event: 'error', listener: (error: Error) => void): this;
-  addListener(event: 'message', listener: (data: RawData, isBinary: boolean) => void): this;
-  addListener(event: 'ping' | 'pong', listener: (data: Buffer) => void): this;
-  addListener(event: string | symbol, listener: EmitterListener): this;
-  removeListener(event: 'close', listener: (code: number, reason: Buffer) => void): this;
-  removeListener(event: 'error', listener: (error: Error) => void): this;
-  removeListener(event: 'message', listener: (data: RawData, isBinary: boolean) => void): this;
-  removeListener(event: string | symbol, listener: EmitterListener): this;
-}
-
 /** @internal A server's connection, handed to the socket it gives the application. */
 export function attachServerSocket(ws: WebSocket, conn: Conn, settings: SocketSettings): void {
   attach(ws, conn, settings);
-}
-
-function binaryData(payload: Buffer, type: BinaryType): RawData | Blob {
-  if (type === 'fragments') return [payload]; // nopoll assembles messages: one fragment
-  if (type === 'blob') return new Blob([payload]);
-  if (payload.byteOffset === 0 && payload.length === payload.buffer.byteLength) return payload.buffer as ArrayBuffer;
-  return payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.length) as ArrayBuffer;
-}
-
-// A close reason: text, or bytes that must be UTF-8 (RFC 6455 §5.5.1), at most 123 bytes (§5.5).
-function closeReason(reason: unknown): string {
-  const bytes = typeof reason === 'string' ? Buffer.byteLength(reason) : (reason as { length: number }).length;
-  if (bytes > 123) throw new RangeError('The message must not be greater than 123 bytes');
-  if (typeof reason === 'string') return reason;
-  if (!(reason instanceof Uint8Array)) throw new TypeError('Second argument must be a string or a Uint8Array');
-  if (!isValidUtf8(reason)) throw new TypeError('The close reason must be valid UTF-8');
-  return Buffer.from(reason.buffer, reason.byteOffset, reason.length).toString('utf8');
 }

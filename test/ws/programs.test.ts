@@ -210,7 +210,9 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
     await sameOnBoth(
       t,
       async (t, lib) => {
-        const p = runProgram(t, 'readme-heartbeat-server.mjs', lib, { INTERVAL_MS: '100' });
+        // A client that does not answer is terminated at the second tick (300 to 600 ms); one that answers has
+        // 300 ms to do so, plenty even on a loaded machine.
+        const p = runProgram(t, 'readme-heartbeat-server.mjs', lib, { INTERVAL_MS: '300' });
         const port = await listening(p);
         const good = await openWs(`ws://127.0.0.1:${port}/`);
         const lazy = await openWs(`ws://127.0.0.1:${port}/`, undefined, { autoPong: false });
@@ -231,7 +233,8 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
       async (t, lib) => {
         const server = await startWsServer();
         t.after(() => server.close());
-        const p = runProgram(t, 'readme-heartbeat-client.mjs', lib, { URL: server.url, INTERVAL_MS: '100' });
+        // The client terminates 500 ms after the last ping (INTERVAL_MS + 100); pings come every ~50 ms meanwhile.
+        const p = runProgram(t, 'readme-heartbeat-client.mjs', lib, { URL: server.url, INTERVAL_MS: '400' });
         const peer = await server.connections.next(5000, 'the client');
         for (let i = 0; i < 3; i++) {
           peer.ws.ping();

@@ -1,9 +1,15 @@
 /**
- * What `nopoll/ws` sends, as bytes: `ws` accepts strings, Buffers, typed arrays, ArrayBuffers, arrays and objects
- * `Buffer.from` takes, and Blobs, which are read asynchronously; sends made meanwhile wait behind them so that
- * messages keep their order.
+ * The data of `nopoll/ws`'s sockets. What is sent, as bytes: `ws` accepts strings, Buffers, typed arrays,
+ * ArrayBuffers, arrays and objects `Buffer.from` takes, and Blobs, which are read asynchronously (sends made
+ * meanwhile wait behind them so that messages keep their order); close reasons. What is delivered: binary messages
+ * per `binaryType`.
  * @packageDocumentation
  */
+import { isValidUtf8 } from '../protocol/utf8.js';
+import type { RawData } from './options.js';
+
+/** How binary messages are delivered: one Buffer (default), an ArrayBuffer, a Blob, or an array of Buffers. */
+export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 
 /** The bytes of `data`, without copying when it already is binary; `Buffer.from` for anything else (`TypeError`). */
 export function toBytes(data: unknown): Buffer {
@@ -77,4 +83,22 @@ export class SendQueue {
     }
     if (resume) this.#drain();
   }
+}
+
+/** A binary message's payload as `binaryType` asks. */
+export function binaryData(payload: Buffer, type: BinaryType): RawData | Blob {
+  if (type === 'fragments') return [payload]; // nopoll assembles messages: one fragment
+  if (type === 'blob') return new Blob([payload]);
+  if (payload.byteOffset === 0 && payload.length === payload.buffer.byteLength) return payload.buffer as ArrayBuffer;
+  return payload.buffer.slice(payload.byteOffset, payload.byteOffset + payload.length) as ArrayBuffer;
+}
+
+/** A close reason: text, or bytes that must be UTF-8 (RFC 6455 §5.5.1), at most 123 bytes (§5.5). ws's errors. */
+export function closeReason(reason: unknown): string {
+  const bytes = typeof reason === 'string' ? Buffer.byteLength(reason) : (reason as { length: number }).length;
+  if (bytes > 123) throw new RangeError('The message must not be greater than 123 bytes');
+  if (typeof reason === 'string') return reason;
+  if (!(reason instanceof Uint8Array)) throw new TypeError('Second argument must be a string or a Uint8Array');
+  if (!isValidUtf8(reason)) throw new TypeError('The close reason must be valid UTF-8');
+  return Buffer.from(reason.buffer, reason.byteOffset, reason.length).toString('utf8');
 }
