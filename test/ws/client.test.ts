@@ -207,10 +207,15 @@ describe('WebSocket client: handshake options and events', () => {
     await same(t, async (t, lib) => {
       const out: string[] = [];
       for (const protocolVersion of [13, 8]) {
-        const c = recorded(t, lib, server.url, { origin: 'https://o.example', protocolVersion, headers: { 'X-A': 'b' } });
+        const finishRequest = (req: ClientRequest, websocket: unknown): void => {
+          // Called from the constructor, with the socket being made.
+          req.setHeader('X-Late', typeof (websocket as ClientLike).send);
+          req.end();
+        };
+        const c = recorded(t, lib, server.url, { origin: 'https://o.example', protocolVersion, headers: { 'X-A': 'b' }, finishRequest });
         await c.opened;
         const req = await requests.next();
-        out.push(`${req.method} ${req.headers['sec-websocket-version']} ${req.headers.origin} ${req.headers['sec-websocket-origin']} ${req.headers['x-a']} ${req.headers['sec-websocket-extensions']}`);
+        out.push(`${req.method} ${req.headers['sec-websocket-version']} ${req.headers.origin} ${req.headers['sec-websocket-origin']} ${req.headers['x-a']} ${req.headers['sec-websocket-extensions']} late ${req.headers['x-late']}`);
       }
       return out;
     });
