@@ -49,7 +49,18 @@ export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn
 export { DEFAULT_MAX_PENDING_WRITE_BYTES, type OnMessageStreamHandler } from './api/conn.js';
 export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
 export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
-export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
+export {
+  CloseEvent,
+  WebSocket,
+  type BinaryType,
+  type CloseEventInit,
+  type WebSocketData,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
+  type WebSocketInit,
+  type WebSocketListener,
+  type WebSocketMessageData,
+} from './api/websocket.js';
 export { classifyFirstBytes, type SniffClass } from './protocol/first-bytes.js';
 export type {
   Decision,

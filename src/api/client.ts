@@ -6,8 +6,10 @@
  * @packageDocumentation
  */
 import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connectClient } from '../transport/client-connect.js';
 import { HandshakeError } from '../errors.js';
+import type { ClientHandshakeResult } from '../protocol/handshake/client-handshake.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
@@ -188,15 +190,7 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
           }
           return;
         }
-        conn.handshake.headers = connected.result.headers;
-        // RFC 7692 §5: a response that accepts permessage-deflate with invalid parameters fails the connection.
-        const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
-        if (!deflate.ok) {
-          connected.socket.destroy();
-          conn.fail(new HandshakeError(deflate.error, connected.response.status));
-          return;
-        }
-        conn.start(connected.socket, connected.rest, { deflate: deflate.deflate, acceptedProtocol: connected.result.protocol, ...plan.settings });
+        startClientSession(conn, connected, deflateOffer, plan.settings);
       },
     );
   } catch (error) {
@@ -210,6 +204,26 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
 }
 
 // The first attempt, from the target and options as given.
+/**
+ * @internal The server's 101 was checked: record its headers, check the compression it agreed to (RFC 7692 §5: a
+ * response that accepts permessage-deflate with invalid parameters fails the connection), start the session.
+ */
+export function startClientSession(
+  conn: Conn,
+  connected: { socket: Duplex; result: ClientHandshakeResult; response: { status: number }; rest: Buffer },
+  deflateOffer: ReturnType<typeof clientDeflateOffer>,
+  settings: ReturnType<typeof sessionSettings>,
+): void {
+  conn.handshake.headers = connected.result.headers;
+  const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
+  if (!deflate.ok) {
+    connected.socket.destroy();
+    conn.fail(new HandshakeError(deflate.error, connected.response.status));
+    return;
+  }
+  conn.start(connected.socket, connected.rest, { deflate: deflate.deflate, acceptedProtocol: connected.result.protocol, ...settings });
+}
+
 function firstAttempt(target: string | URL | ConnectTarget, o: ConnOptsInit): Attempt {
   const base = { cookie: o.cookie, extraHeaders: extraHeaderPairs(o.extraHeaders), redirects: 0 };
   if (typeof target === 'string' || target instanceof URL) {

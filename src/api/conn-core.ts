@@ -158,7 +158,7 @@ export abstract class ConnCore {
   }
 
   /** Starts the closing handshake and resolves when the connection has ended (see `Conn.close`). */
-  abstract close(code?: number, reason?: string): Promise<CloseInfo>;
+  abstract close(code?: number | null, reason?: string): Promise<CloseInfo>;
 
   // ---- state ----
 

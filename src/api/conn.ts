@@ -63,14 +63,16 @@ export class Conn extends ConnReceiving {
 
   /**
    * Starts the closing handshake (`nopoll_conn_close_ext`; RFC 6455 §7.1.2) and resolves when the connection has
-   * ended. Without arguments it sends 1000. Calling it again just waits.
-   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes.
+   * ended. Without arguments it sends 1000; `null` sends a close frame without a status code (§5.5.1; the peer
+   * sees 1005), as `ws` does for `close()`. Calling it again just waits.
+   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes; TypeError for a reason with a
+   * `null` code.
    */
-  close(code: number = 1000, reason = ''): Promise<CloseInfo> {
+  close(code: number | null = 1000, reason = ''): Promise<CloseInfo> {
     if (this._state === 'closed') return Promise.resolve(this._closeInfo!);
     const transport = this._transport;
     if (transport !== null) {
-      transport.close(code, reason);
+      transport.close(code ?? undefined, reason);
       if (this._state === 'open') this._state = 'closing';
     } else {
       this._stream?.destroy();

@@ -10,11 +10,12 @@ import type { Duplex } from 'node:stream';
 import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
-import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
+import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type AcceptReply, type PendingUpgrade } from '../transport/server-accept.js';
 import { listenUnix } from '../transport/unix-listen.js';
 import { Conn } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import type { OnReadyHandler } from './handlers.js';
 import { wait, type WaitOptions } from './wait.js';
 import { serverDeflateSession } from './deflate-options.js';
 import type { CertificateEntry, CertificateInput } from './certificate-store.js';
@@ -270,6 +271,26 @@ export class Listener {
     });
   }
 
+  /**
+   * @internal For `nopoll/ws`: completes an upgrade whose request the caller already checked (`checkIncomingUpgrade`)
+   * and accepted: `protocol` is the subprotocol to confirm (null: none), `onReply` may add headers to the 101, and
+   * `onReady` becomes the connection's handler (it runs before any message is delivered).
+   */
+  acceptCheckedUpgrade(
+    socket: Duplex,
+    upgrade: PendingUpgrade,
+    accept: { protocol: string | null; onReply?: ((reply: AcceptReply) => void) | undefined; onReady: OnReadyHandler },
+  ): Conn {
+    const raw = socket as Socket;
+    raw.setTimeout?.(0);
+    return this.#admit(raw, isEncrypted(socket), (conn) => {
+      conn.acceptedProtocol = accept.protocol;
+      conn.onReady = accept.onReady;
+      raw.pause();
+      this.#upgrade(conn, raw, upgrade, accept.onReply);
+    });
+  }
+
   // Creates the connection for an accepted socket, runs onAccept, offers it to accept() callers, then `next`.
   #admit(socket: Socket, tls: boolean, next: (conn: Conn) => void): Conn {
     if (!this.#open) {
@@ -328,7 +349,7 @@ export class Listener {
   }
 
   // A checked request: record it, let onOpen decide, then answer 101 and start the session (or refuse).
-  #upgrade(conn: Conn, socket: Socket, upgrade: PendingUpgrade): void {
+  #upgrade(conn: Conn, socket: Socket, upgrade: PendingUpgrade, onReply?: (reply: AcceptReply) => void): void {
     if (!conn.isOk) return;
     const ctx = this.ctx;
     const o = this.opts;
@@ -362,7 +383,9 @@ export class Listener {
       // permessage-deflate (RFC 7692 §5.1): the first acceptable offer, or none (declined offers are logged).
       const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
       if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
-      acceptUpgrade(socket, request.key, { protocol, extensions: deflate?.agreement.response ?? null });
+      const reply: AcceptReply = { protocol, extensions: deflate?.agreement.response ?? null };
+      onReply?.(reply);
+      acceptUpgrade(socket, request.key, reply);
       conn.start(socket, upgrade.rest, {
         deflate,
         acceptedProtocol: protocol,

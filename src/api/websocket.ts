@@ -53,6 +53,30 @@ export interface WebSocketInit {
   opts?: ConnOptsLike;
 }
 
+/**
+ * The events of {@link WebSocket} and the object each one delivers, as browsers type them (lib.dom's
+ * `WebSocketEventMap`): `message` is the platform's `MessageEvent`, `close` a {@link CloseEvent}.
+ */
+export interface WebSocketEventMap {
+  close: CloseEvent;
+  error: Event;
+  message: MessageEvent;
+  open: Event;
+}
+
+/**
+ * What the `data` of a `message` event holds at run time: a string for a text message; for a binary one a `Blob`,
+ * an `ArrayBuffer` or a `Buffer`, per {@link WebSocket.binaryType}. The event's `data` is typed as browsers type it
+ * (the platform's `MessageEvent`), so browser code compiles unchanged; narrow it to this type where that helps.
+ */
+export type WebSocketMessageData = string | Blob | ArrayBuffer | Buffer;
+
+/** An `on...` attribute of {@link WebSocket}: a function called with the event (and the socket as `this`), or null. */
+export type WebSocketEventHandler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
+
+/** A listener of one event type: a function (the socket as `this`) or an object with `handleEvent`. */
+export type WebSocketListener<E extends Event> = ((this: WebSocket, event: E) => unknown) | { handleEvent(event: E): unknown };
+
 const CONNECTING = 0;
 const OPEN = 1;
 const CLOSING = 2;
@@ -276,39 +300,44 @@ export class WebSocket extends EventTarget {
   }
 
   /** Handler property for `open` events. */
-  get onopen(): EventHandler {
+  get onopen(): WebSocketEventHandler<Event> {
     return this.#getHandler('open');
   }
-  set onopen(handler: EventHandler) {
-    this.#setHandler('open', handler);
+  set onopen(handler: WebSocketEventHandler<Event>) {
+    this.#setHandler('open', handler as EventHandler);
   }
   /** Handler property for `message` events (`MessageEvent`, `data` a string or per {@link binaryType}). */
-  get onmessage(): EventHandler {
+  get onmessage(): WebSocketEventHandler<MessageEvent> {
     return this.#getHandler('message');
   }
-  set onmessage(handler: EventHandler) {
-    this.#setHandler('message', handler);
+  set onmessage(handler: WebSocketEventHandler<MessageEvent>) {
+    this.#setHandler('message', handler as EventHandler);
   }
   /** Handler property for `error` events (a plain `Event`, as in browsers; a `close` event follows). */
-  get onerror(): EventHandler {
+  get onerror(): WebSocketEventHandler<Event> {
     return this.#getHandler('error');
   }
-  set onerror(handler: EventHandler) {
-    this.#setHandler('error', handler);
+  set onerror(handler: WebSocketEventHandler<Event>) {
+    this.#setHandler('error', handler as EventHandler);
   }
   /** Handler property for `close` events ({@link CloseEvent}). */
-  get onclose(): EventHandler {
+  get onclose(): WebSocketEventHandler<CloseEvent> {
     return this.#getHandler('close');
   }
-  set onclose(handler: EventHandler) {
-    this.#setHandler('close', handler);
+  set onclose(handler: WebSocketEventHandler<CloseEvent>) {
+    this.#setHandler('close', handler as EventHandler);
   }
 
-  #getHandler(type: string): EventHandler {
-    return this.#handlers.get(type)?.value ?? null;
+  #getHandler<E extends Event>(type: string): WebSocketEventHandler<E> {
+    return (this.#handlers.get(type)?.value ?? null) as WebSocketEventHandler<E>;
   }
 
-  /** As `EventTarget#addEventListener`; a listener that throws is reported (the context's `onError`), never fatal. */
+  /**
+   * As `EventTarget#addEventListener`, typed per event as in browsers; a listener that throws is reported (the
+   * context's `onError`), never fatal.
+   */
+  override addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
+  override addEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void;
   override addEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
     if (listener === null) return;
     // One wrapper per listener, so that adding it twice and removing it behave as on a plain EventTarget.
@@ -329,6 +358,8 @@ export class WebSocket extends EventTarget {
   }
 
   /** As `EventTarget#removeEventListener`. */
+  override removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
+  override removeEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void;
   override removeEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
     const guard = listener === null ? undefined : this.#guards.get(listener);
     if (guard !== undefined) super.removeEventListener(type, guard, options);
