@@ -10,6 +10,8 @@ import { HandshakeError } from '../errors.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
+import { startHttp2Client } from './h2-client.js';
+import { checkHttp2Mode, type Http2Mode } from './http2-options.js';
 import type { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
@@ -51,6 +53,10 @@ export interface ClientPlan {
   timeoutMs: number;
   localAddress: string | undefined;
   settings: ReturnType<typeof sessionSettings>;
+  /** HTTP/2 (RFC 8441): no, only, or preferred. */
+  http2: Http2Mode;
+  /** The TLS options object given (connections sharing an HTTP/2 connection must have given the same one). */
+  tlsOptions: object | undefined;
 }
 
 /**
@@ -68,6 +74,8 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
   const path = t.path ?? '/';
   if (!path.startsWith('/')) throw new TypeError(`the request path must start with "/": ${path}`);
   const name = t.hostName ?? t.host;
+  const http2 = checkHttp2Mode(o.http2);
+  if (http2 !== false && t.socket !== undefined) throw new TypeError('http2 cannot run over a socket given by the caller (target.socket)');
   return {
     host: t.host,
     port,
@@ -86,14 +94,23 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
     timeoutMs: o.connectTimeoutMs ?? ctx.connectTimeoutMs,
     localAddress: o.localAddress,
     settings: sessionSettings(o, ctx),
+    http2,
+    tlsOptions: o.tls,
   };
 }
 
 /**
  * @internal Starts the connection `conn` (made for `plan`): connect, TLS when asked, the opening handshake, then
- * the session. Failures end the connection with why.
+ * the session. Failures end the connection with why. Over HTTP/2 when the plan asks for it (see h2-client.ts),
+ * which comes back here to fall back to HTTP/1.1.
  */
 export function startClient(conn: Conn, plan: ClientPlan): void {
+  if (plan.http2 === false) startHttp1Client(conn, plan);
+  else startHttp2Client(conn, plan, startHttp1Client);
+}
+
+// The RFC 6455 upgrade over a connection of its own.
+function startHttp1Client(conn: Conn, plan: ClientPlan): void {
   const ctx = conn.ctx;
   const { hostHeader, path, origin, protocols, deflateOffer } = plan;
   Object.assign(conn.handshake, {

@@ -448,7 +448,52 @@ function listenerContexts(listener: Listener, state: ListenerTls): NonNullable<L
  * failure the connection fails with a TlsError or a TimeoutError (phase `'tls'`).
  */
 export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+  acceptListenerTls(listener, conn, socket, head, null, proceed);
+}
+
+/**
+ * The TLS side of an accept on a listener that serves HTTP/2 (RFC 8441): as {@link acceptTlsConn}, with ALPN
+ * offering `h2` and `http/1.1`, before any connection exists (an HTTP/2 connection carries many). `proceed` reads
+ * `secured.alpnProtocol`. The post-handshake check is left to each connection ({@link checkAcceptedTls}); a
+ * context creator, which is given a connection, cannot run here: with one set the socket is refused (fail closed).
+ * Failures are logged and the socket destroyed.
+ */
+export function acceptHttp2Tls(listener: Listener, socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+  acceptListenerTls(listener, null, socket, head, H2_ALPN, proceed);
+}
+
+/**
+ * Runs the post-handshake check for a connection that arrived over a TLS socket accepted by
+ * {@link acceptHttp2Tls}, then `proceed`; a refusal fails the connection with a TlsError.
+ */
+export function checkAcceptedTls(conn: Conn, socket: TLSSocket, proceed: () => void): void {
+  postCheck(conn.ctx, conn)(socket, (accepted) => {
+    if (!conn.isOk) return;
+    if (accepted && !socket.destroyed) proceed();
+    else conn.fail(new TlsError('refused by the post-handshake check'));
+  });
+}
+
+// ALPN of HTTP/2 with HTTP/1.1 beside it (RFC 9113 §3.2), in preference order.
+const H2_ALPN: readonly string[] = ['h2', 'http/1.1'];
+
+// The server TLS accept for a connection (`conn`), or for a socket that has none yet (HTTP/2, `conn` null).
+function acceptListenerTls(
+  listener: Listener,
+  conn: Conn | null,
+  socket: Socket,
+  head: Buffer | null,
+  alpn: readonly string[] | null,
+  proceed: (secured: TLSSocket) => void,
+): void {
   const ctx = listener.ctx;
+  const peer = conn !== null ? `${conn.host}:${conn.port}` : `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+  const isOk = (): boolean => (conn !== null ? conn.isOk : !socket.destroyed);
+  const fail = (error: Error): void => {
+    if (conn !== null) return conn.fail(error);
+    ctx.log('debug', `TLS accept from ${peer} failed: ${error.message}`);
+    socket.destroy();
+  };
   if (head !== null && head.length > 0) {
     socket.pause();
     socket.unshift(head);
@@ -459,7 +504,7 @@ export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, he
     contexts = listenerContexts(listener, state);
   } catch (error) {
     ctx.log('critical', `TLS listener ${listener.host}:${listener.port}: ${(error as Error).message}`);
-    conn.fail(error instanceof TlsError ? error : new TlsError((error as Error).message, { cause: error }));
+    fail(error instanceof TlsError ? error : new TlsError((error as Error).message, { cause: error }));
     return;
   }
   const resolved = state.resolved!;
@@ -470,15 +515,15 @@ export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, he
   const creatorTimer =
     ctx.tlsContextCreator === null
       ? null
-      : setTimeout(() => conn.fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)), timeoutMs);
-  createContext(ctx, conn, info, (error, created) => {
+      : setTimeout(() => fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)), timeoutMs);
+  const withContext = (error: Error | null, created: SecureContext | null): void => {
     if (creatorTimer !== null) clearTimeout(creatorTimer);
-    if (!conn.isOk) return;
-    if (error) return conn.fail(error);
+    if (!isOk()) return;
+    if (error) return fail(error);
     const secureContext = created ?? contexts.context;
     if (secureContext === null) {
       ctx.log('critical', `TLS listener ${listener.host}:${listener.port} has no certificate`);
-      return conn.fail(new TlsError('no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()'));
+      return fail(new TlsError('no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()'));
     }
     const store = ctx.certificateStore;
     // SNI picks a named store entry, unless the context creator chose the context.
@@ -506,26 +551,34 @@ export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, he
           secureContext,
           verifyPeer: resolved.verifyPeer ?? false,
           sni,
-          alpnProtocols: resolved.alpnProtocols,
+          alpnProtocols: alpn ?? resolved.alpnProtocols,
           timeoutMs: Math.max(1, deadline - Date.now()),
         },
-        postCheck(ctx, conn),
+        conn !== null ? postCheck(ctx, conn) : null,
         (failure, ok) => {
           if (failure || !ok) {
-            ctx.log('debug', `TLS accept from ${conn.host}:${conn.port} failed: ${failure?.message}`);
-            conn.fail(failure ?? new TlsError('TLS handshake failed'));
+            ctx.log('debug', `TLS accept from ${peer} failed: ${failure?.message}`);
+            fail(failure ?? new TlsError('TLS handshake failed'));
             return;
           }
-          if (conn.isOk) proceed(ok);
+          if (isOk()) proceed(ok);
         },
       );
     } catch (failure) {
       // Node refused to wrap the socket (it may have gone meanwhile): end this connection, not the process.
-      conn.fail(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
+      fail(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
       return;
     }
-    conn.attach(secured, true);
-  });
+    conn?.attach(secured, true);
+  };
+  if (conn === null) {
+    if (ctx.tlsContextCreator !== null) {
+      ctx.log('critical', `TLS listener ${listener.host}:${listener.port}: a TLS context creator cannot serve an HTTP/2 listener; connection refused`);
+      return withContext(new TlsError('the TLS context creator is not supported on an HTTP/2 listener'), null);
+    }
+    return withContext(null, null);
+  }
+  createContext(ctx, conn, info, withContext);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -533,8 +586,12 @@ export function acceptTlsConn(listener: Listener, conn: Conn, socket: Socket, he
 
 /** A `wss://` client's TLS step, prepared before the connection exists. */
 export interface ClientTlsPlan {
-  /** Binds the plan to its connection: the `upgrade` for `connectClient` and the error mapping for its result. */
-  bind(conn: Conn, timeoutMs: number): {
+  /**
+   * Binds the plan to its connection: the `upgrade` for `connectClient` and the error mapping for its result.
+   * For an HTTP/2 session (`http2`), ALPN offers `h2` and `http/1.1` and the TLS socket is not attached to the
+   * connection: it carries the session, shared by several connections.
+   */
+  bind(conn: Conn, timeoutMs: number, http2?: boolean): {
     upgrade: (socket: Socket, done: (error: Error | null, upgraded?: Socket) => void) => void;
     /** The error to report for a failed attempt: TLS-stage failures become TlsError or TimeoutError('tls'). */
     explain(error: Error): Error;
@@ -551,7 +608,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
   const defaults = secureContextOptions(resolved.material);
   const builtIn = ctx.tlsContextCreator === null ? buildContext(defaults, 'client TLS options') : null;
   return {
-    bind(conn, timeoutMs) {
+    bind(conn, timeoutMs, http2 = false) {
       let tcpConnected = false;
       let secure = false;
       return {
@@ -576,7 +633,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
                   secureContext: context,
                   verifyPeer: resolved.verifyPeer ?? true,
                   checkServerIdentity: resolved.checkServerIdentity,
-                  alpnProtocols: resolved.alpnProtocols,
+                  alpnProtocols: http2 ? H2_ALPN : resolved.alpnProtocols,
                 },
                 postCheck(ctx, conn),
                 (failure, ok) => {
@@ -584,7 +641,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
                   done(failure, ok);
                   // Attached once connectClient listens on it, so that its view of an early close comes first, as
                   // on a plain connection. Until then `conn.socket` is the TCP socket, which carries the TLS one.
-                  if (ok && conn.isOk) conn.attach(ok, true);
+                  if (ok && conn.isOk && !http2) conn.attach(ok, true);
                 },
               );
             } catch (failure) {
