@@ -7,17 +7,19 @@ import { Conn } from '../api/conn.js';
 import { Context } from '../api/context.js';
 import { intOption, parse } from './args.js';
 import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
+import { CLIENT_HTTP2_FLAGS, CLIENT_HTTP2_USAGE, clientHttp2Mode } from './http2-args.js';
 import { CLIENT_DEFLATE_FLAGS, CLIENT_DEFLATE_USAGE, clientDeflateOption } from './deflate-args.js';
 
 const USAGE = `usage: nopoll echo-client URL [--max-message-size B] [--timeout-ms MS] [--ca F] [--cert F --key F] [--insecure]
+                          [--http2 | --http2-auto]
   Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise. URL is ws:// or wss://.
-${CLIENT_DEFLATE_USAGE}${CLIENT_TLS_USAGE}`;
+${CLIENT_DEFLATE_USAGE}${CLIENT_TLS_USAGE}${CLIENT_HTTP2_USAGE}`;
 
 /** Runs the echo client. */
 export async function echoClient(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, ...CLIENT_TLS_FLAGS, ...CLIENT_DEFLATE_FLAGS, help: { type: 'boolean', short: 'h' } },
+    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, ...CLIENT_TLS_FLAGS, ...CLIENT_HTTP2_FLAGS, ...CLIENT_DEFLATE_FLAGS, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   const url = positionals[0];
@@ -36,7 +38,7 @@ export async function echoClient(argv: string[]): Promise<void> {
   let conn: Conn;
   try {
     const tls = clientTlsOptions(values, url);
-    conn = await Conn.open(ctx, url, { perMessageDeflate: clientDeflateOption(values), ...(tls ? { tls } : {}) });
+    conn = await Conn.open(ctx, url, { perMessageDeflate: clientDeflateOption(values), ...(tls ? { tls } : {}), http2: clientHttp2Mode(values) });
   } catch (error) {
     process.stderr.write(`echo-client: ${(error as Error).message}\n`);
     process.exit(1);

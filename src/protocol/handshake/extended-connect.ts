@@ -25,10 +25,16 @@ export type StreamKind = 'websocket' | 'other-protocol' | 'connect' | 'request';
  * §3 answers with 501), `'connect'` (a classic CONNECT, RFC 9113 §8.5) or `'request'` (any other method).
  */
 export function streamKind(headers: HeaderList): StreamKind {
-  if (headers.get(':method') !== 'CONNECT') return 'request';
+  const method = headers.get(':method');
   const protocol = headers.get(':protocol');
-  if (protocol === null) return 'connect';
-  return protocol.toLowerCase() === WEBSOCKET_PROTOCOL ? 'websocket' : 'other-protocol';
+  if (isWebSocketConnect(method, protocol)) return 'websocket';
+  if (method !== 'CONNECT') return 'request';
+  return protocol === null ? 'connect' : 'other-protocol';
+}
+
+/** True for `:method` CONNECT with `:protocol` `websocket` (RFC 8441 §4, §5), the token compared case-insensitively. */
+export function isWebSocketConnect(method: unknown, protocol: unknown): boolean {
+  return method === 'CONNECT' && typeof protocol === 'string' && protocol.toLowerCase() === WEBSOCKET_PROTOCOL;
 }
 
 // The HTTP/2 fields that would say "upgrade this connection": meaningless (and malformed, RFC 9113 §8.2.2) on a stream.
