@@ -30,7 +30,7 @@ export interface H2ServerSettings {
   firstStreamTimeoutMs: number;
   /** A session with no stream open is closed (GOAWAY) after this many ms. */
   idleTimeoutMs: number;
-  /** Handshakes a session may fail (refused, or reset before the answer) before it is closed. */
+  /** Handshakes a session may fail (refused, or reset before any byte came through) before it is closed. */
   maxFailedStreams: number;
 }
 
@@ -150,9 +150,9 @@ export class H2Acceptor {
     const session = stream.session as ServerHttp2Session;
     stream.once('close', () => {
       state.open--;
-      if (!isServedStream(stream) && ++state.failed > this.#settings.maxFailedStreams) {
+      if (failed(stream) && ++state.failed > this.#settings.maxFailedStreams) {
         // A client that keeps opening handshakes that fail (refused, or reset before the answer) is cut off.
-        if (!session.destroyed) session.destroy(undefined, constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        if (!session.destroyed) session.destroy(new Error('too many failed handshakes'), constants.NGHTTP2_ENHANCE_YOUR_CALM);
         return;
       }
       if (state.open === 0) this.#arm(session, state, this.#settings.idleTimeoutMs);
@@ -176,6 +176,13 @@ export class H2Acceptor {
     if (state.timer !== null) clearTimeout(state.timer);
     state.timer = null;
   }
+}
+
+// A handshake that failed: refused, or reset by the client before anything came through it. The second catches
+// the "rapid reset" pattern (RFC 9113 §10.5): the reset arrives with the HEADERS, before our answer is sent.
+function failed(stream: ServerHttp2Stream): boolean {
+  if (!isServedStream(stream)) return true;
+  return stream.rstCode !== constants.NGHTTP2_NO_ERROR && stream.rstCode !== undefined && !stream.readableDidRead;
 }
 
 function ignore(): void {}

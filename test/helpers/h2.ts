@@ -192,3 +192,117 @@ export async function h2FrameRelay(t: TestContext, targetPort: number): Promise<
   );
   return { port: (server.address() as AddressInfo).port, frames };
 }
+
+/**
+ * A raw HTTP/2 client that ignores what the server asks of it (its stream limit, its patience), to play the
+ * hostile peer: it sends the preface and an empty SETTINGS, acknowledges the server's SETTINGS, and writes HEADERS
+ * frames whose header block is HPACK literals without indexing (RFC 7541 §6.2.2), no Huffman. Every frame the
+ * server sends is decoded into `frames` (header blocks are not decoded: a HEADERS frame on a stream is the answer).
+ */
+export class RawH2 {
+  readonly socket: Socket;
+  readonly frames: SeenFrame[] = [];
+  #pending = Buffer.alloc(0);
+  #closed = false;
+
+  private constructor(socket: Socket) {
+    this.socket = socket;
+    socket.on('error', () => undefined);
+    socket.on('close', () => (this.#closed = true));
+    socket.on('data', (chunk: Buffer) => this.#receive(chunk));
+  }
+
+  /** Connects to 127.0.0.1:port and sends the preface and SETTINGS (`sendPreface: false` sends nothing). */
+  static async connect(t: TestContext, port: number, sendPreface = true): Promise<RawH2> {
+    const socket = netConnect(port, '127.0.0.1');
+    t.after(() => socket.destroy());
+    await withTimeout(new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('error', reject);
+    }), 3000, 'raw HTTP/2 connect');
+    const peer = new RawH2(socket);
+    if (sendPreface) socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(H2.SETTINGS, 0, 0, Buffer.alloc(0))]));
+    return peer;
+  }
+
+  /** True once the server closed the connection. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Sends HEADERS (END_HEADERS, and END_STREAM when `endStream`) with `fields` on stream `id`. */
+  headers(id: number, fields: ReadonlyArray<readonly [string, string]>, endStream = false): void {
+    const block = Buffer.concat(fields.map(([name, value]) => Buffer.concat([Buffer.from([0x00]), hpackString(name), hpackString(value)])));
+    this.socket.write(frame(H2.HEADERS, 0x4 | (endStream ? H2.END_STREAM : 0), id, block));
+  }
+
+  /** Sends a WebSocket extended CONNECT on stream `id` (`extra` fields appended). */
+  connectWebSocket(id: number, extra: ReadonlyArray<readonly [string, string]> = []): void {
+    this.headers(id, [[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'http'], [':path', '/'], [':authority', 'x'], ['sec-websocket-version', '13'], ...extra]);
+  }
+
+  /** Sends DATA on stream `id`. */
+  data(id: number, payload: Buffer, endStream = false): void {
+    this.socket.write(frame(H2.DATA, endStream ? H2.END_STREAM : 0, id, payload));
+  }
+
+  /** Sends RST_STREAM with `code` on stream `id`. */
+  reset(id: number, code = 0x8): void {
+    const body = Buffer.alloc(4);
+    body.writeUInt32BE(code);
+    this.socket.write(frame(H2.RST_STREAM, 0, id, body));
+  }
+
+  /** Waits until `test` holds for the frames received (or the connection closed, when `orClose`). */
+  async until(test: (frames: SeenFrame[]) => boolean, timeoutMs: number, what: string, orClose = false): Promise<void> {
+    await withTimeout(
+      (async () => {
+        while (!test(this.frames) && !(orClose && this.#closed)) await new Promise((resolve) => setTimeout(resolve, 10));
+      })(),
+      timeoutMs,
+      what,
+    );
+  }
+
+  #receive(chunk: Buffer): void {
+    this.#pending = Buffer.concat([this.#pending, chunk]);
+    while (this.#pending.length >= 9) {
+      const length = this.#pending.readUIntBE(0, 3);
+      if (this.#pending.length < 9 + length) break;
+      const p = this.#pending;
+      const seen: SeenFrame = { dir: 's2c', type: p[3]!, flags: p[4]!, stream: p.readUInt32BE(5) & 0x7fffffff, length };
+      if (seen.type === H2.RST_STREAM) seen.code = p.readUInt32BE(9);
+      if (seen.type === H2.GOAWAY) seen.code = p.readUInt32BE(13);
+      this.frames.push(seen);
+      // Acknowledge the server's SETTINGS, as any client must (else it may give up on us).
+      if (seen.type === H2.SETTINGS && (seen.flags & 0x1) === 0 && !this.socket.destroyed) this.socket.write(frame(H2.SETTINGS, 0x1, 0, Buffer.alloc(0)));
+      this.#pending = p.subarray(9 + length);
+    }
+  }
+}
+
+function frame(type: number, flags: number, stream: number, payload: Buffer): Buffer {
+  const head = Buffer.alloc(9);
+  head.writeUIntBE(payload.length, 0, 3);
+  head[3] = type;
+  head[4] = flags;
+  head.writeUInt32BE(stream & 0x7fffffff, 5);
+  return Buffer.concat([head, payload]);
+}
+
+// An HPACK string literal without Huffman coding (RFC 7541 §5.2), its length a 7-bit-prefix integer (§5.1).
+function hpackString(text: string): Buffer {
+  const bytes = Buffer.from(text, 'latin1');
+  const length: number[] = [];
+  if (bytes.length < 127) length.push(bytes.length);
+  else {
+    length.push(127);
+    let rest = bytes.length - 127;
+    while (rest >= 128) {
+      length.push((rest & 0x7f) | 0x80);
+      rest >>= 7;
+    }
+    length.push(rest);
+  }
+  return Buffer.concat([Buffer.from(length), bytes]);
+}
