@@ -5,6 +5,7 @@
  * echo, idle and rate loops drive it exactly as they drive a socket.
  */
 import { connect, type ClientHttp2Session } from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import type { Target } from '../lib/jobs.js';
 import type { OpenConnection } from './connect.js';
 import { DEFLATE_OFFER } from './frames.js';
@@ -15,6 +16,8 @@ const SESSION_WINDOW = 16 * 1024 * 1024;
 function openSession(target: Target, timeoutMs: number): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const session = connect(`http://${target.host}:${target.port}`, {
+      // Node's HTTP/2 client leaves Nagle on; like every socket of the load generator, this one sends at once.
+      createConnection: () => netConnect({ host: target.host, port: target.port, noDelay: true }),
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
       peerMaxConcurrentStreams: 100_000,
     });
