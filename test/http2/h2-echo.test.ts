@@ -37,6 +37,15 @@ for (const tls of [false, true]) {
         assert.equal(typeof (c.stream as unknown as { session?: unknown })?.session, 'object', 'an Http2Stream');
         assert.equal(c.isTlsOn, tls);
       }
+      // Both sides raised their windows past the 64 KiB default (per stream in SETTINGS, per connection by
+      // WINDOW_UPDATE), so throughput is not capped at 64 KiB per round trip.
+      type Session = { remoteSettings: { initialWindowSize?: number }; state: { localWindowSize?: number } };
+      const serverSession = (server.stream as unknown as { session: Session }).session;
+      const clientSession = (conn.stream as unknown as { session: Session }).session;
+      assert.equal(serverSession.remoteSettings.initialWindowSize, 1024 * 1024, "the client's stream window");
+      assert.equal(clientSession.remoteSettings.initialWindowSize, 1024 * 1024, "the server's stream window");
+      assert.ok((clientSession.state.localWindowSize ?? 0) > 8 * 1024 * 1024, "the client's connection window");
+      assert.ok((serverSession.state.localWindowSize ?? 0) > 8 * 1024 * 1024, "the server's connection window");
       assert.equal(server.requestedUrl, '/');
       assert.equal(server.hostHeader, `127.0.0.1:${srv.port}`);
       conn.sendText('héllo ✓');
@@ -93,6 +102,34 @@ for (const tls of [false, true]) {
       const late = await open(t, srv, tls, {}, ctx);
       assert.equal((late.stream as unknown as { session: unknown }).session, session);
       for (const c of [conns[0]!, conns[3]!, late]) await c.close();
+    });
+
+    it("opens another HTTP/2 connection when one is at the server's stream limit", async (t) => {
+      const srv = await startH2Echo(t, { tls, listen: { http2: { maxConcurrentStreams: 3 } } });
+      const ctx = clientContext(t);
+      const conns = await Promise.all(Array.from({ length: 7 }, () => open(t, srv, tls, {}, ctx)));
+      const sessions = new Set(conns.map((c) => (c.stream as unknown as { session: unknown }).session));
+      assert.equal(sessions.size, 3, '7 WebSockets at 3 per connection');
+      for (const c of conns) {
+        c.sendText('ok');
+        assert.equal((await c.nextMsg({ timeoutMs: 3000 })).text, 'ok');
+      }
+      await Promise.all(conns.map((c) => c.close()));
+    });
+
+    it('a connection closed while it waits for its HTTP/2 connection ends at once, without a stream', async (t) => {
+      const srv = await startH2Echo(t, { tls });
+      const ctx = clientContext(t);
+      const early = Conn.connect(ctx, srv.url, { ...(tls ? TRUST : {}), http2: true });
+      const info = await withTimeout(early.close(), 2000, 'the early close');
+      assert.equal(info.code, 1006);
+      assert.equal(early.stream, null);
+      // The connection it started is still good for the next one.
+      const next = await open(t, srv, tls, {}, ctx);
+      next.sendText('fine');
+      assert.equal((await next.nextMsg({ timeoutMs: 3000 })).text, 'fine');
+      assert.equal(srv.ctx.conns.size, 1, 'only the second WebSocket reached the server');
+      await next.close();
     });
 
     it('negotiates permessage-deflate and sends compressed messages both ways', async (t) => {
