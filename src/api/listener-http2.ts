@@ -20,6 +20,13 @@ import type { ResolvedHttp2Listen } from './http2-options.js';
 import type { Listener } from './listener.js';
 import { acceptHttp2Tls, checkAcceptedTls } from './tls.js';
 
+/** @internal The client of an HTTP/2 stream being admitted (`Listener.admit`), and how to refuse it on the stream. */
+export interface StreamClient {
+  remoteAddress: string | undefined;
+  remotePort: number | undefined;
+  refuse(status: number, message: string): void;
+}
+
 interface ListenerHttp2 {
   acceptor: H2Acceptor;
   onRequest: ResolvedHttp2Listen['onRequest'];
@@ -133,7 +140,7 @@ export function acceptWebSocketStream(listener: Listener, stream: ServerHttp2Str
   const session = stream.session;
   const socket = session?.socket;
   const encrypted = tlsSocket !== null || (socket as TLSSocket | undefined)?.encrypted === true;
-  const via = {
+  const via: StreamClient = {
     remoteAddress: socket?.remoteAddress,
     remotePort: socket?.remotePort,
     refuse: (status: number, message: string) => refuseStream(stream, status, message),

@@ -19,7 +19,7 @@ import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } fro
 import type { Context } from './context.js';
 import { serverDeflateSession } from './deflate-options.js';
 import { resolveHttp2Listen, type Http2ListenOptions } from './http2-options.js';
-import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket } from './listener-http2.js';
+import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket, type StreamClient } from './listener-http2.js';
 import { completeTlsAccept } from './port-sharing.js';
 import {
   acceptTlsConn,
@@ -59,13 +59,6 @@ export interface ListenOptions {
    * HTTP/2. `true` takes the defaults; see {@link Http2ListenOptions} and docs/http2.md.
    */
   http2?: boolean | Http2ListenOptions;
-}
-
-/** @internal The client of an HTTP/2 stream being admitted, and how to refuse it on the stream. */
-export interface StreamClient {
-  remoteAddress: string | undefined;
-  remotePort: number | undefined;
-  refuse(status: number, message: string): void;
 }
 
 // Connections kept for accept() callers; older ones are dropped from the queue (not closed) past this.

@@ -130,3 +130,52 @@ describe('an HTTP/2 server that does not enable extended CONNECT', () => {
     });
   }
 });
+
+describe('TLS hooks on a listener that serves HTTP/2', () => {
+  it('runs onAccept and postTlsCheck once per WebSocket, after the TLS handshake, on both protocols', async (t) => {
+    const ctx = new Context();
+    const accepted: string[] = [];
+    const checked: Array<{ version: string; alpn: string | false | null }> = [];
+    ctx.onAccept = (conn) => {
+      accepted.push(conn.httpVersion);
+    };
+    ctx.postTlsCheck = (conn, socket) => {
+      checked.push({ version: conn.httpVersion, alpn: socket.alpnProtocol ?? null });
+      // Before the request is looked at (as over HTTP/1.1): the fourth WebSocket is refused.
+      return checked.length !== 4;
+    };
+    const srv = await startH2Echo(t, { tls: true, ctx });
+    const client = clientContext(t);
+    const a = await Conn.open(client, srv.url, { ...TRUST, http2: true, timeoutMs: 5000 });
+    const b = await Conn.open(client, srv.url, { ...TRUST, http2: true, timeoutMs: 5000 });
+    const c = await Conn.open(client, srv.url, { ...TRUST, timeoutMs: 5000 });
+    assert.deepEqual(accepted.sort(), ['1.1', '2', '2']);
+    assert.deepEqual(checked.map((x) => `${x.version} ${String(x.alpn)}`).sort(), ['1.1 false', '2 h2', '2 h2']);
+    // A refusal by the check ends that WebSocket only.
+    const refused = await Conn.open(client, srv.url, { ...TRUST, http2: true, timeoutMs: 5000 }).then(
+      () => assert.fail('refused by postTlsCheck'),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof HandshakeError, String(refused));
+    for (const conn of [a, b, c]) {
+      conn.sendText('after');
+      assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'after');
+    }
+  });
+
+  it('refuses TLS connections when a TLS context creator is set (it needs a connection, which HTTP/2 has not yet)', async (t) => {
+    const ctx = new Context();
+    const logged: string[] = [];
+    ctx.setLogHandler((level, text) => {
+      if (level === 'critical') logged.push(text);
+    });
+    ctx.tlsContextCreator = () => null;
+    const srv = await startH2Echo(t, { tls: true, ctx });
+    const failed = await Conn.open(clientContext(t), srv.url, { ...TRUST, http2: true, timeoutMs: 3000 }).then(
+      () => assert.fail('must be refused'),
+      (error: unknown) => error,
+    );
+    assert.ok(failed instanceof Error);
+    assert.ok(logged.some((line) => /context creator cannot serve an HTTP\/2 listener/.test(line)), logged.join('\n'));
+  });
+});
