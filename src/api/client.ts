@@ -50,6 +50,8 @@ export interface ClientPlan {
   extraHeaders: Array<[string, string]>;
   tlsPlan: ReturnType<typeof prepareClientTls> | null;
   deflateOffer: ReturnType<typeof clientDeflateOffer>;
+  /** The `Sec-WebSocket-Extensions` offer the request carries (from `deflateOffer`), if any. */
+  offerHeader: string | undefined;
   timeoutMs: number;
   localAddress: string | undefined;
   settings: ReturnType<typeof sessionSettings>;
@@ -75,6 +77,8 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
   if (!path.startsWith('/')) throw new TypeError(`the request path must start with "/": ${path}`);
   const name = t.hostName ?? t.host;
   const http2 = checkHttp2Mode(o.http2);
+  // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
+  const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
   if (http2 !== false && t.socket !== undefined) throw new TypeError('http2 cannot run over a socket given by the caller (target.socket)');
   return {
     host: t.host,
@@ -89,8 +93,8 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
     cookie: o.cookie,
     extraHeaders: extraHeaderPairs(o.extraHeaders),
     tlsPlan: secure ? prepareClientTls(ctx, o.tls, t.host) : null,
-    // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
-    deflateOffer: clientDeflateOffer(o.perMessageDeflate),
+    deflateOffer,
+    offerHeader: deflateOffer === null ? undefined : formatExtensions([deflateOffer.offer]),
     timeoutMs: o.connectTimeoutMs ?? ctx.connectTimeoutMs,
     localAddress: o.localAddress,
     settings: sessionSettings(o, ctx),
@@ -105,6 +109,13 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
  * which comes back here to fall back to HTTP/1.1.
  */
 export function startClient(conn: Conn, plan: ClientPlan): void {
+  Object.assign(conn.handshake, {
+    requestedUrl: plan.path,
+    hostHeader: plan.hostHeader,
+    origin: plan.origin,
+    cookie: plan.cookie ?? null,
+    requestedProtocols: plan.protocols,
+  });
   if (plan.http2 === false) startHttp1Client(conn, plan);
   else startHttp2Client(conn, plan, startHttp1Client);
 }
@@ -113,13 +124,6 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
 function startHttp1Client(conn: Conn, plan: ClientPlan): void {
   const ctx = conn.ctx;
   const { hostHeader, path, origin, protocols, deflateOffer } = plan;
-  Object.assign(conn.handshake, {
-    requestedUrl: path,
-    hostHeader,
-    origin,
-    cookie: plan.cookie ?? null,
-    requestedProtocols: protocols,
-  });
   const tls = plan.tlsPlan?.bind(conn, plan.timeoutMs) ?? null;
   let pending: ReturnType<typeof connectClient>;
   try {
@@ -138,7 +142,7 @@ function startHttp1Client(conn: Conn, plan: ClientPlan): void {
           origin,
           protocols,
           ...(plan.cookie !== undefined ? { cookie: plan.cookie } : {}),
-          ...(deflateOffer !== null ? { extensions: formatExtensions([deflateOffer.offer]) } : {}),
+          ...(plan.offerHeader !== undefined ? { extensions: plan.offerHeader } : {}),
           extraHeaders: plan.extraHeaders,
         },
         extensionsOffered: deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],

@@ -7,7 +7,6 @@
  */
 import { HandshakeError, TimeoutError } from '../errors.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
-import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { buildExtendedConnect, checkExtendedConnectResponse } from '../protocol/handshake/extended-connect.js';
 import { H2ClientSession, type H2ConnectOutcome } from '../transport/h2-client.js';
 import type { ClientPlan } from './client.js';
@@ -53,13 +52,6 @@ function poolKey(plan: ClientPlan): string {
  */
 export function startHttp2Client(conn: Conn, plan: ClientPlan, fallback: (conn: Conn, plan: ClientPlan) => void): void {
   const ctx = conn.ctx;
-  Object.assign(conn.handshake, {
-    requestedUrl: plan.path,
-    hostHeader: plan.hostHeader,
-    origin: plan.origin,
-    cookie: plan.cookie ?? null,
-    requestedProtocols: plan.protocols,
-  });
   let fields: Array<[string, string]>;
   try {
     fields = buildExtendedConnect({
@@ -70,7 +62,7 @@ export function startHttp2Client(conn: Conn, plan: ClientPlan, fallback: (conn: 
       origin: plan.origin,
       protocols: plan.protocols,
       ...(plan.cookie !== undefined ? { cookie: plan.cookie } : {}),
-      ...(plan.deflateOffer !== null ? { extensions: formatExtensions([plan.deflateOffer.offer]) } : {}),
+      ...(plan.offerHeader !== undefined ? { extensions: plan.offerHeader } : {}),
       extraHeaders: plan.extraHeaders,
     });
   } catch (error) {
