@@ -10,7 +10,7 @@ import { HandshakeError } from '../errors.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
-import { startHttp2Client } from './h2-client.js';
+import { startHttp2Client } from './http2-client.js';
 import { checkHttp2Mode, type Http2Mode } from './http2-options.js';
 import type { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
@@ -105,7 +105,7 @@ export function planClient(ctx: Context, target: string | URL | ConnectTarget, o
 
 /**
  * @internal Starts the connection `conn` (made for `plan`): connect, TLS when asked, the opening handshake, then
- * the session. Failures end the connection with why. Over HTTP/2 when the plan asks for it (see h2-client.ts),
+ * the session. Failures end the connection with why. Over HTTP/2 when the plan asks for it (see http2-client.ts),
  * which comes back here to fall back to HTTP/1.1.
  */
 export function startClient(conn: Conn, plan: ClientPlan): void {
