@@ -4,6 +4,13 @@
  */
 export { Context, type ContextOptions, type LoopWaitResult } from './api/context.js';
 export { Listener, type ListenOptions } from './api/listener.js';
+export {
+  DEFAULT_HTTP2_MAX_STREAMS,
+  DEFAULT_HTTP2_SESSION_WINDOW,
+  DEFAULT_HTTP2_STREAM_WINDOW,
+  type Http2ListenOptions,
+  type Http2Mode,
+} from './api/http2-options.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';

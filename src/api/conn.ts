@@ -75,7 +75,7 @@ export class Conn extends ConnReceiving {
       transport.close(code ?? undefined, reason);
       if (this._state === 'open') this._state = 'closing';
     } else {
-      this._stream?.destroy();
+      this.#abandon();
     }
     return this.closed;
   }
@@ -83,7 +83,14 @@ export class Conn extends ConnReceiving {
   /** Drops the connection at once, with no close frame (`nopoll_conn_shutdown`). */
   shutdown(): void {
     if (this._transport !== null) this._transport.destroy();
-    else this._stream?.destroy();
+    else this.#abandon();
+  }
+
+  // Ends a connection still in its handshake. One waiting for a shared HTTP/2 session has no stream yet: it fails
+  // at once (and the session opens no stream for it).
+  #abandon(): void {
+    if (this._stream !== null) this._stream.destroy();
+    else this.fail(new ConnectionClosedError('the connection was closed before its handshake started'));
   }
 
   /** Resolves with how the connection ended, once it has. Never rejects. */
@@ -111,12 +118,13 @@ export class Conn extends ConnReceiving {
 
   // ---- set-up, called by the client and server code ----
 
-  /** @internal The stream is known (connect started, or accepted). */
-  attach(stream: Duplex, tls: boolean): void {
+  /** @internal The stream is known (connect started, or accepted); `http2` for an HTTP/2 stream (RFC 8441). */
+  attach(stream: Duplex, tls: boolean, http2 = false): void {
     // A redirect replaces the stream of the attempt before: its close no longer means anything.
     if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
     this._tls = tls;
+    this._http2 = http2;
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     stream.on('error', ignoreError);
     this.#earlyClose = () => {

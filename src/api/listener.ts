@@ -5,12 +5,15 @@
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { TLSSocket } from 'node:tls';
 import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
+import { headerListOf } from '../transport/h2-answer.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
-import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type AcceptReply, type PendingUpgrade } from '../transport/server-accept.js';
+import { readUpgradeRequest, rejectUpgrade, socketAnswer, type AcceptReply, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
 import { listenUnix } from '../transport/unix-listen.js';
 import { Conn } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
@@ -18,8 +21,10 @@ import type { Context } from './context.js';
 import type { OnReadyHandler } from './handlers.js';
 import { wait, type WaitOptions } from './wait.js';
 import { serverDeflateSession } from './deflate-options.js';
+import { resolveHttp2Listen, type Http2ListenOptions } from './http2-options.js';
+import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket, type StreamClient } from './listener-http2.js';
 import type { CertificateEntry, CertificateInput } from './certificate-store.js';
-import { ListenerTls, prepareListenerTls } from './listener-tls.js';
+import { checkAcceptedTls, ListenerTls, prepareListenerTls } from './listener-tls.js';
 import type { PemSource } from './tls-options.js';
 
 /** Where and how to listen. */
@@ -51,6 +56,12 @@ export interface ListenOptions {
   tls?: boolean;
   /** The listener's own certificate (`nopoll_listener_set_certificate`); needs `tls`. */
   certificate?: CertificateInput;
+  /**
+   * Serve WebSockets over HTTP/2 too (RFC 8441 extended CONNECT), on the same port as HTTP/1.1: with `tls`, ALPN
+   * offers `h2` and `http/1.1`; without, a client that opens with the HTTP/2 preface (prior knowledge) gets
+   * HTTP/2. `true` takes the defaults; see {@link Http2ListenOptions} and docs/http2.md.
+   */
+  http2?: boolean | Http2ListenOptions;
 }
 
 // Connections kept for accept() callers; older ones are dropped from the queue (not closed) past this.
@@ -90,7 +101,9 @@ export class Listener {
     this.opts = opts;
     this.#live = opts.maxConnections ? new Set() : null;
     this.id = ctx.registerListener(this);
-    server?.on('connection', (socket: Socket) => this.acceptSocket(socket));
+    server?.on('connection', (socket: Socket) => {
+      if (!serveHttp2Socket(this, socket)) this.acceptSocket(socket);
+    });
   }
 
   /**
@@ -118,6 +131,8 @@ export class Listener {
     // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
     optsValues(options.opts);
     const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
+    const handshakeTimeoutMs = optsValues(options.opts).handshakeTimeoutMs ?? ctx.handshakeTimeoutMs;
+    const http2 = options.http2 ? resolveHttp2Listen(options.http2, { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount, handshakeTimeoutMs }) : null;
     const server = createServer({ noDelay: true });
     const where = path ?? `${host}:${port}`;
     const backlog = options.backlog ?? 511;
@@ -143,6 +158,7 @@ export class Listener {
     const bound = typeof address === 'object' && address !== null ? address.port : port;
     const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
     if (tls !== null) listener.#tls.enable(tls);
+    if (http2 !== null) enableListenerHttp2(listener, http2);
     return listener;
   }
 
@@ -168,6 +184,11 @@ export class Listener {
   /** True until closed. */
   get isOk(): boolean {
     return this.#open;
+  }
+
+  /** Whether the listener serves WebSockets over HTTP/2 too (`Listener.listen(ctx, { http2: true })`). */
+  get isHttp2(): boolean {
+    return isHttp2Listener(this);
   }
 
   /** Whether accepted sockets run a TLS handshake first (`Listener.listen(ctx, { tls: true })`). */
@@ -220,7 +241,7 @@ export class Listener {
    */
   acceptSocket(socket: Socket, head: Buffer | null = null): Conn {
     if (this.isTls && !isEncrypted(socket)) return this.acceptTlsSocket(socket, head);
-    return this.#admit(socket, isEncrypted(socket), (conn) => this.#readRequest(conn, socket, head));
+    return this.admit(socket, isEncrypted(socket), (conn) => this.#readRequest(conn, socket, head));
   }
 
   /**
@@ -229,7 +250,23 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.#admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+    return this.admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+  }
+
+  /**
+   * @internal The TLS side of an accept on a port that serves HTTP/2 (RFC 8441), before any connection exists: ALPN
+   * offers `h2` and `http/1.1`, and `proceed` reads `secured.alpnProtocol`. See `ListenerTls.acceptForHttp2`.
+   */
+  acceptHttp2Tls(socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+    this.#tls.acceptForHttp2(this, socket, head, proceed);
+  }
+
+  /**
+   * @internal An HTTP/1.1 client on a TLS socket this listener's HTTP/2 port already secured (ALPN did not choose
+   * `h2`): the post-handshake check, then the WebSocket accept.
+   */
+  acceptSecured(secured: TLSSocket): Conn {
+    return this.admit(secured, true, (conn) => checkAcceptedTls(conn, secured, () => this.#readRequest(conn, secured, null)));
   }
 
   /**
@@ -254,7 +291,7 @@ export class Listener {
     const raw = socket as Socket;
     // The HTTP server's idle timeout must not cut a long-lived WebSocket.
     raw.setTimeout?.(0);
-    return this.#admit(raw, isEncrypted(socket), (conn) => {
+    return this.admit(raw, isEncrypted(socket), (conn) => {
       const ctx = this.ctx;
       const checked = checkIncomingUpgrade(req, head, {
         policy: { version: ctx.protocolVersion, requireOrigin: this.opts.requireOrigin ?? false },
@@ -267,8 +304,21 @@ export class Listener {
       }
       // Like a request read from the socket: hold further bytes until the application has decided.
       raw.pause();
-      this.#upgrade(conn, raw, checked.upgrade);
+      this.upgrade(conn, raw, checked.upgrade, socketAnswer(raw, checked.upgrade.request.key!));
     });
+  }
+
+  /**
+   * Completes a WebSocket handshake that arrived over HTTP/2 (RFC 8441): call it from a Node HTTP/2 server's
+   * `'stream'` event for a stream whose `:method` is CONNECT and `:protocol` is `websocket` (`attach()` does that
+   * for you). Runs `onAccept`, the extended CONNECT checks (answering 400, 403, 405, 426 or 501 on the stream when
+   * they fail), `onOpen`, then answers 200 and starts the session on the stream. Returns the connection at once;
+   * `conn.httpVersion` is `'2'`, `conn.stream` is the HTTP/2 stream and `conn.socket` is null. `rawHeaders` (the
+   * event's fourth argument) keeps repeated fields apart.
+   * @throws InvalidStateError when the listener is closed (the stream is refused with 503 then).
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders?: readonly string[]): Conn {
+    return acceptWebSocketStream(this, stream, headerListOf(headers, rawHeaders), null);
   }
 
   /**
@@ -283,28 +333,37 @@ export class Listener {
   ): Conn {
     const raw = socket as Socket;
     raw.setTimeout?.(0);
-    return this.#admit(raw, isEncrypted(socket), (conn) => {
+    return this.admit(raw, isEncrypted(socket), (conn) => {
       conn.acceptedProtocol = accept.protocol;
       conn.onReady = accept.onReady;
       raw.pause();
-      this.#upgrade(conn, raw, upgrade, accept.onReply);
+      const answer = socketAnswer(raw, upgrade.request.key!);
+      const onReply = accept.onReply;
+      this.upgrade(conn, raw, upgrade, onReply === undefined ? answer : { ...answer, accept: (reply) => (onReply(reply), answer.accept(reply)) });
     });
   }
 
-  // Creates the connection for an accepted socket, runs onAccept, offers it to accept() callers, then `next`.
-  #admit(socket: Socket, tls: boolean, next: (conn: Conn) => void): Conn {
+  /**
+   * @internal Creates the connection for an accepted socket (or an HTTP/2 stream, whose client `via` describes and
+   * on which it answers refusals), runs onAccept, offers it to accept() callers, then `next`.
+   */
+  admit(socket: Duplex, tls: boolean, next: (conn: Conn) => void, via?: StreamClient): Conn {
     if (!this.#open) {
-      socket.destroy();
+      if (via) via.refuse(503, 'the WebSocket endpoint is closed');
+      else socket.destroy();
       throw new InvalidStateError('the listener is closed');
     }
     const ctx = this.ctx;
     const o = this.opts;
-    const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
+    const peer = via ?? (socket as Socket);
+    const conn = new Conn(ctx, 'listener', this, peer.remoteAddress ?? '', peer.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
     const live = this.#live;
-    if (live !== null && live.size >= o.maxConnections!) return refuseOverLimit(conn, socket, tls, o.maxConnections!);
+    if (live !== null && live.size >= o.maxConnections!) {
+      return refuseOverLimit(conn, socket, tls, via !== undefined, o.maxConnections!, via?.refuse ?? ((status, message) => rejectUpgrade(socket as Socket, status, message)));
+    }
     live?.add(conn);
-    conn.attach(socket, tls);
-    socket.setNoDelay?.(true);
+    conn.attach(socket, tls, via !== undefined);
+    (socket as Socket).setNoDelay?.(true);
     if (ctx.onAccept !== null) {
       conn.decide(ctx.onAccept, (ok) => {
         if (!ok) return conn.shutdown();
@@ -343,13 +402,16 @@ export class Listener {
           conn.fail(error ?? new HandshakeError('handshake failed'));
           return;
         }
-        this.#upgrade(conn, socket, upgrade);
+        this.upgrade(conn, socket, upgrade, socketAnswer(socket, upgrade.request.key!));
       },
     );
   }
 
-  // A checked request: record it, let onOpen decide, then answer 101 and start the session (or refuse).
-  #upgrade(conn: Conn, socket: Socket, upgrade: PendingUpgrade, onReply?: (reply: AcceptReply) => void): void {
+  /**
+   * @internal A checked request (read from a socket, parsed by Node, or an HTTP/2 extended CONNECT): record it,
+   * let onOpen decide, then answer (101, or 200 over HTTP/2) and start the session on `socket` (or refuse).
+   */
+  upgrade(conn: Conn, socket: Duplex, upgrade: PendingUpgrade, answer: UpgradeAnswer): void {
     if (!conn.isOk) return;
     const ctx = this.ctx;
     const o = this.opts;
@@ -368,13 +430,13 @@ export class Listener {
       if (!accepted) {
         // `false` refuses (403); a throw or a rejection is the server's own failure (500).
         const status = threw ? 500 : 403;
-        rejectUpgrade(socket, status, threw ? 'internal server error' : 'connection refused');
+        answer.reject(status, threw ? 'internal server error' : 'connection refused');
         conn.fail(new HandshakeError(threw ? 'the onOpen handler failed' : 'refused by the onOpen handler', status));
         return;
       }
       let protocol = conn.acceptedProtocol;
       if (protocol !== null && !request.protocols.includes(protocol)) {
-        rejectUpgrade(socket, 400, 'no acceptable subprotocol');
+        answer.reject(400, 'no acceptable subprotocol');
         conn.fail(new HandshakeError(`subprotocol ${protocol} was not requested by the client (RFC 6455 §4.2.2)`, 400));
         return;
       }
@@ -383,9 +445,7 @@ export class Listener {
       // permessage-deflate (RFC 7692 §5.1): the first acceptable offer, or none (declined offers are logged).
       const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
       if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
-      const reply: AcceptReply = { protocol, extensions: deflate?.agreement.response ?? null };
-      onReply?.(reply);
-      acceptUpgrade(socket, request.key, reply);
+      answer.accept({ protocol, extensions: deflate?.agreement.response ?? null });
       conn.start(socket, upgrade.rest, {
         deflate,
         acceptedProtocol: protocol,
@@ -418,6 +478,7 @@ export class Listener {
     this.ctx.unregisterListener(this);
     this.#queue.length = 0;
     for (const waiter of [...this.#acceptWaiters]) waiter.drop(new InvalidStateError('the listener was closed'));
+    closeListenerHttp2(this);
     this.#server?.close();
     return new Promise((resolve) => setImmediate(resolve));
   }
@@ -425,11 +486,18 @@ export class Listener {
 
 // maxConnections reached: answer 503 without reading the request (what arrives is discarded so the answer is not
 // lost to a reset), end TCP, and fail the connection with that status once the socket is gone.
-function refuseOverLimit(conn: Conn, socket: Socket, tls: boolean, limit: number): Conn {
+function refuseOverLimit(
+  conn: Conn,
+  socket: Duplex,
+  tls: boolean,
+  http2: boolean,
+  limit: number,
+  refuse: (status: number, message: string) => void,
+): Conn {
   socket.once('close', () => conn.fail(new HandshakeError(`listener at its limit of ${limit} connections`, 503)));
-  conn.attach(socket, tls);
+  conn.attach(socket, tls, http2);
   socket.resume();
-  rejectUpgrade(socket, 503, 'too many connections');
+  refuse(503, 'too many connections');
   return conn;
 }
 

@@ -207,7 +207,7 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
     }
     socket.removeListener('error', destroyOnError);
     upgraded.add(socket);
-    const key = upgrade.request.key;
+    const key = upgrade.request.key!; // an HTTP/1.1 upgrade always has its key (only HTTP/2 has none)
     this.#listener.acceptCheckedUpgrade(socket, upgrade, {
       protocol,
       onReply: this.listenerCount('headers') > 0 ? (reply) => this.#headers(reply, key, req) : undefined,
