@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 export { Context, type ContextOptions, type LoopWaitResult } from './api/context.js';
-export { Listener, type ListenOptions } from './api/listener.js';
+export { Listener } from './api/listener.js';
+export type { ListenOptions } from './api/listener-bind.js';
 export {
   DEFAULT_HTTP2_MAX_STREAMS,
   DEFAULT_HTTP2_SESSION_WINDOW,
