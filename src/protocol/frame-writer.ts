@@ -27,22 +27,34 @@ export function frameOnce(opcode: number, payload: Uint8Array, fin = true, rsv =
   return frame;
 }
 
-/** Frames and hands over what an endpoint sends. See the module comment. */
-export abstract class FrameWriter {
-  readonly #output: FrameOutput;
-  readonly #client: boolean;
-  readonly #maskSource: MaskSource;
-  #mask: Buffer | null = null; // clients only, allocated on first send
+// A client's masking: where keys come from, and the 4 bytes of the current key (reused frame after frame).
+interface Masking {
+  readonly source: MaskSource;
+  readonly key: Buffer;
+}
 
-  constructor(output: FrameOutput, client: boolean, maskSource: MaskSource) {
-    this.#output = output;
-    this.#client = client;
-    this.#maskSource = maskSource;
+function nextKey(masking: Masking): Buffer {
+  masking.source(masking.key, 0);
+  return masking.key;
+}
+
+/**
+ * Frames and hands over what an endpoint sends. See the module comment. Two fields: an idle connection's state is
+ * kept small (a server holds no masking state at all).
+ */
+export abstract class FrameWriter<O extends FrameOutput = FrameOutput> {
+  /** @internal Where framed bytes go (the session's handler). */
+  protected readonly output: O;
+  readonly #masking: Masking | null;
+
+  constructor(output: O, client: boolean, maskSource: MaskSource) {
+    this.output = output;
+    this.#masking = client ? { source: maskSource, key: Buffer.allocUnsafe(4) } : null;
   }
 
   /** True for a client (its frames are masked). */
   protected get isClient(): boolean {
-    return this.#client;
+    return this.#masking !== null;
   }
 
   /**
@@ -51,40 +63,36 @@ export abstract class FrameWriter {
    */
   protected writeFrame(opcode: number, data: Uint8Array, fin: boolean, rsv = 0): void {
     const length = data.length;
-    if (this.#client) {
+    const masking = this.#masking;
+    if (masking !== null) {
       const headerSize = frameHeaderSize(length, true);
       const frame = Buffer.allocUnsafe(headerSize + length);
-      const mask = this.#nextMask();
+      const mask = nextKey(masking);
       writeFrameHeader(frame, 0, fin, rsv, opcode, length, mask);
       copyMasked(data, frame, headerSize, mask);
-      this.#output.sessionWrite(frame, null);
+      this.output.sessionWrite(frame, null);
       return;
     }
     if (length <= MERGE_LIMIT) {
-      this.#output.sessionWrite(frameOnce(opcode, data, fin, rsv), null);
+      this.output.sessionWrite(frameOnce(opcode, data, fin, rsv), null);
       return;
     }
     const header = Buffer.allocUnsafe(frameHeaderSize(length, false));
     writeFrameHeader(header, 0, fin, rsv, opcode, length, null);
-    this.#output.sessionWrite(header, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    this.output.sessionWrite(header, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
   }
 
   /** One frame of a string, encoded as UTF-8 straight into the frame buffer. Returns the payload bytes. */
   protected writeTextFrame(opcode: number, data: string, fin: boolean): number {
     const length = Buffer.byteLength(data, 'utf8');
-    const headerSize = frameHeaderSize(length, this.#client);
+    const masking = this.#masking;
+    const headerSize = frameHeaderSize(length, masking !== null);
     const frame = Buffer.allocUnsafe(headerSize + length);
-    const mask = this.#client ? this.#nextMask() : null;
+    const mask = masking === null ? null : nextKey(masking);
     writeFrameHeader(frame, 0, fin, 0, opcode, length, mask);
     frame.write(data, headerSize, 'utf8');
     if (mask !== null && length > 0) applyMask(frame.subarray(headerSize), mask, 0);
-    this.#output.sessionWrite(frame, null);
+    this.output.sessionWrite(frame, null);
     return length;
-  }
-
-  #nextMask(): Buffer {
-    const mask = (this.#mask ??= Buffer.allocUnsafe(4));
-    this.#maskSource(mask, 0);
-    return mask;
   }
 }

@@ -83,73 +83,74 @@ export interface SessionOptions {
 
 const EMPTY = Buffer.alloc(0);
 
+// The session's small state, packed into one integer (an idle connection is a few fields): the state in the low two
+// bits, then flags; the RSV bits an extension may set sit where they sit in a frame's first byte (0x70).
+const STATE_BITS = 0x3;
+const CLOSE_SENT = 0x4;
+const CLOSE_RECEIVED = 0x8;
+const RSV_BITS = 0x70;
+const DELIVER_FRAMES = 0x80;
+const DEFLATE = 0x100; // permessage-deflate: RSV1 marks compressed messages
+
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session extends FrameWriter {
-  readonly #handler: SessionHandler;
+export class Session extends FrameWriter<SessionHandler> {
   // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
   #assembler: MessageAssembler | null = null;
-  // Settings kept as plain fields (an idle connection holds no options object).
-  readonly #deliverFrames: boolean;
-  readonly #allowedRsv: number;
-  readonly #budget: InboundBudget | null;
-  #state: SessionState = SessionState.OPEN;
-  #closeSent = false;
-  #closeReceived = false;
   // The rules of what we send (fragment types, UTF-8): made on the first fragmented send.
   #outgoing: OutgoingMessages | null = null;
-  // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw).
-  readonly #compressedRsv: number;
+  #bits: number;
   #maxFrameBytes: number;
   #maxMessageBytes: number;
-  // Streaming mode (setStreaming) and its limit (-1: none), kept until the assembler exists.
-  #streaming = false;
-  #maxStreamBytes = -1;
+  readonly #budget: InboundBudget | null;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     super(handler, options.role === 'client', options.maskSource ?? randomMaskSource);
-    this.#handler = handler;
-    this.#deliverFrames = options.deliverFrames ?? false;
-    this.#budget = options.budget ?? null;
-    this.#compressedRsv = options.perMessageDeflate === true ? COMPRESSED_RSV : 0;
-    if (this.#compressedRsv !== 0 && typeof handler.sessionCompressed !== 'function') {
+    const deflate = options.perMessageDeflate === true;
+    if (deflate && typeof handler.sessionCompressed !== 'function') {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
     }
+    const rsv = ((options.allowedRsv ?? 0) | (deflate ? COMPRESSED_RSV : 0)) & RSV_BITS;
+    this.#bits = SessionState.OPEN | rsv | (options.deliverFrames === true ? DELIVER_FRAMES : 0) | (deflate ? DEFLATE : 0);
+    this.#budget = options.budget ?? null;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
-    this.#allowedRsv = (options.allowedRsv ?? 0) | this.#compressedRsv;
   }
 
   #parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
+    const bits = this.#bits;
     const parser = new FrameParser(this, {
       expectMasked: !this.isClient,
       maxFrameBytes: this.#maxFrameBytes,
-      allowedRsv: this.#allowedRsv,
+      allowedRsv: bits & RSV_BITS,
     });
-    const assembler = new MessageAssembler(this.#handler, this, {
+    this.#assembler = new MessageAssembler(this.output, this, {
       maxMessageBytes: this.#maxMessageBytes,
-      deliverFrames: this.#deliverFrames,
-      compressedRsv: this.#compressedRsv,
+      deliverFrames: (bits & DELIVER_FRAMES) !== 0,
+      compressedRsv: (bits & DEFLATE) !== 0 ? COMPRESSED_RSV : 0,
       budget: this.#budget,
     });
-    if (this.#streaming) assembler.setStreaming(true, this.#maxStreamBytes);
-    this.#assembler = assembler;
-    if (this.#state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
+    if (this.state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
     return (this.#parser = parser);
   }
 
   /** Current state. */
   get state(): SessionState {
-    return this.#state;
+    return (this.#bits & STATE_BITS) as SessionState;
   }
   /** Whether we sent a close frame. */
   get closeSent(): boolean {
-    return this.#closeSent;
+    return (this.#bits & CLOSE_SENT) !== 0;
   }
   /** Whether the peer's close frame arrived. */
   get closeReceived(): boolean {
-    return this.#closeReceived;
+    return (this.#bits & CLOSE_RECEIVED) !== 0;
+  }
+
+  // The state, in the low bits.
+  #enter(state: SessionState): void {
+    this.#bits = (this.#bits & ~STATE_BITS) | state;
   }
   /** Bytes of a partly received frame and message held by the parser and the assembler. */
   get bufferedBytes(): number {
@@ -173,12 +174,12 @@ export class Session extends FrameWriter {
    * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
    */
   get inflateLimit(): number {
-    return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
+    return (this.#bits & DELIVER_FRAMES) !== 0 ? this.#maxFrameBytes : this.#maxMessageBytes;
   }
 
   /** True in frame mode (`deliverFrames`). */
   get deliversFrames(): boolean {
-    return this.#deliverFrames;
+    return (this.#bits & DELIVER_FRAMES) !== 0;
   }
 
   /**
@@ -189,10 +190,10 @@ export class Session extends FrameWriter {
    * `sessionCompressed`.
    */
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
-    if (on && typeof this.#handler.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
-    this.#streaming = on;
-    this.#maxStreamBytes = maxStreamBytes === Infinity ? -1 : maxStreamBytes;
-    this.#assembler?.setStreaming(on, this.#maxStreamBytes);
+    if (on && typeof this.output.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
+    // The assembler keeps the mode (made now if no byte arrived yet: a streaming connection is not an idle one).
+    if (this.#assembler === null) this.#parserNow();
+    this.#assembler!.setStreaming(on, maxStreamBytes === Infinity ? -1 : maxStreamBytes);
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
@@ -203,7 +204,7 @@ export class Session extends FrameWriter {
 
   /** Continues parsing after a compressed message was delivered (see {@link SessionHandler.sessionCompressed}). */
   resume(): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
+    if (this.state === SessionState.CLOSED && this.#parserNow().stopped) return;
     this.#parser!.resume();
     this.#assembler!.flush();
   }
@@ -226,10 +227,10 @@ export class Session extends FrameWriter {
       this.#assembler!.frame(fin, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
-      if (this.#state !== SessionState.CLOSED) this.writeFrame(Opcode.PONG, payload, true);
-      this.#handler.sessionPing(payload);
+      if (this.state !== SessionState.CLOSED) this.writeFrame(Opcode.PONG, payload, true);
+      this.output.sessionPing(payload);
     } else if (opcode === Opcode.PONG) {
-      this.#handler.sessionPong(payload);
+      this.output.sessionPong(payload);
     } else {
       this.#closeFrame(payload);
     }
@@ -258,16 +259,16 @@ export class Session extends FrameWriter {
   #closeFrame(payload: Buffer): void {
     const body = parseCloseBody(payload);
     if (body instanceof ProtocolError) return this.fail(body);
-    this.#closeReceived = true;
+    this.#bits |= CLOSE_RECEIVED;
     this.#parserNow().stop(); // §5.5.1: nothing after a close frame is data
     this.#assembler!.reset();
-    if (!this.#closeSent) {
+    if (!this.closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
-      this.#closeSent = true;
+      this.#bits |= CLOSE_SENT;
       this.writeFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
     }
-    this.#state = SessionState.CLOSED;
-    this.#handler.sessionClose(body.code, body.reason);
+    this.#enter(SessionState.CLOSED);
+    this.output.sessionClose(body.code, body.reason);
   }
 
   /**
@@ -276,15 +277,15 @@ export class Session extends FrameWriter {
    * sent, stops parsing, and reports `error`. Ignored once the session is closed.
    */
   fail(error: ProtocolError): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
+    if (this.state === SessionState.CLOSED && this.#parserNow().stopped) return;
     this.#parserNow().stop();
     this.#assembler!.reset();
-    if (!this.#closeSent) {
-      this.#closeSent = true;
+    if (!this.closeSent) {
+      this.#bits |= CLOSE_SENT;
       this.writeFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
     }
-    this.#state = SessionState.CLOSED;
-    this.#handler.sessionError(error);
+    this.#enter(SessionState.CLOSED);
+    this.output.sessionError(error);
   }
 
   // ---- sending ----
@@ -298,7 +299,7 @@ export class Session extends FrameWriter {
    * @throws TypeError for text that cannot be UTF-8, or a frame of the other type while a message is open.
    */
   sendData(kind: number, data: string | Uint8Array, fin = true): number {
-    if (this.#state !== SessionState.OPEN) return -1;
+    if (this.state !== SessionState.OPEN) return -1;
     const opcode = this.#checkSend(kind, data, fin);
     if (typeof data !== 'string') {
       this.writeFrame(opcode, data, fin);
@@ -318,7 +319,7 @@ export class Session extends FrameWriter {
    * session no longer sends data.
    */
   beginCompressed(kind: number, data: Uint8Array, fin: boolean): number {
-    if (this.#state !== SessionState.OPEN) return -1;
+    if (this.state !== SessionState.OPEN) return -1;
     return this.#checkSend(kind, data, fin);
   }
 
@@ -363,9 +364,9 @@ export class Session extends FrameWriter {
    */
   close(code?: number, reason?: string): boolean {
     const body = encodeCloseBody(code, reason);
-    if (this.#closeSent || this.#state === SessionState.CLOSED) return false;
-    this.#closeSent = true;
-    this.#state = SessionState.CLOSING;
+    if (this.closeSent || this.state === SessionState.CLOSED) return false;
+    this.#bits |= CLOSE_SENT;
+    this.#enter(SessionState.CLOSING);
     this.writeFrame(Opcode.CLOSE, body, true);
     return true;
   }
@@ -374,12 +375,12 @@ export class Session extends FrameWriter {
   abort(): void {
     this.#parser?.stop(); // none yet: #parserNow makes it stopped
     this.#assembler?.reset(); // gives the budget back
-    this.#state = SessionState.CLOSED;
+    this.#enter(SessionState.CLOSED);
   }
 
   #control(opcode: number, data: Uint8Array): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
-    if (this.#state !== SessionState.OPEN) return false;
+    if (this.state !== SessionState.OPEN) return false;
     this.writeFrame(opcode, data, true);
     return true;
   }
