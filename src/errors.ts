@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'NOPOLL_ERR_TIMEOUT'
   | 'NOPOLL_ERR_ABORTED'
   | 'NOPOLL_ERR_TLS'
-  | 'NOPOLL_ERR_CONNECT';
+  | 'NOPOLL_ERR_CONNECT'
+  | 'NOPOLL_ERR_BACKPLANE';
 
 /** Base class of every nopoll error. */
 export class NopollError extends Error {
@@ -152,5 +153,15 @@ export class ConnectError extends NopollError {
 export class TlsError extends NopollError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOPOLL_ERR_TLS', message, options);
+  }
+}
+
+/**
+ * A pub/sub backplane (Redis...) could not take or deliver a message: it is unreachable, closed, refused a command,
+ * or its outgoing queue is full. `cause` holds the client's error when there is one.
+ */
+export class BackplaneError extends NopollError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_BACKPLANE', message, options);
   }
 }

@@ -45,6 +45,28 @@ export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
 export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
 export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
 export { classifyFirstBytes, type SniffClass } from './protocol/sniff.js';
+export {
+  PubSub,
+  PUBSUB_DEFAULTS,
+  type Presence,
+  type PublishOptions,
+  type PubSubOptions,
+  type PubSubStats,
+  type Recovery,
+  type SlowSubscriberPolicy,
+  type SubscribeOptions,
+  type SubscriberStats,
+} from './api/pubsub.js';
+export type {
+  Backplane,
+  BackplaneHost,
+  BackplaneMessage,
+  BackplanePresence,
+  GapInfo,
+  HistoryResult,
+  Position,
+} from './api/backplane.js';
+export { formatPosition, parseEnvelope, parsePosition, PUBSUB_PROTOCOL, type PubSubFrame } from './api/pubsub-envelope.js';
 export type {
   Decision,
   LogHandler,

@@ -14,6 +14,7 @@ import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade }
 import { Conn, type WaitOptions } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import type { PublishOptions } from './pubsub.js';
 import { serverDeflateSession } from './deflate-options.js';
 import { completeTlsAccept } from './port-sharing.js';
 import {
@@ -363,6 +364,16 @@ export class Listener {
     } else {
       finish(true);
     }
+  }
+
+  /** Publishes to every subscriber of `topic`. Topics belong to the context: the same as `ctx.publish` (docs/pubsub.md). */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): number {
+    return this.ctx.publish(topic, data, options);
+  }
+
+  /** Subscribers of `topic` in this listener's context (`ctx.subscriberCount`). */
+  subscriberCount(topic: string): number {
+    return this.ctx.subscriberCount(topic);
   }
 
   /** @internal A connection ended: drop it from the accept queue. */

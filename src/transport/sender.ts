@@ -13,6 +13,7 @@
 import type { Duplex } from 'node:stream';
 import { finishCompressed } from '../protocol/extensions/deflate-framing.js';
 import type { Session } from '../protocol/session.js';
+import { uncorkWhenTurnEnds, type TurnCorked } from './turn-cork.js';
 import type { ZlibCodec } from './zlib-codec.js';
 
 /** What the sender reports to its transport. */
@@ -36,7 +37,7 @@ const BATCH_LIMIT = 16 * 1024;
 const NO_JOBS: Job[] = [];
 
 /** The connection's writer. See the module comment. */
-export class Sender {
+export class Sender implements TurnCorked {
   readonly #stream: Duplex;
   readonly #session: Session;
   readonly #host: SenderHost;
@@ -54,6 +55,7 @@ export class Sender {
   #jobBytes = 0;
   #compressedFragment = 0;
   #releasing = false; // a compressed job's frame and what was held behind it are being written
+  #turnCorked = false; // corked until the event-loop turn ends (shared frames, see writeShared)
 
   constructor(stream: Duplex, session: Session, host: SenderHost, codec: ZlibCodec | null) {
     this.#stream = stream;
@@ -138,6 +140,37 @@ export class Sender {
     stream.write(first);
     stream.write(second);
     stream.uncork();
+  }
+
+  // ---- shared frames (publish) ----
+
+  /**
+   * Writes a frame built once for many connections (a published message). It keeps the order of every write (held
+   * behind messages being compressed, after what the current batch gathered), and joins the per-turn cork: every
+   * frame the connection gets during one event-loop turn leaves in one writev when the turn ends (turn-cork.ts).
+   */
+  writeShared(frame: Buffer): void {
+    const jobs = this.#jobs;
+    if (jobs.length > 0 && !this.#releasing) {
+      (jobs[jobs.length - 1]!.after ??= []).push(frame, null);
+      return;
+    }
+    const stream = this.#stream;
+    if (stream.destroyed) return;
+    if (this.#batch !== null) this.#flushBatch();
+    if (!this.#turnCorked) {
+      this.#turnCorked = true;
+      stream.cork();
+      uncorkWhenTurnEnds(this);
+    }
+    this.#written += frame.length;
+    stream.write(frame);
+  }
+
+  /** @internal The event-loop turn ended (turn-cork.ts): what was written during it leaves now. */
+  uncorkTurn(): void {
+    this.#turnCorked = false;
+    this.#stream.uncork();
   }
 
   /** Starts gathering writes (a received chunk is about to be processed). */

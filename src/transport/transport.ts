@@ -174,6 +174,38 @@ export class Transport implements SessionHandler, SenderHost, KeepaliveHost, Rat
     return -1;
   }
 
+  // ---- publish: frames shared by many connections ----
+
+  /**
+   * Sends a whole data message already framed for the server role (`frameServerMessage`), the same bytes other
+   * connections get: a published message is framed once, not once per subscriber. Same state check and write
+   * limit as {@link send}; held behind messages being compressed like every write; and written into the
+   * connection's per-turn cork, so all it gets in one event-loop turn leaves in one writev (turn-cork.ts). Not
+   * while a fragmented message is being sent: frames of two messages may not interleave (RFC 6455 §5.4).
+   * @returns the frame's bytes; 0 when refused (write limit with policy 'refuse', or a fragmented message is open);
+   * -1 when the connection no longer sends.
+   * @throws TypeError on a client connection (its frames must be masked, each with its own key: §5.3).
+   */
+  sendFrame(frame: Buffer): number {
+    if (this.#client) throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
+    if (this.#session.state !== SessionState.OPEN) return -1;
+    if (this.#session.sendingFragmented !== 0) return 0;
+    const pending = this.#sender.pendingBytes;
+    if (pending !== 0 && frame.length > this.#writeLimit - pending) return this.#refuseWrite(pending);
+    this.#sender.writeShared(frame);
+    return frame.length;
+  }
+
+  /** The connection's compression settings when permessage-deflate was agreed, else null (see sendFrame). */
+  get deflateSetup(): Readonly<DeflateSetup> | null {
+    return this.#codec?.setup ?? null;
+  }
+
+  /** True for a client connection (its frames are masked and cannot be shared). */
+  get isClient(): boolean {
+    return this.#client;
+  }
+
   /** Sends a ping (at most 125 bytes, §5.5.2). False when the connection is no longer open. */
   ping(data?: Uint8Array): boolean {
     return this.#session.ping(data);
