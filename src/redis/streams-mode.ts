@@ -17,7 +17,10 @@ import { flagsOf, parseWire, readFlags, type WireMessage } from './wire.js';
 
 /** How much history each topic keeps (streams mode). */
 export interface HistoryOptions {
-  /** Messages kept per topic, about (Redis trims whole blocks: MAXLEN ~). Default 1000. */
+  /**
+   * Messages a resume may replay per topic (default 1000). Redis trims the stream in whole blocks (MAXLEN ~), so it
+   * holds up to about 100 more; older ones are never replayed.
+   */
   maxLength?: number;
   /** Age past which a message is no longer replayed, and after which a quiet topic's stream expires (ms; 0: no age bound). Default 300000. */
   maxAgeMs?: number;
@@ -98,7 +101,8 @@ export class StreamsModeBackplane extends RedisBackplaneBase {
     const epoch = text(epochReply);
     const top = integer(topReply);
     const none = (): HistoryResult => ({ recovered: false, messages: [], epoch, offset: top });
-    if (epoch === null || epoch !== since.epoch || since.offset > top || top - since.offset > limit) return none();
+    // Redis trims whole blocks (MAXLEN ~): the length bound is applied here exactly.
+    if (epoch === null || epoch !== since.epoch || since.offset > top || top - since.offset > Math.min(limit, this.maxLength)) return none();
     if (since.offset === top) return { recovered: true, messages: [], epoch, offset: top };
     const entries = await this.#read(keys.stream, since.offset, top - since.offset);
     const oldest = this.maxAgeMs > 0 ? Date.now() - this.maxAgeMs : -Infinity;

@@ -9,6 +9,8 @@ import { Context, type ContextOptions } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { ConnOptsLike } from '../../src/api/conn-opts.js';
 import { PUBSUB_PROTOCOL } from '../../src/api/pubsub-envelope.js';
+import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions, type RedisClientLike } from '../../src/redis/index.js';
+import type { RedisServer } from './redis.js';
 import { AsyncQueue, withTimeout } from './ws-async.js';
 
 /** A listener whose connections subscribe to their URL's topic. */
@@ -64,4 +66,25 @@ export async function until(check: () => boolean, timeoutMs: number, what: strin
     if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** A node: a topic server whose context uses a Redis backplane. */
+export interface BackplaneNode extends TopicServer {
+  backplane: RedisBackplane;
+  client: RedisClientLike & { destroy(): void };
+}
+
+/** Starts a topic server on a Redis backplane (its own node-redis client, closed after the test). */
+export async function startNode(
+  t: TestContext,
+  redis: RedisServer,
+  options: Omit<RedisBackplaneOptions, 'client'> & { context?: ContextOptions } = {},
+): Promise<BackplaneNode> {
+  const client = (await redis.client()) as unknown as RedisClientLike & { destroy(): void };
+  const { context, ...backplaneOptions } = options;
+  const backplane = redisBackplane({ client, ...backplaneOptions });
+  const server = await startTopicServer(t, { context: { ...context, pubsub: { ...context?.pubsub, backplane } } });
+  server.ctx.pubsub.onGap = () => undefined; // counted in stats; not logged
+  server.ctx.pubsub.onError = () => undefined;
+  return { ...server, backplane, client };
 }
