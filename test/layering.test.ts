@@ -48,6 +48,21 @@ test('src/transport never imports the public api layer', () => {
   }
 });
 
+test('the core never reaches for the Redis integration (src/redis) or the CLI; src/redis never for the CLI', () => {
+  for (const layer of ['src/protocol', 'src/transport', 'src/api']) {
+    for (const file of sources(join(root, layer))) {
+      for (const spec of imports(file)) {
+        assert.ok(!/(^|\/)(redis|cli)\//.test(spec.replace(/^\.\.\//, '')), `${relative(root, file)} imports ${spec}`);
+      }
+    }
+  }
+  const redis = sources(join(root, 'src/redis'));
+  assert.ok(redis.length > 3);
+  for (const file of redis) {
+    for (const spec of imports(file)) assert.ok(!spec.includes('/cli/') && !spec.startsWith('../cli'), `${relative(root, file)} imports ${spec}`);
+  }
+});
+
 test('errors.ts and protocol/constants.ts are leaves', () => {
   for (const leaf of ['src/errors.ts', 'src/protocol/constants.ts']) {
     assert.deepEqual(imports(join(root, leaf)), [], `${leaf} imports something`);

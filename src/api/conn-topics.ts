@@ -174,8 +174,9 @@ export abstract class ConnTopics extends ConnReceiving {
     const compressed = setup !== null && (message.compress ?? form.atLeast(setup.threshold));
     let frame: Buffer | null = null;
     if (!transport.isClient && (!compressed || sharesCompression(setup!))) frame = compressed ? form.deflatedFrame(setup!) : form.frame();
-    const pending = transport.pendingBytes;
-    if (pending !== 0 && pending + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes) {
+    // The cap applies to what is left over from earlier turns: a burst published in one turn is not slowness.
+    const backlog = transport.backlogBytes;
+    if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes) {
       return this.#slow(transport, message, limits);
     }
     const sent = frame !== null ? transport.sendFrame(frame) : transport.send(form.opcode, form.data, true, compressed);
@@ -196,7 +197,7 @@ export abstract class ConnTopics extends ConnReceiving {
         return this.#dropped(limits);
       case 'close': {
         limits.stats.closedSlow++;
-        const error = new PolicyViolationError(`slow subscriber: ${transport.pendingBytes} bytes unsent, cap ${limits.maxQueuedBytes} (maxQueuedBytes)`);
+        const error = new PolicyViolationError(`slow subscriber: ${transport.backlogBytes} bytes unsent, cap ${limits.maxQueuedBytes} (maxQueuedBytes)`);
         transport.closeWithError(error, 1008, 'slow subscriber');
         if (this._state === 'open') this._state = 'closing';
         return -1;

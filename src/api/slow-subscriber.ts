@@ -1,7 +1,8 @@
 /**
  * Slow subscribers: a subscriber whose unsent bytes would pass the cap (`maxQueuedBytes`) when a published message
  * arrives is handled by the policy, so one peer that stops reading cannot grow the server's memory or hold the
- * others back:
+ * others back. The bytes counted are those left over from earlier event-loop turns: what one turn publishes leaves
+ * together at its end, so a burst is not mistaken for slowness (memory per subscriber: the cap plus one turn).
  * - `'drop'`: the message is not sent to it, and counted;
  * - `'close'`: the connection is closed with 1008 (RFC 6455 §7.4.1, policy violation);
  * - `'latest'`: only the newest message of each topic is kept for it and sent once its socket has drained (older

@@ -56,6 +56,7 @@ export class Sender implements TurnCorked {
   #compressedFragment = 0;
   #releasing = false; // a compressed job's frame and what was held behind it are being written
   #turnCorked = false; // corked until the event-loop turn ends (shared frames, see writeShared)
+  #turnBytes = 0; // bytes of shared frames written during this turn
 
   constructor(stream: Duplex, session: Session, host: SenderHost, codec: ZlibCodec | null) {
     this.#stream = stream;
@@ -164,12 +165,19 @@ export class Sender implements TurnCorked {
       uncorkWhenTurnEnds(this);
     }
     this.#written += frame.length;
+    this.#turnBytes += frame.length;
     stream.write(frame);
+  }
+
+  /** Bytes of shared frames written during the current event-loop turn (they leave when it ends). */
+  get turnBytes(): number {
+    return this.#turnBytes;
   }
 
   /** @internal The event-loop turn ended (turn-cork.ts): what was written during it leaves now. */
   uncorkTurn(): void {
     this.#turnCorked = false;
+    this.#turnBytes = 0;
     this.#stream.uncork();
   }
 

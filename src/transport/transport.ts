@@ -196,6 +196,16 @@ export class Transport implements SessionHandler, SenderHost, KeepaliveHost, Rat
     return frame.length;
   }
 
+  /**
+   * Bytes still unsent from before the current event-loop turn: {@link pendingBytes} without the shared frames
+   * written during this turn (they leave together when it ends). What a peer that does not read lets pile up; a
+   * burst published in one turn does not count until the turn is over.
+   */
+  get backlogBytes(): number {
+    const backlog = this.#sender.pendingBytes - this.#sender.turnBytes;
+    return backlog > 0 ? backlog : 0;
+  }
+
   /** The connection's compression settings when permessage-deflate was agreed, else null (see sendFrame). */
   get deflateSetup(): Readonly<DeflateSetup> | null {
     return this.#codec?.setup ?? null;

@@ -11,7 +11,9 @@ import type { ConnOptsLike } from '../../src/api/conn-opts.js';
 import { PUBSUB_PROTOCOL } from '../../src/api/pubsub-envelope.js';
 import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions, type RedisClientLike } from '../../src/redis/index.js';
 import type { RedisServer } from './redis.js';
+import WebSocket from 'ws';
 import { AsyncQueue, withTimeout } from './ws-async.js';
+import { wrapWs, type WsPeer } from './ws-peers.js';
 
 /** A listener whose connections subscribe to their URL's topic. */
 export interface TopicServer {
@@ -87,4 +89,44 @@ export async function startNode(
   server.ctx.pubsub.onGap = () => undefined; // counted in stats; not logged
   server.ctx.pubsub.onError = () => undefined;
   return { ...server, backplane, client };
+}
+
+/** A frame of the nopoll.pubsub.v1 subprotocol as a test reads it. */
+export type V1Frame = {
+  topic: string;
+  offset: number | null;
+  epoch: string | null;
+  data: string;
+  binary?: boolean;
+  recovered?: boolean;
+  gap?: boolean;
+  missed?: number | null;
+};
+
+/** A `ws` client of the nopoll.pubsub.v1 subprotocol whose frames are collected from the first one on. */
+export interface V1Subscriber {
+  peer: WsPeer;
+  frames: V1Frame[];
+}
+
+/** Opens a nopoll.pubsub.v1 subscriber (its message listener is in place before the handshake completes). */
+export async function openV1(url: string): Promise<V1Subscriber> {
+  const frames: V1Frame[] = [];
+  const ws = new WebSocket(url, PUBSUB_PROTOCOL);
+  ws.on('message', (data) => frames.push(JSON.parse(String(data)) as V1Frame));
+  const peer = wrapWs(ws);
+  try {
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      5000,
+      `opening ${url}`,
+    );
+  } catch (error) {
+    ws.terminate();
+    throw error;
+  }
+  return { peer, frames };
 }

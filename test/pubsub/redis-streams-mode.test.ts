@@ -8,16 +8,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Context } from '../../src/api/context.js';
-import { PUBSUB_PROTOCOL } from '../../src/api/pubsub-envelope.js';
 import { topicKeys } from '../../src/redis/wire.js';
-import { startNode, until, type BackplaneNode } from '../helpers/pubsub.js';
+import { openV1, startNode, until, type BackplaneNode, type V1Subscriber } from '../helpers/pubsub.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
 import { delay, withTimeout } from '../helpers/ws-async.js';
-import { openWs, type WsPeer } from '../helpers/ws-peers.js';
 
 const skip = hasRedis() ? false : 'redis-server is not installed (apt-get install redis-server)';
-
-type Frame = { topic: string; offset: number; epoch: string; data: string; recovered?: boolean; gap?: boolean };
 
 /** Waits until `node` receives `topic` from Redis (its channel subscription is in place). */
 async function subscribedOnRedis(redis: RedisServer, topic: string, nodes: number): Promise<void> {
@@ -30,18 +26,10 @@ async function subscribedOnRedis(redis: RedisServer, topic: string, nodes: numbe
   throw new Error(`${topic}: not subscribed by ${nodes} nodes`);
 }
 
-/** Collects the JSON frames of a nopoll.pubsub.v1 peer. */
-function collect(peer: WsPeer): Frame[] {
-  const frames: Frame[] = [];
-  peer.ws.on('message', (data) => frames.push(JSON.parse(String(data)) as Frame));
-  return frames;
-}
-
-async function v1(node: BackplaneNode, topic: string, query?: string): Promise<{ peer: WsPeer; frames: Frame[] }> {
-  const peer = await openWs(node.url(topic, query), PUBSUB_PROTOCOL);
-  const frames = collect(peer);
+async function v1(node: BackplaneNode, topic: string, query?: string): Promise<V1Subscriber> {
+  const subscriber = await openV1(node.url(topic, query));
   await node.ready.next();
-  return { peer, frames };
+  return subscriber;
 }
 
 describe('redis backplane, streams mode', { skip }, () => {
@@ -91,7 +79,7 @@ describe('redis backplane, streams mode', { skip }, () => {
     ]);
     // The server API itself: resumeTopic resolves with the outcome.
     const serverConn = [...b.ctx.conns][0]!;
-    const recovery = await serverConn.resumeTopic('other-topic', { epoch: at.epoch, offset: 1 });
+    const recovery = await serverConn.resumeTopic('other-topic', { epoch: at.epoch!, offset: 1 });
     assert.equal(recovery.recovered, false, 'another topic has another epoch');
     // Trimmed: 40 more messages, the stream keeps about 20.
     for (let i = 0; i < 40; i++) a.ctx.publish('chat', `more ${i}`);

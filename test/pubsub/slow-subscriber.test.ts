@@ -28,8 +28,8 @@ interface Setup {
   fastGot: string[];
 }
 
-async function setup(t: TestContext, policy: SlowSubscriberPolicy, topics: string[]): Promise<Setup> {
-  const server = await startTopicServer(t, { context: { pubsub: { maxQueuedBytes: CAP, slowSubscriber: policy } } });
+async function setup(t: TestContext, policy: SlowSubscriberPolicy, topics: string[], closeTimeoutMs = 500): Promise<Setup> {
+  const server = await startTopicServer(t, { context: { closeTimeoutMs, pubsub: { maxQueuedBytes: CAP, slowSubscriber: policy } } });
   const slow = await rawUpgrade(server.port, '127.0.0.1', `/${topics[0]}`);
   t.after(() => slow.destroy());
   const slowConn = await server.ready.next();
@@ -98,7 +98,8 @@ describe('slow subscribers', () => {
 
   it("'close': the slow one is closed with 1008 after what it was sent; the others go on", async (t) => {
     const topics = ['t'];
-    const s = await setup(t, 'close', topics);
+    // The closing handshake waits for the peer long enough for the test to read what it was sent.
+    const s = await setup(t, 'close', topics, 30_000);
     await publishPaced(s, topics);
     const serverFast = [...s.server.ctx.conns].find((c) => c !== s.slowConn)!;
     await until(() => s.fastGot.length === COUNT, 15_000, `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`);
@@ -108,6 +109,7 @@ describe('slow subscribers', () => {
     const close = frames[frames.length - 1]!;
     assert.equal(close.payload.readUInt16BE(0), 1008);
     assert.ok(frames.slice(0, -1).every((f, i) => label(f) === `t:${i}`), 'what it had been sent came first, in order');
+    s.slow.destroy();
     const info = await withTimeout(s.slowConn.closed, 5000, 'the slow connection ends');
     assert.equal(info.error?.name, 'PolicyViolationError');
   });
