@@ -30,6 +30,8 @@ export type ErrorCode =
   | 'NOPOLL_ERR_ABORTED'
   | 'NOPOLL_ERR_TLS'
   | 'NOPOLL_ERR_CONNECT'
+  | 'NOPOLL_ERR_PROXY'
+  | 'NOPOLL_ERR_REDIRECT'
   | 'NOPOLL_ERR_BACKPLANE';
 
 /** Base class of every nopoll error. */
@@ -121,8 +123,8 @@ export class TimeoutError extends NopollError {
   /**
    * Which wait timed out: 'handshake' (client connect + handshake, or a server waiting for the request), 'tls' (a TLS
    * handshake), 'close' (the closing handshake), 'idle' (nothing received), 'heartbeat' (a ping unanswered), 'sniff'
-   * (a connection on a shared port that no protocol claimed in time), and the waits with `timeoutMs`: 'ready',
-   * 'read', 'flush', 'accept'.
+   * (a connection on a shared port that no protocol claimed in time), 'proxy' (no tunnel through a proxy within the
+   * connect timeout), and the waits with `timeoutMs`: 'ready', 'read', 'flush', 'accept', 'drain'.
    */
   readonly phase: string;
   constructor(phase: string, message?: string) {
@@ -153,6 +155,62 @@ export class ConnectError extends NopollError {
 export class TlsError extends NopollError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('NOPOLL_ERR_TLS', message, options);
+  }
+}
+
+/**
+ * What went wrong with a proxy: `'connect'` it could not be reached, `'tls'` the TLS handshake with an `https://`
+ * proxy failed, `'auth'` it wants credentials or refused the ones given (HTTP 407, a SOCKS5 authentication
+ * refusal), `'refused'` it would not open the tunnel (HTTP 403 or another non-2xx answer, a SOCKS5 reply other than
+ * success), `'protocol'` it answered something that is not HTTP or SOCKS5, or closed before answering.
+ */
+export type ProxyFailure = 'connect' | 'tls' | 'auth' | 'refused' | 'protocol';
+
+/**
+ * A proxy (HTTP CONNECT, HTTPS, SOCKS5) did not open the tunnel to the WebSocket server. `proxy` names it without
+ * its credentials; `status` is the HTTP status it answered to CONNECT and `socksReply` the SOCKS5 reply code
+ * (RFC 1928 §6: 1 general failure ... 8 address type not supported), each 0 when there was none.
+ */
+export class ProxyError extends NopollError {
+  /** The kind of failure. */
+  readonly failure: ProxyFailure;
+  /** The proxy's URL, credentials removed. */
+  readonly proxy: string;
+  /** HTTP status of the proxy's answer to CONNECT (407, 403, 502...); 0 when none. */
+  readonly status: number;
+  /** SOCKS5 reply code (RFC 1928 §6), or 0xff when no authentication method was acceptable; 0 when none. */
+  readonly socksReply: number;
+  constructor(
+    failure: ProxyFailure,
+    proxy: string,
+    message: string,
+    details: { status?: number; socksReply?: number; cause?: unknown } = {},
+  ) {
+    super('NOPOLL_ERR_PROXY', message, details.cause !== undefined ? { cause: details.cause } : undefined);
+    this.failure = failure;
+    this.proxy = proxy;
+    this.status = details.status ?? 0;
+    this.socksReply = details.socksReply ?? 0;
+  }
+}
+
+/**
+ * A redirect could not be followed: more than `maxRedirects`, a `wss:` to `ws:` downgrade not allowed, a Location
+ * that is not a WebSocket URL, or a redirect from a network server to a unix socket. A redirect that is not
+ * followed at all (`followRedirects` off) is a {@link HandshakeError} with the 3xx status.
+ */
+export class RedirectError extends NopollError {
+  /** The 3xx status received. */
+  readonly status: number;
+  /** The Location received (as sent, possibly relative). */
+  readonly location: string;
+  /** Redirects followed before this one. */
+  readonly redirects: number;
+  constructor(message: string, status: number, location: string, redirects: number) {
+    super('NOPOLL_ERR_REDIRECT', message);
+    this.status = status;
+    this.location = location;
+    this.redirects = redirects;
   }
 }
 

@@ -7,19 +7,28 @@ export { Listener, type ListenOptions } from './api/listener.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';
+export { checkProxy, type ProxyOption, type ProxyOptions } from './api/proxy.js';
+export type { ProxyEnv } from './transport/proxy-env.js';
+export {
+  backoffDelay,
+  isTransientFailure,
+  ReconnectingConn,
+  type ReconnectAttempt,
+  type ReconnectPolicy,
+  type ReconnectState,
+} from './api/reconnect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
 export {
   SslProtocol,
-  type CertificateEntry,
-  type CertificateInput,
   type PemSource,
   type PostTlsCheckHandler,
   type TlsContextCreator,
   type TlsContextInfo,
   type TlsOptions,
   type TlsVersion,
-} from './api/tls.js';
+} from './api/tls-options.js';
+export type { CertificateEntry, CertificateInput } from './api/certificate-store.js';
 export type { SendOptions } from './api/conn.js';
 export { DEFAULT_DEFLATE_THRESHOLD, type PerMessageDeflateOptions } from './api/deflate-options.js';
 export type { DeflateAgreement, DeflateParams } from './protocol/extensions/deflate-params.js';
@@ -27,8 +36,6 @@ export { deflateConcurrency, deflateStats, setDeflateConcurrency, trimDeflatePoo
 export { DEFAULT_INBOUND_BUDGET, inboundBudgetStats, setInboundBudget } from './transport/inbound-budget.js';
 export { DEFAULT_MESSAGE_RATE_WINDOW_MS, DEFAULT_MIN_MESSAGE_RATE } from './transport/rate-guard.js';
 export {
-  getTlsAcceptHook,
-  setTlsAcceptHook,
   sharePort,
   sniff,
   type ProtocolDetector,
@@ -36,7 +43,6 @@ export {
   type SharePortOptions,
   type SniffOptions,
   type SniffResult,
-  type TlsAcceptHook,
 } from './api/port-sharing.js';
 export { attach, UpgradeRouter, type EndpointTarget, type UpgradeRouterOptions } from './api/attach.js';
 export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn-stream.js';

@@ -22,6 +22,19 @@ function imports(file: string): string[] {
   return [...text.matchAll(/(?:^|\n)\s*(?:import|export)\b[^'"]*?from\s+['"]([^'"]+)['"]/g)].map((m) => m[1]!);
 }
 
+// The imports that exist at run time: `import type`, `export type` and lists of `type` names vanish when compiled.
+function runtimeImports(file: string): string[] {
+  const text = readFileSync(file, 'utf8');
+  const out: string[] = [];
+  for (const m of text.matchAll(/(?:^|\n)\s*(import|export)\s+(type\s+)?([^'";]*?)\s*from\s+['"]([^'"]+)['"]/g)) {
+    if (m[2] !== undefined) continue;
+    const names = /^\{([^}]*)\}$/.exec(m[3]!.trim());
+    if (names !== null && names[1]!.split(',').every((n) => n.trim() === '' || n.trim().startsWith('type '))) continue;
+    out.push(m[4]!);
+  }
+  return out;
+}
+
 const IO_MODULES = /^(node:)?(net|tls|http|https|http2|zlib|timers|timers\/promises|dgram|fs|child_process|worker_threads)$/;
 
 test('src/protocol is pure: no I/O modules, no timers, no imports from transport or api', () => {
@@ -75,6 +88,43 @@ test('the library (outside the CLI) has no runtime dependencies', () => {
   for (const file of sources(join(root, 'src'))) {
     for (const spec of imports(file)) {
       assert.ok(spec.startsWith('.') || spec.startsWith('node:'), `${relative(root, file)} imports the package ${spec}`);
+    }
+  }
+});
+
+test('no import cycles in src at run time (modules load in one order, each after what it uses)', () => {
+  const files = sources(join(root, 'src'));
+  const graph = new Map<string, string[]>();
+  for (const file of files) {
+    const deps = runtimeImports(file)
+      .filter((spec) => spec.startsWith('.'))
+      .map((spec) => join(file, '..', spec.replace(/\.js$/, '.ts')));
+    graph.set(file, deps);
+  }
+  // Depth-first search; a node met again while on the stack closes a cycle.
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (file: string): void => {
+    state.set(file, 'open');
+    stack.push(file);
+    for (const dep of graph.get(file) ?? []) {
+      if (!graph.has(dep)) continue;
+      if (state.get(dep) === 'open') cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => relative(root, f)).join(' -> '));
+      else if (!state.has(dep)) visit(dep);
+    }
+    stack.pop();
+    state.set(file, 'done');
+  };
+  for (const file of files) if (!state.has(file)) visit(file);
+  assert.deepEqual(cycles, []);
+});
+
+test('the command line uses the library only through its public entry (src/index.ts)', () => {
+  for (const file of sources(join(root, 'src/cli'))) {
+    for (const spec of imports(file)) {
+      if (!spec.startsWith('.')) continue;
+      assert.ok(spec === '../index.js' || /^\.\/[^/]+$/.test(spec), `${relative(root, file)} imports ${spec}`);
     }
   }
 });

@@ -1,7 +1,8 @@
 /**
  * Client connections: noPoll's `nopoll_conn_new`, `_new6`, `_new_opts` and `_new_with_socket` as one call
  * (`Conn.connect`): the target and options are checked and resolved first ({@link planClient}), then the
- * connection is started on them ({@link startClient}).
+ * connection is started on them ({@link startClient}). Around the handshake, what production clients need
+ * (docs/client.md): unix sockets, proxies (`proxy.ts`), redirects (`redirect.ts`).
  * @packageDocumentation
  */
 import { isIP, type Socket } from 'node:net';
@@ -11,9 +12,11 @@ import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
 import type { Conn } from './conn.js';
-import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsLike } from './conn-opts.js';
+import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
-import { prepareClientTls } from './tls.js';
+import { chooseProxy, proxyTunnel, type ProxyTunnel } from './proxy.js';
+import { CREDENTIAL_HEADERS, DEFAULT_MAX_REDIRECTS, nextRedirect, originOf, parseEndpoint, type Endpoint, type RedirectPolicy } from './redirect.js';
+import { prepareClientTls } from './client-tls.js';
 
 /** Where a client connects. */
 export interface ConnectTarget {
@@ -31,6 +34,22 @@ export interface ConnectTarget {
   socket?: Socket;
   /** Connect with TLS, as a `wss://` URL does (noPoll's `nopoll_conn_tls_new`); settings come from the `tls` option. */
   tls?: boolean;
+  /**
+   * Connect to this unix domain socket instead of `host`:`port` (what a `ws+unix:` URL says); `host` then only
+   * names the Host header (and the name TLS checks, unless `tls.serverName` is set).
+   */
+  socketPath?: string;
+}
+
+// What one handshake attempt goes to; a redirect makes the next one.
+interface Attempt {
+  endpoint: Endpoint;
+  hostName: string | undefined;
+  ipv6: boolean;
+  socket: Socket | undefined;
+  cookie: string | undefined;
+  extraHeaders: Array<[string, string]>;
+  redirects: number;
 }
 
 /** @internal A client connection resolved from its target and options, ready to start. */
@@ -39,17 +58,17 @@ export interface ClientPlan {
   port: number;
   maxFrameSize: number;
   secure: boolean;
-  target: ConnectTarget;
+  attempt: Attempt;
   hostHeader: string;
-  path: string;
   origin: string | null;
   protocols: string[];
-  cookie: string | undefined;
   extraHeaders: Array<[string, string]>;
   tlsPlan: ReturnType<typeof prepareClientTls> | null;
+  proxy: ProxyTunnel | null;
   deflateOffer: ReturnType<typeof clientDeflateOffer>;
   timeoutMs: number;
-  localAddress: string | undefined;
+  options: ConnOptsInit;
+  redirect: RedirectPolicy;
   settings: ReturnType<typeof sessionSettings>;
 }
 
@@ -59,68 +78,94 @@ export interface ClientPlan {
  * certificate file that cannot be read, a key that does not match).
  */
 export function planClient(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike): ClientPlan {
-  const t = normalizeTarget(target);
   const o = optsValues(opts);
-  const secure = t.tls === true;
-  const defaultPort = secure ? 443 : 80;
-  const port = Number(t.port ?? defaultPort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid port ${String(t.port)}`);
-  const path = t.path ?? '/';
+  return planAttempt(ctx, o, firstAttempt(target, o), {
+    follow: o.followRedirects === true,
+    max: o.maxRedirects ?? DEFAULT_MAX_REDIRECTS,
+    allowInsecure: o.allowInsecureRedirect === true,
+  });
+}
+
+// Resolves one attempt: Host header, credentials, TLS, compression offer, proxy. Throws for unusable options.
+function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: RedirectPolicy): ClientPlan {
+  const { endpoint } = attempt;
+  const { secure, port, path } = endpoint;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new TypeError(`invalid port ${String(port)}`);
   if (!path.startsWith('/')) throw new TypeError(`the request path must start with "/": ${path}`);
-  const name = t.hostName ?? t.host;
+  const name = attempt.hostName ?? endpoint.host;
+  const extraHeaders = [...attempt.extraHeaders];
+  if (endpoint.authorization !== undefined && !extraHeaders.some(([k]) => k.toLowerCase() === 'authorization')) {
+    extraHeaders.push(['Authorization', endpoint.authorization]);
+  }
+  const timeoutMs = o.connectTimeoutMs ?? ctx.connectTimeoutMs;
+  // A caller's socket or a unix socket is used as is; otherwise a proxy may carry the connection.
+  const proxyPlan = attempt.socket !== undefined || endpoint.socketPath !== undefined ? null : chooseProxy(o.proxy, o.proxyEnv, endpoint);
+  const limits = { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount };
   return {
-    host: t.host,
+    host: endpoint.host,
     port,
     maxFrameSize: o.maxFrameSize ?? ctx.maxFrameSize,
     secure,
-    target: t,
-    hostHeader: (isIP(name) === 6 ? `[${name}]` : name) + (port === defaultPort ? '' : `:${port}`),
-    path,
+    attempt,
+    hostHeader: (isIP(name) === 6 ? `[${name}]` : name) + (port === (secure ? 443 : 80) ? '' : `:${port}`),
     origin: o.origin === false || o.origin === undefined ? null : o.origin,
     protocols: o.protocols ? [...o.protocols] : [],
-    cookie: o.cookie,
-    extraHeaders: extraHeaderPairs(o.extraHeaders),
-    tlsPlan: secure ? prepareClientTls(ctx, o.tls, t.host) : null,
+    extraHeaders,
+    tlsPlan: secure ? prepareClientTls(ctx, o.tls, endpoint.host) : null,
+    proxy: proxyPlan === null ? null : proxyTunnel(proxyPlan, { host: endpoint.host, port, family: attempt.ipv6 ? 6 : 0 }, limits, timeoutMs),
     // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
     deflateOffer: clientDeflateOffer(o.perMessageDeflate),
-    timeoutMs: o.connectTimeoutMs ?? ctx.connectTimeoutMs,
-    localAddress: o.localAddress,
+    timeoutMs,
+    options: o,
+    redirect,
     settings: sessionSettings(o, ctx),
   };
 }
 
 /**
- * @internal Starts the connection `conn` (made for `plan`): connect, TLS when asked, the opening handshake, then
- * the session. Failures end the connection with why.
+ * @internal Starts the connection `conn` (made for `plan`): connect (through a proxy's tunnel when one applies), TLS
+ * when asked, the opening handshake, then the session; a redirect to follow starts it again at the new place.
+ * Failures end the connection with why.
  */
 export function startClient(conn: Conn, plan: ClientPlan): void {
   const ctx = conn.ctx;
-  const { hostHeader, path, origin, protocols, deflateOffer } = plan;
+  const { attempt, hostHeader, origin, protocols, deflateOffer, proxy } = plan;
+  const { endpoint } = attempt;
+  conn.host = endpoint.host;
+  conn.port = endpoint.port;
   Object.assign(conn.handshake, {
-    requestedUrl: path,
+    requestedUrl: endpoint.path,
     hostHeader,
     origin,
-    cookie: plan.cookie ?? null,
+    cookie: attempt.cookie ?? null,
     requestedProtocols: protocols,
   });
   const tls = plan.tlsPlan?.bind(conn, plan.timeoutMs) ?? null;
+  const tlsUpgrade = tls?.upgrade;
+  // Through a proxy: its tunnel first, then the server's TLS inside it (verified end to end).
+  const upgrade =
+    proxy === null
+      ? tlsUpgrade
+      : (socket: Socket, done: (error: Error | null, upgraded?: Socket) => void): void =>
+          proxy.step(socket, (error, tunnel) => (error || !tunnel || !tlsUpgrade ? done(error, tunnel) : tlsUpgrade(tunnel, done)));
   let pending: ReturnType<typeof connectClient>;
   try {
     pending = connectClient(
       {
-        host: plan.host,
-        port: plan.port,
-        family: plan.target.ipv6 ? 6 : 0,
-        localAddress: plan.localAddress,
-        socket: plan.target.socket,
-        upgrade: tls?.upgrade,
+        host: proxy?.host ?? endpoint.host,
+        port: proxy?.port ?? endpoint.port,
+        family: proxy === null && attempt.ipv6 ? 6 : 0,
+        path: endpoint.socketPath,
+        localAddress: plan.options.localAddress,
+        socket: attempt.socket,
+        upgrade,
         request: {
           host: hostHeader,
-          path,
+          path: endpoint.path,
           version: ctx.protocolVersion,
           origin,
           protocols,
-          ...(plan.cookie !== undefined ? { cookie: plan.cookie } : {}),
+          ...(attempt.cookie !== undefined ? { cookie: attempt.cookie } : {}),
           ...(deflateOffer !== null ? { extensions: formatExtensions([deflateOffer.offer]) } : {}),
           extraHeaders: plan.extraHeaders,
         },
@@ -128,10 +173,19 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
         timeoutMs: plan.timeoutMs,
         limits: { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount },
       },
-      (error, connected) => {
+      (error, connected, response) => {
         if (error || !connected) {
-          const failure = error ?? new Error('handshake failed');
-          conn.fail(tls ? tls.explain(failure) : failure);
+          let failure = error ?? new Error('handshake failed');
+          if (tls) failure = tls.explain(failure);
+          if (proxy) failure = proxy.explain(failure);
+          const redirect = attempt.socket === undefined ? nextRedirect(endpoint, response, plan.redirect, attempt.redirects) : null;
+          if (redirect === null) return conn.fail(failure);
+          if ('error' in redirect) return conn.fail(redirect.error);
+          try {
+            startClient(conn, planAttempt(ctx, plan.options, redirected(attempt, redirect.next), plan.redirect));
+          } catch (refused) {
+            conn.fail(refused as Error);
+          }
           return;
         }
         conn.handshake.headers = connected.result.headers;
@@ -150,16 +204,40 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
     ctx.unregister(conn);
     throw error;
   }
-  // A TLS step that ran at once (over a socket already connected) has attached its TLS socket already.
-  if (conn.stream === null) conn.attach(pending.socket, plan.secure);
+  // A TLS step that ran at once (over a socket already connected) has attached its TLS socket already; after a
+  // redirect, the new attempt's socket replaces the last one.
+  if (attempt.redirects > 0 || conn.stream === null) conn.attach(pending.socket, plan.secure);
 }
 
-function normalizeTarget(target: string | URL | ConnectTarget): ConnectTarget {
-  if (typeof target !== 'string' && !(target instanceof URL)) return target;
-  const url = typeof target === 'string' ? new URL(target) : target;
-  const tls = url.protocol === 'wss:' || url.protocol === 'https:';
-  if (!tls && url.protocol !== 'ws:' && url.protocol !== 'http:') throw new TypeError(`unsupported URL scheme ${url.protocol}`);
-  if (url.hash) throw new TypeError('a WebSocket URL has no fragment (RFC 6455 §3)');
-  const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { host, port: url.port ? Number(url.port) : tls ? 443 : 80, path: (url.pathname || '/') + url.search, tls };
+// The first attempt, from the target and options as given.
+function firstAttempt(target: string | URL | ConnectTarget, o: ConnOptsInit): Attempt {
+  const base = { cookie: o.cookie, extraHeaders: extraHeaderPairs(o.extraHeaders), redirects: 0 };
+  if (typeof target === 'string' || target instanceof URL) {
+    const endpoint = parseEndpoint(typeof target === 'string' ? new URL(target) : target);
+    return { endpoint, hostName: undefined, ipv6: false, socket: undefined, ...base };
+  }
+  const secure = target.tls === true;
+  const endpoint: Endpoint = {
+    secure,
+    host: target.host,
+    port: Number(target.port ?? (secure ? 443 : 80)),
+    socketPath: target.socketPath,
+    path: target.path ?? '/',
+    authorization: undefined,
+  };
+  return { endpoint, hostName: target.hostName, ipv6: target.ipv6 === true, socket: target.socket, ...base };
+}
+
+// The attempt after a redirect: a new endpoint; credentials dropped when it leaves the origin.
+function redirected(previous: Attempt, next: Endpoint): Attempt {
+  const sameOrigin = originOf(previous.endpoint) === originOf(next);
+  return {
+    endpoint: sameOrigin ? { ...next, authorization: next.authorization ?? previous.endpoint.authorization } : next,
+    hostName: sameOrigin ? previous.hostName : undefined,
+    ipv6: sameOrigin && previous.ipv6,
+    socket: undefined,
+    cookie: sameOrigin ? previous.cookie : undefined,
+    extraHeaders: sameOrigin ? previous.extraHeaders : previous.extraHeaders.filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())),
+    redirects: previous.redirects + 1,
+  };
 }

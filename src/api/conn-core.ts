@@ -67,6 +67,9 @@ export class ConnRare {
   inboxBytes = 0;
   /** The write mark of completePendingWrite. */
   flushedMark = 0;
+  /** The backpressure signal (conn-send.ts): the drain handler, and the cancel of its armed wait. */
+  onDrain: ((conn: Conn) => void) | null = null;
+  drainWatch: (() => void) | null = null;
 }
 /** @internal */
 export const NO_RARE: ConnRare = Object.freeze(new ConnRare());

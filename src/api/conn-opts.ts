@@ -4,7 +4,9 @@
  */
 import { MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 import { resolveDeflateOption, type PerMessageDeflateOptions } from './deflate-options.js';
-import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls.js';
+import type { ProxyEnv } from '../transport/proxy-env.js';
+import type { ProxyOption } from './proxy.js';
+import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls-options.js';
 
 /** Everything a connection or listener can be configured with. All fields are optional. */
 export interface ConnOptsInit {
@@ -79,6 +81,23 @@ export interface ConnOptsInit {
   perMessageDeflate?: boolean | PerMessageDeflateOptions;
   /** TLS settings: a `wss://` client's, or a TLS listener's (see `docs/tls.md`). */
   tls?: TlsOptions;
+  /**
+   * Client: connect through this proxy (`http://`, `https://`, `socks5://`, `socks5h://`; see `docs/client.md`).
+   * `false` connects directly even when `proxyEnv` would pick one. Not used for unix sockets or a caller's socket.
+   */
+  proxy?: ProxyOption | false;
+  /**
+   * Client: take the proxy from the environment when no `proxy` is given (off by default): `ws_proxy`/`wss_proxy`,
+   * `http_proxy`/`https_proxy`, `all_proxy` and `no_proxy`, lowercase or uppercase, as curl and undici read them.
+   * `true` reads `process.env`; an object is read instead of it.
+   */
+  proxyEnv?: boolean | ProxyEnv;
+  /** Client: follow 301, 302, 303, 307 and 308 answers to the handshake (default false). */
+  followRedirects?: boolean;
+  /** Client: most redirects followed before failing with a RedirectError (default 10). */
+  maxRedirects?: number;
+  /** Client: allow a redirect from `wss:` to `ws:` (default false: refused with a RedirectError). */
+  allowInsecureRedirect?: boolean;
 }
 
 /** A validated option set with noPoll's setter names. Pass it, or a plain {@link ConnOptsInit}, where options go. */
@@ -219,7 +238,7 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
       throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
     }
   }
-  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections', 'minMessageRate', 'messageRateWindowMs'] as const) {
+  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections', 'minMessageRate', 'messageRateWindowMs', 'maxRedirects'] as const) {
     const value = opts[name];
     const max = name === 'maxConnections' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1;
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > max)) {

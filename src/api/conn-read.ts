@@ -6,6 +6,7 @@
  * @packageDocumentation
  */
 import { AbortError } from '../errors.js';
+import { wait } from './wait.js';
 
 /** Options of `conn.read()`. */
 export interface ReadOptions {
@@ -112,38 +113,24 @@ export class ReadBuffer {
    * was read.
    */
   read(n: number, options: ReadOptions): Promise<Buffer | null> {
-    const { signal, timeoutMs } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
+    if (options.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
     if (options.block === false) return Promise.resolve(this.take(n));
     if (this.#bytes >= n || this.#ended) return Promise.resolve(this.#takeOrEnd(n));
-    return new Promise<Buffer | null>((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const finish = (): void => {
-        if (timer !== null) clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        const list = this.#waiters;
-        if (list !== null) {
-          const at = list.indexOf(waiter);
-          if (at >= 0) list.splice(at, 1);
-        }
-      };
-      const waiter: ReadWaiter = {
-        n,
-        settle: (value) => {
-          finish();
-          resolve(value);
-        },
-      };
-      const onAbort = (): void => {
-        finish();
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      (this.#waiters ??= []).push(waiter);
-      if (timeoutMs !== undefined && timeoutMs > 0) {
-        timer = setTimeout(() => waiter.settle(this.#takeOrEnd(n) ?? EMPTY), timeoutMs);
-      }
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return wait<Buffer | null>(
+      options,
+      'read',
+      (settle) => {
+        const waiter: ReadWaiter = { n, settle };
+        (this.#waiters ??= []).push(waiter);
+        return () => {
+          const list = this.#waiters;
+          const at = list === null ? -1 : list.indexOf(waiter);
+          if (at >= 0) list!.splice(at, 1);
+        };
+      },
+      // Out of time: what is there, possibly nothing.
+      (settle) => settle(this.#takeOrEnd(n) ?? EMPTY),
+    );
   }
 
   #takeOrEnd(n: number): Buffer | null {

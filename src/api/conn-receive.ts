@@ -8,7 +8,6 @@
 import { InvalidStateError } from '../errors.js';
 import { Opcode } from '../protocol/constants.js';
 import { inboundBudget } from '../transport/inbound-budget.js';
-import type { TransportEvents } from '../transport/transport.js';
 import { messageIterator } from './conn-iter.js';
 import { ReadBuffer, type InputFlow, type ReadOptions } from './conn-read.js';
 import { NO_RARE, type OnMessageStreamHandler } from './conn-core.js';
@@ -27,7 +26,7 @@ const INBOX_RESUME_BYTES = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
 
 /** Receiving; see {@link Conn}. */
-export abstract class ConnReceiving extends ConnSending implements Omit<TransportEvents, 'transportCloseFrame' | 'transportClosed'> {
+export abstract class ConnReceiving extends ConnSending {
   /** @internal A handler threw or rejected: reported, and the connection closed with 1011 (RFC 6455 §7.4.1). */
   protected handlerFailed(error: unknown): void {
     this.ctx.handlerError(error, this as unknown as Conn);
@@ -165,9 +164,6 @@ export abstract class ConnReceiving extends ConnSending implements Omit<Transpor
       };
     });
   }
-
-  /** @internal Why a wait on this connection failed: it ended (with its failure as the cause). */
-  protected abstract endError(): Error;
 
   /**
    * The messages no handler took, as an async iterator (`for await (const msg of conn.messages({ signal }))`).

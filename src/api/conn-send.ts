@@ -6,7 +6,8 @@
  */
 import { Opcode } from '../protocol/constants.js';
 import { OutgoingMessages } from '../protocol/outgoing.js';
-import { ConnCore } from './conn-core.js';
+import { ConnCore, NO_RARE } from './conn-core.js';
+import { untilEmpty } from './conn-drain.js';
 import type { Conn } from './conn.js';
 import { MessageWriter, type MessageWriterOptions } from './message-stream.js';
 import { wait, type WaitOptions } from './wait.js';
@@ -79,6 +80,7 @@ export abstract class ConnSending extends ConnCore {
       const sent = transport.send(opcode, data, fin, compress);
       // The write limit (policy 'close') started the closing handshake.
       if (sent < 0 && !transport.open) this._state = 'closing';
+      if (this._rare.onDrain !== null && this._rare.drainWatch === null) this.#armDrain();
       return sent;
     }
     if (this._state !== 'connecting' || this.role !== 'client') return -1;
@@ -146,6 +148,63 @@ export abstract class ConnSending extends ConnCore {
   sendStream(options?: MessageWriterOptions): MessageWriter {
     return new MessageWriter(this as unknown as Conn, options);
   }
+
+  // ---- backpressure signal (docs/client.md) ----
+
+  /**
+   * True when the bytes not sent yet ({@link pendingWriteBytes}, compression queue included) are at or past the
+   * stream's high-water mark (`writableHighWaterMark`, 16 KiB by default in Node 20): what a `false` from Node's
+   * `writable.write()` says. Check it after a send (its return value is unchanged); then {@link onDrain} or
+   * `await conn.drained()` tells when the queue has emptied. False before the handshake and after the end.
+   */
+  get needsDrain(): boolean {
+    const transport = this._transport;
+    const stream = this._stream;
+    if (transport === null || stream === null || this._state === 'closed') return false;
+    return transport.pendingBytes >= stream.writableHighWaterMark;
+  }
+
+  /**
+   * Called once the queue has emptied after a send left {@link needsDrain} true (compression included). A throw
+   * is reported to `onError`.
+   */
+  get onDrain(): ((conn: Conn) => void) | null {
+    return this._rare.onDrain;
+  }
+  set onDrain(handler: ((conn: Conn) => void) | null) {
+    if (handler === null && this._rare === NO_RARE) return;
+    this.own().onDrain = handler;
+  }
+
+  /**
+   * Resolves at once when {@link needsDrain} is false, else once the queue has emptied. Rejects with
+   * ConnectionClosedError when the connection ends first, TimeoutError (phase `'drain'`) or AbortError.
+   */
+  drained(options: WaitOptions = {}): Promise<void> {
+    if (this._state === 'closed') return Promise.reject(this.endError());
+    if (!this.needsDrain) return Promise.resolve();
+    const transport = this._transport!;
+    return wait(options, 'drain', (resolve, reject) => untilEmpty(transport, (error) => (error ? reject(error) : resolve())));
+  }
+
+  // A send left the queue past the mark while onDrain is set: call it once the queue has emptied.
+  #armDrain(): void {
+    if (!this.needsDrain) return;
+    const rare = this.own();
+    rare.drainWatch = untilEmpty(this._transport!, (error) => {
+      rare.drainWatch = null;
+      const handler = rare.onDrain;
+      if (error !== undefined || handler === null) return;
+      try {
+        handler(this as unknown as Conn);
+      } catch (failure) {
+        this.ctx.handlerError(failure, this as unknown as Conn);
+      }
+    });
+  }
+
+  /** @internal Why a wait on this connection failed: it ended (with its failure as the cause). */
+  protected abstract endError(): Error;
 
   /** Resolves once every byte queued before the call reached the kernel (`nopoll_conn_flush_writes`, without sleeping). */
   flushWrites(options: WaitOptions = {}): Promise<void> {

@@ -113,6 +113,8 @@ export class Conn extends ConnTopics {
 
   /** @internal The stream is known (connect started, or accepted). */
   attach(stream: Duplex, tls: boolean): void {
+    // A redirect replaces the stream of the attempt before: its close no longer means anything.
+    if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
     this._tls = tls;
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.

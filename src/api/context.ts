@@ -3,7 +3,6 @@
  * and the loop wait.
  * @packageDocumentation
  */
-import { AbortError } from '../errors.js';
 import { WEBSOCKET_VERSION } from '../protocol/constants.js';
 import { DEFAULT_LIMITS, MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 import { DEFAULT_MESSAGE_RATE_WINDOW_MS, DEFAULT_MIN_MESSAGE_RATE } from '../transport/rate-guard.js';
@@ -20,7 +19,9 @@ import type {
 } from './handlers.js';
 import type { Listener } from './listener.js';
 import { PubSub, type PublishOptions, type PubSubOptions } from './pubsub.js';
-import { CertificateStore, type CertificateEntry, type PemSource, type PostTlsCheckHandler, type TlsContextCreator } from './tls.js';
+import { wait } from './wait.js';
+import { CertificateStore, type CertificateEntry } from './certificate-store.js';
+import type { PemSource, PostTlsCheckHandler, TlsContextCreator } from './tls-options.js';
 
 /** Context-wide defaults. */
 export interface ContextOptions {
@@ -266,28 +267,21 @@ export class Context {
    * can be called again after it returns. A timeout of 0 (or none) waits until stopped.
    */
   loopWait(timeoutMs = 0, options: { signal?: AbortSignal } = {}): Promise<LoopWaitResult> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-    return new Promise<LoopWaitResult>((resolve, reject) => {
-      // A ref'd timer keeps the process alive while waiting, as noPoll's blocking loop does.
-      const timer =
-        timeoutMs > 0 ? setTimeout(() => settle('timeout'), timeoutMs) : setInterval(() => undefined, 1 << 30);
-      const onAbort = (): void => {
-        cleanup();
-        reject(new AbortError(undefined, { cause: signal?.reason }));
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        this.#loopWaiters.delete(settle);
-        signal?.removeEventListener('abort', onAbort);
-      };
-      const settle = (result: LoopWaitResult): void => {
-        cleanup();
-        resolve(result);
-      };
-      this.#loopWaiters.add(settle);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    const waitOptions = options.signal !== undefined ? { timeoutMs, signal: options.signal } : { timeoutMs };
+    return wait<LoopWaitResult>(
+      waitOptions,
+      'loop',
+      (settle) => {
+        // Without a timeout, a ref'd timer keeps the process alive while waiting, as noPoll's blocking loop does.
+        const keepAlive = timeoutMs > 0 ? null : setInterval(() => undefined, 1 << 30);
+        this.#loopWaiters.add(settle);
+        return () => {
+          if (keepAlive !== null) clearInterval(keepAlive);
+          this.#loopWaiters.delete(settle);
+        };
+      },
+      (settle) => settle('timeout'),
+    );
   }
 
   /** Makes every pending {@link loopWait} return `'stopped'` (`nopoll_loop_stop`). */

@@ -7,34 +7,37 @@
 import type { IncomingMessage } from 'node:http';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { AbortError, ConnectError, HandshakeError, InvalidStateError, TimeoutError } from '../errors.js';
+import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
 import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
-import { Conn, type WaitOptions } from './conn.js';
+import { listenUnix } from '../transport/unix-listen.js';
+import { Conn } from './conn.js';
 import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { PublishOptions } from './pubsub.js';
+import { wait, type WaitOptions } from './wait.js';
 import { serverDeflateSession } from './deflate-options.js';
-import { completeTlsAccept } from './port-sharing.js';
-import {
-  acceptTlsConn,
-  enableListenerTls,
-  isTlsListener,
-  listenerCertificate,
-  prepareListenerTls,
-  setListenerCertificate,
-  type CertificateEntry,
-  type CertificateInput,
-  type PemSource,
-} from './tls.js';
+import type { CertificateEntry, CertificateInput } from './certificate-store.js';
+import { ListenerTls, prepareListenerTls } from './listener-tls.js';
+import type { PemSource } from './tls-options.js';
 
 /** Where and how to listen. */
 export interface ListenOptions {
   /** Address to bind (default `0.0.0.0`, or `::` with `ipv6`). */
   host?: string;
-  /** Port; 0 picks a free one, read it back from {@link Listener.port}. */
-  port: number | string;
+  /** Port; 0 picks a free one, read it back from {@link Listener.port}. Not with `path`. */
+  port?: number | string;
+  /**
+   * Listen on this unix domain socket path instead of a TCP port (clients connect with `ws+unix:` URLs); `tls`
+   * works the same. A stale socket file left at the path by a process that died is removed first (see
+   * `removeStaleSocket`); Node removes the file when the listener closes.
+   */
+  path?: string;
+  /** With `path`: remove a socket file nobody accepts on before listening (default true). Other files are never removed. */
+  removeStaleSocket?: boolean;
+  /** With `path`: make the socket file readable and writable by every user (default: the process's umask decides). */
+  socketAccessAll?: boolean;
   /** IPv6 listener (noPoll's `nopoll_listener_new6`); `0.0.0.0` is refused then. */
   ipv6?: boolean;
   /** Options applied to every accepted connection (frame limit, Origin policy, subprotocols, timeouts). */
@@ -65,20 +68,25 @@ export class Listener {
   readonly opts: ConnOptsInit;
   /** The address bound. */
   readonly host: string;
-  /** The port bound (the real one when 0 was asked). */
+  /** The port bound (the real one when 0 was asked); 0 on a unix socket. */
   readonly port: number;
+  /** The unix socket path listened on, or null for TCP. */
+  readonly path: string | null;
   readonly #server: Server | null;
   #open = true;
   readonly #queue: Conn[] = [];
   readonly #acceptWaiters: Array<{ take: (conn: Conn) => void; drop: (error: Error) => void }> = [];
   // Connections admitted and not yet ended, for maxConnections (only kept when that option is set).
   readonly #live: Set<Conn> | null;
+  // TLS: whether accepted sockets are wrapped, the certificate, the secure contexts.
+  readonly #tls = new ListenerTls();
 
-  private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit) {
+  private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit, path: string | null = null) {
     this.ctx = ctx;
     this.#server = server;
     this.host = host;
     this.port = port;
+    this.path = path;
     this.opts = opts;
     this.#live = opts.maxConnections ? new Set() : null;
     this.id = ctx.registerListener(this);
@@ -90,28 +98,52 @@ export class Listener {
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
   static async listen(ctx: Context, options: ListenOptions): Promise<Listener> {
-    const port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
-    const host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
-    if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
-    if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
+    const path = options.path;
+    let host = '';
+    let port = 0;
+    if (path !== undefined) {
+      if (typeof path !== 'string' || path === '') throw new TypeError('the socket path must be a non-empty string');
+      if (options.port !== undefined || options.host !== undefined || options.ipv6 !== undefined) {
+        throw new TypeError('a unix socket listener takes a path, not a host, port or ipv6');
+      }
+    } else {
+      if (options.port === undefined) throw new TypeError('a listener needs a port or a path');
+      port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
+      host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
+      if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
+      if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
+    }
     if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
     // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
     optsValues(options.opts);
     const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
     const server = createServer({ noDelay: true });
-    return await new Promise((resolve, reject) => {
-      server.once('error', (error) => reject(new ConnectError(`cannot listen on ${host}:${port}: ${error.message}`, { cause: error })));
-      server.listen({ host, port, backlog: options.backlog ?? 511, ipv6Only: options.ipv6 === true }, () => {
-        // Accept failures (EMFILE...) must not crash the process; they are logged.
-        server.on('error', (error) => ctx.log('critical', `listener ${host}:${port}: ${error.message}`));
-        const address = server.address();
-        const bound = typeof address === 'object' && address !== null ? address.port : port;
-        const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) });
-        if (tls !== null) enableListenerTls(listener, tls);
-        resolve(listener);
-      });
+    const where = path ?? `${host}:${port}`;
+    const backlog = options.backlog ?? 511;
+    await new Promise<void>((resolve, reject) => {
+      const done = (error: Error | null): void => {
+        if (error) reject(new ConnectError(`cannot listen on ${where}: ${error.message}`, { cause: error }));
+        else resolve();
+      };
+      if (path === undefined) {
+        server.once('error', done);
+        server.listen({ host, port, backlog, ipv6Only: options.ipv6 === true }, () => {
+          server.off('error', done);
+          done(null);
+        });
+        return;
+      }
+      const all = options.socketAccessAll === true;
+      listenUnix(server, { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all }, done);
     });
+    // Accept failures (EMFILE...) must not crash the process; they are logged.
+    server.on('error', (error) => ctx.log('critical', `listener ${where}: ${error.message}`));
+    const address = server.address();
+    const bound = typeof address === 'object' && address !== null ? address.port : port;
+    const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
+    if (tls !== null) listener.#tls.enable(tls);
+    return listener;
   }
 
   /**
@@ -140,7 +172,7 @@ export class Listener {
 
   /** Whether accepted sockets run a TLS handshake first (`Listener.listen(ctx, { tls: true })`). */
   get isTls(): boolean {
-    return isTlsListener(this);
+    return this.#tls.enabled;
   }
 
   /**
@@ -150,13 +182,13 @@ export class Listener {
    * @throws TypeError / TlsError for unusable input (an unreadable file).
    */
   setCertificate(cert: PemSource, key: PemSource, chain?: PemSource | null): this {
-    setListenerCertificate(this, { cert, key, chain: chain ?? null });
+    this.#tls.setCertificate({ cert, key, chain: chain ?? null });
     return this;
   }
 
   /** The certificate set with {@link setCertificate} or the `certificate` option (PEM loaded), or null. */
   get certificate(): CertificateEntry | null {
-    return listenerCertificate(this);
+    return this.#tls.certificate;
   }
 
   /** The underlying `net.Server` (null for a detached listener). */
@@ -172,31 +204,13 @@ export class Listener {
     const queued = this.#queue.shift();
     if (queued) return Promise.resolve(queued);
     if (!this.#open) return Promise.reject(new InvalidStateError('the listener is closed'));
-    if (options.signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: options.signal.reason }));
-    return new Promise((resolve, reject) => {
-      let timer: NodeJS.Timeout | null = null;
-      const settle = (): void => {
+    return wait<Conn>(options, 'accept', (take, drop) => {
+      const waiter = { take, drop };
+      this.#acceptWaiters.push(waiter);
+      return () => {
         const at = this.#acceptWaiters.indexOf(waiter);
         if (at >= 0) this.#acceptWaiters.splice(at, 1);
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
       };
-      const waiter = {
-        take: (conn: Conn): void => {
-          settle();
-          resolve(conn);
-        },
-        drop: (error: Error): void => {
-          settle();
-          reject(error);
-        },
-      };
-      const onAbort = (): void => waiter.drop(new AbortError(undefined, { cause: options.signal?.reason }));
-      if (options.timeoutMs) {
-        timer = setTimeout(() => waiter.drop(new TimeoutError('accept', `no connection accepted within ${options.timeoutMs} ms`)), options.timeoutMs);
-      }
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      this.#acceptWaiters.push(waiter);
     });
   }
 
@@ -215,18 +229,17 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.#admit(socket, true, (conn) => acceptTlsConn(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+    return this.#admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
   }
 
   /**
    * Port sharing (`nopoll_conn_accept_complete`): completes the accept of a socket another server accepted, with
-   * the bytes already read from it (see `sniffSocket`). With `tls`, the bytes are the start of a TLS handshake and
-   * the socket goes to the TLS accept hook (see `setTlsAcceptHook`); without, this is {@link acceptSocket}.
-   * @throws InvalidStateError when the listener is closed, or `tls` is asked and no TLS accept is available
-   * (the socket is destroyed then).
+   * the bytes already read from it (see `sniff`). With `tls`, the bytes are the start of a TLS handshake: this is
+   * {@link acceptTlsSocket}; without, {@link acceptSocket}.
+   * @throws InvalidStateError when the listener is closed (the socket is destroyed then).
    */
   acceptComplete(socket: Socket, head: Buffer | null = null, options: { tls?: boolean } = {}): Conn {
-    if (options.tls === true) return completeTlsAccept(this, socket, head ?? Buffer.alloc(0));
+    if (options.tls === true) return this.acceptTlsSocket(socket, head);
     return this.acceptSocket(socket, head);
   }
 

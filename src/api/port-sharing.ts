@@ -5,46 +5,12 @@
  * @packageDocumentation
  */
 import type { Server, Socket } from 'node:net';
-import { AbortError, InvalidStateError } from '../errors.js';
+import { InvalidStateError } from '../errors.js';
 import { sniffSocket, type ProtocolDetector, type SniffResult } from '../transport/sniff.js';
-import type { Conn } from './conn.js';
 import type { Listener } from './listener.js';
+import { wait } from './wait.js';
 
 export type { ProtocolDetector, SniffResult } from '../transport/sniff.js';
-
-/**
- * Completes the accept of a connection whose first bytes are a TLS ClientHello. `socket` is as fresh: the bytes
- * read while sniffing were put back (`socket.unshift`), so it can be wrapped in a `tls.TLSSocket` (server side,
- * with the listener's certificate) whose WebSocket accept then runs as for any accepted socket. Returns that
- * connection; throws (after destroying the socket) when it cannot.
- */
-export type TlsAcceptHook = (listener: Listener, socket: Socket) => Conn;
-
-let tlsAcceptHook: TlsAcceptHook | null = null;
-
-/**
- * Installs the function that completes TLS accepts for port sharing (`listener.acceptComplete(socket, head,
- * { tls: true })` and {@link sharePort}). The TLS support installs it; null removes it.
- */
-export function setTlsAcceptHook(hook: TlsAcceptHook | null): void {
-  tlsAcceptHook = hook;
-}
-
-/** The installed TLS accept hook, or null. */
-export function getTlsAcceptHook(): TlsAcceptHook | null {
-  return tlsAcceptHook;
-}
-
-/** @internal `listener.acceptComplete(..., { tls: true })`. */
-export function completeTlsAccept(listener: Listener, socket: Socket, head: Buffer): Conn {
-  const hook = tlsAcceptHook;
-  if (hook === null || !listener.isOk) {
-    socket.destroy();
-    throw new InvalidStateError(hook === null ? 'TLS accept is not available (no TLS accept hook installed)' : 'the listener is closed');
-  }
-  putBack(socket, head);
-  return hook(listener, socket);
-}
 
 /** Options of {@link sniff}. */
 export interface SniffOptions {
@@ -72,25 +38,19 @@ export interface SniffOptions {
  * signal aborts (the socket is left paused, for the caller to dispose of).
  */
 export function sniff(socket: Socket, options: SniffOptions = {}): Promise<SniffResult> {
-  const { signal } = options;
-  if (signal?.aborted) return Promise.reject(new AbortError(undefined, { cause: signal.reason }));
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      cancel();
-      reject(new AbortError(undefined, { cause: signal?.reason }));
-    };
-    const sniffOptions = {
-      timeoutMs: options.timeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS,
-      ...(options.detect !== undefined ? { detect: options.detect } : {}),
-      ...(options.maxSniffBytes !== undefined ? { maxBytes: options.maxSniffBytes } : {}),
-    };
-    const cancel = sniffSocket(socket, sniffOptions, (error, result) => {
-      signal?.removeEventListener('abort', onAbort);
+  const sniffOptions = {
+    timeoutMs: options.timeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS,
+    ...(options.detect !== undefined ? { detect: options.detect } : {}),
+    ...(options.maxSniffBytes !== undefined ? { maxBytes: options.maxSniffBytes } : {}),
+  };
+  // The sniff's own timer decides the timeout (it closes what no one claimed); the wait adds the AbortSignal.
+  const waitOptions = options.signal !== undefined ? { signal: options.signal } : {};
+  return wait<SniffResult>(waitOptions, 'sniff', (resolve, reject) =>
+    sniffSocket(socket, sniffOptions, (error, result) => {
       if (error || !result) reject(error ?? new Error('sniff failed'));
       else resolve(result);
-    });
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
+    }),
+  );
 }
 
 /** Where {@link sharePort} sends each connection. */
@@ -114,7 +74,7 @@ export interface SharePortOptions {
   maxSniffBytes?: number;
   /**
    * Receives TLS connections, as fresh sockets like `other`. Default: `listener.acceptComplete(socket, head,
-   * { tls: true })`, which needs the TLS accept hook (`setTlsAcceptHook`); without it they are destroyed.
+   * { tls: true })`, the listener's TLS accept with its certificate.
    */
   tls?: (socket: Socket) => void;
   /** How long a client may take to send the bytes that classify it (default 5000 ms). */

@@ -4,8 +4,7 @@
  * @packageDocumentation
  */
 import { createInterface } from 'node:readline';
-import { Conn } from '../api/conn.js';
-import { Context } from '../api/context.js';
+import { Conn, Context } from '../index.js';
 import { parse } from './args.js';
 import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
 

@@ -3,7 +3,7 @@
  * offer it unless given `--no-deflate`.
  * @packageDocumentation
  */
-import type { PerMessageDeflateOptions } from '../api/deflate-options.js';
+import type { PerMessageDeflateOptions } from '../index.js';
 import { intOption } from './args.js';
 
 /** Flags of a listener, for `parse`. */

@@ -3,21 +3,23 @@
  * is what conformance suites' fuzzing servers (Autobahn|Testsuite `runCase`) drive.
  * @packageDocumentation
  */
-import { Conn } from '../api/conn.js';
-import { Context } from '../api/context.js';
+import { Conn, Context } from '../index.js';
 import { intOption, parse } from './args.js';
 import { CLIENT_TLS_FLAGS, CLIENT_TLS_USAGE, clientTlsOptions } from './tls-args.js';
 import { CLIENT_DEFLATE_FLAGS, CLIENT_DEFLATE_USAGE, clientDeflateOption } from './deflate-args.js';
+import { CLIENT_PROXY_FLAGS, CLIENT_PROXY_USAGE, clientProxyOptions } from './proxy-args.js';
 
 const USAGE = `usage: nopoll echo-client URL [--max-message-size B] [--timeout-ms MS] [--ca F] [--cert F --key F] [--insecure]
-  Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise. URL is ws:// or wss://.
-${CLIENT_DEFLATE_USAGE}${CLIENT_TLS_USAGE}`;
+                          [--proxy URL | --no-proxy]
+  Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise. URL is ws://, wss://,
+  or ws+unix:///path/to/socket:/request/path.
+${CLIENT_DEFLATE_USAGE}${CLIENT_TLS_USAGE}${CLIENT_PROXY_USAGE}`;
 
 /** Runs the echo client. */
 export async function echoClient(argv: string[]): Promise<void> {
   const { values, positionals } = parse(
     argv,
-    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, ...CLIENT_TLS_FLAGS, ...CLIENT_DEFLATE_FLAGS, help: { type: 'boolean', short: 'h' } },
+    { 'max-message-size': { type: 'string' }, 'timeout-ms': { type: 'string' }, ...CLIENT_TLS_FLAGS, ...CLIENT_DEFLATE_FLAGS, ...CLIENT_PROXY_FLAGS, help: { type: 'boolean', short: 'h' } },
     USAGE,
   );
   const url = positionals[0];
@@ -36,7 +38,7 @@ export async function echoClient(argv: string[]): Promise<void> {
   let conn: Conn;
   try {
     const tls = clientTlsOptions(values, url);
-    conn = await Conn.open(ctx, url, { perMessageDeflate: clientDeflateOption(values), ...(tls ? { tls } : {}) });
+    conn = await Conn.open(ctx, url, { perMessageDeflate: clientDeflateOption(values), ...clientProxyOptions(values), ...(tls ? { tls } : {}) });
   } catch (error) {
     process.stderr.write(`echo-client: ${(error as Error).message}\n`);
     process.exit(1);

@@ -2,8 +2,7 @@
  * `nopoll echo-server`: echoes every message back with its type (what conformance suites' fuzzing clients drive).
  * @packageDocumentation
  */
-import { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
+import { Context, Listener } from '../index.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
 import { LINE_ECHO_DEFAULTS, listenShared } from './share-port.js';
 import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
@@ -15,6 +14,8 @@ const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size
   stops on SIGTERM.
   --port N              port to listen on (default 9001; 0 picks a free one)
   --host H              address to bind (default 127.0.0.1)
+  --unix PATH           listen on a unix domain socket instead (clients use ws+unix://PATH:/); a stale
+                        socket file left at PATH is replaced
   --max-frame-size B    largest frame accepted (default 16 MiB)
   --max-message-size B  largest message accepted (default 16 MiB)
   Limits and timeouts (docs/security.md; 0 turns the idle timeout, heartbeat and connection cap off):
@@ -42,6 +43,7 @@ export async function echoServer(argv: string[]): Promise<void> {
     {
       port: { type: 'string' },
       host: { type: 'string' },
+      unix: { type: 'string' },
       'max-frame-size': { type: 'string' },
       'max-message-size': { type: 'string' },
       'max-frame-bytes': { type: 'string' },
@@ -85,6 +87,17 @@ export async function echoServer(argv: string[]): Promise<void> {
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
   const tls = serverTlsOptions(values);
   const perMessageDeflate = serverDeflateOption(values);
+  const unix = values['unix'];
+  if (typeof unix === 'string') {
+    if (values['port'] !== undefined || values['host'] !== undefined || values['share-port'] === true) {
+      process.stderr.write('--unix does not go with --port, --host or --share-port\n');
+      process.exit(2);
+    }
+    await Listener.listen(ctx, { path: unix, ...(tls ? { tls: true } : {}), opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
+    onSignals(() => ctx.close());
+    process.stdout.write(`listening on ${tls ? 'wss' : 'ws'}+unix://${unix}:/\n`);
+    return;
+  }
   if (values['share-port'] === true) {
     // With --tls, TLS clients on the shared port get the certificate through the listener's options.
     const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), {

@@ -5,12 +5,7 @@
  */
 import { readFileSync, writeSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Conn } from '../api/conn.js';
-import { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
-import { Msg } from '../api/msg.js';
-import { CloseCode } from '../protocol/constants.js';
-import type { PerMessageDeflateOptions } from '../api/deflate-options.js';
+import { CloseCode, Context, Listener, Msg, type Conn, type PerMessageDeflateOptions } from '../index.js';
 import { closeFileQuietly, makeFileDir, openInFileDir, removeFileDirIfEmpty } from './regression-files.js';
 import { startRegressionTls, type RegressionTlsListeners, type RegressionTlsOptions } from './regression-tls.js';
 

@@ -15,10 +15,7 @@
  * SSLv3 (1237) ports are not opened: those protocols are refused.
  * @packageDocumentation
  */
-import type { ConnOptsInit } from '../api/conn-opts.js';
-import type { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
-import { SslProtocol, type PemSource } from '../api/tls.js';
+import { Listener, SslProtocol, type ConnOptsInit, type Context, type PemSource } from '../index.js';
 
 /** The regression listener's TLS base ports. */
 export type RegressionTlsPort = 1235 | 2235 | 1238 | 2238 | 1239 | 1240;

@@ -5,10 +5,7 @@
  * @packageDocumentation
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import type { ConnOptsLike } from '../api/conn-opts.js';
-import type { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
-import { sharePort } from '../api/port-sharing.js';
+import { Listener, sharePort, type ConnOptsLike, type Context } from '../index.js';
 
 /** A port shared between the WebSocket echo and the line echo. */
 export interface SharedEchoPort {

@@ -3,7 +3,7 @@
  * clients (`echo-client`, `connect`) with a `wss://` URL, `--ca F`, `--cert F --key F`, `--insecure`.
  * @packageDocumentation
  */
-import type { TlsOptions } from '../api/tls.js';
+import type { TlsOptions } from '../index.js';
 
 /** Flags of a TLS listener, for `parse`. */
 export const SERVER_TLS_FLAGS = {
@@ -71,7 +71,7 @@ export function clientTlsOptions(values: Values, url: string): TlsOptions | unde
   const key = values['key'];
   const insecure = values['insecure'] === true;
   if (ca === undefined && cert === undefined && key === undefined && !insecure) return undefined;
-  if (!/^(wss|https):/i.test(url)) usageError('--ca, --cert, --key and --insecure are for wss:// URLs');
+  if (!/^(wss|https|wss\+unix):/i.test(url)) usageError('--ca, --cert, --key and --insecure are for wss:// URLs');
   if ((typeof cert === 'string') !== (typeof key === 'string')) usageError('--cert and --key go together');
   return {
     ...(typeof ca === 'string' ? { ca: { file: ca } } : {}),

@@ -10,6 +10,7 @@
  */
 import { MessageTooBigError, PolicyViolationError, ProtocolError, InvalidPayloadError } from '../errors.js';
 import { Opcode } from './constants.js';
+import { RSV1 } from './frame-header.js';
 import { MessageBuffer, type InboundBudget } from './message-buffer.js';
 import { isValidUtf8 } from './utf8.js';
 
@@ -54,7 +55,6 @@ export interface AssemblerOptions {
 // frames never becomes one object per frame in the consumer's queue.
 const COALESCE_BELOW = 512;
 const COALESCE_SIZE = 4096;
-const RSV1 = 0x40;
 const EMPTY = Buffer.alloc(0);
 
 /** Turns data frames into messages. See the module comment. */

@@ -6,6 +6,15 @@
 import { Opcode } from './constants.js';
 import { isValidUtf8, Utf8Validator } from './utf8.js';
 
+/**
+ * Checks a whole message sent while no fragmented message is open, and returns its opcode (`kind`).
+ * @throws TypeError for text bytes that are not valid UTF-8.
+ */
+export function checkWholeMessage(kind: number, data: string | Uint8Array): number {
+  if (kind === Opcode.TEXT && typeof data !== 'string' && !isValidUtf8(data)) throw new TypeError('text payload is not valid UTF-8');
+  return kind;
+}
+
 /** Tracks the message being sent and checks each send against the rules. */
 export class OutgoingMessages {
   #open = 0; // opcode of the fragmented message being sent, or 0
@@ -26,18 +35,15 @@ export class OutgoingMessages {
   next(kind: number, data: string | Uint8Array, fin: boolean): number {
     const open = this.#open;
     if (open !== 0 && open !== kind) throw new TypeError('a fragmented message of the other type is still open; finish it first');
+    if (open === 0 && fin) return checkWholeMessage(kind, data);
     if (kind === Opcode.TEXT) {
-      if (open === 0 && fin) {
-        if (typeof data !== 'string' && !isValidUtf8(data)) throw new TypeError('text payload is not valid UTF-8');
-      } else {
-        // A string is valid text, but it may follow a fragment that ended inside a character.
-        const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
-        const utf8 = (this.#utf8 ??= new Utf8Validator());
-        if (open === 0) utf8.reset();
-        if (!utf8.push(bytes) || (fin && !utf8.atBoundary)) {
-          utf8.reset();
-          throw new TypeError('text fragments do not form valid UTF-8');
-        }
+      // A string is valid text, but it may follow a fragment that ended inside a character.
+      const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+      const utf8 = (this.#utf8 ??= new Utf8Validator());
+      if (open === 0) utf8.reset();
+      if (!utf8.push(bytes) || (fin && !utf8.atBoundary)) {
+        utf8.reset();
+        throw new TypeError('text fragments do not form valid UTF-8');
       }
     }
     this.#open = fin ? 0 : kind;

@@ -9,11 +9,11 @@ import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { encodeCloseBody, parseCloseBody } from './close.js';
 import { COMPRESSED_RSV } from './extensions/deflate-framing.js';
 import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
-import { FrameParser, type FrameSink } from './frame-parser.js';
+import { FrameParser } from './frame-parser.js';
 import { copyMasked, applyMask, randomMaskSource, type MaskSource } from './mask.js';
-import { MessageAssembler, type AssemblerOwner } from './message-assembler.js';
+import { MessageAssembler } from './message-assembler.js';
 import type { InboundBudget } from './message-buffer.js';
-import { OutgoingMessages } from './outgoing.js';
+import { checkWholeMessage, OutgoingMessages } from './outgoing.js';
 
 /** Which side of the connection this session is (decides masking, RFC 6455 §5.1). */
 export type Role = 'client' | 'server';
@@ -88,20 +88,23 @@ const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
 
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session implements FrameSink, AssemblerOwner {
+export class Session {
   readonly #handler: SessionHandler;
   // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
   #assembler: MessageAssembler | null = null;
-  readonly #options: SessionOptions;
+  // Settings kept as plain fields (an idle connection holds no options object).
+  readonly #deliverFrames: boolean;
+  readonly #allowedRsv: number;
+  readonly #budget: InboundBudget | null;
   readonly #client: boolean;
   readonly #maskSource: MaskSource;
   #mask: Buffer | null = null; // clients only, allocated on first send
   #state: SessionState = SessionState.OPEN;
   #closeSent = false;
   #closeReceived = false;
-  // The rules of what we send (fragment types, UTF-8).
-  readonly #outgoing = new OutgoingMessages();
+  // The rules of what we send (fragment types, UTF-8): made on the first fragmented send.
+  #outgoing: OutgoingMessages | null = null;
   // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw).
   readonly #compressedRsv: number;
   #maxFrameBytes: number;
@@ -112,7 +115,8 @@ export class Session implements FrameSink, AssemblerOwner {
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     this.#handler = handler;
-    this.#options = options;
+    this.#deliverFrames = options.deliverFrames ?? false;
+    this.#budget = options.budget ?? null;
     this.#client = options.role === 'client';
     this.#maskSource = options.maskSource ?? randomMaskSource;
     this.#compressedRsv = options.perMessageDeflate === true ? COMPRESSED_RSV : 0;
@@ -121,21 +125,21 @@ export class Session implements FrameSink, AssemblerOwner {
     }
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
+    this.#allowedRsv = (options.allowedRsv ?? 0) | this.#compressedRsv;
   }
 
   #parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
-    const options = this.#options;
     const parser = new FrameParser(this, {
       expectMasked: !this.#client,
       maxFrameBytes: this.#maxFrameBytes,
-      allowedRsv: (options.allowedRsv ?? 0) | this.#compressedRsv,
+      allowedRsv: this.#allowedRsv,
     });
     const assembler = new MessageAssembler(this.#handler, this, {
       maxMessageBytes: this.#maxMessageBytes,
-      deliverFrames: options.deliverFrames ?? false,
+      deliverFrames: this.#deliverFrames,
       compressedRsv: this.#compressedRsv,
-      budget: options.budget ?? null,
+      budget: this.#budget,
     });
     if (this.#streaming) assembler.setStreaming(true, this.#maxStreamBytes);
     this.#assembler = assembler;
@@ -177,12 +181,12 @@ export class Session implements FrameSink, AssemblerOwner {
    * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
    */
   get inflateLimit(): number {
-    return this.#options.deliverFrames === true ? this.#maxFrameBytes : this.#maxMessageBytes;
+    return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
   }
 
   /** True in frame mode (`deliverFrames`). */
   get deliversFrames(): boolean {
-    return this.#options.deliverFrames === true;
+    return this.#deliverFrames;
   }
 
   /**
@@ -303,7 +307,7 @@ export class Session implements FrameSink, AssemblerOwner {
    */
   sendData(kind: number, data: string | Uint8Array, fin = true): number {
     if (this.#state !== SessionState.OPEN) return -1;
-    const opcode = this.#outgoing.next(kind, data, fin);
+    const opcode = this.#checkSend(kind, data, fin);
     if (typeof data !== 'string') {
       this.#sendFrame(opcode, data, fin);
       return data.length;
@@ -331,7 +335,7 @@ export class Session implements FrameSink, AssemblerOwner {
    */
   beginCompressed(kind: number, data: Uint8Array, fin: boolean): number {
     if (this.#state !== SessionState.OPEN) return -1;
-    return this.#outgoing.next(kind, data, fin);
+    return this.#checkSend(kind, data, fin);
   }
 
   /**
@@ -346,7 +350,13 @@ export class Session implements FrameSink, AssemblerOwner {
 
   /** The opcode (TEXT or BINARY) of the fragmented message being sent, or 0 when none is open. */
   get sendingFragmented(): number {
-    return this.#outgoing.open;
+    return this.#outgoing?.open ?? 0;
+  }
+
+  // A whole message with nothing open needs no state: the rules' object is made for fragmented sends only.
+  #checkSend(kind: number, data: string | Uint8Array, fin: boolean): number {
+    if (fin && (this.#outgoing === null || this.#outgoing.open === 0)) return checkWholeMessage(kind, data);
+    return (this.#outgoing ??= new OutgoingMessages()).next(kind, data, fin);
   }
 
   /**

@@ -23,13 +23,15 @@ export interface ClientConnectOptions {
   port: number;
   /** 4 or 6 to force an address family; 0 lets the resolver choose. */
   family: 0 | 4 | 6;
+  /** A unix domain socket to connect to instead of `host`:`port` (`ws+unix:` URLs). */
+  path?: string | undefined;
   /** Local address to bind to (noPoll's interface option, by address). */
   localAddress?: string | undefined;
   /** A socket the caller already connected (noPoll's `nopoll_conn_new_with_socket`). */
   socket?: Socket | undefined;
   /**
-   * Runs once the socket is connected, before the request is written: the TLS handshake of a `wss://` client
-   * (see `tls.ts`). It reports the socket that carries the handshake from then on, or an error that ends the
+   * Runs once the socket is connected, before the request is written: a proxy tunnel and/or the TLS handshake of a
+   * `wss://` client (see `api/proxy.ts`, `tls.ts`). It reports the socket that carries the handshake from then on, or an error that ends the
    * attempt. The timeout keeps running meanwhile.
    */
   upgrade?: ((socket: Socket, done: (error: Error | null, upgraded?: Socket) => void) => void) | undefined;
@@ -64,30 +66,34 @@ export interface PendingConnect {
 }
 
 /**
- * Connects and runs the client handshake; `done` is called exactly once.
+ * Connects and runs the client handshake; `done` is called exactly once. When the server answered but refused the
+ * upgrade (a redirect, a 4xx), its response head comes with the error.
  */
 export function connectClient(
   options: ClientConnectOptions,
-  done: (error: Error | null, connected?: ClientConnected) => void,
+  done: (error: Error | null, connected?: ClientConnected, response?: ResponseHead) => void,
 ): PendingConnect {
   const key = generateKey();
   const request = buildClientRequest({ ...options.request, key });
   const parser = new HttpHeadParser('response', options.limits);
   let finished = false;
 
+  const where = options.path ?? `${options.host}:${options.port}`;
   let socket =
     options.socket ??
-    netConnect({
-      host: options.host,
-      port: options.port,
-      family: options.family,
-      ...(options.localAddress ? { localAddress: options.localAddress } : {}),
-    });
+    (options.path !== undefined
+      ? netConnect({ path: options.path })
+      : netConnect({
+          host: options.host,
+          port: options.port,
+          family: options.family,
+          ...(options.localAddress ? { localAddress: options.localAddress } : {}),
+        }));
   socket.setNoDelay(true);
   // With an upgrade, `socket` becomes the upgraded one; the TCP socket's close is still watched (it may come first).
   const tcp = socket;
 
-  const finish = (error: Error | null, connected?: ClientConnected): void => {
+  const finish = (error: Error | null, connected?: ClientConnected, response?: ResponseHead): void => {
     if (finished) return;
     finished = true;
     clearTimeout(timer);
@@ -98,7 +104,7 @@ export function connectClient(
     socket.off('connect', onConnect);
     if (error) {
       socket.destroy();
-      done(error);
+      done(error, undefined, response);
     } else {
       done(null, connected);
     }
@@ -118,7 +124,7 @@ export function connectClient(
         return;
       }
       if (error || !upgraded) {
-        finish(error ?? new ConnectError(`cannot connect to ${options.host}:${options.port}`));
+        finish(error ?? new ConnectError(`cannot connect to ${where}`));
         return;
       }
       socket.off('error', onError);
@@ -149,13 +155,13 @@ export function connectClient(
       extensionsOffered: options.extensionsOffered,
     });
     if (!checked.ok) {
-      finish(checked.error);
+      finish(checked.error, undefined, response);
       return;
     }
     finish(null, { socket, result: checked.result, response, rest: parsed.rest });
   };
   const onError = (error: Error): void => {
-    finish(new ConnectError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { cause: error }));
+    finish(new ConnectError(`cannot connect to ${where}: ${error.message}`, { cause: error }));
   };
   const onClose = (): void => {
     finish(new HandshakeError('connection closed during the opening handshake'));

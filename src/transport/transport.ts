@@ -11,11 +11,11 @@ import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, PolicyViolationError, ProtocolError, TimeoutError } from '../errors.js';
 import { Opcode } from '../protocol/constants.js';
 import { MessageBuffer } from '../protocol/message-buffer.js';
-import { Session, SessionState, type SessionHandler, type SessionOptions } from '../protocol/session.js';
+import { Session, SessionState, type SessionOptions } from '../protocol/session.js';
 import { inboundBudget } from './inbound-budget.js';
-import { Keepalive, type KeepaliveHost } from './keepalive.js';
-import { unwatchRate, watchRate, type RateWatched } from './rate-guard.js';
-import { Sender, type SenderHost } from './sender.js';
+import { Keepalive } from './keepalive.js';
+import { unwatchRate, watchRate } from './rate-guard.js';
+import { Sender } from './sender.js';
 import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
 
 /** How a connection ended, reported exactly once. */
@@ -76,7 +76,9 @@ const kTransport = Symbol('nopoll.transport');
 type Stream = Duplex & { [kTransport]?: Transport };
 
 /** One byte stream ⇄ one session. See the module comment. */
-export class Transport implements SessionHandler, SenderHost, KeepaliveHost, RateWatched {
+// The session handler, sender host, keepalive host and rate-guard entry are internal methods: checked where `this`
+// is handed over, not declared with `implements` (the published types leave internal members out).
+export class Transport {
   readonly #stream: Stream;
   readonly #session: Session;
   readonly #sender: Sender;
@@ -123,7 +125,16 @@ export class Transport implements SessionHandler, SenderHost, KeepaliveHost, Rat
           })
         : null;
     const deflate = options.deflate ?? null;
-    this.#session = new Session(this, { ...options, perMessageDeflate: deflate !== null, budget: inboundBudget });
+    this.#session = new Session(this, {
+      role: options.role,
+      maxFrameBytes: options.maxFrameBytes,
+      maxMessageBytes: options.maxMessageBytes,
+      deliverFrames: options.deliverFrames ?? false,
+      perMessageDeflate: deflate !== null,
+      budget: inboundBudget,
+      ...(options.maskSource !== undefined ? { maskSource: options.maskSource } : {}),
+      ...(options.allowedRsv !== undefined ? { allowedRsv: options.allowedRsv } : {}),
+    });
     this.#codec = deflate === null ? null : new ZlibCodec(deflate);
     this.#sender = new Sender(stream, this.#session, this, this.#codec);
     (stream as Stream)[kTransport] = this;

@@ -25,10 +25,14 @@ export interface Cli {
   exited: Promise<number | string>;
 }
 
-/** Spawns `node bin/nopoll.js ...args`; kills it after the test if it is still running. */
-export function nopoll(t: TestContext, args: string[]): Cli {
+/** Spawns `node bin/nopoll.js ...args` (with `env` added to the environment); kills it after the test if still running. */
+export function nopoll(t: TestContext, args: string[], env?: Readonly<Record<string, string>>): Cli {
   assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
-  const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd: ROOT,
+    stdio: ['pipe', 'pipe', 'pipe'],
+    ...(env ? { env: { ...process.env, ...env } } : {}),
+  });
   let out = '';
   let err = '';
   let partial = '';

@@ -14,9 +14,9 @@ import WebSocket from 'ws';
 import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
-import { getTlsAcceptHook, setTlsAcceptHook, sharePort, sniff, type SharePortOptions } from '../../src/api/port-sharing.js';
+import { sharePort, sniff, type SharePortOptions } from '../../src/api/port-sharing.js';
 import { sniffSocket, type SniffResult } from '../../src/transport/sniff.js';
-import { InvalidStateError, MessageTooBigError } from '../../src/errors.js';
+import { InvalidStateError, MessageTooBigError, TlsError } from '../../src/errors.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { wrapWs } from '../helpers/ws-peers.js';
 import { exitCode, expectLine, nopoll } from '../helpers/cli.js';
@@ -282,10 +282,7 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     assert.deepEqual(seen, [['', true]], 'the detector was asked once, at the timeout, with nothing read');
   });
 
-  it('without a TLS accept hook, TLS clients are dropped and the port keeps working', async (t) => {
-    const previous = getTlsAcceptHook();
-    setTlsAcceptHook(null);
-    t.after(() => setTlsAcceptHook(previous));
+  it('a listener with no certificate drops TLS clients and the port keeps working', async (t) => {
     const { port } = await startShared(t);
     const tlsClient = tcpConnect({ port, host: '127.0.0.1' });
     t.after(() => tlsClient.destroy());
@@ -298,18 +295,19 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     await until(() => line.received() === 'still here\n', 5000, 'the line echo');
   });
 
-  it('hands TLS clients to the TLS accept hook: wss, ws and lines on one port', async (t) => {
-    // The hook contract, exercised with a TLSSocket made here: the socket comes with the sniffed bytes put back.
-    const previous = getTlsAcceptHook();
+  it('hands TLS clients to the `tls` handler: wss, ws and lines on one port', async (t) => {
+    // The handler contract, exercised with a TLSSocket made here: the socket comes with the sniffed bytes put back.
     const seen: Socket[] = [];
-    setTlsAcceptHook((listener, socket) => {
-      seen.push(socket);
-      const secured = new TLSSocket(socket, { isServer: true, cert: tlsFile('server.crt'), key: tlsFile('server.key') });
-      secured.on('error', () => undefined);
-      return listener.acceptSocket(secured as unknown as Socket);
+    let shared: Listener | null = null;
+    const { port, serverConns, listener } = await startShared(t, {
+      tls: (socket) => {
+        seen.push(socket);
+        const secured = new TLSSocket(socket, { isServer: true, cert: tlsFile('server.crt'), key: tlsFile('server.key') });
+        secured.on('error', () => undefined);
+        shared!.acceptSocket(secured as unknown as Socket);
+      },
     });
-    t.after(() => setTlsAcceptHook(previous));
-    const { port, serverConns } = await startShared(t);
+    shared = listener;
 
     const wss = wrapWs(new WebSocket(`wss://localhost:${port}/secure`, { ca: tlsFile('ca.crt') }));
     t.after(() => wss.ws.terminate());
@@ -323,7 +321,7 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     assert.equal((await wss.messages.next()).data.toString(), 'secret');
     assert.equal((await ws.messages.next()).data.toString(), 'public');
     await until(() => line.received() === 'plain line\n', 5000, 'the line echo');
-    assert.equal(seen.length, 1, 'only the TLS client went to the hook');
+    assert.equal(seen.length, 1, 'only the TLS client went to the handler');
     const conns = [await serverConns.next(), await serverConns.next()];
     const secure = conns.find((c) => c.requestedUrl === '/secure');
     const plain = conns.find((c) => c.requestedUrl === '/plain');
@@ -334,7 +332,6 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
 
 describe('sharePort with the TLS support: ws, wss and lines on one port', () => {
   it("completes wss accepts with the listener's certificate; nopoll and ws clients over both", async (t) => {
-    assert.ok(getTlsAcceptHook(), 'the TLS support installs its accept hook');
     const certFiles = { cert: { file: join(FIXTURES, 'server.crt') }, key: { file: join(FIXTURES, 'server.key') } };
     const ctx = new Context();
     const ready = new AsyncQueue<Conn>();
@@ -392,18 +389,17 @@ describe('Listener.fromSocket / acceptComplete', () => {
     assert.equal((await conn.nextMsg({ timeoutMs: 5000 })).text, 'echo hi');
   });
 
-  it('refuses sockets once closed, and TLS without a hook, destroying them', async (t) => {
+  it('refuses sockets once closed, and fails TLS accepts without a certificate, destroying them', async (t) => {
     const ctx = new Context();
     t.after(() => withTimeout(ctx.close(), 10_000, 'closing the context'));
     const sockets = new AsyncQueue<Socket>();
     const { port } = await tcpServer(t, (socket) => sockets.push(socket));
     const listener = Listener.detached(ctx);
-    const previous = getTlsAcceptHook();
-    setTlsAcceptHook(null);
-    t.after(() => setTlsAcceptHook(previous));
     await lineClient(t, port);
     const first = await sockets.next();
-    assert.throws(() => listener.acceptComplete(first, Buffer.from([0x16, 0x03, 0x01]), { tls: true }), InvalidStateError);
+    const conn = listener.acceptComplete(first, Buffer.from([0x16, 0x03, 0x01]), { tls: true });
+    const info = await withTimeout(conn.closed, 5000, 'the TLS accept failing');
+    assert.ok(info.error instanceof TlsError, String(info.error));
     assert.equal(first.destroyed, true);
     await listener.close();
     await lineClient(t, port);

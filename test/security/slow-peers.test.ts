@@ -107,7 +107,8 @@ describe('slow-message protection (rate-guard.ts)', () => {
     const reply = await peer.nextFrame(5000);
     assert.equal(reply.payload.toString(), `size:${size}`);
 
-    // A streamed message whose consumer does not read for 4 s: the input is paused by us, which is no fault of the peer.
+    // A streamed message whose consumer does not read for 7 s (three windows and more): the input is paused by us,
+    // which is no fault of the peer.
     const ctx = new Context({ messageRateWindowMs: 2000 });
     t.after(() => ctx.close());
     ctx.onReady = (conn) => {
@@ -116,7 +117,7 @@ describe('slow-message protection (rate-guard.ts)', () => {
           let bytes = 0;
           stream.on('data', (chunk: Buffer) => (bytes += chunk.length));
           stream.on('end', () => c.sendText(`stream:${bytes}`));
-        }, 4000);
+        }, 7000);
       };
     };
     const held = await Listener.listen(ctx, { host: '127.0.0.1', port: 0 });
@@ -124,7 +125,7 @@ describe('slow-message protection (rate-guard.ts)', () => {
     t.after(() => second.destroy());
     const big = 8 * MiB; // far beyond the socket buffers, so the sender is held by TCP while nobody reads
     second.socket.write(Buffer.concat([header(OP.BINARY, big), Buffer.alloc(big, 0x64)]));
-    const streamed = await second.nextFrame(15_000);
+    const streamed = await second.nextFrame(20_000);
     assert.equal(streamed.payload.toString(), `stream:${big}`);
   });
 });

@@ -5,8 +5,10 @@
  * @packageDocumentation
  */
 
+import { RSV1 } from '../frame-header.js';
+
 /** RSV1: set on the first frame of a compressed message, and only there (§6, §6.1). */
-export const COMPRESSED_RSV = 0x40;
+export const COMPRESSED_RSV = RSV1;
 
 // The end of a sync flush: an empty stored block, 00 00 ff ff (§7.2.1).
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
