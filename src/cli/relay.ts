@@ -7,13 +7,16 @@
  * @packageDocumentation
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Backplane } from '../api/backplane.js';
-import { UpgradeRouter } from '../api/attach.js';
-import type { Conn } from '../api/conn.js';
-import { Context } from '../api/context.js';
-import { Listener } from '../api/listener.js';
-import { parsePosition, PUBSUB_PROTOCOL } from '../api/pubsub-envelope.js';
-import type { SlowSubscriberPolicy } from '../api/pubsub.js';
+import {
+  Context,
+  Listener,
+  parsePosition,
+  PUBSUB_PROTOCOL,
+  UpgradeRouter,
+  type Backplane,
+  type Conn,
+  type SlowSubscriberPolicy,
+} from '../index.js';
 import { redisBackplane, type RedisClientLike } from '../redis/index.js';
 import { intOption, onSignals, parse, wsUrl } from './args.js';
 import { CHAT_PAGE } from './relay-page.js';
