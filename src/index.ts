@@ -16,6 +16,7 @@ export {
   type ReconnectAttempt,
   type ReconnectPolicy,
   type ReconnectState,
+  type ReconnectTarget,
 } from './api/reconnect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
@@ -73,6 +74,7 @@ export type {
   Position,
 } from './api/backplane.js';
 export { formatPosition, parseEnvelope, parsePosition, PUBSUB_PROTOCOL, type PubSubFrame } from './api/pubsub-envelope.js';
+export { PubSubClient, type PubSubClientOptions, type TopicMessage } from './api/pubsub-client.js';
 export type {
   Decision,
   LogHandler,
