@@ -94,13 +94,15 @@ export interface FanoutJob {
 
 /**
  * Memory per subscription: `connections` connections open (not subscribed), RSS settles; then each asks the
- * server to subscribe it to `topicsPerConnection` topics (`sub N`, answered `ok`); RSS settles again.
+ * server to subscribe it to `topicsPerConnection` topics out of `topicPool` (`sub N P`, answered `ok`); RSS
+ * settles again.
  */
 export interface SubscriptionMemoryJob {
   type: 'submem';
   target: Target;
   connections: number;
   topicsPerConnection: number;
+  topicPool: number;
 }
 
 export type Job = EchoJob | RateJob | HandshakeJob | IdleJob | FanoutJob | SubscriptionMemoryJob;
@@ -141,6 +143,10 @@ export interface SubscriptionMemory {
   subscriptions: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  /** Live JavaScript heap after a full collection, before and after subscribing. */
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  /** Heap growth per subscription. */
   bytesPerSubscription: number;
 }
 

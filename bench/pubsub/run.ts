@@ -176,7 +176,10 @@ function describe(metric: PubSubRow['metric'], result: JobResult): string {
   const w = result.window;
   const cpu = w === null ? '' : ` srv ${w.serverCpuMicros === null ? '-' : Math.round(w.serverCpuMicros / 10 / w.wallMs)}% lg ${Math.round(w.loadgenCpuMicros / 10 / w.wallMs)}%`;
   const notes = result.notes.length > 0 ? ` (${result.notes.join('; ')})` : '';
-  if (metric === 'bytes') return `${value?.toFixed(0)} B per subscription${notes}`;
+  if (metric === 'bytes') {
+    const m = result.subscriptionMemory!;
+    return `${value?.toFixed(0)} B heap per subscription (RSS ${((m.rssAfterBytes - m.rssBeforeBytes) / m.subscriptions).toFixed(0)} B)${notes}`;
+  }
   if (metric === 'latency') return `p50 ${((result.latency?.p50Micros ?? NaN) / 1000).toFixed(2)} p99 ${((value ?? NaN) / 1000).toFixed(2)} ms${cpu}${notes}`;
   return `${Math.round(value ?? 0).toLocaleString('en-US')} deliveries/s${cpu}${notes}`;
 }
@@ -243,7 +246,7 @@ export function formatTable(rows: readonly PubSubRow[], markdown = false): strin
       r.failure !== null
         ? `failed: ${r.failure.slice(0, 40)}`
         : r.metric === 'bytes'
-          ? `${r.value?.toFixed(0)} B/subscription`
+          ? `${r.value?.toFixed(0)} B heap/subscription`
           : r.metric === 'latency'
             ? `p50 ${((r.p50Micros ?? NaN) / 1000).toFixed(2)} ms`
             : `${Math.round(r.value ?? 0).toLocaleString('en-US')} deliveries/s`;

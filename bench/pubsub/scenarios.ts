@@ -160,10 +160,13 @@ export const PUBSUB_SCENARIOS: readonly PubSubScenario[] = [
     baseline: null,
     subject: null,
     target: null,
-    measures: [1, 10].map((k) => ({
-      variant: `${k} topic${k === 1 ? '' : 's'} per connection`,
+    measures: [
+      [1, 1, 'all on one topic'],
+      [10, 1000, '10 topics each out of 1,000'],
+    ].map(([k, pool, variant]) => ({
+      variant: variant as string,
       metric: 'bytes' as const,
-      job: (targets: Target[]): Job => ({ type: 'submem', target: targets[0]!, connections: 10_000, topicsPerConnection: k }),
+      job: (targets: Target[]): Job => ({ type: 'submem', target: targets[0]!, connections: 10_000, topicsPerConnection: k as number, topicPool: pool as number }),
     })),
   },
 ];
