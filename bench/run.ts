@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { aggregate, LIMITS, type RunRecord } from './lib/aggregate.js';
 import { parseArgs, USAGE, type Options } from './lib/args.js';
+import { historyRun, recordRun, writeCharts } from './lib/history.js';
 import type { JobResult, Target } from './lib/jobs.js';
 import { runLoadgen } from './lib/loadgen-process.js';
 import { BENCH_BUILD, BENCH_SOURCE } from './lib/paths.js';
@@ -66,6 +67,10 @@ if (typeof parsed === 'string') {
   process.exit(parsed === USAGE ? 0 : 2);
 }
 const options: Options = parsed;
+if (options.chartsOnly) {
+  for (const path of writeCharts(BENCH_SOURCE)) log(`updated ${path}`);
+  process.exit(0);
+}
 const globalWarnings: string[] = [];
 const machine: MachineInfo = machineInfo();
 const require = createRequire(import.meta.url);
@@ -368,6 +373,8 @@ if (options.write ?? !options.partial) {
   ].join('\n');
   writeResultsMarkdown(join(BENCH_SOURCE, 'RESULTS.md'), section);
   log(`updated ${join(BENCH_SOURCE, 'RESULTS.md')}`);
+  const entry = historyRun(rows, { date: date.toISOString(), commit: machine.commit, node: machine.node, rounds: options.rounds, partial: options.partial });
+  for (const path of recordRun(BENCH_SOURCE, entry)) log(`updated ${path}`);
 } else {
   log('RESULTS.md left unchanged (partial run; --write to update it anyway)');
 }

@@ -66,7 +66,7 @@ if (whole.status === 0) {
 //    nopoll. A failed build is not fatal: the harness then reports nopoll as unavailable (or runs a stale dist/).
 const serversArg = args.indexOf('--servers');
 const wantsNopoll = serversArg < 0 || (args[serversArg + 1] ?? '').split(',').some((s) => s.startsWith('nopoll'));
-if (!args.includes('--micro') && !args.includes('--help') && wantsNopoll && process.env.NOPOLL_BENCH_BIN === undefined) {
+if (!args.includes('--micro') && !args.includes('--help') && !args.includes('--charts') && wantsNopoll && process.env.NOPOLL_BENCH_BIN === undefined) {
   step = Date.now();
   const build = run(['scripts/build.mjs']);
   if (build.status === 0) console.log(`bench: built the package (${seconds(step)})`);

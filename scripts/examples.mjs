@@ -1,16 +1,21 @@
 // `npm run examples`: compiles the tree (src, test, bench, examples) and runs every program in examples/ from
 // build/examples/, one after the other. Each checks its own result and exits non-zero when it is wrong; this
-// script reports each one and fails if any did (or ran past the time limit). Extra arguments filter by name.
+// script reports each one and fails if any did (or ran past the time limit). Extra arguments filter by name;
+// `--no-build` runs what is in build/examples/ already. Each program runs on the runtime that runs this script
+// (CI runs it with Bun too: `bun scripts/examples.mjs --no-build`).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
 const LIMIT_MS = 120_000;
-const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
-execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { stdio: 'inherit' });
+const args = process.argv.slice(2);
+if (!args.includes('--no-build')) {
+  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { stdio: 'inherit' });
+}
 
-const filters = process.argv.slice(2);
+const filters = args.filter((a) => a !== '--no-build');
 const names = readdirSync('examples')
   .filter((name) => name.endsWith('.ts'))
   .map((name) => name.slice(0, -3))

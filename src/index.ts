@@ -51,7 +51,7 @@ export { DEFAULT_MAX_PENDING_WRITE_BYTES, type OnMessageStreamHandler } from './
 export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
 export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
 export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
-export { classifyFirstBytes, type SniffClass } from './protocol/sniff.js';
+export { classifyFirstBytes, type SniffClass } from './protocol/first-bytes.js';
 export {
   PubSub,
   PUBSUB_DEFAULTS,

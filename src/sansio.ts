@@ -23,7 +23,7 @@ export { isValidUtf8, Utf8Validator } from './protocol/utf8.js';
 export { encodeCloseBody, isValidCloseCode, parseCloseBody, type CloseBody } from './protocol/close.js';
 export { CloseCode, MAX_CLOSE_REASON_BYTES, MAX_CONTROL_PAYLOAD, Opcode, WEBSOCKET_GUID, WEBSOCKET_VERSION } from './protocol/constants.js';
 export { DEFAULT_LIMITS, type Limits } from './protocol/limits.js';
-export { classifyFirstBytes, type SniffClass } from './protocol/sniff.js';
+export { classifyFirstBytes, type SniffClass } from './protocol/first-bytes.js';
 export { acceptKeyFor, generateKey, isValidKey } from './protocol/handshake/accept-key.js';
 export { buildClientRequest, checkServerResponse, type ClientHandshakeResult, type ClientRequestOptions } from './protocol/handshake/client-handshake.js';
 export {
@@ -49,4 +49,4 @@ export {
   type DeflateParams,
 } from './protocol/extensions/deflate-params.js';
 export { COMPRESSED_RSV, finishCompressed, INFLATE_TAIL, zlibWindowBits } from './protocol/extensions/deflate-framing.js';
-export * from './errors.js';
+export { InvalidPayloadError, MessageTooBigError, NopollError, PolicyViolationError, ProtocolError, type ErrorCode } from './errors.js';

@@ -23,6 +23,8 @@ export interface Options {
   write: boolean | null;
   /** Anything that makes this not a full default run (then RESULTS.md is left alone unless --write). */
   partial: boolean;
+  /** Only redraw the charts from bench/history.jsonl (`--charts`), measure nothing. */
+  chartsOnly: boolean;
 }
 
 export const USAGE = `npm run bench -- [options]
@@ -41,7 +43,9 @@ export const USAGE = `npm run bench -- [options]
   --latency-rate N    offered messages/s in the latency scenario (default 20000)
   --deflate-level N   zlib level 0-9 for all servers in the deflate-* scenarios (default: each server's own,
                       nopoll 1, ws 6)
-  --write / --no-write  update bench/RESULTS.md (default: only on a full default run)
+  --write / --no-write  update bench/RESULTS.md, append to bench/history.jsonl and redraw bench/ratios.svg and
+                      bench/history.svg (default: only on a full default run)
+  --charts            only redraw the two charts from bench/history.jsonl
   --help`;
 
 export function parseArgs(argv: readonly string[]): Options | string {
@@ -59,6 +63,7 @@ export function parseArgs(argv: readonly string[]): Options | string {
     subscribers: null as number | null,
     deflateLevel: null as number | null,
     write: null as boolean | null,
+    chartsOnly: false,
   };
   const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
   for (let i = 0; i < argv.length; i++) {
@@ -115,6 +120,9 @@ export function parseArgs(argv: readonly string[]): Options | string {
         case '--no-write':
           o.write = false;
           break;
+        case '--charts':
+          o.chartsOnly = true;
+          break;
         case '--help':
         case '-h':
           return USAGE;
@@ -157,5 +165,6 @@ export function parseArgs(argv: readonly string[]): Options | string {
     deflateLevel: o.deflateLevel,
     write: o.write,
     partial,
+    chartsOnly: o.chartsOnly,
   };
 }

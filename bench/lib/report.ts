@@ -202,6 +202,13 @@ const PREAMBLE = `# nopoll benchmark results
 Written by \`npm run bench\` (what each scenario measures and how to read the flags: [README.md](README.md)).
 Everything between the two markers below is replaced by each full run; notes outside them are kept.
 
+Each full run also appends its figures to [history.jsonl](history.jsonl) and redraws the two charts: nopoll's
+ratio to \`ws\` + bufferutil per scenario in the latest run, and the same ratios run after run.
+
+![nopoll against ws + bufferutil, by scenario, latest run](ratios.svg)
+
+![nopoll against ws + bufferutil, run after run](history.svg)
+
 `;
 
 /** Replaces the results section of RESULTS.md (creating the file if needed). */

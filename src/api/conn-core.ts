@@ -10,7 +10,7 @@ import { InvalidStateError } from '../errors.js';
 import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
 import type { OutgoingMessages } from '../protocol/outgoing.js';
-import type { CloseInfo, Transport } from '../transport/transport.js';
+import type { Transport } from '../transport/transport.js';
 import type { ReadBuffer } from './conn-read.js';
 import type { Conn } from './conn.js';
 import type { Context } from './context.js';
@@ -18,6 +18,18 @@ import type { OnCloseHandler, OnMessageHandler, OnReadyHandler } from './handler
 import type { Listener } from './listener.js';
 import type { MessageStream } from './message-stream.js';
 import type { Msg } from './msg.js';
+
+/** How a connection ended, reported exactly once (`conn.closeInfo`, `conn.closed`, `onClose`). */
+export interface CloseInfo {
+  /** Close code received from the peer; 1005 when its close frame had none, 1006 when there was no close frame. */
+  code: number;
+  /** Close reason received from the peer (empty when none). */
+  reason: string;
+  /** True when close frames were exchanged (RFC 6455 §7.1.4 "cleanly"), whatever TCP did afterwards. */
+  wasClean: boolean;
+  /** Why the connection failed, when it did: a protocol violation, a timeout, a socket error. */
+  error?: Error;
+}
 
 /** Which side a connection is: `client`, or `listener` for a connection a listener accepted (noPoll's roles). */
 export type ConnRole = 'client' | 'listener';

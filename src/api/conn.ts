@@ -8,9 +8,9 @@
  */
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, HandshakeError, NopollError, ProtocolError } from '../errors.js';
-import { Transport, type CloseInfo } from '../transport/transport.js';
+import { Transport } from '../transport/transport.js';
 import { planClient, startClient, type ConnectTarget } from './client.js';
-import { NO_RARE } from './conn-core.js';
+import { NO_RARE, type CloseInfo } from './conn-core.js';
 import { ConnTopics } from './conn-topics.js';
 import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
 import { DEFAULT_MAX_PENDING_WRITE_BYTES } from './conn-send.js';
@@ -18,8 +18,7 @@ import type { Context } from './context.js';
 import type { DeflateSession } from './deflate-options.js';
 import { wait, type WaitOptions } from './wait.js';
 
-export type { CloseInfo } from '../transport/transport.js';
-export type { ConnRole, ConnState, HandshakeInfo, OnMessageStreamHandler } from './conn-core.js';
+export type { CloseInfo, ConnRole, ConnState, HandshakeInfo, OnMessageStreamHandler } from './conn-core.js';
 export { DEFAULT_MAX_PENDING_WRITE_BYTES, type SendOptions } from './conn-send.js';
 export type { WaitOptions } from './wait.js';
 

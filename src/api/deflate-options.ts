@@ -32,6 +32,18 @@ export interface PerMessageDeflateOptions extends DeflateParams {
    * lower it to save memory on connections that keep their context.
    */
   memLevel?: number;
+  /**
+   * Keep the compression context from one message to the next (`true`), or compress each message on its own
+   * (`false`, the default). Without context an idle connection holds no zlib memory at all: the streams are only
+   * borrowed from a process-wide pool for the time of one message (RFC 7692 §7.1.1); with it, each connection keeps
+   * its streams (about 250 KiB with the default window and memLevel) in exchange for better compression of
+   * repetitive traffic (figures in docs/compression.md). Listener: without context it answers
+   * `server_no_context_takeover` and `client_no_context_takeover` (the server may require both, §7.1.1). Client:
+   * it announces `client_no_context_takeover` (its own compressor) and inflates without context when the server
+   * answers `server_no_context_takeover`. `serverNoContextTakeover` / `clientNoContextTakeover` given explicitly
+   * win over this.
+   */
+  contextTakeover?: boolean;
 }
 
 /** Default compression threshold in bytes. */
@@ -78,9 +90,15 @@ export function resolveDeflateOption(
     throw new TypeError('perMessageDeflate must be a boolean or an options object');
   }
   const o: PerMessageDeflateOptions = option === true ? {} : option;
+  if (o.contextTakeover !== undefined && typeof o.contextTakeover !== 'boolean') throw new TypeError('perMessageDeflate.contextTakeover must be a boolean');
   const params: DeflateParams = {};
+  // Without context takeover (the default), nothing of zlib stays with an idle connection: a listener makes both
+  // directions context-free, a client its own compressor (the server decides about its own).
+  const noContext = o.contextTakeover !== true;
   if (o.serverNoContextTakeover !== undefined) params.serverNoContextTakeover = o.serverNoContextTakeover;
+  else if (noContext && side === 'server') params.serverNoContextTakeover = true;
   if (o.clientNoContextTakeover !== undefined) params.clientNoContextTakeover = o.clientNoContextTakeover;
+  else if (noContext) params.clientNoContextTakeover = true;
   if (o.serverMaxWindowBits !== undefined) params.serverMaxWindowBits = o.serverMaxWindowBits;
   if (o.clientMaxWindowBits !== undefined) params.clientMaxWindowBits = o.clientMaxWindowBits;
   validateDeflateParams(params);

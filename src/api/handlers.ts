@@ -3,7 +3,7 @@
  * A handler that throws (or rejects) never takes the process down: the error goes to the context's `onError`.
  * @packageDocumentation
  */
-import type { CloseInfo } from '../transport/transport.js';
+import type { CloseInfo } from './conn-core.js';
 import type { Conn } from './conn.js';
 import type { Msg } from './msg.js';
 

@@ -6,11 +6,11 @@
  */
 import type { Server, Socket } from 'node:net';
 import { InvalidStateError } from '../errors.js';
-import { sniffSocket, type ProtocolDetector, type SniffResult } from '../transport/sniff.js';
+import { sniffSocket, type ProtocolDetector, type SniffResult } from '../transport/sniff-socket.js';
 import type { Listener } from './listener.js';
 import { wait } from './wait.js';
 
-export type { ProtocolDetector, SniffResult } from '../transport/sniff.js';
+export type { ProtocolDetector, SniffResult } from '../transport/sniff-socket.js';
 
 /** Options of {@link sniff}. */
 export interface SniffOptions {

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { ConnectionClosedError, HandshakeError, InvalidStateError, ProxyError, RedirectError } from '../errors.js';
-import type { CloseInfo } from '../transport/transport.js';
+import type { CloseInfo } from './conn-core.js';
 import type { ConnectTarget } from './client.js';
 import { Conn } from './conn.js';
 import type { ConnOptsLike } from './conn-opts.js';

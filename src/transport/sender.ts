@@ -1,28 +1,25 @@
 /**
  * The one way out: every byte a connection writes passes here, whether the application sent a message or the
  * session answered a ping or a close. The sender
- * - picks the path of each message (whole or fragment, compressed or not: one decision, RFC 7692 §6.1 "the first
- *   frame decides"), and runs compression through the connection's {@link ZlibCodec};
+ * - applies the write limit and picks the path of each message (whole or fragment, compressed or not: one
+ *   decision, RFC 7692 §6.1 "the first frame decides"), and runs compression through the connection's
+ *   {@link ZlibCodec};
  * - keeps order: while a message is being compressed, every later write (a smaller message, a pong, the close
  *   frame) waits behind it, so nothing overtakes anything;
  * - batches: writes made while one received chunk is processed leave together at its end (one write, or one writev
- *   for large frames), so a chunk that carried many messages is answered with one syscall.
- * Framing itself (headers, masking) is the protocol session's; the sender decides when and how bytes leave.
+ *   for large frames), so a chunk that carried many messages is answered with one syscall;
+ * - tells when what was accepted has reached the kernel (flush waits);
+ * - writes frames shared by many connections (publish, `sendFrame`) into a per-turn cork (turn-cork.ts).
+ * Framing itself (headers, masking) is the protocol session's; the sender decides when and how bytes leave. It is
+ * the base of the connection's {@link Transport} (one object per connection, not two).
  * @packageDocumentation
  */
 import type { Duplex } from 'node:stream';
+import { ConnectionClosedError, PolicyViolationError } from '../errors.js';
 import { finishCompressed } from '../protocol/extensions/deflate-framing.js';
-import type { Session } from '../protocol/session.js';
+import { SessionState, type Session } from '../protocol/session.js';
 import { uncorkWhenTurnEnds, type TurnCorked } from './turn-cork.js';
 import type { ZlibCodec } from './zlib-codec.js';
-
-/** What the sender reports to its transport. */
-export interface SenderHost {
-  /** The compression queue emptied: a close or TCP end that waited may go now. */
-  senderIdle(): void;
-  /** zlib failed on our side (not the peer's data): the connection cannot go on. */
-  senderBroken(error: Error): void;
-}
 
 /** A message (or fragment) waiting to be compressed, and the writes made after it was queued. */
 interface Job {
@@ -35,45 +32,58 @@ interface Job {
 // Writes gathered while one received chunk is processed, up to this size, leave as one buffer.
 const BATCH_LIMIT = 16 * 1024;
 const NO_JOBS: Job[] = [];
+const EMPTY = Buffer.alloc(0);
 
 /** The connection's writer. See the module comment. */
-export class Sender implements TurnCorked {
-  readonly #stream: Duplex;
-  readonly #session: Session;
-  readonly #host: SenderHost;
+export abstract class Sender implements TurnCorked {
+  /** @internal The byte stream written to. */
+  protected readonly stream: Duplex;
+  /** @internal The session that frames; set by the transport right after construction. */
+  protected session!: Session;
   readonly #codec: ZlibCodec | null;
   readonly #threshold: number;
+  readonly #writeLimit: number;
+  readonly #refuseOverLimit: boolean;
   #written = 0; // bytes handed to the stream
   // Batching while a received chunk is processed.
   #batching = false;
   #corked = false;
   #batch: Buffer[] | null = null;
   #batchBytes = 0;
-  // Compression: the FIFO of messages (the head one is compressing), their payload bytes, and the open fragmented
-  // message's decision (the opcode when it is compressed, else 0).
+  // Compression: the FIFO of messages (the head one is compressing), their payload bytes, the open fragmented
+  // message's decision (the opcode when it is compressed, else 0), and flush waits held behind the queue.
   #jobs: Job[] = NO_JOBS;
   #jobBytes = 0;
   #compressedFragment = 0;
   #releasing = false; // a compressed job's frame and what was held behind it are being written
-  #turnCorked = false; // corked until the event-loop turn ends (shared frames, see writeShared)
-  #turnBytes = 0; // bytes of shared frames written during this turn
+  #idleWaiters: Array<() => void> | null = null;
+  // Shared frames: corked until the event-loop turn ends, and their bytes written during this turn.
+  #turnCorked = false;
+  #turnBytes = 0;
 
-  constructor(stream: Duplex, session: Session, host: SenderHost, codec: ZlibCodec | null) {
-    this.#stream = stream;
-    this.#session = session;
-    this.#host = host;
+  constructor(stream: Duplex, codec: ZlibCodec | null, writeLimit: number, refuseOverLimit: boolean) {
+    this.stream = stream;
     this.#codec = codec;
     this.#threshold = codec?.setup.threshold ?? 0;
+    this.#writeLimit = writeLimit;
+    this.#refuseOverLimit = refuseOverLimit;
   }
+
+  /** The queue of messages being compressed emptied: what waited for it (a close, the end of TCP) may go. */
+  protected abstract senderIdle(): void;
+  /** zlib failed on our side (not the peer's data): the connection cannot go on. */
+  protected abstract senderBroken(error: Error): void;
+  /** The write limit was passed under policy 'close': close the connection with this error (1008). */
+  protected abstract writeLimitPassed(error: PolicyViolationError): void;
 
   /** Bytes accepted and not yet handed to the kernel: queued in the stream, in the batch, or waiting to compress. */
   get pendingBytes(): number {
-    return this.#stream.writableLength + this.#batchBytes + this.#jobBytes;
+    return this.stream.writableLength + this.#batchBytes + this.#jobBytes;
   }
 
   /** Bytes handed to the operating system so far (frame headers included). */
   get flushedBytes(): number {
-    return this.#written - this.#stream.writableLength;
+    return this.#written - this.stream.writableLength;
   }
 
   /** True while messages wait for compression (later writes are held behind them). */
@@ -81,14 +91,24 @@ export class Sender implements TurnCorked {
     return this.#jobs.length > 0;
   }
 
+  /** The write limit: most bytes pending before a send is refused. */
+  get writeLimit(): number {
+    return this.#writeLimit;
+  }
+
   /**
-   * Sends a message, or a frame of a fragmented one. The first frame decides compression for its whole message:
-   * `compress`, else the threshold. Returns the payload bytes accepted, or -1 when the session no longer sends.
+   * Sends a message, or a frame of a fragmented one (`fin` false), TEXT or BINARY. The first frame decides
+   * compression for its whole message: `compress`, else the threshold. A send that would take the pending bytes
+   * past the write limit is refused (0) or closes the connection with 1008 (-1), per the policy; a message always
+   * goes when nothing is pending, whatever its size.
+   * @returns the payload bytes accepted, 0 when refused by the write limit, -1 when the session no longer sends.
    * @throws TypeError for a send the protocol forbids (another type while a fragmented message is open, text that
    * is not UTF-8).
    */
-  send(opcode: number, data: string | Buffer, fin: boolean, compress: boolean | undefined): number {
-    const session = this.#session;
+  send(opcode: number, data: string | Buffer, fin: boolean, compress?: boolean): number {
+    const pending = this.pendingBytes;
+    if (pending !== 0 && data.length !== 0 && this.#overLimit(data, pending)) return this.#refuseWrite(pending);
+    const session = this.session;
     if (this.#codec !== null) {
       const open = session.sendingFragmented;
       const compressed = open === 0 ? (compress ?? byteLength(data) >= this.#threshold) : this.#compressedFragment !== 0;
@@ -104,16 +124,28 @@ export class Sender implements TurnCorked {
     return session.sendData(opcode, data, fin);
   }
 
+  #overLimit(data: string | Buffer, pending: number): boolean {
+    const room = this.#writeLimit - pending;
+    if (typeof data !== 'string') return data.length > room;
+    return data.length * 3 > room && Buffer.byteLength(data, 'utf8') > room;
+  }
+
+  #refuseWrite(pending: number): number {
+    if (this.#refuseOverLimit) return 0;
+    this.writeLimitPassed(new PolicyViolationError(`write limit of ${this.#writeLimit} bytes exceeded (${pending} pending)`));
+    return -1;
+  }
+
   // ---- the write path ----
 
-  /** Writes framed bytes (`second`, when given, follows `first` in one writev), or holds them behind compression. */
-  write(first: Buffer, second: Buffer | null): void {
+  /** @internal Writes framed bytes (`second`, when given, follows `first` in one writev), or holds them behind compression. */
+  sessionWrite(first: Buffer, second: Buffer | null): void {
     const jobs = this.#jobs;
     if (jobs.length > 0 && !this.#releasing) {
       (jobs[jobs.length - 1]!.after ??= []).push(first, second);
       return;
     }
-    const stream = this.#stream;
+    const stream = this.stream;
     if (stream.destroyed) return;
     if (this.#batching && second === null && this.#batchBytes + first.length <= BATCH_LIMIT) {
       (this.#batch ??= []).push(first);
@@ -146,18 +178,28 @@ export class Sender implements TurnCorked {
   // ---- shared frames (publish) ----
 
   /**
-   * Writes a frame built once for many connections (a published message). It keeps the order of every write (held
-   * behind messages being compressed, after what the current batch gathered), and joins the per-turn cork: every
-   * frame the connection gets during one event-loop turn leaves in one writev when the turn ends (turn-cork.ts).
+   * Sends a whole data message already framed for the server role (`frameServerMessage`), the same bytes other
+   * connections get: a published message is framed once, not once per subscriber. The same state check and write
+   * limit as {@link send}; held behind messages being compressed like every write, after what the current batch
+   * gathered; and written into the connection's per-turn cork, so all it gets during one event-loop turn leaves in
+   * one writev when the turn ends (turn-cork.ts). Not while a fragmented message is being sent: frames of two
+   * messages may not interleave (RFC 6455 §5.4).
+   * @returns the frame's bytes; 0 when refused (write limit with policy 'refuse', or a fragmented message is open);
+   * -1 when the connection no longer sends.
    */
-  writeShared(frame: Buffer): void {
+  sendFrame(frame: Buffer): number {
+    const session = this.session;
+    if (session.state !== SessionState.OPEN) return -1;
+    if (session.sendingFragmented !== 0) return 0;
+    const pending = this.pendingBytes;
+    if (pending !== 0 && frame.length > this.#writeLimit - pending) return this.#refuseWrite(pending);
     const jobs = this.#jobs;
     if (jobs.length > 0 && !this.#releasing) {
       (jobs[jobs.length - 1]!.after ??= []).push(frame, null);
-      return;
+      return frame.length;
     }
-    const stream = this.#stream;
-    if (stream.destroyed) return;
+    const stream = this.stream;
+    if (stream.destroyed) return frame.length;
     if (this.#batch !== null) this.#flushBatch();
     if (!this.#turnCorked) {
       this.#turnCorked = true;
@@ -167,49 +209,91 @@ export class Sender implements TurnCorked {
     this.#written += frame.length;
     this.#turnBytes += frame.length;
     stream.write(frame);
+    return frame.length;
   }
 
-  /** Bytes of shared frames written during the current event-loop turn (they leave when it ends). */
-  get turnBytes(): number {
-    return this.#turnBytes;
+  /**
+   * Bytes still unsent from before the current event-loop turn: {@link pendingBytes} without the shared frames
+   * written during this turn (they leave together when it ends). What a peer that does not read lets pile up; a
+   * burst published in one turn does not count until the turn is over.
+   */
+  get backlogBytes(): number {
+    const backlog = this.pendingBytes - this.#turnBytes;
+    return backlog > 0 ? backlog : 0;
   }
 
   /** @internal The event-loop turn ended (turn-cork.ts): what was written during it leaves now. */
   uncorkTurn(): void {
     this.#turnCorked = false;
     this.#turnBytes = 0;
-    this.#stream.uncork();
+    this.stream.uncork();
   }
 
-  /** Starts gathering writes (a received chunk is about to be processed). */
-  beginBatch(): void {
+  /** @internal Starts gathering writes (a received chunk is about to be processed). */
+  protected beginBatch(): void {
     this.#batching = true;
   }
 
-  /** Writes what was gathered since {@link beginBatch}. */
-  endBatch(): void {
+  /** @internal Writes what was gathered since {@link beginBatch}. */
+  protected endBatch(): void {
     this.#batching = false;
     if (this.#batch !== null && this.#jobs.length === 0) this.#flushBatch();
     if (this.#corked) {
       this.#corked = false;
-      this.#stream.uncork();
+      this.stream.uncork();
     }
   }
 
-  /** Writes the batch now (before TCP is ended). */
-  flush(): void {
+  /** @internal Writes the batch now (before TCP is ended). */
+  protected flushBatch(): void {
     if (this.#batch !== null) this.#flushBatch();
   }
 
   #flushBatch(): void {
     const batch = this.#batch!;
-    const stream = this.#stream;
+    const stream = this.stream;
     this.#batch = null;
     const out = batch.length === 1 ? batch[0]! : Buffer.concat(batch, this.#batchBytes);
     this.#batchBytes = 0;
     if (stream.destroyed) return;
     this.#written += out.length;
     stream.write(out);
+  }
+
+  /**
+   * Calls `done` once every byte accepted before the call has reached the kernel (messages still being compressed
+   * first), with an error when the connection ends first. Returns a function that cancels the wait.
+   */
+  whenFlushed(done: (error?: Error) => void): () => void {
+    let active = true;
+    let cleanup = (): void => {
+      active = false;
+    };
+    const stream = this.stream;
+    const onClose = (): void => finish(new ConnectionClosedError('connection closed before the writes were flushed'));
+    const finish = (error?: Error): void => {
+      if (!active) return;
+      cleanup();
+      done(error);
+    };
+    const waitStream = (): void => {
+      if (!active) return;
+      if (stream.writableLength === 0 || stream.destroyed) return finish();
+      // 'drain' only follows a write that returned false; below the high-water mark, an empty write's callback
+      // runs once everything queued before it reached the kernel (writes complete in order).
+      const onFlushed = (error?: Error | null): void => (error ? onClose() : finish());
+      cleanup = (): void => {
+        active = false;
+        stream.off('drain', onFlushed);
+        stream.off('close', onClose);
+      };
+      stream.on('close', onClose);
+      if (stream.writableNeedDrain) stream.on('drain', onFlushed);
+      else stream.write(EMPTY, onFlushed);
+    };
+    if (this.#jobs.length > 0) (this.#idleWaiters ??= []).push(waitStream);
+    else waitStream();
+    return () => cleanup();
   }
 
   // ---- compression ----
@@ -227,22 +311,29 @@ export class Sender implements TurnCorked {
     const job = this.#jobs[0]!;
     this.#codec!.compress(job.data, job.fin, (error, out) => {
       if (this.#jobs[0] !== job) return; // dropped meanwhile
-      if (error !== null) return this.#host.senderBroken(error);
+      if (error !== null) return this.senderBroken(error);
       this.#jobs.shift();
       this.#jobBytes -= job.data.length;
       this.#releasing = true;
       // §7.2.1: the message's last compressed bytes lose the sync flush's trailer.
-      this.#session.writeCompressed(job.opcode, job.fin ? finishCompressed(out) : out, job.fin);
+      this.session.writeCompressed(job.opcode, job.fin ? finishCompressed(out) : out, job.fin);
       const after = job.after;
-      if (after !== null) for (let i = 0; i < after.length; i += 2) this.write(after[i]!, after[i + 1]!);
+      if (after !== null) for (let i = 0; i < after.length; i += 2) this.sessionWrite(after[i]!, after[i + 1]!);
       this.#releasing = false;
       if (this.#jobs.length > 0) this.#compressNext();
-      else this.#host.senderIdle();
+      else this.#idle();
     });
   }
 
-  /** Drops the messages not yet compressed (the connection is failing); what was held behind them is written. */
-  dropPending(): void {
+  #idle(): void {
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = null;
+    if (waiters !== null) for (const wake of waiters) wake();
+    this.senderIdle();
+  }
+
+  /** @internal Drops the messages not yet compressed (the connection is failing); what was held behind them is written. */
+  protected dropPending(): void {
     const jobs = this.#jobs;
     if (jobs.length === 0) return;
     this.#jobs = NO_JOBS;
@@ -251,21 +342,22 @@ export class Sender implements TurnCorked {
     this.#codec!.abandonCompression();
     for (const job of jobs) {
       const after = job.after;
-      if (after !== null) for (let i = 0; i < after.length; i += 2) this.write(after[i]!, after[i + 1]!);
+      if (after !== null) for (let i = 0; i < after.length; i += 2) this.sessionWrite(after[i]!, after[i + 1]!);
     }
-    this.#host.senderIdle();
+    this.#idle();
   }
 
-  /** The connection ended: nothing more is written. */
-  release(): void {
+  /** @internal The connection ended: nothing more is written; flush waits are answered. */
+  protected releaseSender(): void {
     this.#jobs = NO_JOBS;
     this.#jobBytes = 0;
     this.#batch = null;
     this.#batchBytes = 0;
+    if (this.#idleWaiters !== null) this.#idle();
   }
 }
 
+// Text is measured in bytes only when compression has to compare it with the threshold.
 function byteLength(data: string | Buffer): number {
-  // A string of n UTF-16 units is between n and 3n bytes: measure only when that range straddles the threshold.
   return typeof data === 'string' ? Buffer.byteLength(data, 'utf8') : data.length;
 }

@@ -322,9 +322,11 @@ export function isTlsLayerError(error: unknown): boolean {
   return (error as { library?: unknown } | null)?.library === 'SSL routines';
 }
 
-// OpenSSL messages span lines ("...:error:0A00010B:SSL routines:...:wrong version number:...").
+// OpenSSL messages span lines ("...:error:0A00010B:SSL routines:...:wrong version number:..."). BoringSSL (Bun)
+// gives the bare reason name ("WRONG_VERSION_NUMBER"): written as OpenSSL words, the text reads the same on both.
 function firstLine(message: string): string {
   const line = message.split('\n')[0] ?? message;
   const match = /SSL routines:[^:]*:([^:]+)/.exec(line);
-  return match?.[1] ?? line;
+  const text = match?.[1] ?? line;
+  return /^[A-Z0-9]+(?:_[A-Z0-9]+)+$/.test(text) ? text.toLowerCase().replaceAll('_', ' ') : text;
 }

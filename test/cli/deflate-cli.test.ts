@@ -59,11 +59,14 @@ it('nopoll echo-server --deflate compresses; without the flag it does not', { ti
   t.after(() => plain.ws.terminate());
   assert.equal(plain.ws.extensions, '');
 
-  const tuned = await echoServer(t, ['--deflate', '--deflate-no-context-takeover', '--deflate-level', '9']);
+  const tuned = await echoServer(t, ['--deflate', '--deflate-context-takeover', '--deflate-level', '9']);
   const ctx = new Context();
   t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
-  const conn = await Conn.open(ctx, tuned.url!, { timeoutMs: 5000 });
-  assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+  const conn = await Conn.open(ctx, tuned.url!, { timeoutMs: 5000, perMessageDeflate: { contextTakeover: true } });
+  assert.equal(conn.extensions, 'permessage-deflate', 'context kept both ways');
+  const plainDefault = await echoServer(t, ['--deflate']);
+  const byDefault = await Conn.open(ctx, plainDefault.url!, { timeoutMs: 5000 });
+  assert.equal(byDefault.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
 });
 
 it('nopoll echo-server refuses unusable deflate flags', { timeout: 30_000 }, async (t) => {
@@ -82,7 +85,7 @@ it('the regression listener with deflate: fragmented frames, joins and get-file 
   const received = new AsyncQueue<Msg>();
   ctx.onMessage = (_conn, msg) => received.push(msg);
   const conn = await Conn.open(ctx, `ws://127.0.0.1:${running.ipv4.port}/`, { timeoutMs: 5000 });
-  assert.equal(conn.extensions, 'permessage-deflate');
+  assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
   const text = compressibleText(50_000).toString();
   conn.sendText(text);
   assert.equal((await received.next(5000)).text, text);
@@ -117,7 +120,7 @@ it('the regression listener with deflate compresses on its TLS ports too (1235 a
   ctx.onMessage = (_conn, msg) => received.push(msg);
   for (const port of [running.tls![1235]!.port, running.tls![1240]!.port]) {
     const conn = await Conn.open(ctx, `wss://127.0.0.1:${port}/`, { tls: { ca: certs.ca }, timeoutMs: 5000 });
-    assert.equal(conn.extensions, 'permessage-deflate', `port ${port}`);
+    assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover', `port ${port}`);
     const text = compressibleText(20_000).toString();
     conn.sendText(text);
     assert.equal((await received.next(5000)).text, text);

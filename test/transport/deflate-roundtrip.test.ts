@@ -45,9 +45,9 @@ async function echoPair(t: TestContext, serverOpts: ConnOptsInit, clientOpts: Co
 describe('round trips', () => {
   it('every size class, text and binary, compressed both ways (0, 1, 1 KiB, 64 KiB, 1 MiB, 16 MiB)', { timeout: 120_000 }, async (t) => {
     const { srv, c } = await echoPair(t, { perMessageDeflate: { threshold: 0 } });
-    assert.equal(c.conn.extensions, 'permessage-deflate');
+    assert.equal(c.conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
     const server = await srv.ready.next(1000);
-    assert.equal(server.extensions, 'permessage-deflate');
+    assert.equal(server.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
     let sent = 0;
     for (const size of [0, 1, KiB, 64 * KiB, MiB, 16 * MiB]) {
       const text = compressibleText(size, size);
@@ -80,7 +80,7 @@ describe('round trips', () => {
   });
 
   it('context takeover across 500 messages: order kept, each repeat costs a small fraction of its size', async (t) => {
-    const { c } = await echoPair(t, { perMessageDeflate: true });
+    const { c } = await echoPair(t, { perMessageDeflate: { contextTakeover: true } }, { perMessageDeflate: { contextTakeover: true } });
     const messages = Array.from({ length: 500 }, (_, i) => compressibleText(2000 + (i % 7) * 100, i % 13).toString());
     const before = c.conn.socket!.bytesWritten;
     for (const m of messages) c.conn.sendText(m);
@@ -89,10 +89,8 @@ describe('round trips', () => {
     assert.ok(perMessage < 200, `${perMessage} bytes per ~2.3 KB message with context takeover`);
   });
 
-  it('no context takeover (both asked by the client): correct, and no zlib stream stays with the connection', async (t) => {
-    const { srv, c } = await echoPair(t, { perMessageDeflate: true }, {
-      perMessageDeflate: { serverNoContextTakeover: true, clientNoContextTakeover: true },
-    });
+  it('by default no context is taken over either way: correct, and no zlib stream stays with an idle connection', async (t) => {
+    const { srv, c } = await echoPair(t, { perMessageDeflate: true });
     assert.equal(c.conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
     const agreement = c.conn.perMessageDeflate!;
     assert.equal(agreement.serverNoContextTakeover && agreement.clientNoContextTakeover, true);
@@ -160,13 +158,13 @@ describe('round trips', () => {
 
 describe('resources', () => {
   it('zlib streams are created on first use, kept with context takeover, and released when connections end', async (t) => {
-    const srv = await startEchoListener({ perMessageDeflate: true });
+    const srv = await startEchoListener({ perMessageDeflate: { contextTakeover: true } });
     t.after(() => srv.close());
     const ctx = new Context();
     t.after(() => withTimeout(ctx.close(), 10_000, 'closing'));
     const received = new AsyncQueue<Msg>();
     ctx.onMessage = (_conn, msg) => received.push(msg);
-    const conns = await Promise.all(Array.from({ length: 20 }, () => Conn.open(ctx, srv.url, { timeoutMs: 5000 })));
+    const conns = await Promise.all(Array.from({ length: 20 }, () => Conn.open(ctx, srv.url, { timeoutMs: 5000, perMessageDeflate: { contextTakeover: true } })));
     assert.ok(conns.every((c) => c.extensions === 'permessage-deflate'));
     assert.equal(held(), 0, 'an idle compressed connection holds no zlib memory before its first message');
     conns[0]!.sendText(compressibleText(5000).toString());

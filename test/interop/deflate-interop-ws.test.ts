@@ -19,14 +19,16 @@ const SIZES = [0, 1, 1024, 64 * 1024, 1024 * 1024];
 
 describe('ws server, our client', () => {
   const cases: Array<[string, boolean | WsDeflateOptions, boolean | PerMessageDeflateOptions | undefined, string]> = [
-    ['defaults on both sides', true, undefined, 'permessage-deflate'],
-    ['ws without context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
-    ['ws asking for small windows', { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; client_max_window_bits=9; server_max_window_bits=10'],
+    // Our client announces client_no_context_takeover by default (its compressor keeps no memory between messages).
+    ['defaults on both sides', true, undefined, 'permessage-deflate; client_no_context_takeover'],
+    ['our client keeping its context (contextTakeover)', true, { contextTakeover: true }, 'permessage-deflate'],
+    ['ws without context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; client_no_context_takeover; server_no_context_takeover'],
+    ['ws asking for small windows', { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; client_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10'],
     [
       'our client asking for an 8-bit server window and no server context',
       { threshold: 0 },
       { serverMaxWindowBits: 8, serverNoContextTakeover: true, clientMaxWindowBits: 11, threshold: 0 },
-      'permessage-deflate; server_no_context_takeover; server_max_window_bits=8; client_max_window_bits=11',
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits=11',
     ],
     ['our client announcing no client context', { threshold: 0 }, { clientNoContextTakeover: true, clientMaxWindowBits: false, threshold: 0 }, 'permessage-deflate; client_no_context_takeover'],
   ];
@@ -86,9 +88,11 @@ describe('ws server, our client', () => {
 
 describe('ws client, our listener', () => {
   const cases: Array<[string, boolean | WsDeflateOptions, boolean | PerMessageDeflateOptions, string]> = [
-    ['defaults (ws offers client_max_window_bits)', true, true, 'permessage-deflate'],
+    // Our listener compresses without context both ways by default (RFC 7692 §7.1.1 lets the server ask for both).
+    ['defaults (ws offers client_max_window_bits)', true, true, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
+    ['our listener keeping context (contextTakeover)', true, { contextTakeover: true }, 'permessage-deflate'],
     ['ws asking for no context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
-    ['windows from both sides', { serverMaxWindowBits: 9, clientMaxWindowBits: 10, threshold: 0 }, { serverMaxWindowBits: 12, clientMaxWindowBits: 8, threshold: 0 }, 'permessage-deflate; server_max_window_bits=9; client_max_window_bits=8'],
+    ['windows from both sides', { serverMaxWindowBits: 9, clientMaxWindowBits: 10, threshold: 0 }, { serverMaxWindowBits: 12, clientMaxWindowBits: 8, threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8'],
     ['our listener without context takeover', { threshold: 0 }, { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
   ];
   for (const [name, wsOption, ourOption, expected] of cases) {

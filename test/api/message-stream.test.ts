@@ -8,20 +8,18 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { Readable } from 'node:stream';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { pipeline } from 'node:stream/promises';
 import { Conn, Context, Listener, MessageStream } from '../../src/index.js';
+import { fullGc as gc } from '../helpers/gc.js';
 import { encodeFrame, expectedAccept, headerValue, rawUpgrade, readHead, within } from '../helpers/net.js';
 
 const MiB = 1024 * 1024;
 
-// A full garbage collection before each sample, so the samples measure memory in use rather than garbage the
-// collector has not reached yet (which depends on timing).
-setFlagsFromString('--expose-gc');
-const gc = runInNewContext('gc') as () => void;
-
-/** Samples the process's live ArrayBuffer memory and RSS above a baseline while a transfer runs. */
+/**
+ * Samples the process's live ArrayBuffer memory and RSS above a baseline while a transfer runs. A full garbage
+ * collection before each sample, so the samples measure memory in use rather than garbage the collector has not
+ * reached yet (which depends on timing).
+ */
 function memorySampler(): { stop(): { arrayBuffers: number; rss: number } } {
   gc();
   const base = process.memoryUsage();

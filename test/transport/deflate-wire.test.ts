@@ -57,9 +57,9 @@ async function frames(peer: RawPeer, count: number): Promise<Frame[]> {
 }
 
 describe('negotiation on the wire', () => {
-  it('our client offers "permessage-deflate; client_max_window_bits" by default; a server that ignores it gets plain frames', async (t) => {
+  it('our client offers "permessage-deflate; client_no_context_takeover; client_max_window_bits" by default; a server that ignores it gets plain frames', async (t) => {
     const { peer, conn, offer } = await clientPair(t, {}, null);
-    assert.equal(offer, 'permessage-deflate; client_max_window_bits');
+    assert.equal(offer, 'permessage-deflate; client_no_context_takeover; client_max_window_bits');
     assert.equal(conn.perMessageDeflate, null);
     assert.equal(conn.extensions, '');
     conn.sendText(compressibleText(4000).toString());
@@ -141,7 +141,7 @@ describe('negotiation on the wire', () => {
   it('a listener with perMessageDeflate answers the first acceptable offer', async (t) => {
     const { conn, response } = await listenerPair(
       t,
-      { perMessageDeflate: { clientMaxWindowBits: 12 } },
+      { perMessageDeflate: { clientMaxWindowBits: 12, contextTakeover: true } },
       'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99, permessage-deflate; foo, permessage-deflate; server_max_window_bits=10; client_max_window_bits',
     );
     assert.equal(response, 'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12');
@@ -177,7 +177,7 @@ describe('negotiation on the wire', () => {
 
 describe('frames', () => {
   it('listener: messages of every size class, context takeover both ways, checked by an independent codec', async (t) => {
-    const { peer } = await listenerPair(t, { perMessageDeflate: { threshold: 0 } });
+    const { peer } = await listenerPair(t, { perMessageDeflate: { threshold: 0, contextTakeover: true } });
     const up = new DeflateCodec();
     const down = new DeflateCodec();
     for (const size of [0, 1, 1024, 64 * 1024, 1024 * 1024]) {
@@ -290,7 +290,8 @@ describe('frames', () => {
   });
 
   it('order: nothing overtakes a message being compressed, and close() waits for it', async (t) => {
-    const { peer, conn } = await listenerPair(t, { perMessageDeflate: true });
+    // A close timer far longer than the waits below: close() must end through the handshake, never through the timer.
+    const { peer, conn } = await listenerPair(t, { perMessageDeflate: true, closeTimeoutMs: 60_000 });
     const big = compressibleText(2 * 1024 * 1024);
     conn.sendBinary(big);
     assert.ok(conn.pendingWriteBytes >= big.length, 'the message waiting for compression counts as pending');
@@ -311,8 +312,30 @@ describe('frames', () => {
     assert.ok(down.decompress(got[0]!.payload).equals(big));
     assert.ok(down.decompress(got[3]!.payload).equals(compressibleText(5000, 3)));
     peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
+    // §7.1.1: the server ends TCP first, then the client does. (This peer once kept its side open, so close() ended
+    // only when the 5 s close timer fired, racing this test's own 5 s wait: the flake seen on Node 22.)
+    await peer.waitEnded(5000);
+    peer.end();
     const info = await withTimeout(closing, 5000, 'closing');
     assert.equal(info.wasClean, true);
+  });
+
+  it('close() behind a slow compression: the close timer starts when the close frame leaves, not before', async (t) => {
+    // zlib level 9 on 32 MiB takes far longer than this 400 ms close timeout (about 1 s where this was written, more
+    // under load). A timer started by close() itself dropped the connection before the message sent first, and the
+    // close frame, were written. Once the close frame is out, the peer has the 400 ms to answer.
+    const { peer, conn } = await listenerPair(t, { perMessageDeflate: { level: 9 }, closeTimeoutMs: 400 });
+    const big = compressibleText(32 * 1024 * 1024);
+    conn.sendBinary(big);
+    const closing = conn.close(1000, 'after the big one');
+    const got = await frames(peer, 2);
+    peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
+    assert.deepEqual(got.map((f) => [f.opcode, f.rsv]), [[OP.BINARY, RSV1], [OP.CLOSE, 0]]);
+    await peer.waitEnded(5000);
+    peer.end();
+    const info = await withTimeout(closing, 5000, 'closing');
+    assert.deepEqual([info.wasClean, info.error], [true, undefined]);
+    assert.ok(new DeflateCodec().decompress(got[0]!.payload).equals(big));
   });
 
   it("order: a message received just before the peer's close is answered before the close echo", async (t) => {

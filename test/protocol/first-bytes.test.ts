@@ -1,7 +1,7 @@
 // The port-sharing classifier: first bytes of a connection -> tls / http / other / more.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { classifyFirstBytes, MAX_SNIFF_BYTES } from '../../src/protocol/sniff.js';
+import { classifyFirstBytes, MAX_SNIFF_BYTES } from '../../src/protocol/first-bytes.js';
 
 const b = (...bytes: number[]): Buffer => Buffer.from(bytes);
 const s = (text: string): Buffer => Buffer.from(text, 'latin1');

@@ -17,7 +17,7 @@ import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
 const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
-// The compiled tokenizers, for callWithDeadline (this file runs from build/test/integration/).
+// The compiled tokenizers, for callWithDeadline (this file runs from build/test/security/).
 const HEADERS = new URL('../../src/protocol/handshake/headers.js', import.meta.url);
 const EXTENSIONS = new URL('../../src/protocol/handshake/extension-header.js', import.meta.url);
 function request(extra: string[]): string {

@@ -15,7 +15,7 @@ import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import { sharePort, sniff, type SharePortOptions } from '../../src/api/port-sharing.js';
-import { sniffSocket, type SniffResult } from '../../src/transport/sniff.js';
+import { sniffSocket, type SniffResult } from '../../src/transport/sniff-socket.js';
 import { InvalidStateError, MessageTooBigError, TlsError } from '../../src/errors.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { wrapWs } from '../helpers/ws-peers.js';

@@ -1,7 +1,7 @@
 // The README's example, run as written (imports mapped to the source tree).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Conn, Context, Listener } from '../src/index.js';
+import { Conn, Context, Listener } from '../../src/index.js';
 
 test('README example: echo server and client, closing handshake', async () => {
   const ctx = new Context();

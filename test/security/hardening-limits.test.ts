@@ -5,21 +5,19 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { Conn } from '../../src/api/conn.js';
 import { PolicyViolationError } from '../../src/errors.js';
+import { fullGc } from '../helpers/gc.js';
 import { makeSession, OP as COP, pattern } from '../helpers/frames.js';
 import { OP, encodeFrame, rawClient, rawHttp } from '../helpers/raw-peer.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
-/** Heap bytes in use after a full garbage collection (`gc` exposed at run time, as `--expose-gc` would). */
+/** Heap bytes in use after a full garbage collection. */
 function heapAfterGc(): number {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  fullGc();
   return process.memoryUsage().heapUsed;
 }
 

@@ -9,7 +9,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-// build/test/integration/examples.test.js -> the repository root.
+// build/test/docs/examples.test.js -> the repository root.
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const NAMES = readdirSync(join(ROOT, 'examples'))
   .filter((name) => name.endsWith('.ts'))

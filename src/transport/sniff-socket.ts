@@ -8,7 +8,7 @@
  */
 import type { Socket } from 'node:net';
 import { ConnectionClosedError, PolicyViolationError, TimeoutError } from '../errors.js';
-import { classifyFirstBytes } from '../protocol/sniff.js';
+import { classifyFirstBytes } from '../protocol/first-bytes.js';
 
 /** What the first bytes were, with the bytes. */
 export interface SniffResult {
