@@ -146,7 +146,8 @@ describe('in-process topics', () => {
   });
 
   it('compresses once for every subscriber that agreed on server_no_context_takeover, per connection for the others', async (t) => {
-    const server = await startTopicServer(t, { opts: { perMessageDeflate: true } });
+    // contextTakeover: the listener keeps its context unless a client asks for server_no_context_takeover.
+    const server = await startTopicServer(t, { opts: { perMessageDeflate: { contextTakeover: true } } });
     const sharing = await Promise.all([1, 2].map(() => openWs(server.url('z'), undefined, { perMessageDeflate: { serverNoContextTakeover: true } })));
     const keeping = await openWs(server.url('z'), undefined, { perMessageDeflate: true });
     const plain = await rawUpgrade(server.port, '127.0.0.1', '/z');
