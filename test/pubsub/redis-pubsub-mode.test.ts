@@ -129,4 +129,16 @@ describe('redis backplane, pub/sub mode', { skip }, () => {
     assert.ok(b.ctx.pubsub.stats.gaps >= 1, 'the dropped link was reported');
     assert.ok(holes >= 1, 'messages published while Redis was down are lost (at most once)');
   });
+
+  it('bounds what waits for Redis: publishes past maxPendingPublishes are refused while it is down', async (t) => {
+    const redis = await startRedis(t);
+    const a = await startNode(t, redis, { maxPendingPublishes: 3 });
+    await redis.kill();
+    await delay(100);
+    const waiting = Array.from({ length: 3 }, (_, i) => a.ctx.pubsub.publishConfirmed('bounded', `m${i}`).catch((e: Error) => e));
+    await assert.rejects(a.ctx.pubsub.publishConfirmed('bounded', 'one too many'), { name: 'BackplaneError', message: /maxPendingPublishes/ });
+    await redis.restart();
+    const outcomes = await Promise.all(waiting);
+    assert.equal(outcomes.length, 3);
+  });
 });

@@ -189,4 +189,16 @@ describe('redis backplane, streams mode', { skip }, () => {
     const positions = await withTimeout(Promise.all(during), 10_000, 'confirmed after the restart');
     assert.deepEqual(positions.map((p) => p?.offset), [2, 3]);
   });
+
+  it('bounds the outbox: while Redis is down, publishes past maxPendingPublishes are refused, the others kept', async (t) => {
+    const redis = await startRedis(t, { persist: true });
+    const a = await startNode(t, redis, { mode: 'streams', maxPendingPublishes: 5 });
+    await a.ctx.pubsub.publishConfirmed('bounded', 'first');
+    await redis.kill();
+    const kept = Array.from({ length: 5 }, (_, i) => a.ctx.pubsub.publishConfirmed('bounded', `kept ${i}`));
+    await assert.rejects(a.ctx.pubsub.publishConfirmed('bounded', 'one too many'), { name: 'BackplaneError', message: /maxPendingPublishes/ });
+    await redis.restart();
+    const positions = await withTimeout(Promise.all(kept), 10_000, 'the kept ones are confirmed');
+    assert.deepEqual(positions.map((p) => p?.offset), [2, 3, 4, 5, 6]);
+  });
 });
