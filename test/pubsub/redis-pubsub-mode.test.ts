@@ -11,7 +11,7 @@ import { PUBSUB_PROTOCOL } from '../../src/api/pubsub-envelope.js';
 import { topicKeys } from '../../src/redis/wire.js';
 import { startNode, until } from '../helpers/pubsub.js';
 import { hasRedis, startRedis, type RedisServer } from '../helpers/redis.js';
-import { delay } from '../helpers/ws-async.js';
+import { delay, withTimeout } from '../helpers/ws-async.js';
 import { openWs } from '../helpers/ws-peers.js';
 
 const skip = hasRedis() ? false : 'redis-server is not installed (apt-get install redis-server)';
@@ -136,7 +136,11 @@ describe('redis backplane, pub/sub mode', { skip }, () => {
     await redis.kill();
     await delay(100);
     const waiting = Array.from({ length: 3 }, (_, i) => a.ctx.pubsub.publishConfirmed('bounded', `m${i}`).catch((e: Error) => e));
-    await assert.rejects(a.ctx.pubsub.publishConfirmed('bounded', 'one too many'), { name: 'BackplaneError', message: /maxPendingPublishes/ });
+    // Refused at once (a refusal that does not come in time fails the test rather than hanging it).
+    await assert.rejects(withTimeout(a.ctx.pubsub.publishConfirmed('bounded', 'one too many'), 2000, 'the refusal'), {
+      name: 'BackplaneError',
+      message: /maxPendingPublishes/,
+    });
     await redis.restart();
     const outcomes = await Promise.all(waiting);
     assert.equal(outcomes.length, 3);
