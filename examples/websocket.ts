@@ -1,4 +1,5 @@
-// The browser's WebSocket interface in Node: code written for browsers runs unchanged against any server.
+// The browser's WebSocket interface in Node: code written for browsers runs (and type-checks) unchanged against any
+// server.
 import { Context, Listener, WebSocket } from '../src/index.js';
 import { check, checkEqual, deadline, ok } from './lib/check.js';
 
@@ -22,15 +23,13 @@ function talk(url: string): Promise<{ texts: string[]; bytes: number[]; code: nu
       ws.send(new Uint8Array([1, 2, 3]));
     };
     ws.onmessage = (event) => {
-      const data = (event as MessageEvent).data as string | ArrayBuffer;
-      if (typeof data === 'string') texts.push(data);
-      else bytes = [...new Uint8Array(data)];
+      if (typeof event.data === 'string') texts.push(event.data);
+      else bytes = [...new Uint8Array(event.data)];
       if (texts.length === 1 && bytes.length > 0) ws.close(1000, 'done');
     };
     ws.onerror = () => reject(new Error('error event'));
     ws.addEventListener('close', (event) => {
-      const close = event as Event & { code: number; wasClean: boolean };
-      resolve({ texts, bytes, code: close.code, wasClean: close.wasClean });
+      resolve({ texts, bytes, code: event.code, wasClean: event.wasClean });
     });
   });
 }

@@ -78,7 +78,9 @@ if (!args.includes('--micro') && !args.includes('--help') && !args.includes('--c
 
 // 3. Run. Ctrl-C reaches the child too (same process group); it stops its servers and exits, then so do we.
 console.log(`bench: ready after ${seconds(t0)}`);
-const child = spawn(process.execPath, ['build/bench/run.js', ...args], { stdio: 'inherit' });
+// `--http2` runs the HTTP/2 comparison (bench/http2.ts) instead of the main benchmark.
+const http2 = args.includes('--http2');
+const child = spawn(process.execPath, [http2 ? 'build/bench/http2.js' : 'build/bench/run.js', ...args.filter((a) => a !== '--http2')], { stdio: 'inherit' });
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   console.log(`bench: total ${seconds(t0)}`);

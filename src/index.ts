@@ -3,7 +3,15 @@
  * @packageDocumentation
  */
 export { Context, type ContextOptions, type LoopWaitResult } from './api/context.js';
-export { Listener, type ListenOptions } from './api/listener.js';
+export { Listener } from './api/listener.js';
+export type { ListenOptions } from './api/listener-bind.js';
+export {
+  DEFAULT_HTTP2_MAX_STREAMS,
+  DEFAULT_HTTP2_SESSION_WINDOW,
+  DEFAULT_HTTP2_STREAM_WINDOW,
+  type Http2ListenOptions,
+  type Http2Mode,
+} from './api/http2-options.js';
 export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';
@@ -50,7 +58,18 @@ export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn
 export { DEFAULT_MAX_PENDING_WRITE_BYTES, type OnMessageStreamHandler } from './api/conn.js';
 export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
 export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
-export { CloseEvent, WebSocket, type BinaryType, type CloseEventInit, type WebSocketData, type WebSocketInit } from './api/websocket.js';
+export {
+  CloseEvent,
+  WebSocket,
+  type BinaryType,
+  type CloseEventInit,
+  type WebSocketData,
+  type WebSocketEventHandler,
+  type WebSocketEventMap,
+  type WebSocketInit,
+  type WebSocketListener,
+  type WebSocketMessageData,
+} from './api/websocket.js';
 export { classifyFirstBytes, type SniffClass } from './protocol/first-bytes.js';
 export {
   PubSub,

@@ -76,6 +76,19 @@ test('the core never reaches for the Redis integration (src/redis) or the CLI; s
   }
 });
 
+test('src/ws (the ws-compatible API) sits on top: nothing else in the library imports it, and it never imports the CLI', () => {
+  for (const dir of ['src/protocol', 'src/transport', 'src/api']) {
+    for (const file of sources(join(root, dir))) {
+      for (const spec of imports(file)) assert.ok(!/(^|\/)ws\//.test(spec), `${relative(root, file)} imports ${spec}`);
+    }
+  }
+  const files = sources(join(root, 'src/ws'));
+  assert.ok(files.length > 3);
+  for (const file of files) {
+    for (const spec of imports(file)) assert.ok(!spec.includes('/cli/'), `${relative(root, file)} imports ${spec}`);
+  }
+});
+
 test('errors.ts and protocol/constants.ts are leaves', () => {
   for (const leaf of ['src/errors.ts', 'src/protocol/constants.ts']) {
     assert.deepEqual(imports(join(root, leaf)), [], `${leaf} imports something`);

@@ -29,6 +29,9 @@ export const LIMITS = {
   serverBusy: 0.85,
 };
 
+/** nopoll/ws's echo ratio to ws must be at least this share of nopoll's own ratio (issue 13: within 10%). */
+export const WS_API_SHARE = 0.9;
+
 /** A qualification of one row; report.ts groups them by kind. */
 export interface Warning {
   kind: 'loadgen' | 'other' | 'steal' | 'server-idle' | 'errors' | 'note' | 'failed';
@@ -206,6 +209,12 @@ export function aggregate(
         const met = scenario.target.atLeast ? row.ratio >= scenario.target.ratio : row.ratio <= scenario.target.ratio;
         row.verdict = met ? 'met' : 'missed';
       }
+    }
+    // nopoll/ws, the ws API over nopoll (echo scenarios only), must keep WS_API_SHARE of nopoll's own ratio to ws.
+    const own = rows.find((r) => r.scenario === scenarioId && r.server === 'nopoll' && r.ratio !== null);
+    for (const row of rows) {
+      if (row.scenario !== scenarioId || row.server !== 'nopoll-ws' || row.ratio === null || own === undefined) continue;
+      row.verdict = row.ratio >= WS_API_SHARE * own.ratio! ? 'met' : 'missed';
     }
   }
   return rows;

@@ -11,11 +11,14 @@ export interface Target {
   /** `ws` speaks RFC 6455; `tcp` is the bare TCP echo used only as the idle-memory floor. */
   kind: 'ws' | 'tcp';
   /**
-   * Transport between load generator and server. Only `tcp` exists today.
+   * Transport between load generator and server: `tcp` (one TCP connection per WebSocket, RFC 6455 upgrade) or
+   * `h2c` (WebSockets as streams of cleartext HTTP/2 connections, RFC 8441; see bench/http2.ts).
    * HOOK (TLS): add `'tls'` here, make loadgen/connect.ts use `tls.connect` for it, and pass the server a
    * certificate on its command line (see README, "Adding TLS and compression").
    */
-  transport: 'tcp';
+  transport: 'tcp' | 'h2c';
+  /** With `h2c`: how many HTTP/2 connections the WebSockets are spread over (default 1). */
+  h2Sessions?: number;
 }
 
 /** Closed-loop echo: every connection keeps `inFlight` messages outstanding and sends one more per reply. */

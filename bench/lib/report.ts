@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem, type as osType } from 'node:os';
 import type { MicroResult } from '../micro/harness.js';
-import { LIMITS, type Row, type Warning } from './aggregate.js';
+import { LIMITS, WS_API_SHARE, type Row, type Warning } from './aggregate.js';
 import { REPO_ROOT } from './paths.js';
 import { SCENARIOS } from './scenarios.js';
 
@@ -58,6 +58,10 @@ function formatCpuPerOp(row: Row): string {
 }
 
 function formatTarget(row: Row): string {
+  if (row.server === 'nopoll-ws') {
+    const want = `≥ ${WS_API_SHARE}× nopoll's`;
+    return row.verdict === null ? '' : `${want} ${row.verdict === 'met' ? 'met' : 'MISSED'}`;
+  }
   if (row.server !== 'nopoll') return '';
   const target = SCENARIOS.find((s) => s.id === row.scenario)?.target;
   if (target == null) return '';

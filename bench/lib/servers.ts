@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { ScenarioId } from './scenarios.js';
 import { BENCH_BUILD, REPO_ROOT } from './paths.js';
 
-export type ServerId = 'ws' | 'ws-js' | 'nopoll' | 'nopoll-ct' | 'ceiling' | 'floor';
+export type ServerId = 'ws' | 'ws-js' | 'nopoll' | 'nopoll-ws' | 'nopoll-ct' | 'ceiling' | 'floor';
 
 export interface ServerSpec {
   id: ServerId;
@@ -55,6 +55,17 @@ export function serverSpecs(): ServerSpec[] {
       deflateArgs: ['--deflate'],
     },
     {
+      // The same echo server as `ws`'s row, written against nopoll/ws (the ws API over nopoll, issue 13).
+      id: 'nopoll-ws',
+      label: 'nopoll/ws (ws API)',
+      kind: 'ws',
+      script: bench('nopoll-ws-echo.js'),
+      args: [],
+      env: {},
+      scenarios: ['64b', '16k', '1m'],
+      deflateArgs: null,
+    },
+    {
       // The configuration before issue 17 (nopoll's default is now no context takeover either way): zlib state kept
       // between messages, for the memory it costs beside the default.
       id: 'nopoll-ct',
@@ -89,7 +100,7 @@ export function serverSpecs(): ServerSpec[] {
   ];
 }
 
-export const SERVER_IDS: readonly ServerId[] = ['ws', 'ws-js', 'nopoll', 'nopoll-ct', 'ceiling', 'floor'];
+export const SERVER_IDS: readonly ServerId[] = ['ws', 'ws-js', 'nopoll', 'nopoll-ws', 'nopoll-ct', 'ceiling', 'floor'];
 
 // Every child process of the harness, so that any way out (normal exit, error, Ctrl-C) kills them.
 const children = new Set<ChildProcess>();

@@ -1,11 +1,13 @@
 /** Opening connections: raw TCP plus a hand-made HTTP upgrade that checks only for `101`. */
-import { connect, type Socket } from 'node:net';
+import { connect } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { Target } from '../lib/jobs.js';
 import { acceptsDeflate, DEFLATE_OFFER, isSwitchingProtocols, upgradeRequest } from './frames.js';
+import { openH2Many } from './h2.js';
 
-/** An open, upgraded connection and any bytes that arrived after the response head. */
+/** An open, upgraded connection (a TCP socket, or an HTTP/2 stream) and any bytes that arrived after the response head. */
 export interface OpenConnection {
-  socket: Socket;
+  socket: Duplex;
   leftover: Buffer;
 }
 
@@ -81,6 +83,7 @@ export function openTcp(target: Target, timeoutMs = 10_000): Promise<OpenConnect
 
 /** Opens `count` connections with at most `concurrency` handshakes under way; rejects on the first failure. */
 export async function openMany(target: Target, count: number, concurrency: number, deflate = false, path = '/'): Promise<OpenConnection[]> {
+  if (target.transport === 'h2c') return openH2Many(target, count, concurrency, deflate);
   const request = upgradeRequest(target.host, target.port, deflate ? DEFLATE_OFFER : undefined, path);
   const open: OpenConnection[] = [];
   const state = { next: 0, failure: null as Error | null };

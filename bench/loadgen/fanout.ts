@@ -4,7 +4,7 @@
  * is padding. Subscribers only count frames, reading headers and skipping payloads; witnesses (a sample of the
  * clients) also read the first 14 payload bytes, to pace the publishers and time the deliveries.
  */
-import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import type { FanoutJob, JobSuccess } from '../lib/jobs.js';
 import { LatencyHistogram } from '../lib/stats.js';
 import { closeAll, openMany, type OpenConnection } from './connect.js';
@@ -118,7 +118,7 @@ export async function runFanout(job: FanoutJob): Promise<JobSuccess> {
   let sending = true;
   let errors = 0;
 
-  const sockets: Socket[] = connections.map((c) => c.socket);
+  const sockets: Duplex[] = connections.map((c) => c.socket);
   const publish = (p: number, count: number): void => {
     if (!sending || count <= 0) return;
     const frames: Buffer[] = [];

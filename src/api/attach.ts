@@ -1,14 +1,18 @@
 /**
  * WebSocket endpoints on an existing `http.Server` / `https.Server` (and so on Express, Fastify, Koa, which run on
- * one): upgrade requests are routed by path to listeners, everything else stays plain HTTP. Each endpoint is a
- * {@link Listener} without a socket of its own, with its own options and, through its context, its own handlers;
+ * one), or `http2.createSecureServer` / `http2.createServer`: upgrade requests (and, on an HTTP/2 server, extended
+ * CONNECT streams, RFC 8441) are routed by path to listeners, everything else stays the server's. Each endpoint is
+ * a {@link Listener} without a socket of its own, with its own options and, through its context, its own handlers;
  * its connections can also be taken with `listener.accept()`.
  * @packageDocumentation
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
+import type { Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { isWebSocketConnect } from '../protocol/handshake/extended-connect.js';
+import { refuseStream } from '../transport/h2-answer.js';
 import { rejectUpgrade } from '../transport/server-accept.js';
 import type { Conn } from './conn.js';
 import type { ConnOptsLike } from './conn-opts.js';
@@ -27,6 +31,8 @@ export interface UpgradeRouterOptions {
   paths?: Readonly<Record<string, EndpointTarget>> | ReadonlyMap<string, EndpointTarget>;
   /** Picks the endpoint of a request no path matched (null or undefined: none). */
   route?: (req: IncomingMessage, path: string) => Listener | null | undefined;
+  /** The same for an HTTP/2 extended CONNECT no path matched, given its header fields. */
+  routeStream?: (headers: IncomingHttpHeaders, path: string) => Listener | null | undefined;
   /**
    * An upgrade request for which there is no endpoint: `'reject'` (default) answers 404 and closes the
    * connection; `'ignore'` leaves it untouched for the server's other `'upgrade'` listeners, one of which must
@@ -35,19 +41,31 @@ export interface UpgradeRouterOptions {
   unknownPath?: 'reject' | 'ignore';
 }
 
-type UpgradeServer = HttpServer | HttpsServer;
+type UpgradeServer = HttpServer | HttpsServer | Http2Server | Http2SecureServer;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
+type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: string[]) => void;
+type ConnectListener = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
+/** What `attach` added to a server. */
+interface Attached {
+  upgrade: UpgradeListener;
+  stream: StreamListener | null;
+  connect: ConnectListener | null;
+}
 
 /** Routes upgrade requests by path to WebSocket endpoints. See the module comment. */
 export class UpgradeRouter {
   readonly #endpoints = new Map<string, Listener>();
   readonly #owned = new Set<Listener>();
-  readonly #servers = new Map<UpgradeServer, UpgradeListener>();
+  readonly #servers = new Map<UpgradeServer, Attached>();
   readonly #route: UpgradeRouterOptions['route'];
+  readonly #routeStream: UpgradeRouterOptions['routeStream'];
+  // Extended CONNECT streams this router took, so the compatibility layer's 'connect' guard leaves them alone.
+  readonly #taken = new WeakSet<ServerHttp2Stream>();
   readonly #unknownPath: 'reject' | 'ignore';
 
   constructor(options: UpgradeRouterOptions = {}) {
     this.#route = options.route;
+    this.#routeStream = options.routeStream;
     this.#unknownPath = options.unknownPath ?? 'reject';
     if (this.#unknownPath !== 'reject' && this.#unknownPath !== 'ignore') {
       throw new TypeError(`unknownPath must be 'reject' or 'ignore', got ${String(this.#unknownPath)}`);
@@ -117,22 +135,75 @@ export class UpgradeRouter {
     return listener.handleUpgrade(req, socket, head);
   }
 
-  /** Starts routing the `'upgrade'` events of `server`. Plain requests are not touched. */
+  /**
+   * Routes one HTTP/2 extended CONNECT (the arguments of a `'stream'` event whose `:method` is CONNECT and
+   * `:protocol` is `websocket`) by its `:path` and returns the connection, or null when no endpoint took it
+   * (answered 404, 503 for a closed endpoint, or left alone with `unknownPath: 'ignore'`).
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders?: readonly string[]): Conn | null {
+    const path = pathOf(String(headers[':path'] ?? ''));
+    const listener = this.#endpoints.get(path) ?? this.#routeStream?.(headers, path) ?? null;
+    if (listener === null) {
+      if (this.#unknownPath === 'reject') {
+        this.#taken.add(stream);
+        refuseStream(stream, 404, `no WebSocket endpoint at ${path || '(invalid target)'}`);
+      }
+      return null;
+    }
+    this.#taken.add(stream);
+    if (!listener.isOk) {
+      refuseStream(stream, 503, 'the WebSocket endpoint is closed');
+      return null;
+    }
+    return listener.handleStream(stream, headers, rawHeaders);
+  }
+
+  /**
+   * Starts routing the `'upgrade'` events of `server`; plain requests are not touched. On an HTTP/2 server
+   * (`http2.createSecureServer`, `http2.createServer`) it also turns on SETTINGS_ENABLE_CONNECT_PROTOCOL (for
+   * connections made from now on) and routes extended CONNECT streams, ahead of the server's other `'stream'`
+   * listeners; with `allowHTTP1`, HTTP/1.1 clients on the same port arrive as `'upgrade'` events.
+   */
   attach(server: UpgradeServer): this {
     if (this.#servers.has(server)) return this;
     const onUpgrade: UpgradeListener = (req, socket, head) => {
       this.handleUpgrade(req, socket, head);
     };
-    this.#servers.set(server, onUpgrade);
+    const attached: Attached = { upgrade: onUpgrade, stream: null, connect: null };
+    this.#servers.set(server, attached);
     server.on('upgrade', onUpgrade);
+    if (isHttp2Server(server)) this.#attachHttp2(server, attached);
     return this;
   }
 
-  /** Stops routing the upgrades of `server` (of every server when omitted). Open connections are not touched. */
+  #attachHttp2(server: Http2Server | Http2SecureServer, attached: Attached): void {
+    // RFC 8441 §3: a server that sends this setting promises to serve extended CONNECT.
+    server.updateSettings({ enableConnectProtocol: true });
+    attached.stream = (stream, headers, _flags, rawHeaders) => {
+      if (!isWebSocketConnect(headers[':method'], headers[':protocol'])) return;
+      stream.on('error', ignore); // a reset is reported to the connection through 'close'
+      this.handleStream(stream, headers, rawHeaders);
+    };
+    // With a 'request' listener, Node's compatibility layer also sees every stream, and answers a CONNECT that no
+    // 'connect' listener takes with 405 and END_STREAM (nodejs/node#36977), which would end our WebSocket. This
+    // listener makes the event taken; it answers only what nobody else does.
+    attached.connect = (req, res) => {
+      if (this.#taken.has(req.stream) || server.listenerCount('connect') > 1 || res.headersSent) return;
+      const protocol = req.headers[':protocol'];
+      res.statusCode = protocol === undefined ? 405 : 501;
+      res.end(protocol === undefined ? 'CONNECT is not served here\n' : `protocol ${String(protocol)} not supported\n`);
+    };
+    server.prependListener('stream', attached.stream);
+    server.on('connect', attached.connect);
+  }
+
+  /** Stops routing the upgrades and streams of `server` (of every server when omitted). Open connections are not touched. */
   detach(server?: UpgradeServer): void {
-    for (const [s, onUpgrade] of [...this.#servers]) {
+    for (const [s, attached] of [...this.#servers]) {
       if (server !== undefined && s !== server) continue;
-      s.off('upgrade', onUpgrade);
+      s.off('upgrade', attached.upgrade);
+      if (attached.stream !== null) s.off('stream', attached.stream);
+      if (attached.connect !== null) s.off('connect', attached.connect);
       this.#servers.delete(s);
     }
   }
@@ -170,6 +241,13 @@ function pathOf(target: string): string {
   const end = path.search(/[?#]/);
   return end >= 0 ? path.slice(0, end) : path;
 }
+
+// The HTTP/2 servers have updateSettings; http and https servers do not.
+function isHttp2Server(server: UpgradeServer): server is Http2Server | Http2SecureServer {
+  return typeof (server as Http2SecureServer).updateSettings === 'function';
+}
+
+function ignore(): void {}
 
 function refuse(socket: Duplex, status: number, message: string): void {
   // Node's HTTP server removed its own error listener when it emitted 'upgrade'; a reset must not crash us.

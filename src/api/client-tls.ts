@@ -10,12 +10,17 @@ import { TimeoutError, TlsError } from '../errors.js';
 import { describeTlsError, isTlsLayerError, secureContextOptions, startClientTls } from '../transport/tls.js';
 import type { Conn } from './conn.js';
 import type { Context } from './context.js';
+import { H2_ALPN } from './listener-tls.js';
 import { buildContext, createContext, postCheck, resolveTls, type TlsContextInfo, type TlsOptions } from './tls-options.js';
 
 /** A `wss://` client's TLS step, prepared before the connection exists. */
 export interface ClientTlsPlan {
-  /** Binds the plan to its connection: the `upgrade` for `connectClient` and the error mapping for its result. */
-  bind(conn: Conn, timeoutMs: number): {
+  /**
+   * Binds the plan to its connection: the `upgrade` for `connectClient` and the error mapping for its result.
+   * For an HTTP/2 session (`http2`), ALPN offers `h2` and `http/1.1` and the TLS socket is not attached to the
+   * connection: it carries the session, shared by several connections.
+   */
+  bind(conn: Conn, timeoutMs: number, http2?: boolean): {
     upgrade: (socket: Socket, done: (error: Error | null, upgraded?: Socket) => void) => void;
     /** The error to report for a failed attempt: TLS-stage failures become TlsError or TimeoutError('tls'). */
     explain(error: Error): Error;
@@ -32,7 +37,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
   const defaults = secureContextOptions(resolved.material);
   const builtIn = ctx.tlsContextCreator === null ? buildContext(defaults, 'client TLS options') : null;
   return {
-    bind(conn, timeoutMs) {
+    bind(conn, timeoutMs, http2 = false) {
       let tcpConnected = false;
       let secure = false;
       return {
@@ -57,7 +62,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
                   secureContext: context,
                   verifyPeer: resolved.verifyPeer ?? true,
                   checkServerIdentity: resolved.checkServerIdentity,
-                  alpnProtocols: resolved.alpnProtocols,
+                  alpnProtocols: http2 ? H2_ALPN : resolved.alpnProtocols,
                 },
                 postCheck(ctx, conn),
                 (failure, ok) => {
@@ -65,7 +70,7 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
                   done(failure, ok);
                   // Attached once connectClient listens on it, so that its view of an early close comes first, as
                   // on a plain connection. Until then `conn.socket` is the TCP socket, which carries the TLS one.
-                  if (ok && conn.isOk) conn.attach(ok, true);
+                  if (ok && conn.isOk && !http2) conn.attach(ok, true);
                 },
               );
             } catch (failure) {

@@ -6,11 +6,15 @@
  * @packageDocumentation
  */
 import { isIP, type Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { connectClient } from '../transport/client-connect.js';
 import { HandshakeError } from '../errors.js';
+import type { ClientHandshakeResult } from '../protocol/handshake/client-handshake.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { PERMESSAGE_DEFLATE } from '../protocol/extensions/deflate-params.js';
 import { clientDeflateOffer, clientDeflateSession } from './deflate-options.js';
+import { startHttp2Client } from './http2-client.js';
+import { checkHttp2Mode, type Http2Mode } from './http2-options.js';
 import type { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
@@ -66,10 +70,21 @@ export interface ClientPlan {
   tlsPlan: ReturnType<typeof prepareClientTls> | null;
   proxy: ProxyTunnel | null;
   deflateOffer: ReturnType<typeof clientDeflateOffer>;
+  /** The `Sec-WebSocket-Extensions` offer the request carries (from `deflateOffer`), if any. */
+  offerHeader: string | undefined;
   timeoutMs: number;
   options: ConnOptsInit;
   redirect: RedirectPolicy;
   settings: ReturnType<typeof sessionSettings>;
+  /** HTTP/2 (RFC 8441): no, only, or preferred. */
+  http2: Http2Mode;
+  /** The TLS options object given (connections sharing an HTTP/2 connection must have given the same one). */
+  tlsOptions: object | undefined;
+  /** The request target and Cookie of this attempt; where to connect from, and whether over IPv6. */
+  path: string;
+  cookie: string | undefined;
+  localAddress: string | undefined;
+  ipv6: boolean;
 }
 
 /**
@@ -101,6 +116,16 @@ function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: 
   // A caller's socket or a unix socket is used as is; otherwise a proxy may carry the connection.
   const proxyPlan = attempt.socket !== undefined || endpoint.socketPath !== undefined ? null : chooseProxy(o.proxy, o.proxyEnv, endpoint);
   const limits = { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount };
+  let http2 = checkHttp2Mode(o.http2);
+  // HTTP/2 opens its own TCP (or TLS) connection to the origin: not over a caller's socket, a unix socket or a proxy's
+  // tunnel. 'auto' then simply uses HTTP/1.1.
+  const ownConnection = attempt.socket === undefined && endpoint.socketPath === undefined && proxyPlan === null;
+  if (!ownConnection) {
+    if (http2 === true) throw new TypeError('http2 needs a connection of its own (not target.socket, a unix socket or a proxy)');
+    http2 = false;
+  }
+  // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
+  const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
   return {
     host: endpoint.host,
     port,
@@ -110,36 +135,49 @@ function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: 
     hostHeader: (isIP(name) === 6 ? `[${name}]` : name) + (port === (secure ? 443 : 80) ? '' : `:${port}`),
     origin: o.origin === false || o.origin === undefined ? null : o.origin,
     protocols: o.protocols ? [...o.protocols] : [],
+    path,
+    cookie: attempt.cookie,
     extraHeaders,
     tlsPlan: secure ? prepareClientTls(ctx, o.tls, endpoint.host) : null,
     proxy: proxyPlan === null ? null : proxyTunnel(proxyPlan, { host: endpoint.host, port, family: attempt.ipv6 ? 6 : 0 }, limits, timeoutMs),
-    // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
-    deflateOffer: clientDeflateOffer(o.perMessageDeflate),
+    deflateOffer,
+    offerHeader: deflateOffer === null ? undefined : formatExtensions([deflateOffer.offer]),
     timeoutMs,
+    localAddress: o.localAddress,
+    ipv6: attempt.ipv6 === true,
     options: o,
     redirect,
     settings: sessionSettings(o, ctx),
+    http2,
+    tlsOptions: o.tls,
   };
 }
 
 /**
  * @internal Starts the connection `conn` (made for `plan`): connect (through a proxy's tunnel when one applies), TLS
  * when asked, the opening handshake, then the session; a redirect to follow starts it again at the new place.
- * Failures end the connection with why.
+ * Failures end the connection with why. Over HTTP/2 when the plan asks for it (see http2-client.ts), which comes
+ * back here to fall back to HTTP/1.1.
  */
 export function startClient(conn: Conn, plan: ClientPlan): void {
+  conn.host = plan.host;
+  conn.port = plan.port;
+  Object.assign(conn.handshake, {
+    requestedUrl: plan.path,
+    hostHeader: plan.hostHeader,
+    origin: plan.origin,
+    cookie: plan.cookie ?? null,
+    requestedProtocols: plan.protocols,
+  });
+  if (plan.http2 === false) startHttp1Client(conn, plan);
+  else startHttp2Client(conn, plan, startHttp1Client);
+}
+
+// The RFC 6455 upgrade over a connection of its own.
+function startHttp1Client(conn: Conn, plan: ClientPlan): void {
   const ctx = conn.ctx;
   const { attempt, hostHeader, origin, protocols, deflateOffer, proxy } = plan;
   const { endpoint } = attempt;
-  conn.host = endpoint.host;
-  conn.port = endpoint.port;
-  Object.assign(conn.handshake, {
-    requestedUrl: endpoint.path,
-    hostHeader,
-    origin,
-    cookie: attempt.cookie ?? null,
-    requestedProtocols: protocols,
-  });
   const tls = plan.tlsPlan?.bind(conn, plan.timeoutMs) ?? null;
   const tlsUpgrade = tls?.upgrade;
   // Through a proxy: its tunnel first, then the server's TLS inside it (verified end to end).
@@ -165,8 +203,8 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
           version: ctx.protocolVersion,
           origin,
           protocols,
-          ...(attempt.cookie !== undefined ? { cookie: attempt.cookie } : {}),
-          ...(deflateOffer !== null ? { extensions: formatExtensions([deflateOffer.offer]) } : {}),
+          ...(plan.cookie !== undefined ? { cookie: plan.cookie } : {}),
+          ...(plan.offerHeader !== undefined ? { extensions: plan.offerHeader } : {}),
           extraHeaders: plan.extraHeaders,
         },
         extensionsOffered: deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],
@@ -188,15 +226,7 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
           }
           return;
         }
-        conn.handshake.headers = connected.result.headers;
-        // RFC 7692 §5: a response that accepts permessage-deflate with invalid parameters fails the connection.
-        const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
-        if (!deflate.ok) {
-          connected.socket.destroy();
-          conn.fail(new HandshakeError(deflate.error, connected.response.status));
-          return;
-        }
-        conn.start(connected.socket, connected.rest, { deflate: deflate.deflate, acceptedProtocol: connected.result.protocol, ...plan.settings });
+        startClientSession(conn, connected, deflateOffer, plan.settings);
       },
     );
   } catch (error) {
@@ -210,6 +240,26 @@ export function startClient(conn: Conn, plan: ClientPlan): void {
 }
 
 // The first attempt, from the target and options as given.
+/**
+ * @internal The server's 101 was checked: record its headers, check the compression it agreed to (RFC 7692 §5: a
+ * response that accepts permessage-deflate with invalid parameters fails the connection), start the session.
+ */
+export function startClientSession(
+  conn: Conn,
+  connected: { socket: Duplex; result: ClientHandshakeResult; response: { status: number }; rest: Buffer },
+  deflateOffer: ReturnType<typeof clientDeflateOffer>,
+  settings: ReturnType<typeof sessionSettings>,
+): void {
+  conn.handshake.headers = connected.result.headers;
+  const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
+  if (!deflate.ok) {
+    connected.socket.destroy();
+    conn.fail(new HandshakeError(deflate.error, connected.response.status));
+    return;
+  }
+  conn.start(connected.socket, connected.rest, { deflate: deflate.deflate, acceptedProtocol: connected.result.protocol, ...settings });
+}
+
 function firstAttempt(target: string | URL | ConnectTarget, o: ConnOptsInit): Attempt {
   const base = { cookie: o.cookie, extraHeaders: extraHeaderPairs(o.extraHeaders), redirects: 0 };
   if (typeof target === 'string' || target instanceof URL) {

@@ -125,6 +125,7 @@ export abstract class ConnCore {
   /** @internal */ protected _closeInfo: CloseInfo | null = null;
   /** @internal */ protected _maxFrameSize: number;
   /** @internal */ protected _tls = false;
+  /** @internal Runs over an HTTP/2 stream (RFC 8441). */ protected _http2 = false;
   /** @internal */ protected _acceptedProtocol: string | null = null;
   /** @internal */ protected _deflate: DeflateAgreement | null = null;
   /** @internal Frame mode (noPoll's `deliverFragments`). */ protected _deliverFrames = false;
@@ -158,7 +159,7 @@ export abstract class ConnCore {
   }
 
   /** Starts the closing handshake and resolves when the connection has ended (see `Conn.close`). */
-  abstract close(code?: number, reason?: string): Promise<CloseInfo>;
+  abstract close(code?: number | null, reason?: string): Promise<CloseInfo>;
 
   // ---- state ----
 
@@ -186,9 +187,16 @@ export abstract class ConnCore {
     const stream = this._stream;
     return stream !== null && typeof (stream as Socket).setNoDelay === 'function' ? (stream as Socket) : null;
   }
-  /** The byte stream the connection runs over, once connected. */
+  /** The byte stream the connection runs over, once connected: the socket, or the HTTP/2 stream (`Http2Stream`). */
   get stream(): Duplex | null {
     return this._stream;
+  }
+  /**
+   * `'2'` when the WebSocket runs over an HTTP/2 stream (RFC 8441 extended CONNECT; `socket` is then null and
+   * `stream` is the `Http2Stream`), `'1.1'` when it runs over its own connection (RFC 6455 upgrade).
+   */
+  get httpVersion(): '1.1' | '2' {
+    return this._http2 ? '2' : '1.1';
   }
   /** The effective frame limit (`nopoll_conn_get_max_frame_size`). */
   get maxFrameSize(): number {

@@ -5,6 +5,7 @@
 import { MAX_FRAME_BYTES_LIMIT } from '../protocol/limits.js';
 import { resolveDeflateOption, type PerMessageDeflateOptions } from './deflate-options.js';
 import type { ProxyEnv } from '../transport/proxy-env.js';
+import { checkHttp2Mode, type Http2Mode } from './http2-options.js';
 import type { ProxyOption } from './proxy.js';
 import { sslProtocolVersions, type PemSource, type SslProtocol, type TlsOptions } from './tls-options.js';
 
@@ -98,6 +99,12 @@ export interface ConnOptsInit {
   maxRedirects?: number;
   /** Client: allow a redirect from `wss:` to `ws:` (default false: refused with a RedirectError). */
   allowInsecureRedirect?: boolean;
+  /**
+   * Client: open the WebSocket over HTTP/2 (RFC 8441, see `docs/http2.md`). `false` (default): HTTP/1.1. `true`:
+   * HTTP/2 or fail. `'auto'`: HTTP/2 when the server offers WebSockets over it, else HTTP/1.1. WebSockets to one
+   * origin share one HTTP/2 connection.
+   */
+  http2?: Http2Mode;
 }
 
 /** A validated option set with noPoll's setter names. Pass it, or a plain {@link ConnOptsInit}, where options go. */
@@ -219,6 +226,7 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
   if (!opts) return {};
   const deflate = opts instanceof ConnOpts ? opts.values.perMessageDeflate : opts.perMessageDeflate;
   if (deflate !== undefined) resolveDeflateOption(deflate, 'server');
+  checkHttp2Mode(opts instanceof ConnOpts ? opts.values.http2 : opts.http2);
   if (opts instanceof ConnOpts) return opts.values;
   if (opts.writeLimitPolicy !== undefined && opts.writeLimitPolicy !== 'refuse' && opts.writeLimitPolicy !== 'close') {
     throw new RangeError(`writeLimitPolicy must be 'refuse' or 'close', got ${String(opts.writeLimitPolicy)}`);

@@ -64,17 +64,19 @@ export class Conn extends ConnTopics {
 
   /**
    * Starts the closing handshake (`nopoll_conn_close_ext`; RFC 6455 §7.1.2) and resolves when the connection has
-   * ended. Without arguments it sends 1000. Calling it again just waits.
-   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes.
+   * ended. Without arguments it sends 1000; `null` sends a close frame without a status code (§5.5.1; the peer
+   * sees 1005), as `ws` does for `close()`. Calling it again just waits.
+   * @throws RangeError for a code that may not be sent, or a reason over 123 bytes; TypeError for a reason with a
+   * `null` code.
    */
-  close(code: number = 1000, reason = ''): Promise<CloseInfo> {
+  close(code: number | null = 1000, reason = ''): Promise<CloseInfo> {
     if (this._state === 'closed') return Promise.resolve(this._closeInfo!);
     const transport = this._transport;
     if (transport !== null) {
-      transport.close(code, reason);
+      transport.close(code ?? undefined, reason);
       if (this._state === 'open') this._state = 'closing';
     } else {
-      this._stream?.destroy();
+      this.#abandon();
     }
     return this.closed;
   }
@@ -82,7 +84,14 @@ export class Conn extends ConnTopics {
   /** Drops the connection at once, with no close frame (`nopoll_conn_shutdown`). */
   shutdown(): void {
     if (this._transport !== null) this._transport.destroy();
-    else this._stream?.destroy();
+    else this.#abandon();
+  }
+
+  // Ends a connection still in its handshake. One waiting for a shared HTTP/2 session has no stream yet: it fails
+  // at once (and the session opens no stream for it).
+  #abandon(): void {
+    if (this._stream !== null) this._stream.destroy();
+    else this.fail(new ConnectionClosedError('the connection was closed before its handshake started'));
   }
 
   /** Resolves with how the connection ended, once it has. Never rejects. */
@@ -110,12 +119,13 @@ export class Conn extends ConnTopics {
 
   // ---- set-up, called by the client and server code ----
 
-  /** @internal The stream is known (connect started, or accepted). */
-  attach(stream: Duplex, tls: boolean): void {
+  /** @internal The stream is known (connect started, or accepted); `http2` for an HTTP/2 stream (RFC 8441). */
+  attach(stream: Duplex, tls: boolean, http2 = false): void {
     // A redirect replaces the stream of the attempt before: its close no longer means anything.
     if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
     this._tls = tls;
+    this._http2 = http2;
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     stream.on('error', ignoreError);
     this.#earlyClose = () => {

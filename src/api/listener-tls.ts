@@ -83,7 +83,30 @@ export class ListenerTls {
    * failure the connection fails with a TlsError or a TimeoutError (phase `'tls'`).
    */
   accept(listener: Listener, conn: Conn, socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+    this.#accept(listener, conn, socket, head, null, proceed);
+  }
+
+  /**
+   * The TLS side of an accept on a listener that serves HTTP/2 (RFC 8441): as {@link accept}, with ALPN offering
+   * `h2` and `http/1.1`, before any connection exists (an HTTP/2 connection carries many). `proceed` reads
+   * `secured.alpnProtocol`. The post-handshake check is left to each connection ({@link checkAcceptedTls}); a
+   * context creator, which is given a connection, cannot run here: with one set the socket is refused (fail
+   * closed). Failures are logged and the socket destroyed.
+   */
+  acceptForHttp2(listener: Listener, socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+    this.#accept(listener, null, socket, head, H2_ALPN, proceed);
+  }
+
+  // The server TLS accept for a connection (`conn`), or for a socket that has none yet (HTTP/2, `conn` null).
+  #accept(listener: Listener, conn: Conn | null, socket: Socket, head: Buffer | null, alpn: readonly string[] | null, proceed: (secured: TLSSocket) => void): void {
     const ctx = listener.ctx;
+    const peer = conn !== null ? `${conn.host}:${conn.port}` : `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    const isOk = (): boolean => (conn !== null ? conn.isOk : !socket.destroyed);
+    const fail = (error: Error): void => {
+      if (conn !== null) return conn.fail(error);
+      ctx.log('debug', `TLS accept from ${peer} failed: ${error.message}`);
+      socket.destroy();
+    };
     if (head !== null && head.length > 0) {
       socket.pause();
       socket.unshift(head);
@@ -93,7 +116,7 @@ export class ListenerTls {
       contexts = this.#contexts(listener);
     } catch (error) {
       ctx.log('critical', `TLS listener ${listener.host}:${listener.port}: ${(error as Error).message}`);
-      conn.fail(error instanceof TlsError ? error : new TlsError((error as Error).message, { cause: error }));
+      fail(error instanceof TlsError ? error : new TlsError((error as Error).message, { cause: error }));
       return;
     }
     const resolved = this.#resolved!;
@@ -104,15 +127,15 @@ export class ListenerTls {
     const creatorTimer =
       ctx.tlsContextCreator === null
         ? null
-        : setTimeout(() => conn.fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)), timeoutMs);
-    createContext(ctx, conn, info, (error, created) => {
+        : setTimeout(() => fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)), timeoutMs);
+    const withContext = (error: Error | null, created: SecureContext | null): void => {
       if (creatorTimer !== null) clearTimeout(creatorTimer);
-      if (!conn.isOk) return;
-      if (error) return conn.fail(error);
+      if (!isOk()) return;
+      if (error) return fail(error);
       const secureContext = created ?? contexts.context;
       if (secureContext === null) {
         ctx.log('critical', `TLS listener ${listener.host}:${listener.port} has no certificate`);
-        return conn.fail(new TlsError('no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()'));
+        return fail(new TlsError('no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()'));
       }
       const store = ctx.certificateStore;
       // SNI picks a named store entry, unless the context creator chose the context.
@@ -136,23 +159,52 @@ export class ListenerTls {
       try {
         secured = acceptTls(
           socket,
-          { secureContext, verifyPeer: resolved.verifyPeer ?? false, sni, alpnProtocols: resolved.alpnProtocols, timeoutMs: Math.max(1, deadline - Date.now()) },
-          postCheck(ctx, conn),
+          {
+            secureContext,
+            verifyPeer: resolved.verifyPeer ?? false,
+            sni,
+            alpnProtocols: alpn ?? resolved.alpnProtocols,
+            timeoutMs: Math.max(1, deadline - Date.now()),
+          },
+          conn !== null ? postCheck(ctx, conn) : null,
           (failure, ok) => {
             if (failure || !ok) {
-              ctx.log('debug', `TLS accept from ${conn.host}:${conn.port} failed: ${failure?.message}`);
-              conn.fail(failure ?? new TlsError('TLS handshake failed'));
+              ctx.log('debug', `TLS accept from ${peer} failed: ${failure?.message}`);
+              fail(failure ?? new TlsError('TLS handshake failed'));
               return;
             }
-            if (conn.isOk) proceed(ok);
+            if (isOk()) proceed(ok);
           },
         );
       } catch (failure) {
         // Node refused to wrap the socket (it may have gone meanwhile): end this connection, not the process.
-        conn.fail(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
+        fail(new TlsError(`cannot start TLS: ${(failure as Error).message}`, { cause: failure }));
         return;
       }
-      conn.attach(secured, true);
-    });
+      conn?.attach(secured, true);
+    };
+    if (conn === null) {
+      if (ctx.tlsContextCreator !== null) {
+        ctx.log('critical', `TLS listener ${listener.host}:${listener.port}: a TLS context creator cannot serve an HTTP/2 listener; connection refused`);
+        return withContext(new TlsError('the TLS context creator is not supported on an HTTP/2 listener'), null);
+      }
+      return withContext(null, null);
+    }
+    createContext(ctx, conn, info, withContext);
   }
 }
+
+/**
+ * @internal Runs the post-handshake check for a connection that arrived over a TLS socket accepted by
+ * `acceptForHttp2`, then `proceed`; a refusal fails the connection with a TlsError.
+ */
+export function checkAcceptedTls(conn: Conn, socket: TLSSocket, proceed: () => void): void {
+  postCheck(conn.ctx, conn)(socket, (accepted) => {
+    if (!conn.isOk) return;
+    if (accepted && !socket.destroyed) proceed();
+    else conn.fail(new TlsError('refused by the post-handshake check'));
+  });
+}
+
+/** ALPN of HTTP/2 with HTTP/1.1 beside it (RFC 9113 §3.2), in preference order. */
+export const H2_ALPN: readonly string[] = ['h2', 'http/1.1'];

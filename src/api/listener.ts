@@ -5,53 +5,26 @@
  * @packageDocumentation
  */
 import type { IncomingMessage } from 'node:http';
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
-import { selectProtocol } from '../protocol/handshake/server-handshake.js';
+import type { TLSSocket } from 'node:tls';
+import { HandshakeError, InvalidStateError } from '../errors.js';
+import { headerListOf } from '../transport/h2-answer.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
-import { acceptUpgrade, readUpgradeRequest, rejectUpgrade, type PendingUpgrade } from '../transport/server-accept.js';
-import { listenUnix } from '../transport/unix-listen.js';
+import { rejectUpgrade, socketAnswer, type AcceptReply, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
 import { Conn } from './conn.js';
-import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
+import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
+import type { OnReadyHandler } from './handlers.js';
 import type { PublishOptions } from './pubsub.js';
 import { wait, type WaitOptions } from './wait.js';
-import { serverDeflateSession } from './deflate-options.js';
-import type { CertificateEntry, CertificateInput } from './certificate-store.js';
-import { ListenerTls, prepareListenerTls } from './listener-tls.js';
+import { answerUpgrade, readUpgrade } from './listener-upgrade.js';
+import { bindListener, type ListenOptions } from './listener-bind.js';
+import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket, type StreamClient } from './listener-http2.js';
+import type { CertificateEntry } from './certificate-store.js';
+import { checkAcceptedTls, ListenerTls } from './listener-tls.js';
 import type { PemSource } from './tls-options.js';
-
-/** Where and how to listen. */
-export interface ListenOptions {
-  /** Address to bind (default `0.0.0.0`, or `::` with `ipv6`). */
-  host?: string;
-  /** Port; 0 picks a free one, read it back from {@link Listener.port}. Not with `path`. */
-  port?: number | string;
-  /**
-   * Listen on this unix domain socket path instead of a TCP port (clients connect with `ws+unix:` URLs); `tls`
-   * works the same. A stale socket file left at the path by a process that died is removed first (see
-   * `removeStaleSocket`); Node removes the file when the listener closes.
-   */
-  path?: string;
-  /** With `path`: remove a socket file nobody accepts on before listening (default true). Other files are never removed. */
-  removeStaleSocket?: boolean;
-  /** With `path`: make the socket file readable and writable by every user (default: the process's umask decides). */
-  socketAccessAll?: boolean;
-  /** IPv6 listener (noPoll's `nopoll_listener_new6`); `0.0.0.0` is refused then. */
-  ipv6?: boolean;
-  /** Options applied to every accepted connection (frame limit, Origin policy, subprotocols, timeouts). */
-  opts?: ConnOptsLike;
-  /** TCP backlog (default 511). */
-  backlog?: number;
-  /**
-   * Accept `wss://` (noPoll's `nopoll_listener_tls_new`): every accepted socket runs a TLS handshake first. The
-   * certificate comes from `opts.tls`, else `certificate` / {@link Listener.setCertificate}, else the context's store.
-   */
-  tls?: boolean;
-  /** The listener's own certificate (`nopoll_listener_set_certificate`); needs `tls`. */
-  certificate?: CertificateInput;
-}
 
 // Connections kept for accept() callers; older ones are dropped from the queue (not closed) past this.
 const ACCEPT_QUEUE_LIMIT = 128;
@@ -90,7 +63,9 @@ export class Listener {
     this.opts = opts;
     this.#live = opts.maxConnections ? new Set() : null;
     this.id = ctx.registerListener(this);
-    server?.on('connection', (socket: Socket) => this.acceptSocket(socket));
+    server?.on('connection', (socket: Socket) => {
+      if (!serveHttp2Socket(this, socket)) this.acceptSocket(socket);
+    });
   }
 
   /**
@@ -98,51 +73,10 @@ export class Listener {
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
   static async listen(ctx: Context, options: ListenOptions): Promise<Listener> {
-    const path = options.path;
-    let host = '';
-    let port = 0;
-    if (path !== undefined) {
-      if (typeof path !== 'string' || path === '') throw new TypeError('the socket path must be a non-empty string');
-      if (options.port !== undefined || options.host !== undefined || options.ipv6 !== undefined) {
-        throw new TypeError('a unix socket listener takes a path, not a host, port or ipv6');
-      }
-    } else {
-      if (options.port === undefined) throw new TypeError('a listener needs a port or a path');
-      port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
-      host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
-      if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
-      if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
-    }
-    if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
-    // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
-    optsValues(options.opts);
-    const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
-    const server = createServer({ noDelay: true });
-    const where = path ?? `${host}:${port}`;
-    const backlog = options.backlog ?? 511;
-    await new Promise<void>((resolve, reject) => {
-      const done = (error: Error | null): void => {
-        if (error) reject(new ConnectError(`cannot listen on ${where}: ${error.message}`, { cause: error }));
-        else resolve();
-      };
-      if (path === undefined) {
-        server.once('error', done);
-        server.listen({ host, port, backlog, ipv6Only: options.ipv6 === true }, () => {
-          server.off('error', done);
-          done(null);
-        });
-        return;
-      }
-      const all = options.socketAccessAll === true;
-      listenUnix(server, { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all }, done);
-    });
-    // Accept failures (EMFILE...) must not crash the process; they are logged.
-    server.on('error', (error) => ctx.log('critical', `listener ${where}: ${error.message}`));
-    const address = server.address();
-    const bound = typeof address === 'object' && address !== null ? address.port : port;
-    const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
-    if (tls !== null) listener.#tls.enable(tls);
+    const bound = await bindListener(ctx, options);
+    const listener = new Listener(ctx, bound.server, bound.host, bound.port, bound.opts, bound.path);
+    if (bound.tls !== null) listener.#tls.enable(bound.tls);
+    if (bound.http2 !== null) enableListenerHttp2(listener, bound.http2);
     return listener;
   }
 
@@ -168,6 +102,11 @@ export class Listener {
   /** True until closed. */
   get isOk(): boolean {
     return this.#open;
+  }
+
+  /** Whether the listener serves WebSockets over HTTP/2 too (`Listener.listen(ctx, { http2: true })`). */
+  get isHttp2(): boolean {
+    return isHttp2Listener(this);
   }
 
   /** Whether accepted sockets run a TLS handshake first (`Listener.listen(ctx, { tls: true })`). */
@@ -220,7 +159,7 @@ export class Listener {
    */
   acceptSocket(socket: Socket, head: Buffer | null = null): Conn {
     if (this.isTls && !isEncrypted(socket)) return this.acceptTlsSocket(socket, head);
-    return this.#admit(socket, isEncrypted(socket), (conn) => this.#readRequest(conn, socket, head));
+    return this.admit(socket, isEncrypted(socket), (conn) => readUpgrade(this.ctx, this.opts, conn, socket, head));
   }
 
   /**
@@ -229,7 +168,23 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.#admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+    return this.admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => readUpgrade(this.ctx, this.opts, conn, secured, null)));
+  }
+
+  /**
+   * @internal The TLS side of an accept on a port that serves HTTP/2 (RFC 8441), before any connection exists: ALPN
+   * offers `h2` and `http/1.1`, and `proceed` reads `secured.alpnProtocol`. See `ListenerTls.acceptForHttp2`.
+   */
+  acceptHttp2Tls(socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+    this.#tls.acceptForHttp2(this, socket, head, proceed);
+  }
+
+  /**
+   * @internal An HTTP/1.1 client on a TLS socket this listener's HTTP/2 port already secured (ALPN did not choose
+   * `h2`): the post-handshake check, then the WebSocket accept.
+   */
+  acceptSecured(secured: TLSSocket): Conn {
+    return this.admit(secured, true, (conn) => checkAcceptedTls(conn, secured, () => readUpgrade(this.ctx, this.opts, conn, secured, null)));
   }
 
   /**
@@ -254,7 +209,7 @@ export class Listener {
     const raw = socket as Socket;
     // The HTTP server's idle timeout must not cut a long-lived WebSocket.
     raw.setTimeout?.(0);
-    return this.#admit(raw, isEncrypted(socket), (conn) => {
+    return this.admit(raw, isEncrypted(socket), (conn) => {
       const ctx = this.ctx;
       const checked = checkIncomingUpgrade(req, head, {
         policy: { version: ctx.protocolVersion, requireOrigin: this.opts.requireOrigin ?? false },
@@ -267,24 +222,66 @@ export class Listener {
       }
       // Like a request read from the socket: hold further bytes until the application has decided.
       raw.pause();
-      this.#upgrade(conn, raw, checked.upgrade);
+      this.upgrade(conn, raw, checked.upgrade, socketAnswer(raw, checked.upgrade.request.key!));
     });
   }
 
-  // Creates the connection for an accepted socket, runs onAccept, offers it to accept() callers, then `next`.
-  #admit(socket: Socket, tls: boolean, next: (conn: Conn) => void): Conn {
+  /**
+   * Completes a WebSocket handshake that arrived over HTTP/2 (RFC 8441): call it from a Node HTTP/2 server's
+   * `'stream'` event for a stream whose `:method` is CONNECT and `:protocol` is `websocket` (`attach()` does that
+   * for you). Runs `onAccept`, the extended CONNECT checks (answering 400, 403, 405, 426 or 501 on the stream when
+   * they fail), `onOpen`, then answers 200 and starts the session on the stream. Returns the connection at once;
+   * `conn.httpVersion` is `'2'`, `conn.stream` is the HTTP/2 stream and `conn.socket` is null. `rawHeaders` (the
+   * event's fourth argument) keeps repeated fields apart.
+   * @throws InvalidStateError when the listener is closed (the stream is refused with 503 then).
+   */
+  handleStream(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, rawHeaders?: readonly string[]): Conn {
+    return acceptWebSocketStream(this, stream, headerListOf(headers, rawHeaders), null);
+  }
+
+  /**
+   * @internal For `nopoll/ws`: completes an upgrade whose request the caller already checked (`checkIncomingUpgrade`)
+   * and accepted: `protocol` is the subprotocol to confirm (null: none), `onReply` may add headers to the 101, and
+   * `onReady` becomes the connection's handler (it runs before any message is delivered).
+   */
+  acceptCheckedUpgrade(
+    socket: Duplex,
+    upgrade: PendingUpgrade,
+    accept: { protocol: string | null; onReply?: ((reply: AcceptReply) => void) | undefined; onReady: OnReadyHandler },
+  ): Conn {
+    const raw = socket as Socket;
+    raw.setTimeout?.(0);
+    return this.admit(raw, isEncrypted(socket), (conn) => {
+      conn.acceptedProtocol = accept.protocol;
+      conn.onReady = accept.onReady;
+      raw.pause();
+      const answer = socketAnswer(raw, upgrade.request.key!);
+      const onReply = accept.onReply;
+      this.upgrade(conn, raw, upgrade, onReply === undefined ? answer : { ...answer, accept: (reply) => (onReply(reply), answer.accept(reply)) });
+    });
+  }
+
+  /**
+   * @internal Creates the connection for an accepted socket (or an HTTP/2 stream, whose client `via` describes and
+   * on which it answers refusals), runs onAccept, offers it to accept() callers, then `next`.
+   */
+  admit(socket: Duplex, tls: boolean, next: (conn: Conn) => void, via?: StreamClient): Conn {
     if (!this.#open) {
-      socket.destroy();
+      if (via) via.refuse(503, 'the WebSocket endpoint is closed');
+      else socket.destroy();
       throw new InvalidStateError('the listener is closed');
     }
     const ctx = this.ctx;
     const o = this.opts;
-    const conn = new Conn(ctx, 'listener', this, socket.remoteAddress ?? '', socket.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
+    const peer = via ?? (socket as Socket);
+    const conn = new Conn(ctx, 'listener', this, peer.remoteAddress ?? '', peer.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
     const live = this.#live;
-    if (live !== null && live.size >= o.maxConnections!) return refuseOverLimit(conn, socket, tls, o.maxConnections!);
+    if (live !== null && live.size >= o.maxConnections!) {
+      return refuseOverLimit(conn, socket, tls, via !== undefined, o.maxConnections!, via?.refuse ?? ((status, message) => rejectUpgrade(socket as Socket, status, message)));
+    }
     live?.add(conn);
-    conn.attach(socket, tls);
-    socket.setNoDelay?.(true);
+    conn.attach(socket, tls, via !== undefined);
+    (socket as Socket).setNoDelay?.(true);
     if (ctx.onAccept !== null) {
       conn.decide(ctx.onAccept, (ok) => {
         if (!ok) return conn.shutdown();
@@ -306,77 +303,12 @@ export class Listener {
     if (this.#queue.length > ACCEPT_QUEUE_LIMIT) this.#queue.shift();
   }
 
-  #readRequest(conn: Conn, socket: Socket, head: Buffer | null): void {
-    if (!conn.isOk) return;
-    const ctx = this.ctx;
-    const o = this.opts;
-    readUpgradeRequest(
-      socket,
-      head,
-      {
-        limits: { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount },
-        policy: { version: ctx.protocolVersion, requireOrigin: o.requireOrigin ?? false },
-        timeoutMs: o.handshakeTimeoutMs ?? ctx.handshakeTimeoutMs,
-      },
-      (error, upgrade) => {
-        if (error || !upgrade) {
-          conn.fail(error ?? new HandshakeError('handshake failed'));
-          return;
-        }
-        this.#upgrade(conn, socket, upgrade);
-      },
-    );
-  }
-
-  // A checked request: record it, let onOpen decide, then answer 101 and start the session (or refuse).
-  #upgrade(conn: Conn, socket: Socket, upgrade: PendingUpgrade): void {
-    if (!conn.isOk) return;
-    const ctx = this.ctx;
-    const o = this.opts;
-    const request = upgrade.request;
-    Object.assign(conn.handshake, {
-      requestedUrl: request.path,
-      hostHeader: request.host,
-      origin: request.origin,
-      cookie: request.cookie,
-      requestedProtocols: request.protocols,
-      xRealIp: request.xRealIp,
-      headers: request.headers,
-    });
-    const finish = (accepted: boolean, threw = false): void => {
-      if (!conn.isOk) return;
-      if (!accepted) {
-        // `false` refuses (403); a throw or a rejection is the server's own failure (500).
-        const status = threw ? 500 : 403;
-        rejectUpgrade(socket, status, threw ? 'internal server error' : 'connection refused');
-        conn.fail(new HandshakeError(threw ? 'the onOpen handler failed' : 'refused by the onOpen handler', status));
-        return;
-      }
-      let protocol = conn.acceptedProtocol;
-      if (protocol !== null && !request.protocols.includes(protocol)) {
-        rejectUpgrade(socket, 400, 'no acceptable subprotocol');
-        conn.fail(new HandshakeError(`subprotocol ${protocol} was not requested by the client (RFC 6455 §4.2.2)`, 400));
-        return;
-      }
-      // Default choice: the first requested one we support (all of them when no list is configured).
-      protocol ??= selectProtocol(request.protocols, o.protocols ?? request.protocols);
-      // permessage-deflate (RFC 7692 §5.1): the first acceptable offer, or none (declined offers are logged).
-      const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
-      if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
-      acceptUpgrade(socket, request.key, { protocol, extensions: deflate?.agreement.response ?? null });
-      conn.start(socket, upgrade.rest, {
-        deflate,
-        acceptedProtocol: protocol,
-        ...sessionSettings(o, ctx),
-      });
-    };
-    if (ctx.onOpen !== null) {
-      // The decision may be asynchronous: hold further bytes until it comes (acceptUpgrade resumes).
-      socket.pause();
-      conn.decide(ctx.onOpen, finish);
-    } else {
-      finish(true);
-    }
+  /**
+   * @internal A checked request (read from a socket, parsed by Node, or an HTTP/2 extended CONNECT): see
+   * {@link answerUpgrade}.
+   */
+  upgrade(conn: Conn, socket: Duplex, upgrade: PendingUpgrade, answer: UpgradeAnswer): void {
+    answerUpgrade(this.ctx, this.opts, conn, socket, upgrade, answer);
   }
 
   /** Publishes to every subscriber of `topic`. Topics belong to the context: the same as `ctx.publish` (docs/pubsub.md). */
@@ -406,6 +338,7 @@ export class Listener {
     this.ctx.unregisterListener(this);
     this.#queue.length = 0;
     for (const waiter of [...this.#acceptWaiters]) waiter.drop(new InvalidStateError('the listener was closed'));
+    closeListenerHttp2(this);
     this.#server?.close();
     return new Promise((resolve) => setImmediate(resolve));
   }
@@ -413,11 +346,18 @@ export class Listener {
 
 // maxConnections reached: answer 503 without reading the request (what arrives is discarded so the answer is not
 // lost to a reset), end TCP, and fail the connection with that status once the socket is gone.
-function refuseOverLimit(conn: Conn, socket: Socket, tls: boolean, limit: number): Conn {
+function refuseOverLimit(
+  conn: Conn,
+  socket: Duplex,
+  tls: boolean,
+  http2: boolean,
+  limit: number,
+  refuse: (status: number, message: string) => void,
+): Conn {
   socket.once('close', () => conn.fail(new HandshakeError(`listener at its limit of ${limit} connections`, 503)));
-  conn.attach(socket, tls);
+  conn.attach(socket, tls, http2);
   socket.resume();
-  rejectUpgrade(socket, 503, 'too many connections');
+  refuse(503, 'too many connections');
   return conn;
 }
 

@@ -7,9 +7,10 @@ import { intOption, onSignals, parse, wsUrl } from './args.js';
 import { LINE_ECHO_DEFAULTS, listenShared } from './share-port.js';
 import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
 import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
+import { SERVER_HTTP2_FLAGS, SERVER_HTTP2_USAGE, serverHttp2Option } from './http2-args.js';
 
 const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size B] [--max-message-size B]
-                          [--tls --cert F --key F [--ca F --verify-peer]]
+                          [--tls --cert F --key F [--ca F --verify-peer]] [--http2]
   Echoes text as text and binary as binary. Prints "listening on ws://H:P/" (wss:// with --tls) when ready;
   stops on SIGTERM.
   --port N              port to listen on (default 9001; 0 picks a free one)
@@ -34,7 +35,7 @@ const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size
   --sniff-timeout-ms MS       with --share-port: time to send the first bytes or line (default 5000)
   --line-idle-timeout-ms MS   with --share-port: close a line client after MS without traffic (default 60000;
                               0: never)
-${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}`;
+${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}${SERVER_HTTP2_USAGE}`;
 
 /** Runs the echo server. */
 export async function echoServer(argv: string[]): Promise<void> {
@@ -60,6 +61,7 @@ export async function echoServer(argv: string[]): Promise<void> {
       'line-idle-timeout-ms': { type: 'string' },
       ...SERVER_TLS_FLAGS,
       ...SERVER_DEFLATE_FLAGS,
+      ...SERVER_HTTP2_FLAGS,
       help: { type: 'boolean', short: 'h' },
     },
     USAGE,
@@ -87,10 +89,11 @@ export async function echoServer(argv: string[]): Promise<void> {
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
   const tls = serverTlsOptions(values);
   const perMessageDeflate = serverDeflateOption(values);
+  const http2 = serverHttp2Option(values);
   const unix = values['unix'];
   if (typeof unix === 'string') {
-    if (values['port'] !== undefined || values['host'] !== undefined || values['share-port'] === true) {
-      process.stderr.write('--unix does not go with --port, --host or --share-port\n');
+    if (values['port'] !== undefined || values['host'] !== undefined || values['share-port'] === true || http2 !== undefined) {
+      process.stderr.write('--unix does not go with --port, --host, --share-port or --http2\n');
       process.exit(2);
     }
     await Listener.listen(ctx, { path: unix, ...(tls ? { tls: true } : {}), opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
@@ -99,6 +102,10 @@ export async function echoServer(argv: string[]): Promise<void> {
     return;
   }
   if (values['share-port'] === true) {
+    if (http2 !== undefined) {
+      process.stderr.write('--http2 and --share-port exclude each other\n');
+      process.exit(2);
+    }
     // With --tls, TLS clients on the shared port get the certificate through the listener's options.
     const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), {
       opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
@@ -120,8 +127,10 @@ export async function echoServer(argv: string[]): Promise<void> {
     port: intOption(values['port'], 'port', 9001),
     ipv6: host.includes(':'),
     ...(tls ? { tls: true } : {}),
+    ...(http2 !== undefined ? { http2 } : {}),
     opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
   });
   onSignals(() => ctx.close());
-  process.stdout.write(`listening on ${tls ? wsUrl(host, listener.port).replace(/^ws:/, 'wss:') : wsUrl(host, listener.port)}\n`);
+  const url = tls ? wsUrl(host, listener.port).replace(/^ws:/, 'wss:') : wsUrl(host, listener.port);
+  process.stdout.write(`listening on ${url}${http2 !== undefined ? ' (HTTP/1.1 and HTTP/2)' : ''}\n`);
 }

@@ -11,9 +11,9 @@ import { relayCommand } from './relay.js';
 const USAGE = `usage: nopoll <command> [options]
   listen        run the regression listener on loopback (ws: 1234, 2234; wss with --tls-dir: 1235, 1238-1240,
                 2235, 2238; --offset-port N, --host H)
-  echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://)
-  echo-client   connect to a ws:// or wss:// URL and echo every message back
-  connect       interactive client: send lines, print messages (ws:// or wss://)
+  echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://, --http2)
+  echo-client   connect to a ws:// or wss:// URL and echo every message back (--http2)
+  connect       interactive client: send lines, print messages (ws:// or wss://, --http2)
   relay         pub/sub server: ws://H:P/TOPIC subscribes to TOPIC (--port P --host H, --redis URL
                 --mode pubsub|streams to share topics between relays)
 Run "nopoll <command> --help" for a command's options.

@@ -8,9 +8,9 @@ import { ProtocolError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { encodeCloseBody, parseCloseBody } from './close.js';
 import { COMPRESSED_RSV } from './extensions/deflate-framing.js';
-import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
 import { FrameParser } from './frame-parser.js';
-import { copyMasked, applyMask, randomMaskSource, type MaskSource } from './mask.js';
+import { FrameWriter, type FrameOutput } from './frame-writer.js';
+import { randomMaskSource, type MaskSource } from './mask.js';
 import { MessageAssembler } from './message-assembler.js';
 import type { InboundBudget } from './message-buffer.js';
 import { checkWholeMessage, OutgoingMessages } from './outgoing.js';
@@ -31,9 +31,7 @@ export const SessionState = {
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** Where a session's outputs go. The transport implements it; tests record the calls. */
-export interface SessionHandler {
-  /** Bytes for the wire, in order. `second` (may be null) follows `first` and should be written with it (cork/writev). */
-  sessionWrite(first: Buffer, second: Buffer | null): void;
+export interface SessionHandler extends FrameOutput {
   /**
    * A data message arrived. In whole-message mode `fin` is always true and `opcode` is TEXT or BINARY; in frame mode
    * each frame is delivered as it comes (CONTINUATION for later frames, `fin` false until the last).
@@ -83,12 +81,10 @@ export interface SessionOptions {
   budget?: InboundBudget | null;
 }
 
-// A payload up to this size is copied next to its header so one write goes out instead of two.
-const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
 
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session {
+export class Session extends FrameWriter {
   readonly #handler: SessionHandler;
   // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
@@ -97,9 +93,6 @@ export class Session {
   readonly #deliverFrames: boolean;
   readonly #allowedRsv: number;
   readonly #budget: InboundBudget | null;
-  readonly #client: boolean;
-  readonly #maskSource: MaskSource;
-  #mask: Buffer | null = null; // clients only, allocated on first send
   #state: SessionState = SessionState.OPEN;
   #closeSent = false;
   #closeReceived = false;
@@ -114,11 +107,10 @@ export class Session {
   #maxStreamBytes = -1;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
+    super(handler, options.role === 'client', options.maskSource ?? randomMaskSource);
     this.#handler = handler;
     this.#deliverFrames = options.deliverFrames ?? false;
     this.#budget = options.budget ?? null;
-    this.#client = options.role === 'client';
-    this.#maskSource = options.maskSource ?? randomMaskSource;
     this.#compressedRsv = options.perMessageDeflate === true ? COMPRESSED_RSV : 0;
     if (this.#compressedRsv !== 0 && typeof handler.sessionCompressed !== 'function') {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
@@ -131,7 +123,7 @@ export class Session {
   #parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
     const parser = new FrameParser(this, {
-      expectMasked: !this.#client,
+      expectMasked: !this.isClient,
       maxFrameBytes: this.#maxFrameBytes,
       allowedRsv: this.#allowedRsv,
     });
@@ -234,7 +226,7 @@ export class Session {
       this.#assembler!.frame(fin, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
-      if (this.#state !== SessionState.CLOSED) this.#sendFrame(Opcode.PONG, payload, true);
+      if (this.#state !== SessionState.CLOSED) this.writeFrame(Opcode.PONG, payload, true);
       this.#handler.sessionPing(payload);
     } else if (opcode === Opcode.PONG) {
       this.#handler.sessionPong(payload);
@@ -272,7 +264,7 @@ export class Session {
     if (!this.#closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
       this.#closeSent = true;
-      this.#sendFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
+      this.writeFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
     }
     this.#state = SessionState.CLOSED;
     this.#handler.sessionClose(body.code, body.reason);
@@ -289,7 +281,7 @@ export class Session {
     this.#assembler!.reset();
     if (!this.#closeSent) {
       this.#closeSent = true;
-      this.#sendFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
+      this.writeFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
     }
     this.#state = SessionState.CLOSED;
     this.#handler.sessionError(error);
@@ -309,18 +301,10 @@ export class Session {
     if (this.#state !== SessionState.OPEN) return -1;
     const opcode = this.#checkSend(kind, data, fin);
     if (typeof data !== 'string') {
-      this.#sendFrame(opcode, data, fin);
+      this.writeFrame(opcode, data, fin);
       return data.length;
     }
-    const length = Buffer.byteLength(data, 'utf8');
-    const headerSize = frameHeaderSize(length, this.#client);
-    const frame = Buffer.allocUnsafe(headerSize + length);
-    const mask = this.#client ? this.#nextMask() : null;
-    writeFrameHeader(frame, 0, fin, 0, opcode, length, mask);
-    frame.write(data, headerSize, 'utf8');
-    if (mask !== null && length > 0) applyMask(frame.subarray(headerSize), mask, 0);
-    this.#handler.sessionWrite(frame, null);
-    return length;
+    return this.writeTextFrame(opcode, data, fin);
   }
 
   /** A whole text message: {@link sendData} with TEXT. */
@@ -345,7 +329,7 @@ export class Session {
    * out first.
    */
   writeCompressed(opcode: number, data: Uint8Array, fin: boolean): void {
-    this.#sendFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : COMPRESSED_RSV);
+    this.writeFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : COMPRESSED_RSV);
   }
 
   /** The opcode (TEXT or BINARY) of the fragmented message being sent, or 0 when none is open. */
@@ -382,7 +366,7 @@ export class Session {
     if (this.#closeSent || this.#state === SessionState.CLOSED) return false;
     this.#closeSent = true;
     this.#state = SessionState.CLOSING;
-    this.#sendFrame(Opcode.CLOSE, body, true);
+    this.writeFrame(Opcode.CLOSE, body, true);
     return true;
   }
 
@@ -396,43 +380,7 @@ export class Session {
   #control(opcode: number, data: Uint8Array): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
     if (this.#state !== SessionState.OPEN) return false;
-    this.#sendFrame(opcode, data, true);
+    this.writeFrame(opcode, data, true);
     return true;
   }
-
-  #nextMask(): Buffer {
-    const mask = (this.#mask ??= Buffer.allocUnsafe(4));
-    this.#maskSource(mask, 0);
-    return mask;
-  }
-
-  // Frames and hands one payload to the handler: clients copy it masked (never mask the caller's buffer), servers
-  // send small payloads in one buffer with their header and larger ones as header + the caller's buffer.
-  #sendFrame(opcode: number, data: Uint8Array, fin: boolean, rsv = 0): void {
-    const length = data.length;
-    if (this.#client) {
-      const headerSize = frameHeaderSize(length, true);
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      const mask = this.#nextMask();
-      writeFrameHeader(frame, 0, fin, rsv, opcode, length, mask);
-      copyMasked(data, frame, headerSize, mask);
-      this.#handler.sessionWrite(frame, null);
-      return;
-    }
-    const headerSize = frameHeaderSize(length, false);
-    if (length <= MERGE_LIMIT) {
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      writeFrameHeader(frame, 0, fin, rsv, opcode, length, null);
-      frame.set(data, headerSize);
-      this.#handler.sessionWrite(frame, null);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerSize);
-    writeFrameHeader(header, 0, fin, rsv, opcode, length, null);
-    this.#handler.sessionWrite(header, toBuffer(data));
-  }
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
 }

@@ -36,6 +36,23 @@ export interface PendingUpgrade {
   rest: Buffer;
 }
 
+/**
+ * How a checked handshake is answered, whatever carries it: `101` bytes on an HTTP/1.1 socket ({@link socketAnswer})
+ * or HEADERS on an HTTP/2 stream (`streamAnswer` in h2-answer.ts). `accept` also resumes reading.
+ */
+export interface UpgradeAnswer {
+  accept(reply: AcceptReply): void;
+  reject(status: number, message: string, headers?: ReadonlyArray<readonly [string, string]>): void;
+}
+
+/** The {@link UpgradeAnswer} of an HTTP/1.1 socket for the request carrying `key`. */
+export function socketAnswer(socket: Socket, key: string): UpgradeAnswer {
+  return {
+    accept: (reply) => acceptUpgrade(socket, key, reply),
+    reject: (status, message, headers) => rejectUpgrade(socket, status, message, headers),
+  };
+}
+
 /** Reply for an accepted request. */
 export interface AcceptReply {
   /** Subprotocol to confirm, or null. */

@@ -42,7 +42,10 @@ export async function startEchoListener(opts: ConnOptsInit = {}, echo = true): P
     if (msg.isText) conn.sendText(msg.payload);
     else conn.sendBinary(msg.payload);
   };
-  const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts });
+  // NOPOLL_TEST_LISTENER_HTTP2=1 (set by test/http2/h1-suites.test.ts) runs the suites built on this listener
+  // against one that serves HTTP/2 too: HTTP/1.1 must behave the same on such a port.
+  const http2 = process.env['NOPOLL_TEST_LISTENER_HTTP2'] === '1';
+  const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts, ...(http2 ? { http2: true } : {}) });
   return {
     ctx,
     listener,

@@ -97,7 +97,7 @@ test('round trip without optional parts', () => {
   const parsed = parseOnce('request', buildClientRequest({ host: 'h', path: '/', key }));
   const checked = checkClientRequest((parsed as { head: RequestHead }).head, { requireOrigin: false });
   assert.ok(checked.ok);
-  const answer = parseOnce('response', buildAcceptResponse(checked.request.key));
+  const answer = parseOnce('response', buildAcceptResponse(checked.request.key!));
   const done = checkServerResponse((answer as { head: ResponseHead }).head, key, {});
   assert.ok(done.ok);
   assert.equal(done.result.protocol, null);

@@ -93,7 +93,21 @@ export function buildClientRequest(o: ClientRequestOptions): Buffer {
     ['Sec-WebSocket-Key', o.key],
     ['Sec-WebSocket-Version', String(version)],
   ];
-  const reserved = new Set(MANAGED);
+  headers.push(...webSocketRequestFields(o, new Set(MANAGED)));
+  return Buffer.from(serializeHead(`GET ${o.path} HTTP/1.1`, headers), 'latin1');
+}
+
+/**
+ * The request fields a WebSocket handshake carries whatever carries it (RFC 6455 §4.1 over HTTP/1.1, RFC 8441 §5
+ * over HTTP/2), after the carrier's own: Origin, Cookie, Sec-WebSocket-Protocol, Sec-WebSocket-Extensions, then
+ * the extra headers, none of which may repeat a name in `reserved` (lower case; Origin and Cookie are added to it
+ * when given). Throws `TypeError` on any invalid option.
+ */
+export function webSocketRequestFields(
+  o: Pick<ClientRequestOptions, 'origin' | 'cookie' | 'protocols' | 'extensions' | 'extraHeaders'>,
+  reserved: Set<string>,
+): Array<[string, string]> {
+  const headers: Array<[string, string]> = [];
   if (o.origin !== null && o.origin !== undefined) {
     assertHeaderValue(o.origin, 'origin');
     headers.push(['Origin', o.origin]);
@@ -119,7 +133,7 @@ export function buildClientRequest(o: ClientRequestOptions): Buffer {
     headers.push(['Sec-WebSocket-Extensions', o.extensions]);
   }
   headers.push(...checkExtraHeaders(o.extraHeaders, reserved));
-  return Buffer.from(serializeHead(`GET ${o.path} HTTP/1.1`, headers), 'latin1');
+  return headers;
 }
 
 /**
@@ -155,6 +169,24 @@ export function checkServerResponse(
   }
   if (accepts[0] !== acceptKeyFor(key)) return fail('Sec-WebSocket-Accept does not match the key sent');
 
+  return checkAgreement(headers, status, opts);
+}
+
+/**
+ * What the server agreed to, checked against what was offered whatever carried the handshake (RFC 6455 §4.1
+ * steps 5-6, RFC 8441 §5): a `Sec-WebSocket-Protocol`, if any, holding a single subprotocol we offered; a
+ * `Sec-WebSocket-Extensions`, if any, well-formed and naming only extensions we offered. A failure is a
+ * `HandshakeError` carrying `status`.
+ */
+export function checkAgreement(
+  headers: HeaderList,
+  status: number,
+  opts: { protocols?: readonly string[]; extensionsOffered?: readonly string[] },
+): { ok: true; result: ClientHandshakeResult } | { ok: false; error: HandshakeError } {
+  const fail = (message: string): { ok: false; error: HandshakeError } => ({
+    ok: false,
+    error: new HandshakeError(message, status),
+  });
   // RFC 6455 §4.1 step 6: the server may only pick one of the subprotocols the client offered.
   let protocol: string | null = null;
   if (headers.has('sec-websocket-protocol')) {

@@ -30,8 +30,8 @@ export interface ServerRequestInfo {
   host: string | null;
   /** `Origin` value (repeated fields joined with `", "`), or null. */
   origin: string | null;
-  /** `Sec-WebSocket-Key`, validated. */
-  key: string;
+  /** `Sec-WebSocket-Key`, validated; null over HTTP/2, which has no key (RFC 8441 §5). */
+  key: string | null;
   /** `Sec-WebSocket-Version`, equal to the policy's. */
   version: number;
   /** Subprotocols offered, client preference first: every `Sec-WebSocket-Protocol` field merged, case kept. */
@@ -55,9 +55,10 @@ export interface ServerHandshakePolicy {
 }
 
 /** Outcome of {@link checkClientRequest}: the request, or the HTTP error to answer with its extra headers. */
-export type ServerCheckResult =
-  | { ok: true; request: ServerRequestInfo }
-  | { ok: false; status: number; message: string; headers: Array<[string, string]> };
+export type ServerCheckResult<Key extends string | null = string | null> = { ok: true; request: ServerRequestInfo & { key: Key } } | CheckFailure;
+
+/** A request refused: the HTTP status to answer, why, and headers for the answer. */
+export type CheckFailure = { ok: false; status: number; message: string; headers: Array<[string, string]> };
 
 /** Absolute-form target with a scheme RFC 6455 §4.2.1 allows (http/https), plus ws/wss for lenient clients. */
 const ABSOLUTE_RE = /^(?:https?|wss?):\/\/[^/?#]+(.*)$/is;
@@ -65,7 +66,17 @@ const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
 
 const PLAIN_ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
 
-function bad(message: string): ServerCheckResult {
+// The policy's version; an invalid one is the server's misconfiguration (TypeError), checked before the request.
+function wantedVersion(policy: ServerHandshakePolicy): number {
+  const wanted = policy.version ?? WEBSOCKET_VERSION;
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > 255) {
+    throw new TypeError(`invalid WebSocket version in policy: ${String(wanted)}`);
+  }
+  return wanted;
+}
+
+/** A 400 answer. */
+export function bad(message: string): CheckFailure {
   return { ok: false, status: 400, message, headers: [] };
 }
 
@@ -79,11 +90,8 @@ function bad(message: string): ServerCheckResult {
  * tokens (400); a well-formed `Sec-WebSocket-Extensions` (400). Repeated `Sec-WebSocket-Protocol` fields are
  * merged and duplicates dropped. Throws `TypeError` only for an invalid policy.
  */
-export function checkClientRequest(head: RequestHead, policy: ServerHandshakePolicy = {}): ServerCheckResult {
-  const wanted = policy.version ?? WEBSOCKET_VERSION;
-  if (!Number.isInteger(wanted) || wanted < 0 || wanted > 255) {
-    throw new TypeError(`invalid WebSocket version in policy: ${String(wanted)}`);
-  }
+export function checkClientRequest(head: RequestHead, policy: ServerHandshakePolicy = {}): ServerCheckResult<string> {
+  wantedVersion(policy);
   const h = head.headers;
 
   // §4.2.1 item 1: "An HTTP/1.1 or higher GET request". Method names are case-sensitive (RFC 7230 §3.1.1).
@@ -122,6 +130,23 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
   // §4.2.1 item 5: a base64 nonce decoding to 16 bytes.
   const keys = h.getAll('sec-websocket-key');
   if (keys.length !== 1 || !isValidKey(keys[0] as string)) return bad('invalid or missing Sec-WebSocket-Key');
+  // An HTTP/1.1 request always has its key (only HTTP/2's extended CONNECT has none).
+  return checkWebSocketFields(h, policy, { path, host: hosts[0] as string, key: keys[0] as string }) as ServerCheckResult<string>;
+}
+
+/**
+ * The checks an opening handshake makes on its WebSocket fields whatever carries it (RFC 6455 §4.2.1 items 6-9
+ * over HTTP/1.1, RFC 8441 §5 over HTTP/2): exactly one numeric `Sec-WebSocket-Version` (400) equal to the policy's
+ * (else 426 with `Sec-WebSocket-Version`, §4.4); `Origin` when required (403); subprotocols that are tokens (400);
+ * a well-formed `Sec-WebSocket-Extensions` (400). `base` holds what the carrier's own checks established.
+ * Throws `TypeError` only for an invalid policy.
+ */
+export function checkWebSocketFields(
+  h: HeaderList,
+  policy: ServerHandshakePolicy,
+  base: { path: string; host: string | null; key: string | null },
+): ServerCheckResult {
+  const wanted = wantedVersion(policy);
   // §4.2.1 item 6 and §4.4: an unsupported version is answered 426 listing the versions supported.
   const versions = h.getAll('sec-websocket-version');
   if (versions.length !== 1 || !/^\d{1,3}$/.test(versions[0]!)) {
@@ -164,10 +189,10 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
   return {
     ok: true,
     request: {
-      path,
-      host: hosts[0] as string,
+      path: base.path,
+      host: base.host,
       origin,
-      key: keys[0] as string,
+      key: base.key,
       version,
       protocols,
       extensions,
@@ -179,7 +204,7 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
 }
 
 /** Why a request announces a body (any `Transfer-Encoding`, a `Content-Length` other than 0), or null. */
-function announcedBody(h: HeaderList): string | null {
+export function announcedBody(h: HeaderList): string | null {
   if (h.getAll('transfer-encoding').length > 0) return 'an upgrade request may not carry a body (Transfer-Encoding)';
   for (const length of h.getAll('content-length')) {
     if (!ZERO_LENGTH_RE.test(length)) return 'an upgrade request may not carry a body (Content-Length)';
