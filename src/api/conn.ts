@@ -2,7 +2,8 @@
  * A WebSocket connection: noPoll's `noPollConn` for clients and accepted connections (listeners are
  * {@link Listener}). Sends never block: they return the payload bytes accepted, or -1 when the connection no
  * longer sends. Waits are Promises with timeouts and AbortSignals. This file holds the life cycle (connect, the
- * handshake's end, closing, the end report); the other jobs are in conn-core.ts, conn-send.ts, conn-receive.ts.
+ * handshake's end, closing, the end report); the other jobs are in conn-core.ts, conn-send.ts, conn-receive.ts,
+ * conn-topics.ts.
  * @packageDocumentation
  */
 import type { Duplex } from 'node:stream';
@@ -10,7 +11,7 @@ import { ConnectionClosedError, HandshakeError, NopollError, ProtocolError } fro
 import { Transport } from '../transport/transport.js';
 import { planClient, startClient, type ConnectTarget } from './client.js';
 import { NO_RARE, type CloseInfo } from './conn-core.js';
-import { ConnReceiving } from './conn-receive.js';
+import { ConnTopics } from './conn-topics.js';
 import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
 import { DEFAULT_MAX_PENDING_WRITE_BYTES } from './conn-send.js';
 import type { Context } from './context.js';
@@ -31,7 +32,7 @@ type StartSettings = SessionSettings & {
 const ignoreError = (): void => undefined;
 
 /** A WebSocket connection. Create clients with {@link Conn.connect} or {@link Conn.open}; listeners create the others. */
-export class Conn extends ConnReceiving {
+export class Conn extends ConnTopics {
   // Until the handshake completes, a close of the stream means it failed; not kept once open.
   #earlyClose: (() => void) | null = null;
 
@@ -234,6 +235,7 @@ export class Conn extends ConnReceiving {
     this._closeInfo = info;
     this.ctx.unregister(this);
     this.listener?.forget(this);
+    if (this.topicCount > 0) this.ctx.pubsub.connEnded(this); // leaves every topic (pubsub.ts)
     this.releaseInbox();
     const rare = this._rare;
     const ready = rare.readyWaiters;

@@ -17,6 +17,7 @@ import { Conn } from './conn.js';
 import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnReadyHandler } from './handlers.js';
+import type { PublishOptions } from './pubsub.js';
 import { wait, type WaitOptions } from './wait.js';
 import { answerUpgrade, readUpgrade } from './listener-upgrade.js';
 import { bindListener, type ListenOptions } from './listener-bind.js';
@@ -308,6 +309,16 @@ export class Listener {
    */
   upgrade(conn: Conn, socket: Duplex, upgrade: PendingUpgrade, answer: UpgradeAnswer): void {
     answerUpgrade(this.ctx, this.opts, conn, socket, upgrade, answer);
+  }
+
+  /** Publishes to every subscriber of `topic`. Topics belong to the context: the same as `ctx.publish` (docs/pubsub.md). */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): number {
+    return this.ctx.publish(topic, data, options);
+  }
+
+  /** Subscribers of `topic` in this listener's context (`ctx.subscriberCount`). */
+  subscriberCount(topic: string): number {
+    return this.ctx.subscriberCount(topic);
   }
 
   /** @internal A connection ended: drop it from the accept queue. */

@@ -1,11 +1,12 @@
 /**
- * The `nopoll` command: `listen`, `echo-server`, `echo-client`, `connect`.
+ * The `nopoll` command: `listen`, `echo-server`, `echo-client`, `connect`, `relay`.
  * @packageDocumentation
  */
 import { connectCommand } from './connect.js';
 import { echoClient } from './echo-client.js';
 import { echoServer } from './echo-server.js';
 import { listenCommand } from './listen.js';
+import { relayCommand } from './relay.js';
 
 const USAGE = `usage: nopoll <command> [options]
   listen        run the regression listener on loopback (ws: 1234, 2234; wss with --tls-dir: 1235, 1238-1240,
@@ -13,6 +14,8 @@ const USAGE = `usage: nopoll <command> [options]
   echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://, --http2)
   echo-client   connect to a ws:// or wss:// URL and echo every message back (--http2)
   connect       interactive client: send lines, print messages (ws:// or wss://, --http2)
+  relay         pub/sub server: ws://H:P/TOPIC subscribes to TOPIC (--port P --host H, --redis URL
+                --mode pubsub|streams to share topics between relays)
 Run "nopoll <command> --help" for a command's options.
 `;
 
@@ -21,6 +24,7 @@ const commands: Record<string, (argv: string[]) => Promise<void>> = {
   'echo-server': echoServer,
   'echo-client': echoClient,
   connect: connectCommand,
+  relay: relayCommand,
 };
 
 const [name, ...rest] = process.argv.slice(2);

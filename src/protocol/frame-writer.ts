@@ -6,6 +6,7 @@
  */
 import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
 import { applyMask, copyMasked, type MaskSource } from './mask.js';
+import { frameOnce } from './shared-frame.js';
 
 /** Where framed bytes go, in order. `second` (may be null) follows `first` and should be written with it (writev). */
 export interface FrameOutput {
@@ -14,18 +15,6 @@ export interface FrameOutput {
 
 // A server payload up to this size is copied next to its header so one write goes out instead of two.
 const MERGE_LIMIT = 4096;
-
-/**
- * A server frame built once, to be written to many connections as it is (server frames are not masked; RFC 6455
- * §5.1): header and payload in one buffer.
- */
-export function frameOnce(opcode: number, payload: Uint8Array, fin = true, rsv = 0): Buffer {
-  const headerSize = frameHeaderSize(payload.length, false);
-  const frame = Buffer.allocUnsafe(headerSize + payload.length);
-  writeFrameHeader(frame, 0, fin, rsv, opcode, payload.length, null);
-  frame.set(payload, headerSize);
-  return frame;
-}
 
 // A client's masking: where keys come from, and the 4 bytes of the current key (reused frame after frame).
 interface Masking {

@@ -8,7 +8,8 @@
  *   frame) waits behind it, so nothing overtakes anything;
  * - batches: writes made while one received chunk is processed leave together at its end (one write, or one writev
  *   for large frames), so a chunk that carried many messages is answered with one syscall;
- * - tells when what was accepted has reached the kernel (flush waits).
+ * - tells when what was accepted has reached the kernel (flush waits);
+ * - writes frames shared by many connections (publish, `sendFrame`) into a per-turn cork (turn-cork.ts).
  * Framing itself (headers, masking) is the protocol session's; the sender decides when and how bytes leave. It is
  * the base of the connection's {@link Transport} (one object per connection, not two).
  * @packageDocumentation
@@ -16,7 +17,8 @@
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, PolicyViolationError } from '../errors.js';
 import { finishCompressed } from '../protocol/extensions/deflate-framing.js';
-import type { Session } from '../protocol/session.js';
+import { SessionState, type Session } from '../protocol/session.js';
+import { uncorkWhenTurnEnds, type TurnCorked } from './turn-cork.js';
 import type { ZlibCodec } from './zlib-codec.js';
 
 /** A message (or fragment) waiting to be compressed, and the writes made after it was queued. */
@@ -33,7 +35,7 @@ const NO_JOBS: Job[] = [];
 const EMPTY = Buffer.alloc(0);
 
 /** The connection's writer. See the module comment. */
-export abstract class Sender {
+export abstract class Sender implements TurnCorked {
   /** @internal The byte stream written to. */
   protected readonly stream: Duplex;
   /** @internal The session that frames; set by the transport right after construction. */
@@ -55,6 +57,9 @@ export abstract class Sender {
   #compressedFragment = 0;
   #releasing = false; // a compressed job's frame and what was held behind it are being written
   #idleWaiters: Array<() => void> | null = null;
+  // Shared frames: corked until the event-loop turn ends, and their bytes written during this turn.
+  #turnCorked = false;
+  #turnBytes = 0;
 
   constructor(stream: Duplex, codec: ZlibCodec | null, writeLimit: number, refuseOverLimit: boolean) {
     this.stream = stream;
@@ -168,6 +173,60 @@ export abstract class Sender {
     stream.write(first);
     stream.write(second);
     stream.uncork();
+  }
+
+  // ---- shared frames (publish) ----
+
+  /**
+   * Sends a whole data message already framed for the server role (`frameServerMessage`), the same bytes other
+   * connections get: a published message is framed once, not once per subscriber. The same state check and write
+   * limit as {@link send}; held behind messages being compressed like every write, after what the current batch
+   * gathered; and written into the connection's per-turn cork, so all it gets during one event-loop turn leaves in
+   * one writev when the turn ends (turn-cork.ts). Not while a fragmented message is being sent: frames of two
+   * messages may not interleave (RFC 6455 §5.4).
+   * @returns the frame's bytes; 0 when refused (write limit with policy 'refuse', or a fragmented message is open);
+   * -1 when the connection no longer sends.
+   */
+  sendFrame(frame: Buffer): number {
+    const session = this.session;
+    if (session.state !== SessionState.OPEN) return -1;
+    if (session.sendingFragmented !== 0) return 0;
+    const pending = this.pendingBytes;
+    if (pending !== 0 && frame.length > this.#writeLimit - pending) return this.#refuseWrite(pending);
+    const jobs = this.#jobs;
+    if (jobs.length > 0 && !this.#releasing) {
+      (jobs[jobs.length - 1]!.after ??= []).push(frame, null);
+      return frame.length;
+    }
+    const stream = this.stream;
+    if (stream.destroyed) return frame.length;
+    if (this.#batch !== null) this.#flushBatch();
+    if (!this.#turnCorked) {
+      this.#turnCorked = true;
+      stream.cork();
+      uncorkWhenTurnEnds(this);
+    }
+    this.#written += frame.length;
+    this.#turnBytes += frame.length;
+    stream.write(frame);
+    return frame.length;
+  }
+
+  /**
+   * Bytes still unsent from before the current event-loop turn: {@link pendingBytes} without the shared frames
+   * written during this turn (they leave together when it ends). What a peer that does not read lets pile up; a
+   * burst published in one turn does not count until the turn is over.
+   */
+  get backlogBytes(): number {
+    const backlog = this.pendingBytes - this.#turnBytes;
+    return backlog > 0 ? backlog : 0;
+  }
+
+  /** @internal The event-loop turn ended (turn-cork.ts): what was written during it leaves now. */
+  uncorkTurn(): void {
+    this.#turnCorked = false;
+    this.#turnBytes = 0;
+    this.stream.uncork();
   }
 
   /** @internal Starts gathering writes (a received chunk is about to be processed). */

@@ -16,7 +16,7 @@ import { Keepalive } from './keepalive.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
 import type { TransportEnd, TransportEvents, TransportOptions } from './transport-options.js';
-import { ZlibCodec } from './zlib-codec.js';
+import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
 
 // The stream's listeners are shared functions that find their transport through this property, so an idle
 // connection holds no closures of its own.
@@ -99,6 +99,27 @@ export class Transport extends Sender {
   override send(opcode: number, data: string | Buffer, fin: boolean, compress?: boolean): number {
     if (this.session.state !== SessionState.OPEN) return -1;
     return super.send(opcode, data, fin, compress);
+  }
+
+  // ---- publish: frames shared by many connections (the rest is the Sender's sendFrame) ----
+
+  /**
+   * As {@link Sender.sendFrame}.
+   * @throws TypeError on a client connection (its frames are masked, each with its own key, RFC 6455 §5.3).
+   */
+  override sendFrame(frame: Buffer): number {
+    if (this.#client) throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
+    return super.sendFrame(frame);
+  }
+
+  /** The connection's compression settings when permessage-deflate was agreed, else null (see sendFrame). */
+  get deflateSetup(): Readonly<DeflateSetup> | null {
+    return this.#codec?.setup ?? null;
+  }
+
+  /** True for a client connection (its frames are masked and cannot be shared). */
+  get isClient(): boolean {
+    return this.#client;
   }
 
   /** Sends a ping (at most 125 bytes, §5.5.2). False when the connection is no longer open. */
