@@ -110,7 +110,7 @@ export abstract class ConnTopics extends ConnReceiving {
       return false;
     }
     const state = this.#subscriber;
-    if (state?.recovering?.delete(topic)) this.#recoveringDone(state);
+    if (state?.recovering?.delete(topic)) this.recoveringDone(state);
     return true;
   }
 
@@ -156,19 +156,20 @@ export abstract class ConnTopics extends ConnReceiving {
     const state = this.#subscriber;
     if (state !== null) {
       const held = state.recovering?.get(message.topic);
-      if (held !== undefined) return this.#hold(state, held, message, transport, limits);
+      if (held !== undefined) return this.holdForResume(state, held, message, transport, limits);
       if (state.latest !== null) {
         keepLatest(state, message, limits);
         return 0;
       }
     }
-    return this.#write(transport, message, limits);
+    return this.deliverFrame(transport, message, limits);
   }
 
   // Picks the frame (shared plain, shared compressed, or this connection's own compression) and sends it.
-  #write(transport: Transport, message: Published, limits: DeliveryLimits): number {
+  /** @internal */
+  private deliverFrame(transport: Transport, message: Published, limits: DeliveryLimits): number {
     // Frames of two messages may not interleave (RFC 6455 §5.4): nothing is published into a fragmented send.
-    if (transport.sendingFragmented !== 0) return this.#dropped(limits);
+    if (transport.sendingFragmented !== 0) return this.countDropped(limits);
     const form = this.wantsEnvelopes ? message.envelope : message.raw;
     const setup = transport.deflateSetup;
     const compressed = setup !== null && (message.compress ?? form.atLeast(setup.threshold));
@@ -177,24 +178,26 @@ export abstract class ConnTopics extends ConnReceiving {
     // The cap applies to what is left over from earlier turns: a burst published in one turn is not slowness.
     const backlog = transport.backlogBytes;
     if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes) {
-      return this.#slow(transport, message, limits);
+      return this.slowDelivery(transport, message, limits);
     }
     const sent = frame !== null ? transport.sendFrame(frame) : transport.send(form.opcode, form.data, true, compressed);
     if (sent > 0) return 1;
     if (sent < 0 && !transport.open && this._state === 'open') this._state = 'closing';
-    return sent < 0 ? -1 : this.#dropped(limits);
+    return sent < 0 ? -1 : this.countDropped(limits);
   }
 
-  #dropped(limits: DeliveryLimits): number {
+  /** @internal */
+  private countDropped(limits: DeliveryLimits): number {
     this.subscriberState().dropped++;
     limits.stats.dropped++;
     return 0;
   }
 
-  #slow(transport: Transport, message: Published, limits: DeliveryLimits): number {
+  /** @internal */
+  private slowDelivery(transport: Transport, message: Published, limits: DeliveryLimits): number {
     switch (limits.policy) {
       case 'drop':
-        return this.#dropped(limits);
+        return this.countDropped(limits);
       case 'close': {
         limits.stats.closedSlow++;
         const error = new PolicyViolationError(`slow subscriber: ${transport.backlogBytes} bytes unsent, cap ${limits.maxQueuedBytes} (maxQueuedBytes)`);
@@ -205,14 +208,15 @@ export abstract class ConnTopics extends ConnReceiving {
       case 'latest': {
         const state = this.subscriberState();
         keepLatest(state, message, limits);
-        transport.whenFlushed((error) => this.#drained(state, limits, error));
+        transport.whenFlushed((error) => this.afterDrain(state, limits, error));
         return 0;
       }
     }
   }
 
   // 'latest': the socket drained; the newest message of each topic goes now (until the cap is reached again).
-  #drained(state: SubscriberState, limits: DeliveryLimits, error?: Error): void {
+  /** @internal */
+  private afterDrain(state: SubscriberState, limits: DeliveryLimits, error?: Error): void {
     const latest = state.latest;
     state.latest = null;
     if (error !== undefined || latest === null) return;
@@ -220,7 +224,8 @@ export abstract class ConnTopics extends ConnReceiving {
   }
 
   // Resuming: live messages wait behind the replay, within the cap (a resume that lags further is closed, 1008).
-  #hold(state: SubscriberState, held: Published[], message: Published, transport: Transport, limits: DeliveryLimits): number {
+  /** @internal */
+  private holdForResume(state: SubscriberState, held: Published[], message: Published, transport: Transport, limits: DeliveryLimits): number {
     state.recoveringBytes += message.raw.bytes.length;
     if (state.recoveringBytes > limits.maxQueuedBytes) {
       limits.stats.closedSlow++;
@@ -246,7 +251,7 @@ export abstract class ConnTopics extends ConnReceiving {
     const held = state?.recovering?.get(topic);
     if (state === null || held === undefined) return;
     state.recovering!.delete(topic);
-    this.#recoveringDone(state);
+    this.recoveringDone(state);
     for (const message of replay) this.deliverPublished(message, limits);
     for (const message of held) {
       if (after !== null && message.epoch === after.epoch && message.offset !== null && message.offset <= after.offset) continue;
@@ -254,7 +259,8 @@ export abstract class ConnTopics extends ConnReceiving {
     }
   }
 
-  #recoveringDone(state: SubscriberState): void {
+  /** @internal */
+  private recoveringDone(state: SubscriberState): void {
     if (state.recovering!.size === 0) {
       state.recovering = null;
       state.recoveringBytes = 0;

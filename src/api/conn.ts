@@ -10,7 +10,7 @@ import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, HandshakeError, NopollError, ProtocolError } from '../errors.js';
 import { Transport } from '../transport/transport.js';
 import { planClient, startClient, type ConnectTarget } from './client.js';
-import { NO_RARE, type CloseInfo } from './conn-core.js';
+import { ConnFlag, NO_RARE, type CloseInfo } from './conn-core.js';
 import { ConnTopics } from './conn-topics.js';
 import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
 import { DEFAULT_MAX_PENDING_WRITE_BYTES } from './conn-send.js';
@@ -76,7 +76,7 @@ export class Conn extends ConnTopics {
       transport.close(code ?? undefined, reason);
       if (this._state === 'open') this._state = 'closing';
     } else {
-      this.#abandon();
+      this.abandon();
     }
     return this.closed;
   }
@@ -84,12 +84,13 @@ export class Conn extends ConnTopics {
   /** Drops the connection at once, with no close frame (`nopoll_conn_shutdown`). */
   shutdown(): void {
     if (this._transport !== null) this._transport.destroy();
-    else this.#abandon();
+    else this.abandon();
   }
 
   // Ends a connection still in its handshake. One waiting for a shared HTTP/2 session has no stream yet: it fails
   // at once (and the session opens no stream for it).
-  #abandon(): void {
+  /** @internal */
+  private abandon(): void {
     if (this._stream !== null) this._stream.destroy();
     else this.fail(new ConnectionClosedError('the connection was closed before its handshake started'));
   }
@@ -124,8 +125,7 @@ export class Conn extends ConnTopics {
     // A redirect replaces the stream of the attempt before: its close no longer means anything.
     if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
-    this._tls = tls;
-    this._http2 = http2;
+    this._flags = (this._flags & ~(ConnFlag.TLS | ConnFlag.HTTP2)) | (tls ? ConnFlag.TLS : 0) | (http2 ? ConnFlag.HTTP2 : 0);
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     stream.on('error', ignoreError);
     this.#earlyClose = () => {
@@ -141,9 +141,7 @@ export class Conn extends ConnTopics {
     this._stream = stream;
     this._acceptedProtocol = settings.acceptedProtocol;
     this._deflate = settings.deflate?.agreement ?? null;
-    this._deliverFrames = settings.deliverFrames;
-    this._writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
-    this._writeRefuses = settings.writeLimitPolicy === 'refuse';
+    if (settings.deliverFrames) this._flags |= ConnFlag.FRAMES;
     const transport = new Transport(stream, this, {
       role: this.role === 'client' ? 'client' : 'server',
       maxFrameBytes: this._maxFrameSize,
@@ -154,14 +152,14 @@ export class Conn extends ConnTopics {
       idleTimeoutMs: settings.idleTimeoutMs ?? 0,
       pingIntervalMs: settings.pingIntervalMs ?? 0,
       pongTimeoutMs: settings.pongTimeoutMs ?? 0,
-      maxPendingWriteBytes: this._writeLimit,
+      maxPendingWriteBytes: settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES,
       writeLimitPolicy: settings.writeLimitPolicy ?? 'close',
       minMessageRate: settings.minMessageRate,
       messageRateWindowMs: settings.messageRateWindowMs,
     });
     this._transport = transport;
     if (settings.maxStreamBytes !== undefined) this.own().maxStreamBytes = settings.maxStreamBytes;
-    if (this._streaming) transport.setStreaming(true, this._rare.maxStreamBytes);
+    if ((this._flags & ConnFlag.STREAMING) !== 0) transport.setStreaming(true, this._rare.maxStreamBytes);
     stream.off('error', ignoreError); // the transport listens for errors now
     this._state = 'open';
     this.sendQueued();
@@ -252,7 +250,7 @@ export class Conn extends ConnTopics {
     if (stream !== null) {
       stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
     }
-    if (this.ctx.logEnabled) this.#logEnd(info);
+    if (this.ctx.logEnabled) this.logEnd(info);
     for (const handler of [this.onClose, this.ctx.onClose]) {
       if (handler === null) continue;
       try {
@@ -266,7 +264,8 @@ export class Conn extends ConnTopics {
   }
 
   // One log line per connection end: a failure at 'warning' (a socket error or an early close at 'debug'), a close at 'debug'.
-  #logEnd(info: CloseInfo): void {
+  /** @internal */
+  private logEnd(info: CloseInfo): void {
     const who = `conn ${this.id} (${this.role} ${this.host}:${this.port})`;
     const error = info.error;
     if (error === undefined) {

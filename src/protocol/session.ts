@@ -117,7 +117,8 @@ export class Session extends FrameWriter<SessionHandler> {
     this.#maxMessageBytes = options.maxMessageBytes;
   }
 
-  #parserNow(): FrameParser {
+  /** @internal */
+  private parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
     const bits = this.#bits;
     const parser = new FrameParser(this, {
@@ -149,7 +150,8 @@ export class Session extends FrameWriter<SessionHandler> {
   }
 
   // The state, in the low bits.
-  #enter(state: SessionState): void {
+  /** @internal */
+  private enter(state: SessionState): void {
     this.#bits = (this.#bits & ~STATE_BITS) | state;
   }
   /** Bytes of a partly received frame and message held by the parser and the assembler. */
@@ -192,19 +194,19 @@ export class Session extends FrameWriter<SessionHandler> {
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
     if (on && typeof this.output.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
     // The assembler keeps the mode (made now if no byte arrived yet: a streaming connection is not an idle one).
-    if (this.#assembler === null) this.#parserNow();
+    if (this.#assembler === null) this.parserNow();
     this.#assembler!.setStreaming(on, maxStreamBytes === Infinity ? -1 : maxStreamBytes);
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
   receive(chunk: Buffer): void {
-    (this.#parser ?? this.#parserNow()).push(chunk);
+    (this.#parser ?? this.parserNow()).push(chunk);
     this.#assembler!.flush();
   }
 
   /** Continues parsing after a compressed message was delivered (see {@link SessionHandler.sessionCompressed}). */
   resume(): void {
-    if (this.state === SessionState.CLOSED && this.#parserNow().stopped) return;
+    if (this.state === SessionState.CLOSED && this.parserNow().stopped) return;
     this.#parser!.resume();
     this.#assembler!.flush();
   }
@@ -232,7 +234,7 @@ export class Session extends FrameWriter<SessionHandler> {
     } else if (opcode === Opcode.PONG) {
       this.output.sessionPong(payload);
     } else {
-      this.#closeFrame(payload);
+      this.closeFrame(payload);
     }
   }
 
@@ -256,18 +258,19 @@ export class Session extends FrameWriter<SessionHandler> {
     this.#parser!.pause();
   }
 
-  #closeFrame(payload: Buffer): void {
+  /** @internal */
+  private closeFrame(payload: Buffer): void {
     const body = parseCloseBody(payload);
     if (body instanceof ProtocolError) return this.fail(body);
     this.#bits |= CLOSE_RECEIVED;
-    this.#parserNow().stop(); // §5.5.1: nothing after a close frame is data
+    this.parserNow().stop(); // §5.5.1: nothing after a close frame is data
     this.#assembler!.reset();
     if (!this.closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
       this.#bits |= CLOSE_SENT;
       this.writeFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
     }
-    this.#enter(SessionState.CLOSED);
+    this.enter(SessionState.CLOSED);
     this.output.sessionClose(body.code, body.reason);
   }
 
@@ -277,14 +280,14 @@ export class Session extends FrameWriter<SessionHandler> {
    * sent, stops parsing, and reports `error`. Ignored once the session is closed.
    */
   fail(error: ProtocolError): void {
-    if (this.state === SessionState.CLOSED && this.#parserNow().stopped) return;
-    this.#parserNow().stop();
+    if (this.state === SessionState.CLOSED && this.parserNow().stopped) return;
+    this.parserNow().stop();
     this.#assembler!.reset();
     if (!this.closeSent) {
       this.#bits |= CLOSE_SENT;
       this.writeFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
     }
-    this.#enter(SessionState.CLOSED);
+    this.enter(SessionState.CLOSED);
     this.output.sessionError(error);
   }
 
@@ -300,7 +303,7 @@ export class Session extends FrameWriter<SessionHandler> {
    */
   sendData(kind: number, data: string | Uint8Array, fin = true): number {
     if (this.state !== SessionState.OPEN) return -1;
-    const opcode = this.#checkSend(kind, data, fin);
+    const opcode = this.checkSend(kind, data, fin);
     if (typeof data !== 'string') {
       this.writeFrame(opcode, data, fin);
       return data.length;
@@ -320,7 +323,7 @@ export class Session extends FrameWriter<SessionHandler> {
    */
   beginCompressed(kind: number, data: Uint8Array, fin: boolean): number {
     if (this.state !== SessionState.OPEN) return -1;
-    return this.#checkSend(kind, data, fin);
+    return this.checkSend(kind, data, fin);
   }
 
   /**
@@ -339,7 +342,8 @@ export class Session extends FrameWriter<SessionHandler> {
   }
 
   // A whole message with nothing open needs no state: the rules' object is made for fragmented sends only.
-  #checkSend(kind: number, data: string | Uint8Array, fin: boolean): number {
+  /** @internal */
+  private checkSend(kind: number, data: string | Uint8Array, fin: boolean): number {
     if (fin && (this.#outgoing === null || this.#outgoing.open === 0)) return checkWholeMessage(kind, data);
     return (this.#outgoing ??= new OutgoingMessages()).next(kind, data, fin);
   }
@@ -349,12 +353,12 @@ export class Session extends FrameWriter<SessionHandler> {
    * @returns false when the session is no longer open.
    */
   ping(data: Uint8Array = EMPTY): boolean {
-    return this.#control(Opcode.PING, data);
+    return this.control(Opcode.PING, data);
   }
 
   /** Sends an unsolicited pong (§5.5.3). @returns false when the session is no longer open. */
   pong(data: Uint8Array = EMPTY): boolean {
-    return this.#control(Opcode.PONG, data);
+    return this.control(Opcode.PONG, data);
   }
 
   /**
@@ -366,7 +370,7 @@ export class Session extends FrameWriter<SessionHandler> {
     const body = encodeCloseBody(code, reason);
     if (this.closeSent || this.state === SessionState.CLOSED) return false;
     this.#bits |= CLOSE_SENT;
-    this.#enter(SessionState.CLOSING);
+    this.enter(SessionState.CLOSING);
     this.writeFrame(Opcode.CLOSE, body, true);
     return true;
   }
@@ -375,10 +379,11 @@ export class Session extends FrameWriter<SessionHandler> {
   abort(): void {
     this.#parser?.stop(); // none yet: #parserNow makes it stopped
     this.#assembler?.reset(); // gives the budget back
-    this.#enter(SessionState.CLOSED);
+    this.enter(SessionState.CLOSED);
   }
 
-  #control(opcode: number, data: Uint8Array): boolean {
+  /** @internal */
+  private control(opcode: number, data: Uint8Array): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
     if (this.state !== SessionState.OPEN) return false;
     this.writeFrame(opcode, data, true);
