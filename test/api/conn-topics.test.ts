@@ -118,7 +118,9 @@ describe('in-process topics', () => {
     }
   });
 
-  it('flushes a subscriber once per event-loop turn: 200 publishes in one turn leave in one write', async (t) => {
+  // It counts the calls into Node's net.Socket internals (_write, _writev), which Bun's sockets do not go through.
+  const nodeSocket = process.versions['bun'] === undefined ? false : "Bun's sockets have no _write/_writev to count";
+  it('flushes a subscriber once per event-loop turn: 200 publishes in one turn leave in one write', { skip: nodeSocket }, async (t) => {
     const server = await startTopicServer(t);
     const peer = await rawUpgrade(server.port, '127.0.0.1', '/burst');
     t.after(() => peer.destroy());

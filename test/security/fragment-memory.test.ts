@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { constants, deflateRawSync } from 'node:zlib';
 import { describe, it } from 'node:test';
-import { startChild, writeFragments } from '../helpers/memory-peer.js';
+import { assertPeakBelow, startChild, writeFragments } from '../helpers/memory-peer.js';
 import { OP, RawServer, rawClient, RawPeer } from '../helpers/raw-peer.js';
 
 const MiB = 1024 * 1024;
@@ -38,8 +38,7 @@ describe('a server with default options, one message in tiny fragments', () => {
       await writeFragments(peer.socket, OP.TEXT, data, fragment, { masked: true });
       assert.equal(await reply(peer, 60_000), `size:${size}`);
       const report = await server.report();
-      t.diagnostic(`${name}: peak RSS +${((report.peak - report.baseline) / MiB).toFixed(1)} MiB`);
-      assert.ok(report.peak - report.baseline < limit, `the server grew by ${report.peak - report.baseline} bytes`);
+      assertPeakBelow(t, report, limit, name);
       assert.equal(report.budget.used, 0, 'nothing is left charged to the inbound budget');
     });
   }
@@ -54,8 +53,7 @@ describe('a server with default options, one message in tiny fragments', () => {
     await writeFragments(peer.socket, OP.BINARY, z, 1, { masked: true, rsv: 0x40 });
     assert.equal(await reply(peer, 60_000), `size:${plain.length}`);
     const report = await server.report();
-    t.diagnostic(`compressed: peak RSS +${((report.peak - report.baseline) / MiB).toFixed(1)} MiB`);
-    assert.ok(report.peak - report.baseline < 64 * MiB, `the server grew by ${report.peak - report.baseline} bytes`);
+    assertPeakBelow(t, report, 64 * MiB, 'compressed');
   });
 
   it('streamed (onMessageStream): 4 MiB in 1-byte fragments reach the consumer, memory bounded', async (t) => {
@@ -65,8 +63,7 @@ describe('a server with default options, one message in tiny fragments', () => {
     await writeFragments(peer.socket, OP.BINARY, text(4 * MiB), 1, { masked: true });
     assert.equal(await reply(peer, 60_000), `stream:${4 * MiB}`);
     const report = await server.report();
-    t.diagnostic(`streamed: peak RSS +${((report.peak - report.baseline) / MiB).toFixed(1)} MiB`);
-    assert.ok(report.peak - report.baseline < 48 * MiB, `the server grew by ${report.peak - report.baseline} bytes`);
+    assertPeakBelow(t, report, 48 * MiB, 'streamed');
   });
 });
 
@@ -81,7 +78,6 @@ describe('a client with default options, against a server that sends tiny fragme
     await writeFragments(peer.socket, OP.TEXT, data, 1, { masked: false });
     assert.equal(await reply(peer, 60_000), `size:${data.length}`);
     const report = await child.report();
-    t.diagnostic(`client: peak RSS +${((report.peak - report.baseline) / MiB).toFixed(1)} MiB`);
-    assert.ok(report.peak - report.baseline < 48 * MiB, `the client grew by ${report.peak - report.baseline} bytes`);
+    assertPeakBelow(t, report, 48 * MiB, 'client');
   });
 });
