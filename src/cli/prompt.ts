@@ -82,9 +82,15 @@ export function openPrompt(handlers: PromptHandlers, options: { historyFile?: st
     handlers.line(line);
     if (open && terminal) rl.prompt();
   });
+  const clearPromptLine = (): void => {
+    clearLine(process.stdout, 0);
+    cursorTo(process.stdout, 0);
+  };
   rl.on('close', () => {
     if (!open) return;
     open = false;
+    // Ctrl-D: what is printed next starts where the prompt was.
+    if (terminal) clearPromptLine();
     handlers.end();
   });
   rl.on('SIGINT', () => handlers.interrupt());
@@ -98,8 +104,7 @@ export function openPrompt(handlers: PromptHandlers, options: { historyFile?: st
         return;
       }
       // Over the prompt line, then the prompt and what was typed so far again, the cursor where it was.
-      clearLine(process.stdout, 0);
-      cursorTo(process.stdout, 0);
+      clearPromptLine();
       out.write(`${line}\n`);
       rl.prompt(true);
     },
@@ -108,10 +113,7 @@ export function openPrompt(handlers: PromptHandlers, options: { historyFile?: st
     close() {
       if (!open) return;
       open = false;
-      if (terminal) {
-        clearLine(process.stdout, 0);
-        cursorTo(process.stdout, 0);
-      }
+      if (terminal) clearPromptLine();
       rl.close();
     },
   };
