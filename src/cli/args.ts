@@ -133,7 +133,8 @@ export function parse(spec: CommandSpec, argv: readonly string[]): { values: Val
         if (flag === undefined) {
           // `-header` for `--header`: suggest the long flag the whole word is close to.
           if (arg.length > 2) unknownOption(arg, arg.slice(1), byLong.keys(), '--');
-          unknownOption(arg, arg.slice(1), byShort.keys(), '-');
+          // One letter is close to every other: no guess.
+          usageError(`unknown option ${arg}`);
         }
         if (flag.value === undefined) {
           set(flag, true);

@@ -8,14 +8,30 @@ import { Conn, type ConnOptsInit, type Context } from '../index.js';
 import { failure, usageError } from './args.js';
 import { escapeText } from './terminal-text.js';
 
-/** The open connection, or the process ends with the reason. */
-export async function openClient(ctx: Context, url: string, options: ConnOptsInit): Promise<Conn> {
+function fail(error: unknown, url: string): never {
+  const message = error instanceof Error ? error.message : String(error);
+  // A server's answer may be quoted in the reason: escaped before it reaches the terminal.
+  if ((error as { code?: unknown }).code === 'ERR_INVALID_URL') usageError(`invalid URL ${escapeText(JSON.stringify(url))}`);
+  if (error instanceof TypeError || error instanceof RangeError) usageError(escapeText(message));
+  failure(escapeText(message));
+}
+
+/**
+ * The open connection, or the process ends with the reason. `prepare` runs before the handshake completes, so
+ * handlers it sets see everything the server sends, even what comes in the same packet as its 101.
+ */
+export async function openClient(ctx: Context, url: string, options: ConnOptsInit, prepare?: (conn: Conn) => void): Promise<Conn> {
+  let conn: Conn;
   try {
-    return await Conn.open(ctx, url, options);
+    conn = Conn.connect(ctx, url, options);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    // A server's answer may be quoted in the reason: escaped before it reaches the terminal.
-    if (error instanceof TypeError || error instanceof RangeError) usageError(escapeText(message));
-    failure(escapeText(message));
+    fail(error, url);
+  }
+  prepare?.(conn);
+  try {
+    return await conn.waitUntilReady();
+  } catch (error) {
+    conn.shutdown();
+    fail(error, url);
   }
 }

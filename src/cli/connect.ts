@@ -7,14 +7,16 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, type Conn } from '../index.js';
-import { listOption, parse, secondsOption, usageError, withScheme, type Command, type CommandSpec, type FlagSpec } from './args.js';
+import { listOption, parse, secondsOption, stringOption, usageError, withScheme, type Command, type CommandSpec, type FlagSpec } from './args.js';
 import { openClient } from './client-open.js';
 import { LISTEN_FLAGS, listenMode } from './connect-listen.js';
 import { CLIENT_DEFLATE_FLAGS, clientDeflateOption } from './deflate-args.js';
 import { CLIENT_HTTP2_FLAGS, clientHttp2Mode } from './http2-args.js';
 import { CLIENT_PROXY_FLAGS, clientProxyOptions } from './proxy-args.js';
 import { CLIENT_REQUEST_FLAGS, clientRequestOptions } from './request-args.js';
-import { describeClose, notice, perform, sessionView, showTraffic, type View } from './session.js';
+import { describeClose, notice, perform, showTraffic, type View } from './session.js';
+import { openPrompt, printOnly } from './prompt.js';
+import { palette } from './terminal-text.js';
 import { parseLine } from './slash-commands.js';
 import { CLIENT_TLS_FLAGS, clientTlsOptions } from './tls-args.js';
 
@@ -97,46 +99,66 @@ async function connect(argv: string[]): Promise<void> {
     http2: clientHttp2Mode(values),
     connectTimeoutMs: Math.max(1, secondsOption(values, 'timeout', 20_000)),
   };
-  const conn = await openClient(new Context(), url, options);
+  const noColor = values['no-color'] === true;
+  // Output only until connected; the prompt comes once there is a connection to send to.
+  const view: View = { prompt: printOnly(), out: palette(process.stdout, noColor), err: palette(process.stderr, noColor) };
+  const conn = await openClient(new Context(), url, options, (opening) => {
+    opening.onReady = () => {
+      const protocol = opening.acceptedProtocol ? ` (protocol ${opening.acceptedProtocol})` : '';
+      notice(view, `connected to ${url}${protocol}${opening.httpVersion === '2' ? ' over HTTP/2' : ''}`);
+    };
+    showTraffic(opening, view, '');
+  });
   const quit = (code: number): void => void conn.close(code).catch(() => undefined);
   process.on('SIGTERM', () => quit(1001));
   process.on('SIGINT', () => quit(1001));
-  const slash = process.stdin.isTTY === true || values['slash'] === true;
-  const shown: View = sessionView(
-    values,
-    scripted
-      ? null
-      : {
-          line(line) {
-            // An empty line at the prompt is a slip of the finger; piped input is sent as it is.
-            if (slash && line === '') return;
-            if (perform(parseLine(line, slash), [conn], shown, () => '') === 'quit') quit(1000);
-            // Piped input is read no faster than the connection sends it: memory follows the socket, not the input.
-            else if (conn.needsDrain) {
-              shown.prompt.pause();
-              conn.drained().then(
-                () => shown.prompt.resume(),
-                () => undefined,
-              );
-            }
-          },
-          end: () => quit(1000),
-          interrupt: () => quit(1001),
-        },
-  );
-  const protocol = conn.acceptedProtocol ? ` (protocol ${conn.acceptedProtocol})` : '';
-  notice(shown, `connected to ${url}${protocol}${conn.httpVersion === '2' ? ' over HTTP/2' : ''}`);
-  if (shown.prompt.terminal && !scripted) notice(shown, 'type a message and Enter to send it; /help for commands, Ctrl-D to close');
-  showTraffic(conn, shown, '');
+  // Output piped into a reader that stopped (`| head -1`): close, as a program killed by SIGPIPE would stop.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EPIPE') throw error;
+      quit(1000);
+    });
+  }
   conn.closed.then(
     (info) => {
-      notice(shown, `closed: ${describeClose(info)}`, 'close');
-      shown.prompt.close();
+      notice(view, `closed: ${describeClose(info)}`, 'close');
+      view.prompt.close();
       process.exit(info.wasClean ? 0 : 1);
     },
     () => process.exit(1),
   );
-  if (scripted) await runScript(conn, shown, executes, waitMs);
+  if (scripted) {
+    await runScript(conn, view, executes, waitMs);
+    return;
+  }
+  const slash = process.stdin.isTTY === true || values['slash'] === true;
+  const historyFile = stringOption(values, 'history-file');
+  view.prompt = openPrompt(
+    {
+      line(line) {
+        // An empty line at the prompt is a slip of the finger; piped input is sent as it is.
+        if (slash && line === '') return;
+        if (perform(parseLine(line, slash), [conn], view, () => '') === 'quit') quit(1000);
+        // Piped input is read no faster than the connection sends it: memory follows the socket, not the input.
+        else if (conn.needsDrain) {
+          view.prompt.pause();
+          conn.drained().then(
+            () => view.prompt.resume(),
+            () => undefined,
+          );
+        }
+      },
+      end: () => quit(1000),
+      interrupt: () => quit(1001),
+    },
+    {
+      ...(historyFile !== undefined ? { historyFile } : {}),
+      prompt: view.out.prompt('> '),
+      warn: (line) => notice(view, line, 'error'),
+    },
+  );
+  if (view.prompt.terminal) notice(view, 'type a message and Enter to send it; /help for commands, Ctrl-D to close');
+
 }
 
 /** `-x` lines in order, then `--wait`, then a close with 1000 (unless the connection ended first). */

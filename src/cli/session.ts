@@ -12,7 +12,8 @@ import { describePayload, escapeText, hexPreview, palette, type Palette } from '
 
 /** Where and how the session prints. */
 export interface View {
-  readonly prompt: Prompt;
+  /** Replaced once connected: output only before, the prompt after. */
+  prompt: Prompt;
   /** Colours of standard output. */
   readonly out: Palette;
   /** Colours of standard error. */
