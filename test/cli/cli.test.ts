@@ -53,6 +53,17 @@ describe('nopoll CLI', () => {
     assert.equal(closed.wasClean, true);
   });
 
+  it('echo-client: a URL without a scheme is ws://', async (t) => {
+    const wss = await startWsServer();
+    t.after(() => wss.close());
+    const cli = nopoll(t, ['echo-client', `127.0.0.1:${wss.port}/`]);
+    const server = await wss.connections.next(10_000, 'the echo client connecting');
+    server.ws.send('no scheme');
+    assert.equal((await server.messages.next()).data.toString(), 'no scheme');
+    server.ws.close(1000);
+    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+  });
+
   it('connect: sends stdin lines as text, prints "< line" for each echo, exits 0 at end of input', async (t) => {
     const srv = await startEchoListener();
     t.after(() => srv.close());

@@ -92,4 +92,23 @@ describe('nopoll connect in a terminal (tmux)', () => {
     await again.waitFor(() => again.exitStatus() !== null, 'the exit');
     assert.equal(again.exitStatus(), 0);
   });
+
+  it('colours on a terminal, escapes in reverse video; none with NO_COLOR', { timeout: 30_000 }, async (t) => {
+    if (!needTmux(t)) return;
+    const srv = await startEchoListener();
+    t.after(() => srv.close());
+    srv.ctx.onMessage = (conn) => void conn.sendText('A\x1b[2JB');
+    for (const noColor of [null, '1']) {
+      const pane = startPane(t, nopollArgv('connect', srv.url), { env: { NO_COLOR: noColor } });
+      await pane.waitFor(/^connected to /, 'the connection');
+      pane.typeLine('x');
+      await pane.waitFor(/^< A\\x1b\[2JB$/, 'the escaped text');
+      const styled = pane.screen(true).join('\n');
+      if (noColor === null) assert.match(styled, /< A\x1b\[7m\\x1b\x1b\[0m/, 'the escape in reverse video');
+      else assert.doesNotMatch(styled, /\x1b/, 'no colour at all with NO_COLOR');
+      pane.keys('C-d');
+      await pane.waitFor(() => pane.exitStatus() !== null, 'the exit');
+      assert.equal(pane.exitStatus(), 0);
+    }
+  });
 });

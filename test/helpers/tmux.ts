@@ -23,8 +23,11 @@ export interface TmuxPane {
   typeLine(text: string): void;
   /** Sends tmux key names (`Up`, `Enter`, `C-d`). */
   keys(...names: string[]): void;
-  /** The screen now, one string per row, trailing blanks removed. */
-  screen(): string[];
+  /**
+   * The screen now, one string per row, trailing blanks removed; with `attributes`, the colours and other
+   * attributes as SGR escape sequences (`capture-pane -e`).
+   */
+  screen(attributes?: boolean): string[];
   /** The pane's title (what OSC 0/2 sequences set). */
   title(): string;
   /** The exit status once the command ended (sh prints `[exit N]` under its output), else null. */
@@ -69,7 +72,10 @@ export function startPane(t: TestContext, argv: readonly string[], options: { wi
   // empty when tmux is started from under the test runner.
   const wrapped = ['sh', '-c', '"$@"; echo "[exit $?]"', 'sh', ...argv];
   tmux('new-session', '-d', '-s', name, '-x', String(options.width ?? 100), '-y', String(options.height ?? 30), '--', ...wrapped);
-  const screen = (): string[] => tmux('capture-pane', '-p', '-t', name).split('\n').map((row) => row.trimEnd());
+  const screen = (attributes = false): string[] =>
+    tmux('capture-pane', '-p', ...(attributes ? ['-e'] : []), '-t', name)
+      .split('\n')
+      .map((row) => row.trimEnd());
   const pane: TmuxPane = {
     name,
     typeLine(text) {
