@@ -5,7 +5,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { intOption, onSignals, parse, usageError, wsUrl, type Command, type CommandSpec } from './args.js';
+import { failure, intOption, onSignals, parse, usageError, wsUrl, type Command, type CommandSpec } from './args.js';
 import { SERVER_DEFLATE_FLAGS, serverDeflateOption } from './deflate-args.js';
 import { startRegressionListener } from './regression-listener.js';
 import { REGRESSION_TLS_NOTES } from './regression-tls.js';
@@ -63,12 +63,13 @@ async function listen(argv: string[]): Promise<void> {
   const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
   const fileDir = typeof values['file-dir'] === 'string' ? values['file-dir'] : undefined;
   if (fileDir !== undefined && !(existsSync(fileDir) && statSync(fileDir).isDirectory())) {
-    usageError(`--file-dir: ${fileDir} is not a directory`);
+    failure(`--file-dir: ${fileDir} is not a directory`);
   }
   const tlsDir = typeof values['tls-dir'] === 'string' ? values['tls-dir'] : null;
   const tlsFiles = tlsDir === null ? null : { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt') };
   const missing = tlsFiles === null ? [] : Object.values(tlsFiles).filter((file) => !existsSync(file));
-  if (missing.length > 0) usageError(`--tls-dir: ${missing.join(', ')} not found`);
+  // As a certificate file that cannot be read (echo-server --cert): a failure, not a usage mistake.
+  if (missing.length > 0) failure(`--tls-dir: ${missing.join(', ')} not found`);
   const running = await startRegressionListener({
     port4: 1234 + offset,
     port6: 2234 + offset,

@@ -118,7 +118,6 @@ describe('usage mistakes: one line on standard error, exit 2', () => {
       ['echo-server', '--unix', '/tmp/x.sock', '--port', '1'],
       ['echo-server', 'extra'],
       ['listen', '--offset-port', '70000'],
-      ['listen', '--file-dir', '/no/such/dir'],
       ['listen', '--debug=yes'],
       ['echo-client'],
       ['echo-client', '--timeout-ms', '1.5', 'ws://127.0.0.1:9/'],
