@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { aggregate, LIMITS, type RunRecord } from './lib/aggregate.js';
 import { parseArgs, USAGE, type Options } from './lib/args.js';
 import { historyRun, recordRun, writeCharts } from './lib/history.js';
-import type { Job, JobResult, Target } from './lib/jobs.js';
+import type { JobResult, Target } from './lib/jobs.js';
+import { runLoadgen } from './lib/loadgen-process.js';
 import { BENCH_BUILD, BENCH_SOURCE } from './lib/paths.js';
 import { loadAverage1, openFileLimit, sampleOtherLoad } from './lib/procfs.js';
 import {
@@ -33,6 +34,7 @@ import {
   type ServerSpec,
 } from './lib/servers.js';
 import type { MicroReport } from './micro/main.js';
+import { runPubSubBench, type PubSubRecord, type PubSubRow } from './pubsub/run.js';
 import type { MicroResult } from './micro/harness.js';
 
 const wallStart = performance.now();
@@ -95,6 +97,11 @@ if (startLoad !== null && startLoad.cores >= LIMITS.otherCores) {
 
 // File descriptors: the idle scenario needs one per connection in the server and in the load generator. Node
 // raises its own soft limit to the hard limit at startup (so does every child), so the hard limit is what counts.
+if (options.pubsub.some((s) => s === 'fanout-64b' || s === 'fanout-4k' || s === 'sub-memory')) {
+  const needed = Math.max(options.subscribers, 10_000) + 256;
+  const { hard } = openFileLimit();
+  if (hard < needed) globalWarnings.push(`the open-file limit is ${hard}: the pub/sub scenarios need ${needed} (they may fail).`);
+}
 if (options.scenarios.some((s) => s === 'idle' || s === 'deflate-idle' || s === 'deflate-used')) {
   const needed = options.idleConnections + 256;
   const { hard } = openFileLimit();
@@ -116,29 +123,6 @@ const timing: Timing = {
 };
 
 // ---- child processes --------------------------------------------------------------------------------------------
-
-/** Runs one job in a fresh load-generator process. */
-function runLoadgen(job: Job, timeoutMs: number): Promise<JobResult> {
-  const child = spawn(process.execPath, [join(BENCH_BUILD, 'loadgen', 'main.js')], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  trackChild(child);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (result: JobResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      resolve(result);
-    };
-    const timer = setTimeout(() => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }), timeoutMs);
-    child.once('message', (message) => finish(message as JobResult));
-    child.once('error', (error) => finish({ ok: false, error: `load generator: ${error.message}` }));
-    child.once('exit', (code, signal) => finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }));
-    child.send(job);
-  });
-}
 
 /** Runs the micro benchmarks in their own process, printing each case as it completes. */
 function runMicro(): Promise<MicroReport | null> {
@@ -282,6 +266,13 @@ if (scenarios.length > 0 && specs.length > 0) {
   }
 }
 
+// ---- pub/sub ----------------------------------------------------------------------------------------------------
+
+let pubsub: { rows: PubSubRow[]; records: PubSubRecord[] } | null = null;
+if (options.pubsub.length > 0) {
+  pubsub = await runPubSubBench(options.pubsub, options.rounds, { warmupMs: timing.warmupMs, durationMs: timing.durationMs, subscribers: options.subscribers }, log);
+}
+
 // ---- report -----------------------------------------------------------------------------------------------------
 
 const rows = aggregate(
@@ -338,6 +329,7 @@ writeFileSync(
       micro,
       rows,
       records,
+      pubsub,
       warnings,
     },
     null,

@@ -31,7 +31,8 @@ export type ErrorCode =
   | 'NOPOLL_ERR_TLS'
   | 'NOPOLL_ERR_CONNECT'
   | 'NOPOLL_ERR_PROXY'
-  | 'NOPOLL_ERR_REDIRECT';
+  | 'NOPOLL_ERR_REDIRECT'
+  | 'NOPOLL_ERR_BACKPLANE';
 
 /** Base class of every nopoll error. */
 export class NopollError extends Error {
@@ -210,5 +211,15 @@ export class RedirectError extends NopollError {
     this.status = status;
     this.location = location;
     this.redirects = redirects;
+  }
+}
+
+/**
+ * A pub/sub backplane (Redis...) could not take or deliver a message: it is unreachable, closed, refused a command,
+ * or its outgoing queue is full. `cause` holds the client's error when there is one.
+ */
+export class BackplaneError extends NopollError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOPOLL_ERR_BACKPLANE', message, options);
   }
 }

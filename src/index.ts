@@ -3,7 +3,8 @@
  * @packageDocumentation
  */
 export { Context, type ContextOptions, type LoopWaitResult } from './api/context.js';
-export { Listener, type ListenOptions } from './api/listener.js';
+export { Listener } from './api/listener.js';
+export type { ListenOptions } from './api/listener-bind.js';
 export {
   DEFAULT_HTTP2_MAX_STREAMS,
   DEFAULT_HTTP2_SESSION_WINDOW,
@@ -23,6 +24,7 @@ export {
   type ReconnectAttempt,
   type ReconnectPolicy,
   type ReconnectState,
+  type ReconnectTarget,
 } from './api/reconnect.js';
 export { ConnOpts, type ConnOptsInit, type ConnOptsLike } from './api/conn-opts.js';
 export { Msg } from './api/msg.js';
@@ -69,6 +71,29 @@ export {
   type WebSocketMessageData,
 } from './api/websocket.js';
 export { classifyFirstBytes, type SniffClass } from './protocol/first-bytes.js';
+export {
+  PubSub,
+  PUBSUB_DEFAULTS,
+  type Presence,
+  type PublishOptions,
+  type PubSubOptions,
+  type PubSubStats,
+  type Recovery,
+  type SlowSubscriberPolicy,
+  type SubscribeOptions,
+  type SubscriberStats,
+} from './api/pubsub.js';
+export type {
+  Backplane,
+  BackplaneHost,
+  BackplaneMessage,
+  BackplanePresence,
+  GapInfo,
+  HistoryResult,
+  Position,
+} from './api/backplane.js';
+export { formatPosition, parseEnvelope, parsePosition, PUBSUB_PROTOCOL, type PubSubFrame } from './api/pubsub-envelope.js';
+export { PubSubClient, type PubSubClientOptions, type TopicMessage } from './api/pubsub-client.js';
 export type {
   Decision,
   LogHandler,

@@ -61,6 +61,21 @@ test('src/transport never imports the public api layer', () => {
   }
 });
 
+test('the core never reaches for the Redis integration (src/redis) or the CLI; src/redis never for the CLI', () => {
+  for (const layer of ['src/protocol', 'src/transport', 'src/api']) {
+    for (const file of sources(join(root, layer))) {
+      for (const spec of imports(file)) {
+        assert.ok(!/(^|\/)(redis|cli)\//.test(spec.replace(/^\.\.\//, '')), `${relative(root, file)} imports ${spec}`);
+      }
+    }
+  }
+  const redis = sources(join(root, 'src/redis'));
+  assert.ok(redis.length > 3);
+  for (const file of redis) {
+    for (const spec of imports(file)) assert.ok(!spec.includes('/cli/') && !spec.startsWith('../cli'), `${relative(root, file)} imports ${spec}`);
+  }
+});
+
 test('src/ws (the ws-compatible API) sits on top: nothing else in the library imports it, and it never imports the CLI', () => {
   for (const dir of ['src/protocol', 'src/transport', 'src/api']) {
     for (const file of sources(join(root, dir))) {
@@ -118,11 +133,12 @@ test('no import cycles in src at run time (modules load in one order, each after
   assert.deepEqual(cycles, []);
 });
 
-test('the command line uses the library only through its public entry (src/index.ts)', () => {
+test('the command line uses the library only through its public entries (src/index.ts, nopoll/redis)', () => {
   for (const file of sources(join(root, 'src/cli'))) {
     for (const spec of imports(file)) {
       if (!spec.startsWith('.')) continue;
-      assert.ok(spec === '../index.js' || /^\.\/[^/]+$/.test(spec), `${relative(root, file)} imports ${spec}`);
+      const entry = spec === '../index.js' || spec === '../redis/index.js';
+      assert.ok(entry || /^\.\/[^/]+$/.test(spec), `${relative(root, file)} imports ${spec}`);
     }
   }
 });

@@ -1,4 +1,5 @@
 /** Command-line options of `npm run bench -- [options]`. */
+import { PUBSUB_SCENARIO_IDS, type PubSubScenarioId } from '../pubsub/scenarios.js';
 import { DEFAULT_SCENARIO_IDS, SCENARIO_IDS, type ScenarioId } from './scenarios.js';
 import { SERVER_IDS, type ServerId } from './servers.js';
 
@@ -6,6 +7,10 @@ export interface Options {
   quick: boolean;
   micro: boolean;
   scenarios: ScenarioId[];
+  /** Pub/sub scenarios (bench/pubsub), only when named (or `pubsub` for all of them). */
+  pubsub: PubSubScenarioId[];
+  /** Subscribers of the pub/sub fan-out scenarios. */
+  subscribers: number;
   servers: ServerId[];
   rounds: number;
   warmupMs: number;
@@ -27,7 +32,9 @@ export const USAGE = `npm run bench -- [options]
   --quick             1 round, 0.5 s warm-up + 1.5 s window per run, 5,000 idle connections (about a minute)
   --micro             run only the micro benchmarks
   --no-micro          skip the micro benchmarks
-  --only LIST         comma-separated: ${[...SCENARIO_IDS, 'micro'].join(', ')}
+  --only LIST         comma-separated: ${[...SCENARIO_IDS, 'micro'].join(', ')};
+                      pub/sub (bench/pubsub, not in the default run): ${PUBSUB_SCENARIO_IDS.join(', ')}, or pubsub for all
+  --subscribers N     subscribers of the pub/sub fan-out scenarios (default 10000)
   --servers LIST      comma-separated: ${SERVER_IDS.join(', ')} (default: all; ratios need ws)
   --rounds N          rounds of alternating servers (default 3)
   --warmup MS         warm-up per run before the window (default 750)
@@ -53,6 +60,7 @@ export function parseArgs(argv: readonly string[]): Options | string {
     durationMs: null as number | null,
     idleConnections: null as number | null,
     latencyRate: null as number | null,
+    subscribers: null as number | null,
     deflateLevel: null as number | null,
     write: null as boolean | null,
     chartsOnly: false,
@@ -97,6 +105,9 @@ export function parseArgs(argv: readonly string[]): Options | string {
         case '--latency-rate':
           o.latencyRate = number();
           break;
+        case '--subscribers':
+          o.subscribers = Math.round(number());
+          break;
         case '--deflate-level': {
           const v = Number(argv[++i]);
           if (!Number.isInteger(v) || v < 0 || v > 9) throw new Error('--deflate-level needs an integer from 0 to 9');
@@ -122,7 +133,7 @@ export function parseArgs(argv: readonly string[]): Options | string {
       return `${(error as Error).message}\n\n${USAGE}`;
     }
   }
-  const known = new Set<string>([...SCENARIO_IDS, 'micro']);
+  const known = new Set<string>([...SCENARIO_IDS, ...PUBSUB_SCENARIO_IDS, 'pubsub', 'micro']);
   const badScenario = (o.only ?? []).find((s) => !known.has(s));
   if (badScenario !== undefined) return `unknown scenario ${badScenario}\n\n${USAGE}`;
   const badServer = (o.servers ?? []).find((s) => !(SERVER_IDS as readonly string[]).includes(s));
@@ -130,6 +141,7 @@ export function parseArgs(argv: readonly string[]): Options | string {
 
   const scenarios = o.microOnly ? [] : o.only === null ? [...DEFAULT_SCENARIO_IDS] : SCENARIO_IDS.filter((s) => o.only!.includes(s));
   const micro = o.microOnly || (!o.noMicro && (o.only === null || o.only.includes('micro')));
+  const pubsub = o.microOnly || o.only === null ? [] : PUBSUB_SCENARIO_IDS.filter((s) => o.only!.includes(s) || o.only!.includes('pubsub'));
   const servers = SERVER_IDS.filter((s) => o.servers === null || o.servers.includes(s));
   const partial =
     o.quick ||
@@ -137,11 +149,13 @@ export function parseArgs(argv: readonly string[]): Options | string {
     o.noMicro ||
     o.only !== null ||
     o.servers !== null ||
-    [o.rounds, o.warmupMs, o.durationMs, o.idleConnections, o.latencyRate, o.deflateLevel].some((v) => v !== null);
+    [o.rounds, o.warmupMs, o.durationMs, o.idleConnections, o.latencyRate, o.subscribers, o.deflateLevel].some((v) => v !== null);
   return {
     quick: o.quick,
     micro,
     scenarios,
+    pubsub,
+    subscribers: o.subscribers ?? 10_000,
     servers,
     rounds: o.rounds ?? (o.quick ? 1 : 3),
     warmupMs: o.warmupMs ?? (o.quick ? 500 : 750),

@@ -70,7 +70,45 @@ export interface IdleJob {
   exchange?: boolean;
 }
 
-export type Job = EchoJob | RateJob | HandshakeJob | IdleJob;
+/**
+ * Pub/sub delivery (fan-out, room, relays): `clients` connections subscribe (spread over `targets` in turn, at
+ * `path`); the first `publishers` of them publish (a fan-out has one publisher, a room has every client publish).
+ * Every message carries its sequence number, its publisher and its send time. Closed loop: a publisher keeps at
+ * most `window` messages ahead of what its witnesses (a sample of the clients) have received. Open loop
+ * (`ratePerSecond`): the publisher sends on a 1 ms schedule whatever the others received. `operations` counts
+ * deliveries (messages received by all clients together); latency is publish to delivery at the witnesses.
+ */
+export interface FanoutJob {
+  type: 'fanout';
+  target: Target;
+  /** Where the clients connect, in turn (two relays: subscribers on both). The publishers use `target`. */
+  targets: Target[];
+  /** Other server processes whose CPU counts as the server's (a second relay, Redis). */
+  extraPids: number[];
+  path: string;
+  clients: number;
+  publishers: number;
+  payloadBytes: number;
+  window: number;
+  ratePerSecond?: number;
+  warmupMs: number;
+  durationMs: number;
+}
+
+/**
+ * Memory per subscription: `connections` connections open (not subscribed), RSS settles; then each asks the
+ * server to subscribe it to `topicsPerConnection` topics out of `topicPool` (`sub N P`, answered `ok`); RSS
+ * settles again.
+ */
+export interface SubscriptionMemoryJob {
+  type: 'submem';
+  target: Target;
+  connections: number;
+  topicsPerConnection: number;
+  topicPool: number;
+}
+
+export type Job = EchoJob | RateJob | HandshakeJob | IdleJob | FanoutJob | SubscriptionMemoryJob;
 
 /** CPU accounting over the measurement window. */
 export interface WindowStats {
@@ -103,6 +141,18 @@ export interface IdleSummary {
   openMs: number;
 }
 
+/** Memory per subscription (`submem`). */
+export interface SubscriptionMemory {
+  subscriptions: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+  /** Live JavaScript heap after a full collection, before and after subscribing. */
+  heapBeforeBytes: number;
+  heapAfterBytes: number;
+  /** Heap growth per subscription. */
+  bytesPerSubscription: number;
+}
+
 export interface JobSuccess {
   ok: true;
   /** Messages echoed (echo, rate) or handshakes completed (handshake) inside the window; 0 for idle. */
@@ -112,6 +162,8 @@ export interface JobSuccess {
   window: WindowStats | null;
   latency: LatencySummary | null;
   idle: IdleSummary | null;
+  /** Memory per subscription (submem only). */
+  subscriptionMemory?: SubscriptionMemory;
   /** Failed connections, wrong reply sizes, unexpected closes: anything that makes the numbers suspect. */
   errors: number;
   /** Human-readable remarks (e.g. "offered rate not sustained"). */

@@ -131,7 +131,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     id: 'idle',
     title: 'server RSS per idle connection',
     metric: 'idle-memory',
-    target: { ratio: 0.8, atLeast: false },
+    target: { ratio: 0.78, atLeast: false },
     job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000 }),
     estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
   },

@@ -118,8 +118,11 @@ export function killAllChildren(): void {
   children.clear();
 }
 
+/** What it takes to start a server process (a ServerSpec, or a pub/sub server of bench/pubsub). */
+export type ServerLaunch = Pick<ServerSpec, 'script' | 'args' | 'env'>;
+
 export interface RunningServer {
-  spec: ServerSpec;
+  spec: ServerLaunch;
   pid: number;
   host: string;
   port: number;
@@ -134,7 +137,7 @@ export interface RunningServer {
 const READY = /^listening on (?:ws|tcp):\/\/([^\s/]+):(\d+)\/(?:\s+\((.*)\))?/m;
 
 /** Starts a server and waits for its ready line; rejects (with its stderr) if it exits or stays silent. */
-export function startServer(spec: ServerSpec, timeoutMs = 10_000): Promise<RunningServer> {
+export function startServer(spec: ServerLaunch, timeoutMs = 10_000): Promise<RunningServer> {
   const env: Record<string, string | undefined> = { ...process.env };
   delete env['WS_NO_BUFFER_UTIL'];
   delete env['WS_NO_UTF_8_VALIDATE'];

@@ -82,9 +82,9 @@ export function openTcp(target: Target, timeoutMs = 10_000): Promise<OpenConnect
 }
 
 /** Opens `count` connections with at most `concurrency` handshakes under way; rejects on the first failure. */
-export async function openMany(target: Target, count: number, concurrency: number, deflate = false): Promise<OpenConnection[]> {
+export async function openMany(target: Target, count: number, concurrency: number, deflate = false, path = '/'): Promise<OpenConnection[]> {
   if (target.transport === 'h2c') return openH2Many(target, count, concurrency, deflate);
-  const request = upgradeRequest(target.host, target.port, deflate ? DEFLATE_OFFER : undefined);
+  const request = upgradeRequest(target.host, target.port, deflate ? DEFLATE_OFFER : undefined, path);
   const open: OpenConnection[] = [];
   const state = { next: 0, failure: null as Error | null };
   const lane = async (): Promise<void> => {

@@ -88,9 +88,9 @@ export function acceptsDeflate(head: Buffer): boolean {
 export const CLOSE_FRAME = buildClientFrame(OP_CLOSE, Buffer.from([0x03, 0xe8]));
 
 /** A fixed, valid RFC 6455 §4.1 opening handshake request (the key is the RFC's own example nonce). */
-export function upgradeRequest(host: string, port: number, extensions?: string): Buffer {
+export function upgradeRequest(host: string, port: number, extensions?: string, path = '/'): Buffer {
   return Buffer.from(
-    'GET / HTTP/1.1\r\n' +
+    `GET ${path} HTTP/1.1\r\n` +
       `Host: ${host}:${port}\r\n` +
       'Upgrade: websocket\r\n' +
       'Connection: Upgrade\r\n' +

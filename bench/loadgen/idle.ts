@@ -9,7 +9,7 @@ import { buildCompressedClientFrame, OP_TEXT, ReplyReader, textPayloadOf } from 
 import { sleep } from './window.js';
 
 /** Samples RSS every `stepMs` until two samples in a row differ by less than 0.5 %, or `maxMs` passes. */
-async function settledRss(pid: number, stepMs: number, maxMs: number): Promise<number> {
+export async function settledRss(pid: number, stepMs: number, maxMs: number): Promise<number> {
   let previous = processRssBytes(pid);
   if (previous === null) throw new Error('cannot read the server RSS from /proc');
   for (let waited = 0; waited < maxMs; waited += stepMs) {

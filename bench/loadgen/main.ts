@@ -4,9 +4,11 @@
  */
 import type { Job, JobResult } from '../lib/jobs.js';
 import { runEcho } from './echo.js';
+import { runFanout } from './fanout.js';
 import { runHandshake } from './handshake.js';
 import { runIdle } from './idle.js';
 import { runRate } from './rate.js';
+import { runSubscriptionMemory } from './submem.js';
 
 async function run(job: Job): Promise<JobResult> {
   switch (job.type) {
@@ -18,6 +20,10 @@ async function run(job: Job): Promise<JobResult> {
       return runHandshake(job);
     case 'idle':
       return runIdle(job);
+    case 'fanout':
+      return runFanout(job);
+    case 'submem':
+      return runSubscriptionMemory(job);
   }
 }
 

@@ -8,6 +8,8 @@ import { allProcessTicks, describeProcess, machineCpu, processCpuTicks, ticksToM
 /** Starts measuring at construction; {@link CpuWindow.stop} returns the totals. */
 export class CpuWindow {
   readonly #serverPid: number;
+  readonly #extraPids: readonly number[];
+  readonly #extra0: Array<number | null>;
   readonly #t0 = performance.now();
   readonly #self0 = process.cpuUsage();
   readonly #server0: number | null;
@@ -16,8 +18,11 @@ export class CpuWindow {
   readonly #machine0: MachineCpu | null;
   readonly #all0: Map<number, { name: string; ticks: number }>;
 
-  constructor(serverPid: number) {
+  /** `extraPids`: more server processes (a second relay, Redis) whose CPU is counted as the server's. */
+  constructor(serverPid: number, extraPids: readonly number[] = []) {
     this.#serverPid = serverPid;
+    this.#extraPids = extraPids;
+    this.#extra0 = extraPids.map((pid) => processCpuTicks(pid));
     this.#server0 = processCpuTicks(serverPid);
     this.#selfTicks0 = processCpuTicks(process.pid);
     this.#parentTicks0 = processCpuTicks(process.ppid);
@@ -27,13 +32,14 @@ export class CpuWindow {
 
   stop(): WindowStats {
     const server1 = processCpuTicks(this.#serverPid);
+    const extra = this.#extraPids.reduce((sum, pid, i) => sum + ((processCpuTicks(pid) ?? 0) - (this.#extra0[i] ?? 0)), 0);
     const selfTicks1 = processCpuTicks(process.pid);
     const parentTicks1 = processCpuTicks(process.ppid);
     const machine1 = machineCpu();
     const self = process.cpuUsage(this.#self0);
     const wallMs = performance.now() - this.#t0;
     const all1 = allProcessTicks(); // the slow scan, after the window's end is taken
-    const serverTicks = this.#server0 !== null && server1 !== null ? server1 - this.#server0 : null;
+    const serverTicks = this.#server0 !== null && server1 !== null ? server1 - this.#server0 + extra : null;
     let otherCores: number | null = null;
     let stealFraction: number | null = null;
     if (this.#machine0 !== null && machine1 !== null && serverTicks !== null) {
@@ -47,7 +53,7 @@ export class CpuWindow {
       stealFraction = total > 0 ? (machine1.steal - this.#machine0.steal) / total : 0;
     }
     // Who else ran: per-process deltas, the benchmark's own three processes left out.
-    const ours = new Set([this.#serverPid, process.pid, process.ppid]);
+    const ours = new Set([this.#serverPid, ...this.#extraPids, process.pid, process.ppid]);
     const otherTop: { name: string; cores: number }[] = [];
     for (const [pid, after] of all1) {
       if (ours.has(pid)) continue;

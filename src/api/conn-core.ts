@@ -89,6 +89,17 @@ export const NO_RARE: ConnRare = Object.freeze(new ConnRare());
 // Shared by every connection that requested no subprotocol, so none allocates an empty array.
 const NO_PROTOCOLS = Object.freeze([]) as unknown as string[];
 
+/** @internal Bits of a connection's `_flags`. */
+export const ConnFlag = {
+  TLS: 0x1,
+  /** Runs over an HTTP/2 stream (RFC 8441). */
+  HTTP2: 0x2,
+  /** Frame mode (noPoll's `deliverFragments`). */
+  FRAMES: 0x4,
+  /** read() was used or onMessageStream is set: the session streams data messages. */
+  STREAMING: 0x8,
+} as const;
+
 /** The identity and state of a connection; see {@link Conn}. */
 export abstract class ConnCore {
   /** Per-context id (`nopoll_conn_get_id`). */
@@ -124,12 +135,9 @@ export abstract class ConnCore {
   /** @internal Set once the handshake completed: the only way to the wire. */ protected _transport: Transport | null = null;
   /** @internal */ protected _closeInfo: CloseInfo | null = null;
   /** @internal */ protected _maxFrameSize: number;
-  /** @internal */ protected _tls = false;
-  /** @internal Runs over an HTTP/2 stream (RFC 8441). */ protected _http2 = false;
+  /** @internal {@link ConnFlag} bits (one field, not one per flag: an idle connection is a few fields). */ protected _flags = 0;
   /** @internal */ protected _acceptedProtocol: string | null = null;
   /** @internal */ protected _deflate: DeflateAgreement | null = null;
-  /** @internal Frame mode (noPoll's `deliverFragments`). */ protected _deliverFrames = false;
-  /** @internal read() was used or onMessageStream is set: the session streams data messages. */ protected _streaming = false;
   /** @internal Messages no handler took. */ protected _inbox: Msg[] | null = null;
   /** @internal */ protected _rare: ConnRare = NO_RARE;
 
@@ -177,7 +185,7 @@ export abstract class ConnCore {
   }
   /** Whether TLS is in use (`nopoll_conn_is_tls_on`). */
   get isTlsOn(): boolean {
-    return this._tls;
+    return (this._flags & ConnFlag.TLS) !== 0;
   }
   /**
    * The underlying socket once connected (`nopoll_conn_socket`): a `net.Socket` or `tls.TLSSocket`; null before,
@@ -196,7 +204,7 @@ export abstract class ConnCore {
    * `stream` is the `Http2Stream`), `'1.1'` when it runs over its own connection (RFC 6455 upgrade).
    */
   get httpVersion(): '1.1' | '2' {
-    return this._http2 ? '2' : '1.1';
+    return (this._flags & ConnFlag.HTTP2) !== 0 ? '2' : '1.1';
   }
   /** The effective frame limit (`nopoll_conn_get_max_frame_size`). */
   get maxFrameSize(): number {

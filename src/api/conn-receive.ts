@@ -10,7 +10,7 @@ import { Opcode } from '../protocol/constants.js';
 import { inboundBudget } from '../transport/inbound-budget.js';
 import { messageIterator } from './conn-iter.js';
 import { ReadBuffer, type InputFlow, type ReadOptions } from './conn-read.js';
-import { NO_RARE, type OnMessageStreamHandler } from './conn-core.js';
+import { ConnFlag, NO_RARE, type OnMessageStreamHandler } from './conn-core.js';
 import { ConnSending } from './conn-send.js';
 import type { Conn } from './conn.js';
 import { MessageStream } from './message-stream.js';
@@ -43,14 +43,14 @@ export abstract class ConnReceiving extends ConnSending {
   /** @internal A message, or in frame mode one frame. */
   transportMessage(opcode: number, payload: Buffer, fin: boolean): void {
     // Streaming: a compressed message, inflated whole, goes where streamed messages go.
-    if (this._streaming) {
+    if ((this._flags & ConnFlag.STREAMING) !== 0) {
       if (payload.length > 0) this.transportStream(opcode, payload, false);
       if (fin) this.transportStream(opcode, EMPTY, true);
       return;
     }
-    const msg = this._deliverFrames ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION) : new Msg(opcode, payload, true, false);
+    const msg = (this._flags & ConnFlag.FRAMES) !== 0 ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION) : new Msg(opcode, payload, true, false);
     const handler = this.onMessage ?? this.ctx.onMessage;
-    if (handler === null) return this.#enqueue(msg);
+    if (handler === null) return this.enqueue(msg);
     try {
       const result = handler(this as unknown as Conn, msg);
       if (result instanceof Promise) result.then(undefined, this.rejected);
@@ -68,7 +68,7 @@ export abstract class ConnReceiving extends ConnSending {
       const handler = rare.onMessageStream;
       // No consumer (the handler was removed while a message was under way): the rest of it is dropped.
       if (handler === null) return;
-      stream = new MessageStream(opcode, this.#inputFlow(), undefined, this.rejected);
+      stream = new MessageStream(opcode, this.inputFlow(), undefined, this.rejected);
       rare.current = stream;
       try {
         const result: unknown = handler(this as unknown as Conn, stream);
@@ -87,15 +87,16 @@ export abstract class ConnReceiving extends ConnSending {
 
   /** @internal */
   transportPing(payload: Buffer): void {
-    if (this.onPing !== null) this.#safely(this.onPing, payload);
+    if (this.onPing !== null) this.safely(this.onPing, payload);
   }
 
   /** @internal */
   transportPong(payload: Buffer): void {
-    if (this.onPong !== null) this.#safely(this.onPong, payload);
+    if (this.onPong !== null) this.safely(this.onPong, payload);
   }
 
-  #safely(handler: (conn: Conn, payload: Buffer) => void, payload: Buffer): void {
+  /** @internal */
+  private safely(handler: (conn: Conn, payload: Buffer) => void, payload: Buffer): void {
     const conn = this as unknown as Conn;
     try {
       const result: unknown = handler(conn, payload);
@@ -107,7 +108,8 @@ export abstract class ConnReceiving extends ConnSending {
 
   // ---- the inbox ----
 
-  #enqueue(msg: Msg): void {
+  /** @internal */
+  private enqueue(msg: Msg): void {
     const inbox = (this._inbox ??= []);
     inbox.push(msg);
     const rare = this.own();
@@ -193,12 +195,12 @@ export abstract class ConnReceiving extends ConnSending {
    * is set: message handlers and stream reads are exclusive, as in noPoll.
    */
   read(n: number, options: ReadOptions = {}): Promise<Buffer | null> {
-    return this.#streamReader(n).read(n, options);
+    return this.streamReader(n).read(n, options);
   }
 
   /** {@link read} without waiting: up to `n` bytes now, or null when none are there. */
   tryRead(n: number): Buffer | null {
-    return this.#streamReader(n).take(n);
+    return this.streamReader(n).take(n);
   }
 
   /**
@@ -210,21 +212,22 @@ export abstract class ConnReceiving extends ConnSending {
     return this._rare.inboxBytes;
   }
 
-  #streamReader(n: number): ReadBuffer {
+  /** @internal */
+  private streamReader(n: number): ReadBuffer {
     if (!Number.isInteger(n) || n < 1) throw new RangeError(`read size must be a positive integer, got ${String(n)}`);
     const existing = this._rare.reader;
     if (existing !== null) return existing;
     if ((this.onMessage ?? this.ctx.onMessage) !== null || this._rare.onMessageStream !== null) {
       throw new InvalidStateError('stream reads and message handlers are exclusive: this connection has a message handler');
     }
-    const reader = new ReadBuffer(this.#inputFlow());
+    const reader = new ReadBuffer(this.inputFlow());
     const rare = this.own();
     rare.reader = reader;
     const inbox = this._inbox;
     this._inbox = null;
     this.releaseInbox();
     if (inbox !== null) for (const msg of inbox) reader.push(msg.payload);
-    this._streaming = true;
+    this._flags |= ConnFlag.STREAMING;
     this._transport?.setStreaming(true, rare.maxStreamBytes);
     if (this._transport?.inputPaused && reader.bytes < 1024 * 1024) this._transport.resumeInput();
     if (this._state === 'closed') reader.end();
@@ -247,8 +250,8 @@ export abstract class ConnReceiving extends ConnSending {
     if (handler === null && this._rare === NO_RARE) return;
     const rare = this.own();
     rare.onMessageStream = handler;
-    this._streaming = handler !== null;
-    this._transport?.setStreaming(this._streaming, rare.maxStreamBytes);
+    this._flags = handler !== null ? this._flags | ConnFlag.STREAMING : this._flags & ~ConnFlag.STREAMING;
+    this._transport?.setStreaming(handler !== null, rare.maxStreamBytes);
   }
 
   /**
@@ -269,7 +272,8 @@ export abstract class ConnReceiving extends ConnSending {
     return this._transport?.inputPaused ?? false;
   }
 
-  #inputFlow(): InputFlow {
+  /** @internal */
+  private inputFlow(): InputFlow {
     return {
       pause: () => this._transport?.pauseInput(),
       resume: () => this._transport?.resumeInput(),

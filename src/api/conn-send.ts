@@ -29,10 +29,6 @@ const EMPTY = Buffer.alloc(0);
 
 /** Sending; see {@link Conn}. */
 export abstract class ConnSending extends ConnCore {
-  /** @internal The write limit and its policy, as configured (the transport applies them). */
-  protected _writeLimit = DEFAULT_MAX_PENDING_WRITE_BYTES;
-  /** @internal */ protected _writeRefuses = false;
-
   /**
    * Sends a text message (`nopoll_conn_send_text`). If a fragmented text message is open (see
    * {@link sendTextFragment}), this sends its last frame instead. Before the handshake completes, the message is
@@ -42,7 +38,7 @@ export abstract class ConnSending extends ConnCore {
    * @throws TypeError for bytes that are not valid UTF-8, or while a fragmented binary message is open.
    */
   sendText(data: string | Uint8Array, options?: SendOptions): number {
-    return this.#send(Opcode.TEXT, typeof data === 'string' ? data : toBuffer(data), true, options?.compress);
+    return this.sendChecked(Opcode.TEXT, typeof data === 'string' ? data : toBuffer(data), true, options?.compress);
   }
 
   /**
@@ -50,7 +46,7 @@ export abstract class ConnSending extends ConnCore {
    * @returns as {@link sendText}.
    */
   sendBinary(data: Uint8Array, options?: SendOptions): number {
-    return this.#send(Opcode.BINARY, toBuffer(data), true, options?.compress);
+    return this.sendChecked(Opcode.BINARY, toBuffer(data), true, options?.compress);
   }
 
   /**
@@ -70,17 +66,18 @@ export abstract class ConnSending extends ConnCore {
   /** Sends one frame of a fragmented message, text unless `binary`, ending it when `fin`. */
   sendFragment(data: string | Uint8Array, options: { binary?: boolean; fin?: boolean; compress?: boolean } = {}): number {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
-    return this.#send(options.binary ? Opcode.BINARY : Opcode.TEXT, bytes, options.fin ?? false, options.compress);
+    return this.sendChecked(options.binary ? Opcode.BINARY : Opcode.TEXT, bytes, options.fin ?? false, options.compress);
   }
 
-  #send(opcode: number, data: string | Buffer, fin: boolean, compress: boolean | undefined): number {
+  /** @internal */
+  private sendChecked(opcode: number, data: string | Buffer, fin: boolean, compress: boolean | undefined): number {
     const transport = this._transport;
     if (transport !== null) {
       if (this._state !== 'open') return -1;
       const sent = transport.send(opcode, data, fin, compress);
       // The write limit (policy 'close') started the closing handshake.
       if (sent < 0 && !transport.open) this._state = 'closing';
-      if (this._rare.onDrain !== null && this._rare.drainWatch === null) this.#armDrain();
+      if (this._rare.onDrain !== null && this._rare.drainWatch === null) this.armDrain();
       return sent;
     }
     if (this._state !== 'connecting' || this.role !== 'client') return -1;
@@ -138,7 +135,9 @@ export abstract class ConnSending extends ConnCore {
 
   /** The write limit in bytes (`maxPendingWriteBytes`) and what a send past it does (`writeLimitPolicy`). */
   get writeLimit(): { maxPendingWriteBytes: number; policy: 'refuse' | 'close' } {
-    return { maxPendingWriteBytes: this._writeLimit, policy: this._writeRefuses ? 'refuse' : 'close' };
+    const transport = this._transport;
+    if (transport === null) return { maxPendingWriteBytes: DEFAULT_MAX_PENDING_WRITE_BYTES, policy: 'close' };
+    return { maxPendingWriteBytes: transport.writeLimit, policy: transport.refusesOverLimit ? 'refuse' : 'close' };
   }
 
   /**
@@ -188,7 +187,8 @@ export abstract class ConnSending extends ConnCore {
   }
 
   // A send left the queue past the mark while onDrain is set: call it once the queue has emptied.
-  #armDrain(): void {
+  /** @internal */
+  private armDrain(): void {
     if (!this.needsDrain) return;
     const rare = this.own();
     rare.drainWatch = untilEmpty(this._transport!, (error) => {

@@ -2,15 +2,16 @@
  * A WebSocket connection: noPoll's `noPollConn` for clients and accepted connections (listeners are
  * {@link Listener}). Sends never block: they return the payload bytes accepted, or -1 when the connection no
  * longer sends. Waits are Promises with timeouts and AbortSignals. This file holds the life cycle (connect, the
- * handshake's end, closing, the end report); the other jobs are in conn-core.ts, conn-send.ts, conn-receive.ts.
+ * handshake's end, closing, the end report); the other jobs are in conn-core.ts, conn-send.ts, conn-receive.ts,
+ * conn-topics.ts.
  * @packageDocumentation
  */
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, HandshakeError, NopollError, ProtocolError } from '../errors.js';
 import { Transport } from '../transport/transport.js';
 import { planClient, startClient, type ConnectTarget } from './client.js';
-import { NO_RARE, type CloseInfo } from './conn-core.js';
-import { ConnReceiving } from './conn-receive.js';
+import { ConnFlag, NO_RARE, type CloseInfo } from './conn-core.js';
+import { ConnTopics } from './conn-topics.js';
 import type { ConnOptsLike, SessionSettings } from './conn-opts.js';
 import { DEFAULT_MAX_PENDING_WRITE_BYTES } from './conn-send.js';
 import type { Context } from './context.js';
@@ -31,7 +32,7 @@ type StartSettings = SessionSettings & {
 const ignoreError = (): void => undefined;
 
 /** A WebSocket connection. Create clients with {@link Conn.connect} or {@link Conn.open}; listeners create the others. */
-export class Conn extends ConnReceiving {
+export class Conn extends ConnTopics {
   // Until the handshake completes, a close of the stream means it failed; not kept once open.
   #earlyClose: (() => void) | null = null;
 
@@ -75,7 +76,7 @@ export class Conn extends ConnReceiving {
       transport.close(code ?? undefined, reason);
       if (this._state === 'open') this._state = 'closing';
     } else {
-      this.#abandon();
+      this.abandon();
     }
     return this.closed;
   }
@@ -83,12 +84,13 @@ export class Conn extends ConnReceiving {
   /** Drops the connection at once, with no close frame (`nopoll_conn_shutdown`). */
   shutdown(): void {
     if (this._transport !== null) this._transport.destroy();
-    else this.#abandon();
+    else this.abandon();
   }
 
   // Ends a connection still in its handshake. One waiting for a shared HTTP/2 session has no stream yet: it fails
   // at once (and the session opens no stream for it).
-  #abandon(): void {
+  /** @internal */
+  private abandon(): void {
     if (this._stream !== null) this._stream.destroy();
     else this.fail(new ConnectionClosedError('the connection was closed before its handshake started'));
   }
@@ -123,8 +125,7 @@ export class Conn extends ConnReceiving {
     // A redirect replaces the stream of the attempt before: its close no longer means anything.
     if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
-    this._tls = tls;
-    this._http2 = http2;
+    this._flags = (this._flags & ~(ConnFlag.TLS | ConnFlag.HTTP2)) | (tls ? ConnFlag.TLS : 0) | (http2 ? ConnFlag.HTTP2 : 0);
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     stream.on('error', ignoreError);
     this.#earlyClose = () => {
@@ -140,9 +141,7 @@ export class Conn extends ConnReceiving {
     this._stream = stream;
     this._acceptedProtocol = settings.acceptedProtocol;
     this._deflate = settings.deflate?.agreement ?? null;
-    this._deliverFrames = settings.deliverFrames;
-    this._writeLimit = settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES;
-    this._writeRefuses = settings.writeLimitPolicy === 'refuse';
+    if (settings.deliverFrames) this._flags |= ConnFlag.FRAMES;
     const transport = new Transport(stream, this, {
       role: this.role === 'client' ? 'client' : 'server',
       maxFrameBytes: this._maxFrameSize,
@@ -153,14 +152,14 @@ export class Conn extends ConnReceiving {
       idleTimeoutMs: settings.idleTimeoutMs ?? 0,
       pingIntervalMs: settings.pingIntervalMs ?? 0,
       pongTimeoutMs: settings.pongTimeoutMs ?? 0,
-      maxPendingWriteBytes: this._writeLimit,
+      maxPendingWriteBytes: settings.maxPendingWriteBytes ?? DEFAULT_MAX_PENDING_WRITE_BYTES,
       writeLimitPolicy: settings.writeLimitPolicy ?? 'close',
       minMessageRate: settings.minMessageRate,
       messageRateWindowMs: settings.messageRateWindowMs,
     });
     this._transport = transport;
     if (settings.maxStreamBytes !== undefined) this.own().maxStreamBytes = settings.maxStreamBytes;
-    if (this._streaming) transport.setStreaming(true, this._rare.maxStreamBytes);
+    if ((this._flags & ConnFlag.STREAMING) !== 0) transport.setStreaming(true, this._rare.maxStreamBytes);
     stream.off('error', ignoreError); // the transport listens for errors now
     this._state = 'open';
     this.sendQueued();
@@ -234,6 +233,7 @@ export class Conn extends ConnReceiving {
     this._closeInfo = info;
     this.ctx.unregister(this);
     this.listener?.forget(this);
+    if (this.topicCount > 0) this.ctx.pubsub.connEnded(this); // leaves every topic (pubsub.ts)
     this.releaseInbox();
     const rare = this._rare;
     const ready = rare.readyWaiters;
@@ -250,7 +250,7 @@ export class Conn extends ConnReceiving {
     if (stream !== null) {
       stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
     }
-    if (this.ctx.logEnabled) this.#logEnd(info);
+    if (this.ctx.logEnabled) this.logEnd(info);
     for (const handler of [this.onClose, this.ctx.onClose]) {
       if (handler === null) continue;
       try {
@@ -264,7 +264,8 @@ export class Conn extends ConnReceiving {
   }
 
   // One log line per connection end: a failure at 'warning' (a socket error or an early close at 'debug'), a close at 'debug'.
-  #logEnd(info: CloseInfo): void {
+  /** @internal */
+  private logEnd(info: CloseInfo): void {
     const who = `conn ${this.id} (${this.role} ${this.host}:${this.port})`;
     const error = info.error;
     if (error === undefined) {

@@ -18,6 +18,7 @@ import type {
   OnReadyHandler,
 } from './handlers.js';
 import type { Listener } from './listener.js';
+import { PubSub, type PublishOptions, type PubSubOptions } from './pubsub.js';
 import { wait } from './wait.js';
 import { CertificateStore, type CertificateEntry } from './certificate-store.js';
 import type { PemSource, PostTlsCheckHandler, TlsContextCreator } from './tls-options.js';
@@ -52,6 +53,8 @@ export interface ContextOptions {
   messageRateWindowMs?: number;
   /** Log handler; `true` logs to the console. */
   log?: boolean | LogHandler;
+  /** Pub/sub settings (slow-subscriber policy, limits, a backplane): see `ctx.pubsub` and docs/pubsub.md. */
+  pubsub?: PubSubOptions;
 }
 
 /** Result of {@link Context.loopWait}. */
@@ -112,6 +115,8 @@ export class Context {
   #refs = 1;
   #loopWaiters = new Set<(result: LoopWaitResult) => void>();
   readonly #certificates = new CertificateStore();
+  #pubsub: PubSub | null = null;
+  readonly #pubsubOptions: PubSubOptions | undefined;
 
   /** Creates a context (`nopoll_ctx_new`). */
   constructor(options: ContextOptions = {}) {
@@ -137,6 +142,25 @@ export class Context {
     this.minMessageRate = options.minMessageRate ?? DEFAULT_MIN_MESSAGE_RATE;
     this.messageRateWindowMs = options.messageRateWindowMs || DEFAULT_MESSAGE_RATE_WINDOW_MS;
     this.#log = options.log === true ? consoleLog : options.log || null;
+    this.#pubsubOptions = options.pubsub;
+    if (options.pubsub !== undefined) this.#pubsub = new PubSub(this, options.pubsub);
+  }
+
+  // ---- topics (docs/pubsub.md) ----
+
+  /** This context's topics: publishing, settings, counts, presence, the backplane. Made on first use. */
+  get pubsub(): PubSub {
+    return (this.#pubsub ??= new PubSub(this, this.#pubsubOptions));
+  }
+
+  /** Publishes to every subscriber of `topic`: `ctx.pubsub.publish` (see there for the return value). */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): number {
+    return this.pubsub.publish(topic, data, options);
+  }
+
+  /** Local subscribers of `topic`. */
+  subscriberCount(topic: string): number {
+    return this.#pubsub?.subscriberCount(topic) ?? 0;
   }
 
   /** Largest frame payload accepted by default (`nopoll_ctx_get_max_frame_size`). */
@@ -265,13 +289,14 @@ export class Context {
     for (const settle of [...this.#loopWaiters]) settle('stopped');
   }
 
-  /** Closes every listener and connection (connections with a closing handshake) and stops the loop. */
+  /** Closes every listener and connection (connections with a closing handshake), then the pub/sub backplane, and stops the loop. */
   async close(code = 1001, reason = ''): Promise<void> {
     this.loopStop();
     const closing: Array<Promise<unknown>> = [];
     for (const listener of [...this.#listeners]) closing.push(listener.close());
     for (const conn of [...this.#conns]) closing.push(conn.close(code, reason));
     await Promise.all(closing);
+    await this.#pubsub?.close();
   }
 
   // ---- logging and handler errors ----

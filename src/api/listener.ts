@@ -6,63 +6,25 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
-import { createServer, isIP, type Server, type Socket } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
-import { ConnectError, HandshakeError, InvalidStateError } from '../errors.js';
-import { selectProtocol } from '../protocol/handshake/server-handshake.js';
+import { HandshakeError, InvalidStateError } from '../errors.js';
 import { headerListOf } from '../transport/h2-answer.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
-import { readUpgradeRequest, rejectUpgrade, socketAnswer, type AcceptReply, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
-import { listenUnix } from '../transport/unix-listen.js';
+import { rejectUpgrade, socketAnswer, type AcceptReply, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
 import { Conn } from './conn.js';
-import { optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
+import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import type { OnReadyHandler } from './handlers.js';
+import type { PublishOptions } from './pubsub.js';
 import { wait, type WaitOptions } from './wait.js';
-import { serverDeflateSession } from './deflate-options.js';
-import { resolveHttp2Listen, type Http2ListenOptions } from './http2-options.js';
+import { answerUpgrade, readUpgrade } from './listener-upgrade.js';
+import { bindListener, type ListenOptions } from './listener-bind.js';
 import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket, type StreamClient } from './listener-http2.js';
-import type { CertificateEntry, CertificateInput } from './certificate-store.js';
-import { checkAcceptedTls, ListenerTls, prepareListenerTls } from './listener-tls.js';
+import type { CertificateEntry } from './certificate-store.js';
+import { checkAcceptedTls, ListenerTls } from './listener-tls.js';
 import type { PemSource } from './tls-options.js';
-
-/** Where and how to listen. */
-export interface ListenOptions {
-  /** Address to bind (default `0.0.0.0`, or `::` with `ipv6`). */
-  host?: string;
-  /** Port; 0 picks a free one, read it back from {@link Listener.port}. Not with `path`. */
-  port?: number | string;
-  /**
-   * Listen on this unix domain socket path instead of a TCP port (clients connect with `ws+unix:` URLs); `tls`
-   * works the same. A stale socket file left at the path by a process that died is removed first (see
-   * `removeStaleSocket`); Node removes the file when the listener closes.
-   */
-  path?: string;
-  /** With `path`: remove a socket file nobody accepts on before listening (default true). Other files are never removed. */
-  removeStaleSocket?: boolean;
-  /** With `path`: make the socket file readable and writable by every user (default: the process's umask decides). */
-  socketAccessAll?: boolean;
-  /** IPv6 listener (noPoll's `nopoll_listener_new6`); `0.0.0.0` is refused then. */
-  ipv6?: boolean;
-  /** Options applied to every accepted connection (frame limit, Origin policy, subprotocols, timeouts). */
-  opts?: ConnOptsLike;
-  /** TCP backlog (default 511). */
-  backlog?: number;
-  /**
-   * Accept `wss://` (noPoll's `nopoll_listener_tls_new`): every accepted socket runs a TLS handshake first. The
-   * certificate comes from `opts.tls`, else `certificate` / {@link Listener.setCertificate}, else the context's store.
-   */
-  tls?: boolean;
-  /** The listener's own certificate (`nopoll_listener_set_certificate`); needs `tls`. */
-  certificate?: CertificateInput;
-  /**
-   * Serve WebSockets over HTTP/2 too (RFC 8441 extended CONNECT), on the same port as HTTP/1.1: with `tls`, ALPN
-   * offers `h2` and `http/1.1`; without, a client that opens with the HTTP/2 preface (prior knowledge) gets
-   * HTTP/2. `true` takes the defaults; see {@link Http2ListenOptions} and docs/http2.md.
-   */
-  http2?: boolean | Http2ListenOptions;
-}
 
 // Connections kept for accept() callers; older ones are dropped from the queue (not closed) past this.
 const ACCEPT_QUEUE_LIMIT = 128;
@@ -111,54 +73,10 @@ export class Listener {
    * @throws TypeError for a bad host or port; rejects with ConnectError when the address cannot be bound.
    */
   static async listen(ctx: Context, options: ListenOptions): Promise<Listener> {
-    const path = options.path;
-    let host = '';
-    let port = 0;
-    if (path !== undefined) {
-      if (typeof path !== 'string' || path === '') throw new TypeError('the socket path must be a non-empty string');
-      if (options.port !== undefined || options.host !== undefined || options.ipv6 !== undefined) {
-        throw new TypeError('a unix socket listener takes a path, not a host, port or ipv6');
-      }
-    } else {
-      if (options.port === undefined) throw new TypeError('a listener needs a port or a path');
-      port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
-      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
-      host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
-      if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
-      if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
-    }
-    if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
-    // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
-    optsValues(options.opts);
-    const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
-    const handshakeTimeoutMs = optsValues(options.opts).handshakeTimeoutMs ?? ctx.handshakeTimeoutMs;
-    const http2 = options.http2 ? resolveHttp2Listen(options.http2, { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount, handshakeTimeoutMs }) : null;
-    const server = createServer({ noDelay: true });
-    const where = path ?? `${host}:${port}`;
-    const backlog = options.backlog ?? 511;
-    await new Promise<void>((resolve, reject) => {
-      const done = (error: Error | null): void => {
-        if (error) reject(new ConnectError(`cannot listen on ${where}: ${error.message}`, { cause: error }));
-        else resolve();
-      };
-      if (path === undefined) {
-        server.once('error', done);
-        server.listen({ host, port, backlog, ipv6Only: options.ipv6 === true }, () => {
-          server.off('error', done);
-          done(null);
-        });
-        return;
-      }
-      const all = options.socketAccessAll === true;
-      listenUnix(server, { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all }, done);
-    });
-    // Accept failures (EMFILE...) must not crash the process; they are logged.
-    server.on('error', (error) => ctx.log('critical', `listener ${where}: ${error.message}`));
-    const address = server.address();
-    const bound = typeof address === 'object' && address !== null ? address.port : port;
-    const listener = new Listener(ctx, server, host, bound, { ...optsValues(options.opts) }, path ?? null);
-    if (tls !== null) listener.#tls.enable(tls);
-    if (http2 !== null) enableListenerHttp2(listener, http2);
+    const bound = await bindListener(ctx, options);
+    const listener = new Listener(ctx, bound.server, bound.host, bound.port, bound.opts, bound.path);
+    if (bound.tls !== null) listener.#tls.enable(bound.tls);
+    if (bound.http2 !== null) enableListenerHttp2(listener, bound.http2);
     return listener;
   }
 
@@ -241,7 +159,7 @@ export class Listener {
    */
   acceptSocket(socket: Socket, head: Buffer | null = null): Conn {
     if (this.isTls && !isEncrypted(socket)) return this.acceptTlsSocket(socket, head);
-    return this.admit(socket, isEncrypted(socket), (conn) => this.#readRequest(conn, socket, head));
+    return this.admit(socket, isEncrypted(socket), (conn) => readUpgrade(this.ctx, this.opts, conn, socket, head));
   }
 
   /**
@@ -250,7 +168,7 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => this.#readRequest(conn, secured, null)));
+    return this.admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => readUpgrade(this.ctx, this.opts, conn, secured, null)));
   }
 
   /**
@@ -266,7 +184,7 @@ export class Listener {
    * `h2`): the post-handshake check, then the WebSocket accept.
    */
   acceptSecured(secured: TLSSocket): Conn {
-    return this.admit(secured, true, (conn) => checkAcceptedTls(conn, secured, () => this.#readRequest(conn, secured, null)));
+    return this.admit(secured, true, (conn) => checkAcceptedTls(conn, secured, () => readUpgrade(this.ctx, this.opts, conn, secured, null)));
   }
 
   /**
@@ -385,80 +303,22 @@ export class Listener {
     if (this.#queue.length > ACCEPT_QUEUE_LIMIT) this.#queue.shift();
   }
 
-  #readRequest(conn: Conn, socket: Socket, head: Buffer | null): void {
-    if (!conn.isOk) return;
-    const ctx = this.ctx;
-    const o = this.opts;
-    readUpgradeRequest(
-      socket,
-      head,
-      {
-        limits: { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount },
-        policy: { version: ctx.protocolVersion, requireOrigin: o.requireOrigin ?? false },
-        timeoutMs: o.handshakeTimeoutMs ?? ctx.handshakeTimeoutMs,
-      },
-      (error, upgrade) => {
-        if (error || !upgrade) {
-          conn.fail(error ?? new HandshakeError('handshake failed'));
-          return;
-        }
-        this.upgrade(conn, socket, upgrade, socketAnswer(socket, upgrade.request.key!));
-      },
-    );
-  }
-
   /**
-   * @internal A checked request (read from a socket, parsed by Node, or an HTTP/2 extended CONNECT): record it,
-   * let onOpen decide, then answer (101, or 200 over HTTP/2) and start the session on `socket` (or refuse).
+   * @internal A checked request (read from a socket, parsed by Node, or an HTTP/2 extended CONNECT): see
+   * {@link answerUpgrade}.
    */
   upgrade(conn: Conn, socket: Duplex, upgrade: PendingUpgrade, answer: UpgradeAnswer): void {
-    if (!conn.isOk) return;
-    const ctx = this.ctx;
-    const o = this.opts;
-    const request = upgrade.request;
-    Object.assign(conn.handshake, {
-      requestedUrl: request.path,
-      hostHeader: request.host,
-      origin: request.origin,
-      cookie: request.cookie,
-      requestedProtocols: request.protocols,
-      xRealIp: request.xRealIp,
-      headers: request.headers,
-    });
-    const finish = (accepted: boolean, threw = false): void => {
-      if (!conn.isOk) return;
-      if (!accepted) {
-        // `false` refuses (403); a throw or a rejection is the server's own failure (500).
-        const status = threw ? 500 : 403;
-        answer.reject(status, threw ? 'internal server error' : 'connection refused');
-        conn.fail(new HandshakeError(threw ? 'the onOpen handler failed' : 'refused by the onOpen handler', status));
-        return;
-      }
-      let protocol = conn.acceptedProtocol;
-      if (protocol !== null && !request.protocols.includes(protocol)) {
-        answer.reject(400, 'no acceptable subprotocol');
-        conn.fail(new HandshakeError(`subprotocol ${protocol} was not requested by the client (RFC 6455 §4.2.2)`, 400));
-        return;
-      }
-      // Default choice: the first requested one we support (all of them when no list is configured).
-      protocol ??= selectProtocol(request.protocols, o.protocols ?? request.protocols);
-      // permessage-deflate (RFC 7692 §5.1): the first acceptable offer, or none (declined offers are logged).
-      const { deflate, declined } = serverDeflateSession(o.perMessageDeflate, request.extensions);
-      if (declined.length > 0) ctx.log('debug', `permessage-deflate declined: ${declined.join('; ')}`);
-      answer.accept({ protocol, extensions: deflate?.agreement.response ?? null });
-      conn.start(socket, upgrade.rest, {
-        deflate,
-        acceptedProtocol: protocol,
-        ...sessionSettings(o, ctx),
-      });
-    };
-    if (ctx.onOpen !== null) {
-      // The decision may be asynchronous: hold further bytes until it comes (acceptUpgrade resumes).
-      socket.pause();
-      conn.decide(ctx.onOpen, finish);
-    } else {
-      finish(true);
-    }
+    answerUpgrade(this.ctx, this.opts, conn, socket, upgrade, answer);
+  }
+
+  /** Publishes to every subscriber of `topic`. Topics belong to the context: the same as `ctx.publish` (docs/pubsub.md). */
+  publish(topic: string, data: string | Uint8Array, options?: PublishOptions): number {
+    return this.ctx.publish(topic, data, options);
+  }
+
+  /** Subscribers of `topic` in this listener's context (`ctx.subscriberCount`). */
+  subscriberCount(topic: string): number {
+    return this.ctx.subscriberCount(topic);
   }
 
   /** @internal A connection ended: drop it from the accept queue. */

@@ -53,6 +53,9 @@ export interface ReconnectPolicy {
   random?: () => number;
 }
 
+/** Where a {@link ReconnectingConn} connects: a URL or target, or a function giving one before each attempt. */
+export type ReconnectTarget = string | URL | ConnectTarget | (() => string | URL | ConnectTarget);
+
 /** Life cycle of a {@link ReconnectingConn}. */
 export type ReconnectState = 'connecting' | 'open' | 'waiting' | 'closed';
 
@@ -95,8 +98,9 @@ export class ReconnectingConn {
    * before the queue is sent; a throw or rejection is reported to `onError` and the queue is sent anyway.
    */
   onOpen: ((conn: Conn, info: OpenInfo) => void | Promise<void>) | null = null;
-  /** Messages of every connection (installed on each as its `onMessage`); null leaves them to the context. */
-  onMessage: OnMessageHandler | null = null;
+  #onMessage: OnMessageHandler | null = null;
+  // Installed as each connection's onMessage while a handler is set; reads the handler at call time.
+  readonly #forward: OnMessageHandler = (conn, msg) => this.#onMessage?.(conn, msg);
   /** An open connection ended (before any retry is decided). */
   onDisconnect: ((info: CloseInfo) => void) | null = null;
   /** A retry was scheduled: which attempt, after how long, and why. */
@@ -104,7 +108,7 @@ export class ReconnectingConn {
   /** No more retries (`maxAttempts` reached or `shouldReconnect` said no): the last error. */
   onGiveUp: ((error: Error) => void) | null = null;
 
-  readonly #target: string | URL | ConnectTarget;
+  readonly #target: ReconnectTarget;
   readonly #opts: ConnOptsLike | undefined;
   readonly #policy: ReconnectPolicy;
   #state: ReconnectState = 'connecting';
@@ -119,10 +123,11 @@ export class ReconnectingConn {
   #endError: Error | null = null;
 
   /**
-   * Starts connecting to `target` with `opts` (as `Conn.connect`), retrying per `policy`.
+   * Starts connecting to `target` with `opts` (as `Conn.connect`), retrying per `policy`. A function as `target` is
+   * called before each attempt (e.g. to resume from a position: `nopoll.pubsub.v1`'s `?since=`).
    * @throws TypeError / RangeError for an unusable target, option or policy (as `Conn.connect`).
    */
-  constructor(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike, policy: ReconnectPolicy = {}) {
+  constructor(ctx: Context, target: ReconnectTarget, opts?: ConnOptsLike, policy: ReconnectPolicy = {}) {
     for (const name of ['initialDelayMs', 'maxDelayMs', 'maxQueuedBytes'] as const) {
       const value = policy[name];
       if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new RangeError(`${name} must be a non-negative integer`);
@@ -138,6 +143,18 @@ export class ReconnectingConn {
     this.#opts = opts;
     this.#policy = policy;
     this.#connect();
+  }
+
+  /**
+   * Messages of every connection (installed on each as its `onMessage`, the current one included when set later);
+   * null leaves them to the context.
+   */
+  get onMessage(): OnMessageHandler | null {
+    return this.#onMessage;
+  }
+  set onMessage(handler: OnMessageHandler | null) {
+    this.#onMessage = handler;
+    if (this.#conn !== null) this.#conn.onMessage = handler === null ? null : this.#forward;
   }
 
   /** Where it is: connecting, open, waiting before a retry, or closed for good. */
@@ -209,9 +226,10 @@ export class ReconnectingConn {
 
   #connect(): void {
     this.#state = 'connecting';
-    const conn = Conn.connect(this.ctx, this.#target, this.#opts);
+    const target = typeof this.#target === 'function' ? this.#target() : this.#target;
+    const conn = Conn.connect(this.ctx, target, this.#opts);
     this.#conn = conn;
-    if (this.onMessage !== null) conn.onMessage = (c, msg) => this.onMessage?.(c, msg);
+    if (this.#onMessage !== null) conn.onMessage = this.#forward;
     conn.waitUntilReady().then(
       () => this.#open(conn),
       () => undefined, // the end is handled through `closed`

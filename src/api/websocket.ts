@@ -10,6 +10,7 @@ import { Conn } from './conn.js';
 import type { ConnOptsInit, ConnOptsLike } from './conn-opts.js';
 import { optsValues } from './conn-opts.js';
 import { Context } from './context.js';
+import { GuardedEventTarget, type ListenerOptions, type TargetListener } from './guarded-event-target.js';
 import type { Msg } from './msg.js';
 
 /** How binary messages are handed to `message` listeners: `Blob` (the default), `ArrayBuffer`, or Node `Buffer`. */
@@ -83,18 +84,10 @@ const CLOSING = 2;
 const CLOSED = 3;
 type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 
-type EventHandler = ((this: WebSocket, event: Event) => unknown) | null;
-
 let sharedContext: Context | null = null;
 
-// Node's EventTarget rethrows a listener's exception on the next tick, which ends the process; a browser reports it
-// and goes on. Every listener is therefore added through a wrapper that catches and reports (see addEventListener).
-type Listener = ((event: Event) => void) | { handleEvent(event: Event): void };
-type ListenerOptions = { capture?: boolean; once?: boolean; passive?: boolean; signal?: AbortSignal } | boolean;
-type Guard = (this: unknown, event: Event) => void;
-
 /** A WebSocket client with the browser's interface. See the module comment. */
-export class WebSocket extends EventTarget {
+export class WebSocket extends GuardedEventTarget {
   static readonly CONNECTING = CONNECTING;
   static readonly OPEN = OPEN;
   static readonly CLOSING = CLOSING;
@@ -118,16 +111,6 @@ export class WebSocket extends EventTarget {
   #blobBytes = 0;
   #afterClose = 0;
   #sendChain: Promise<void> | null = null;
-  readonly #handlers = new Map<string, { value: EventHandler; listener: (event: Event) => void }>();
-  // Listener wrappers (see addEventListener), and where a listener's exception goes: the connection's context
-  // reports it (onError, else the console).
-  readonly #guards = new WeakMap<Listener, Guard>();
-  readonly #report = (error: unknown): void => {
-    const conn = this.#conn;
-    if (conn !== null) conn.ctx.handlerError(error, conn);
-    else console.error('nopoll: WebSocket listener failed:', error);
-  };
-
   /**
    * Opens a connection to `url` (`ws:`, `wss:`, or `http:` / `https:`, which mean the same), asking for
    * `protocols`. Throws a `SyntaxError` DOMException for a URL that is not absolute, has another scheme or a
@@ -301,35 +284,31 @@ export class WebSocket extends EventTarget {
 
   /** Handler property for `open` events. */
   get onopen(): WebSocketEventHandler<Event> {
-    return this.#getHandler('open');
+    return this.eventHandler('open') as WebSocketEventHandler<Event>;
   }
   set onopen(handler: WebSocketEventHandler<Event>) {
-    this.#setHandler('open', handler as EventHandler);
+    this.setEventHandler('open', handler);
   }
   /** Handler property for `message` events (`MessageEvent`, `data` a string or per {@link binaryType}). */
   get onmessage(): WebSocketEventHandler<MessageEvent> {
-    return this.#getHandler('message');
+    return this.eventHandler('message') as WebSocketEventHandler<MessageEvent>;
   }
   set onmessage(handler: WebSocketEventHandler<MessageEvent>) {
-    this.#setHandler('message', handler as EventHandler);
+    this.setEventHandler('message', handler);
   }
   /** Handler property for `error` events (a plain `Event`, as in browsers; a `close` event follows). */
   get onerror(): WebSocketEventHandler<Event> {
-    return this.#getHandler('error');
+    return this.eventHandler('error') as WebSocketEventHandler<Event>;
   }
   set onerror(handler: WebSocketEventHandler<Event>) {
-    this.#setHandler('error', handler as EventHandler);
+    this.setEventHandler('error', handler);
   }
   /** Handler property for `close` events ({@link CloseEvent}). */
   get onclose(): WebSocketEventHandler<CloseEvent> {
-    return this.#getHandler('close');
+    return this.eventHandler('close') as WebSocketEventHandler<CloseEvent>;
   }
   set onclose(handler: WebSocketEventHandler<CloseEvent>) {
-    this.#setHandler('close', handler as EventHandler);
-  }
-
-  #getHandler<E extends Event>(type: string): WebSocketEventHandler<E> {
-    return (this.#handlers.get(type)?.value ?? null) as WebSocketEventHandler<E>;
+    this.setEventHandler('close', handler);
   }
 
   /**
@@ -337,60 +316,23 @@ export class WebSocket extends EventTarget {
    * context's `onError`), never fatal.
    */
   override addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
-  override addEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void;
-  override addEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
-    if (listener === null) return;
-    // One wrapper per listener, so that adding it twice and removing it behave as on a plain EventTarget.
-    let guard = this.#guards.get(listener);
-    if (guard === undefined) {
-      const report = this.#report;
-      guard = function (this: unknown, event: Event): void {
-        try {
-          if (typeof listener === 'function') listener.call(this, event);
-          else listener.handleEvent(event);
-        } catch (error) {
-          report(error);
-        }
-      };
-      this.#guards.set(listener, guard);
-    }
-    super.addEventListener(type, guard, options);
+  override addEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void;
+  override addEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void {
+    super.addEventListener(type, listener, options);
   }
 
   /** As `EventTarget#removeEventListener`. */
   override removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
-  override removeEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void;
-  override removeEventListener(type: string, listener: Listener | null, options?: ListenerOptions): void {
-    const guard = listener === null ? undefined : this.#guards.get(listener);
-    if (guard !== undefined) super.removeEventListener(type, guard, options);
+  override removeEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void;
+  override removeEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void {
+    super.removeEventListener(type, listener, options);
   }
 
-
-  // An event handler property is one listener, added when first set and kept in place when changed (HTML's
-  // event handler semantics); setting null (or a non-function) removes it.
-  #setHandler(type: string, handler: EventHandler): void {
-    const value = typeof handler === 'function' ? handler : null;
-    const entry = this.#handlers.get(type);
-    if (value === null) {
-      if (entry) {
-        this.removeEventListener(type, entry.listener);
-        this.#handlers.delete(type);
-      }
-      return;
-    }
-    if (entry) {
-      entry.value = value;
-      return;
-    }
-    const created = {
-      value,
-      listener: (event: Event): void => {
-        const result = created.value?.call(this, event);
-        if (result === false) event.preventDefault();
-      },
-    };
-    this.#handlers.set(type, created);
-    this.addEventListener(type, created.listener);
+  /** @internal A listener's exception: the connection's context reports it (onError, else the console). */
+  protected override reportListenerError(error: unknown): void {
+    const conn = this.#conn;
+    if (conn !== null) conn.ctx.handlerError(error, conn);
+    else console.error('nopoll: WebSocket listener failed:', error);
   }
 
   #open(): void {

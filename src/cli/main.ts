@@ -9,11 +9,12 @@ import { connectCommand } from './connect.js';
 import { echoClientCommand } from './echo-client.js';
 import { echoServerCommand } from './echo-server.js';
 import { listenCommand } from './listen.js';
+import { relayCommand } from './relay.js';
 import { suggest } from './suggest.js';
 import { flagLabel } from './usage.js';
 import { versionLine } from './version.js';
 
-const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand];
+const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand, relayCommand];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 3;

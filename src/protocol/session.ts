@@ -8,9 +8,9 @@ import { ProtocolError } from '../errors.js';
 import { CloseCode, MAX_CONTROL_PAYLOAD, Opcode } from './constants.js';
 import { encodeCloseBody, parseCloseBody } from './close.js';
 import { COMPRESSED_RSV } from './extensions/deflate-framing.js';
-import { frameHeaderSize, writeFrameHeader } from './frame-header.js';
 import { FrameParser } from './frame-parser.js';
-import { copyMasked, applyMask, randomMaskSource, type MaskSource } from './mask.js';
+import { FrameWriter, type FrameOutput } from './frame-writer.js';
+import { randomMaskSource, type MaskSource } from './mask.js';
 import { MessageAssembler } from './message-assembler.js';
 import type { InboundBudget } from './message-buffer.js';
 import { checkWholeMessage, OutgoingMessages } from './outgoing.js';
@@ -31,9 +31,7 @@ export const SessionState = {
 export type SessionState = (typeof SessionState)[keyof typeof SessionState];
 
 /** Where a session's outputs go. The transport implements it; tests record the calls. */
-export interface SessionHandler {
-  /** Bytes for the wire, in order. `second` (may be null) follows `first` and should be written with it (cork/writev). */
-  sessionWrite(first: Buffer, second: Buffer | null): void;
+export interface SessionHandler extends FrameOutput {
   /**
    * A data message arrived. In whole-message mode `fin` is always true and `opcode` is TEXT or BINARY; in frame mode
    * each frame is delivered as it comes (CONTINUATION for later frames, `fin` false until the last).
@@ -83,81 +81,78 @@ export interface SessionOptions {
   budget?: InboundBudget | null;
 }
 
-// A payload up to this size is copied next to its header so one write goes out instead of two.
-const MERGE_LIMIT = 4096;
 const EMPTY = Buffer.alloc(0);
 
+// The session's small state, packed into one integer (an idle connection is a few fields): the state in the low two
+// bits, then flags; the RSV bits an extension may set sit where they sit in a frame's first byte (0x70).
+const STATE_BITS = 0x3;
+const CLOSE_SENT = 0x4;
+const CLOSE_RECEIVED = 0x8;
+const RSV_BITS = 0x70;
+const DELIVER_FRAMES = 0x80;
+const DEFLATE = 0x100; // permessage-deflate: RSV1 marks compressed messages
+
 /** The protocol state machine of an open WebSocket connection. See the module comment. */
-export class Session {
-  readonly #handler: SessionHandler;
+export class Session extends FrameWriter<SessionHandler> {
   // Made on the first byte received (see #parserNow): an idle connection holds no parser nor assembler.
   #parser: FrameParser | null = null;
   #assembler: MessageAssembler | null = null;
-  // Settings kept as plain fields (an idle connection holds no options object).
-  readonly #deliverFrames: boolean;
-  readonly #allowedRsv: number;
-  readonly #budget: InboundBudget | null;
-  readonly #client: boolean;
-  readonly #maskSource: MaskSource;
-  #mask: Buffer | null = null; // clients only, allocated on first send
-  #state: SessionState = SessionState.OPEN;
-  #closeSent = false;
-  #closeReceived = false;
   // The rules of what we send (fragment types, UTF-8): made on the first fragmented send.
   #outgoing: OutgoingMessages | null = null;
-  // permessage-deflate: RSV1 when negotiated, else 0 (another extension's RSV1 stays raw).
-  readonly #compressedRsv: number;
+  #bits: number;
   #maxFrameBytes: number;
   #maxMessageBytes: number;
-  // Streaming mode (setStreaming) and its limit (-1: none), kept until the assembler exists.
-  #streaming = false;
-  #maxStreamBytes = -1;
+  readonly #budget: InboundBudget | null;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
-    this.#handler = handler;
-    this.#deliverFrames = options.deliverFrames ?? false;
-    this.#budget = options.budget ?? null;
-    this.#client = options.role === 'client';
-    this.#maskSource = options.maskSource ?? randomMaskSource;
-    this.#compressedRsv = options.perMessageDeflate === true ? COMPRESSED_RSV : 0;
-    if (this.#compressedRsv !== 0 && typeof handler.sessionCompressed !== 'function') {
+    super(handler, options.role === 'client', options.maskSource ?? randomMaskSource);
+    const deflate = options.perMessageDeflate === true;
+    if (deflate && typeof handler.sessionCompressed !== 'function') {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
     }
+    const rsv = ((options.allowedRsv ?? 0) | (deflate ? COMPRESSED_RSV : 0)) & RSV_BITS;
+    this.#bits = SessionState.OPEN | rsv | (options.deliverFrames === true ? DELIVER_FRAMES : 0) | (deflate ? DEFLATE : 0);
+    this.#budget = options.budget ?? null;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
-    this.#allowedRsv = (options.allowedRsv ?? 0) | this.#compressedRsv;
   }
 
-  #parserNow(): FrameParser {
+  /** @internal */
+  private parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
+    const bits = this.#bits;
     const parser = new FrameParser(this, {
-      expectMasked: !this.#client,
+      expectMasked: !this.isClient,
       maxFrameBytes: this.#maxFrameBytes,
-      allowedRsv: this.#allowedRsv,
+      allowedRsv: bits & RSV_BITS,
     });
-    const assembler = new MessageAssembler(this.#handler, this, {
+    this.#assembler = new MessageAssembler(this.output, this, {
       maxMessageBytes: this.#maxMessageBytes,
-      deliverFrames: this.#deliverFrames,
-      compressedRsv: this.#compressedRsv,
+      deliverFrames: (bits & DELIVER_FRAMES) !== 0,
+      compressedRsv: (bits & DEFLATE) !== 0 ? COMPRESSED_RSV : 0,
       budget: this.#budget,
     });
-    if (this.#streaming) assembler.setStreaming(true, this.#maxStreamBytes);
-    this.#assembler = assembler;
-    if (this.#state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
+    if (this.state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
     return (this.#parser = parser);
   }
 
   /** Current state. */
   get state(): SessionState {
-    return this.#state;
+    return (this.#bits & STATE_BITS) as SessionState;
   }
   /** Whether we sent a close frame. */
   get closeSent(): boolean {
-    return this.#closeSent;
+    return (this.#bits & CLOSE_SENT) !== 0;
   }
   /** Whether the peer's close frame arrived. */
   get closeReceived(): boolean {
-    return this.#closeReceived;
+    return (this.#bits & CLOSE_RECEIVED) !== 0;
+  }
+
+  // The state, in the low bits.
+  /** @internal */
+  private enter(state: SessionState): void {
+    this.#bits = (this.#bits & ~STATE_BITS) | state;
   }
   /** Bytes of a partly received frame and message held by the parser and the assembler. */
   get bufferedBytes(): number {
@@ -181,12 +176,12 @@ export class Session {
    * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
    */
   get inflateLimit(): number {
-    return this.#deliverFrames ? this.#maxFrameBytes : this.#maxMessageBytes;
+    return (this.#bits & DELIVER_FRAMES) !== 0 ? this.#maxFrameBytes : this.#maxMessageBytes;
   }
 
   /** True in frame mode (`deliverFrames`). */
   get deliversFrames(): boolean {
-    return this.#deliverFrames;
+    return (this.#bits & DELIVER_FRAMES) !== 0;
   }
 
   /**
@@ -197,21 +192,21 @@ export class Session {
    * `sessionCompressed`.
    */
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
-    if (on && typeof this.#handler.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
-    this.#streaming = on;
-    this.#maxStreamBytes = maxStreamBytes === Infinity ? -1 : maxStreamBytes;
-    this.#assembler?.setStreaming(on, this.#maxStreamBytes);
+    if (on && typeof this.output.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
+    // The assembler keeps the mode (made now if no byte arrived yet: a streaming connection is not an idle one).
+    if (this.#assembler === null) this.parserNow();
+    this.#assembler!.setStreaming(on, maxStreamBytes === Infinity ? -1 : maxStreamBytes);
   }
 
   /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
   receive(chunk: Buffer): void {
-    (this.#parser ?? this.#parserNow()).push(chunk);
+    (this.#parser ?? this.parserNow()).push(chunk);
     this.#assembler!.flush();
   }
 
   /** Continues parsing after a compressed message was delivered (see {@link SessionHandler.sessionCompressed}). */
   resume(): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
+    if (this.state === SessionState.CLOSED && this.parserNow().stopped) return;
     this.#parser!.resume();
     this.#assembler!.flush();
   }
@@ -234,12 +229,12 @@ export class Session {
       this.#assembler!.frame(fin, payload);
     } else if (opcode === Opcode.PING) {
       // §5.5.2: answer unless the peer's close already arrived, so also while our own close awaits its answer.
-      if (this.#state !== SessionState.CLOSED) this.#sendFrame(Opcode.PONG, payload, true);
-      this.#handler.sessionPing(payload);
+      if (this.state !== SessionState.CLOSED) this.writeFrame(Opcode.PONG, payload, true);
+      this.output.sessionPing(payload);
     } else if (opcode === Opcode.PONG) {
-      this.#handler.sessionPong(payload);
+      this.output.sessionPong(payload);
     } else {
-      this.#closeFrame(payload);
+      this.closeFrame(payload);
     }
   }
 
@@ -263,19 +258,20 @@ export class Session {
     this.#parser!.pause();
   }
 
-  #closeFrame(payload: Buffer): void {
+  /** @internal */
+  private closeFrame(payload: Buffer): void {
     const body = parseCloseBody(payload);
     if (body instanceof ProtocolError) return this.fail(body);
-    this.#closeReceived = true;
-    this.#parserNow().stop(); // §5.5.1: nothing after a close frame is data
+    this.#bits |= CLOSE_RECEIVED;
+    this.parserNow().stop(); // §5.5.1: nothing after a close frame is data
     this.#assembler!.reset();
-    if (!this.#closeSent) {
+    if (!this.closeSent) {
       // Echo the status received (§5.5.1); 1005 means there was none, so the echo has no body either.
-      this.#closeSent = true;
-      this.#sendFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
+      this.#bits |= CLOSE_SENT;
+      this.writeFrame(Opcode.CLOSE, body.code === CloseCode.NO_STATUS ? EMPTY : encodeCloseBody(body.code), true);
     }
-    this.#state = SessionState.CLOSED;
-    this.#handler.sessionClose(body.code, body.reason);
+    this.enter(SessionState.CLOSED);
+    this.output.sessionClose(body.code, body.reason);
   }
 
   /**
@@ -284,15 +280,15 @@ export class Session {
    * sent, stops parsing, and reports `error`. Ignored once the session is closed.
    */
   fail(error: ProtocolError): void {
-    if (this.#state === SessionState.CLOSED && this.#parserNow().stopped) return;
-    this.#parserNow().stop();
+    if (this.state === SessionState.CLOSED && this.parserNow().stopped) return;
+    this.parserNow().stop();
     this.#assembler!.reset();
-    if (!this.#closeSent) {
-      this.#closeSent = true;
-      this.#sendFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
+    if (!this.closeSent) {
+      this.#bits |= CLOSE_SENT;
+      this.writeFrame(Opcode.CLOSE, encodeCloseBody(error.closeCode), true);
     }
-    this.#state = SessionState.CLOSED;
-    this.#handler.sessionError(error);
+    this.enter(SessionState.CLOSED);
+    this.output.sessionError(error);
   }
 
   // ---- sending ----
@@ -306,21 +302,13 @@ export class Session {
    * @throws TypeError for text that cannot be UTF-8, or a frame of the other type while a message is open.
    */
   sendData(kind: number, data: string | Uint8Array, fin = true): number {
-    if (this.#state !== SessionState.OPEN) return -1;
-    const opcode = this.#checkSend(kind, data, fin);
+    if (this.state !== SessionState.OPEN) return -1;
+    const opcode = this.checkSend(kind, data, fin);
     if (typeof data !== 'string') {
-      this.#sendFrame(opcode, data, fin);
+      this.writeFrame(opcode, data, fin);
       return data.length;
     }
-    const length = Buffer.byteLength(data, 'utf8');
-    const headerSize = frameHeaderSize(length, this.#client);
-    const frame = Buffer.allocUnsafe(headerSize + length);
-    const mask = this.#client ? this.#nextMask() : null;
-    writeFrameHeader(frame, 0, fin, 0, opcode, length, mask);
-    frame.write(data, headerSize, 'utf8');
-    if (mask !== null && length > 0) applyMask(frame.subarray(headerSize), mask, 0);
-    this.#handler.sessionWrite(frame, null);
-    return length;
+    return this.writeTextFrame(opcode, data, fin);
   }
 
   /** A whole text message: {@link sendData} with TEXT. */
@@ -334,8 +322,8 @@ export class Session {
    * session no longer sends data.
    */
   beginCompressed(kind: number, data: Uint8Array, fin: boolean): number {
-    if (this.#state !== SessionState.OPEN) return -1;
-    return this.#checkSend(kind, data, fin);
+    if (this.state !== SessionState.OPEN) return -1;
+    return this.checkSend(kind, data, fin);
   }
 
   /**
@@ -345,7 +333,7 @@ export class Session {
    * out first.
    */
   writeCompressed(opcode: number, data: Uint8Array, fin: boolean): void {
-    this.#sendFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : COMPRESSED_RSV);
+    this.writeFrame(opcode, data, fin, opcode === Opcode.CONTINUATION ? 0 : COMPRESSED_RSV);
   }
 
   /** The opcode (TEXT or BINARY) of the fragmented message being sent, or 0 when none is open. */
@@ -354,7 +342,8 @@ export class Session {
   }
 
   // A whole message with nothing open needs no state: the rules' object is made for fragmented sends only.
-  #checkSend(kind: number, data: string | Uint8Array, fin: boolean): number {
+  /** @internal */
+  private checkSend(kind: number, data: string | Uint8Array, fin: boolean): number {
     if (fin && (this.#outgoing === null || this.#outgoing.open === 0)) return checkWholeMessage(kind, data);
     return (this.#outgoing ??= new OutgoingMessages()).next(kind, data, fin);
   }
@@ -364,12 +353,12 @@ export class Session {
    * @returns false when the session is no longer open.
    */
   ping(data: Uint8Array = EMPTY): boolean {
-    return this.#control(Opcode.PING, data);
+    return this.control(Opcode.PING, data);
   }
 
   /** Sends an unsolicited pong (§5.5.3). @returns false when the session is no longer open. */
   pong(data: Uint8Array = EMPTY): boolean {
-    return this.#control(Opcode.PONG, data);
+    return this.control(Opcode.PONG, data);
   }
 
   /**
@@ -379,10 +368,10 @@ export class Session {
    */
   close(code?: number, reason?: string): boolean {
     const body = encodeCloseBody(code, reason);
-    if (this.#closeSent || this.#state === SessionState.CLOSED) return false;
-    this.#closeSent = true;
-    this.#state = SessionState.CLOSING;
-    this.#sendFrame(Opcode.CLOSE, body, true);
+    if (this.closeSent || this.state === SessionState.CLOSED) return false;
+    this.#bits |= CLOSE_SENT;
+    this.enter(SessionState.CLOSING);
+    this.writeFrame(Opcode.CLOSE, body, true);
     return true;
   }
 
@@ -390,49 +379,14 @@ export class Session {
   abort(): void {
     this.#parser?.stop(); // none yet: #parserNow makes it stopped
     this.#assembler?.reset(); // gives the budget back
-    this.#state = SessionState.CLOSED;
+    this.enter(SessionState.CLOSED);
   }
 
-  #control(opcode: number, data: Uint8Array): boolean {
+  /** @internal */
+  private control(opcode: number, data: Uint8Array): boolean {
     if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
-    if (this.#state !== SessionState.OPEN) return false;
-    this.#sendFrame(opcode, data, true);
+    if (this.state !== SessionState.OPEN) return false;
+    this.writeFrame(opcode, data, true);
     return true;
   }
-
-  #nextMask(): Buffer {
-    const mask = (this.#mask ??= Buffer.allocUnsafe(4));
-    this.#maskSource(mask, 0);
-    return mask;
-  }
-
-  // Frames and hands one payload to the handler: clients copy it masked (never mask the caller's buffer), servers
-  // send small payloads in one buffer with their header and larger ones as header + the caller's buffer.
-  #sendFrame(opcode: number, data: Uint8Array, fin: boolean, rsv = 0): void {
-    const length = data.length;
-    if (this.#client) {
-      const headerSize = frameHeaderSize(length, true);
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      const mask = this.#nextMask();
-      writeFrameHeader(frame, 0, fin, rsv, opcode, length, mask);
-      copyMasked(data, frame, headerSize, mask);
-      this.#handler.sessionWrite(frame, null);
-      return;
-    }
-    const headerSize = frameHeaderSize(length, false);
-    if (length <= MERGE_LIMIT) {
-      const frame = Buffer.allocUnsafe(headerSize + length);
-      writeFrameHeader(frame, 0, fin, rsv, opcode, length, null);
-      frame.set(data, headerSize);
-      this.#handler.sessionWrite(frame, null);
-      return;
-    }
-    const header = Buffer.allocUnsafe(headerSize);
-    writeFrameHeader(header, 0, fin, rsv, opcode, length, null);
-    this.#handler.sessionWrite(header, toBuffer(data));
-  }
-}
-
-function toBuffer(data: Uint8Array): Buffer {
-  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length);
 }

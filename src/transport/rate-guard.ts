@@ -15,7 +15,7 @@ export const DEFAULT_MIN_MESSAGE_RATE = 512;
 /** Default window over which the rate is measured: 20 s. */
 export const DEFAULT_MESSAGE_RATE_WINDOW_MS = 20_000;
 
-/** A connection under watch (the transport). The window fields belong to the guard. */
+/** A connection under watch (the transport). */
 export interface RateWatched {
   /** Bytes received since the connection opened. */
   readonly bytesReceived: number;
@@ -24,24 +24,26 @@ export interface RateWatched {
   /** The minimum rate in bytes/s (> 0) and the window in ms. */
   readonly minMessageRate: number;
   readonly messageRateWindowMs: number;
-  /** The current window: the guard's tick when it started, and `bytesReceived` then. */
-  rateTick: number;
-  rateBytes: number;
   /** The rate was not met: fail the connection. */
   tooSlow(received: number, windowMs: number): void;
 }
 
-const watched = new Set<RateWatched>();
+// The current window of a watched connection: the guard's tick when it started, and `bytesReceived` then. Kept
+// here, not on the connection: only connections with a message under way have one.
+interface RateWindow {
+  tick: number;
+  bytes: number;
+}
+
+const watched = new Map<RateWatched, RateWindow>();
 let timer: NodeJS.Timeout | null = null;
-// Seconds counted by the sweep: small integers, so a window's start costs no allocation.
+// Seconds counted by the sweep.
 let tick = 0;
 
 /** Starts watching `conn` (a message is under way); a window starts now. No effect when it is already watched. */
 export function watchRate(conn: RateWatched): void {
   if (watched.has(conn)) return;
-  conn.rateTick = tick;
-  conn.rateBytes = conn.bytesReceived;
-  watched.add(conn);
+  watched.set(conn, { tick, bytes: conn.bytesReceived });
   if (timer === null) {
     timer = setInterval(sweep, 1000);
     timer.unref();
@@ -57,22 +59,22 @@ export function unwatchRate(conn: RateWatched): void {
 
 function sweep(): void {
   tick++;
-  for (const conn of watched) {
+  for (const [conn, window] of watched) {
     if (!conn.awaitingPeer) {
       // Paused by us, or between messages: the peer is not to blame; start afresh.
-      conn.rateTick = tick;
-      conn.rateBytes = conn.bytesReceived;
+      window.tick = tick;
+      window.bytes = conn.bytesReceived;
       continue;
     }
-    const elapsed = (tick - conn.rateTick) * 1000;
+    const elapsed = (tick - window.tick) * 1000;
     if (elapsed < conn.messageRateWindowMs) continue;
-    const received = conn.bytesReceived - conn.rateBytes;
+    const received = conn.bytesReceived - window.bytes;
     if (received < (conn.minMessageRate * elapsed) / 1000) {
       unwatchRate(conn);
       conn.tooSlow(received, elapsed);
       continue;
     }
-    conn.rateTick = tick;
-    conn.rateBytes = conn.bytesReceived;
+    window.tick = tick;
+    window.bytes = conn.bytesReceived;
   }
 }

@@ -16,12 +16,21 @@ import { Keepalive } from './keepalive.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
 import type { TransportEnd, TransportEvents, TransportOptions } from './transport-options.js';
-import { ZlibCodec } from './zlib-codec.js';
+import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
 
 // The stream's listeners are shared functions that find their transport through this property, so an idle
 // connection holds no closures of its own.
 const kTransport = Symbol('nopoll.transport');
 type Stream = Duplex & { [kTransport]?: Transport };
+
+// The transport's bits of Sender.bits (the sender's are below 0x100).
+const CLIENT = 0x100;
+const REPORTED = 0x200; // transportClosed was called
+const END_WHEN_IDLE = 0x400; // TCP end waits for messages being compressed
+const CLOSE_TIMER_WHEN_IDLE = 0x800; // so does the close timer of a close frame written behind them
+// Input paused by the application (backpressure) and by an inflation under way: the stream reads when neither.
+const APP_PAUSED = 0x1000;
+const INFLATING = 0x2000;
 
 /**
  * One byte stream ⇄ one session. See the module comment. The writing half is its base, {@link Sender}. Its session
@@ -30,35 +39,22 @@ type Stream = Duplex & { [kTransport]?: Transport };
  */
 export class Transport extends Sender {
   readonly #events: TransportEvents;
-  readonly #client: boolean;
   readonly #closeTimeoutMs: number;
   #closeTimer: NodeJS.Timeout | null = null;
   readonly #keepalive: Keepalive | null;
-  readonly #codec: ZlibCodec | null;
-  #inflation: Inflation | null = null; // made on the first compressed message
-  #code = 1006;
-  #reason = '';
+  // The peer's close frame (made when it arrives), and why the connection failed, if it did.
+  #peerClose: { code: number; reason: string } | null = null;
   #error: Error | undefined = undefined;
-  #reported = false;
-  #endWhenIdle = false; // TCP end waits for messages being compressed
-  #closeTimerWhenIdle = false; // so does the close timer of a close frame written behind them
-  // Input paused by the application (backpressure) and by an inflation under way: the stream reads when neither.
-  #appPaused = false;
-  #inflating = false;
   /** @internal RateWatched fields (see rate-guard.ts). */
   bytesReceived = 0;
   /** @internal */ readonly minMessageRate: number;
   /** @internal */ readonly messageRateWindowMs: number;
-  /** @internal */ rateTick = 0;
-  /** @internal */ rateBytes = 0;
 
   constructor(stream: Duplex, events: TransportEvents, options: TransportOptions) {
     const deflate = options.deflate ?? null;
-    const codec = deflate === null ? null : new ZlibCodec(deflate);
-    super(stream, codec, options.maxPendingWriteBytes ?? Infinity, options.writeLimitPolicy === 'refuse');
-    this.#codec = codec;
+    super(stream, deflate === null ? null : new ZlibCodec(deflate), options.maxPendingWriteBytes ?? Infinity, options.writeLimitPolicy === 'refuse');
     this.#events = events;
-    this.#client = options.role === 'client';
+    if (options.role === 'client') this.bits |= CLIENT;
     this.#closeTimeoutMs = options.closeTimeoutMs;
     this.minMessageRate = options.minMessageRate ?? 0;
     this.messageRateWindowMs = options.messageRateWindowMs ?? 0;
@@ -90,7 +86,7 @@ export class Transport extends Sender {
 
   /** Feeds bytes read before the transport took over (what followed the handshake head). */
   feed(head: Buffer): void {
-    if (head.length > 0) this.#receive(head);
+    if (head.length > 0) this.receive(head);
   }
 
   // ---- what the API asks (sending, pending bytes and flush waits are the Sender's) ----
@@ -99,6 +95,27 @@ export class Transport extends Sender {
   override send(opcode: number, data: string | Buffer, fin: boolean, compress?: boolean): number {
     if (this.session.state !== SessionState.OPEN) return -1;
     return super.send(opcode, data, fin, compress);
+  }
+
+  // ---- publish: frames shared by many connections (the rest is the Sender's sendFrame) ----
+
+  /**
+   * As {@link Sender.sendFrame}.
+   * @throws TypeError on a client connection (its frames are masked, each with its own key, RFC 6455 §5.3).
+   */
+  override sendFrame(frame: Buffer): number {
+    if ((this.bits & CLIENT) !== 0) throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
+    return super.sendFrame(frame);
+  }
+
+  /** The connection's compression settings when permessage-deflate was agreed, else null (see sendFrame). */
+  get deflateSetup(): Readonly<DeflateSetup> | null {
+    return this.compression?.codec.setup ?? null;
+  }
+
+  /** True for a client connection (its frames are masked and cannot be shared). */
+  get isClient(): boolean {
+    return (this.bits & CLIENT) !== 0;
   }
 
   /** Sends a ping (at most 125 bytes, §5.5.2). False when the connection is no longer open. */
@@ -123,24 +140,24 @@ export class Transport extends Sender {
 
   /** Bytes of partly received messages held (parser, assembler, inflation). */
   get bufferedBytes(): number {
-    return this.session.bufferedBytes + (this.#inflation?.bufferedBytes ?? 0);
+    return this.session.bufferedBytes + (this.compression?.inflation?.bufferedBytes ?? 0);
   }
 
   /** Stops reading (backpressure from the application); the peer is slowed down by TCP. */
   pauseInput(): void {
-    this.#appPaused = true;
+    this.bits |= APP_PAUSED;
     this.stream.pause();
   }
 
   /** Reads again after {@link pauseInput} (unless an inflation still holds the input). */
   resumeInput(): void {
-    this.#appPaused = false;
-    if (!this.#inflating && !this.stream.destroyed) this.stream.resume();
+    this.bits &= ~APP_PAUSED;
+    if ((this.bits & INFLATING) === 0 && !this.stream.destroyed) this.stream.resume();
   }
 
   /** True while the application paused the input. */
   get inputPaused(): boolean {
-    return this.#appPaused;
+    return (this.bits & APP_PAUSED) !== 0;
   }
 
   /** Streaming mode on or off (see `Session.setStreaming`). */
@@ -160,9 +177,9 @@ export class Transport extends Sender {
       // The close frame waits behind messages being compressed; its deadline starts once it is written, so a long
       // compression never drops the messages sent before the close.
       this.#keepalive?.stop();
-      this.#closeTimerWhenIdle = true;
+      this.bits |= CLOSE_TIMER_WHEN_IDLE;
     } else {
-      this.#armCloseTimer();
+      this.armCloseTimer();
     }
     return true;
   }
@@ -182,7 +199,8 @@ export class Transport extends Sender {
 
   // ---- receiving ----
 
-  #receive(chunk: Buffer): void {
+  /** @internal */
+  private receive(chunk: Buffer): void {
     this.beginBatch();
     try {
       this.session.receive(chunk);
@@ -197,7 +215,7 @@ export class Transport extends Sender {
 
   /** @internal RateWatched: a message is under way and we are reading. */
   get awaitingPeer(): boolean {
-    return !this.#appPaused && !this.#inflating && this.session.receivingMessage;
+    return (this.bits & (APP_PAUSED | INFLATING)) === 0 && this.session.receivingMessage;
   }
 
   /** @internal RateWatched: the message under way is too slow. */
@@ -238,12 +256,11 @@ export class Transport extends Sender {
 
   /** @internal */
   sessionClose(code: number, reason: string): void {
-    this.#code = code;
-    this.#reason = reason;
+    this.#peerClose = { code, reason };
     // §7.1.1: the server closes TCP first; the client waits for it. Neither waits forever: a peer that never ends
     // its side of TCP is dropped after closeTimeoutMs.
-    if (!this.#client) this.#end();
-    this.#armCloseTimer();
+    if ((this.bits & CLIENT) === 0) this.end();
+    this.armCloseTimer();
     this.#events.transportCloseFrame(code, reason);
   }
 
@@ -251,10 +268,10 @@ export class Transport extends Sender {
   sessionError(error: ProtocolError): void {
     this.dropPending();
     this.#error = error;
-    this.#inflation?.release();
+    this.compression?.inflation?.release();
     // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
-    this.#end();
-    this.#armCloseTimer();
+    this.end();
+    this.armCloseTimer();
   }
 
   /**
@@ -262,16 +279,17 @@ export class Transport extends Sender {
    * it, then let the session go on.
    */
   sessionCompressed(opcode: number, payload: Buffer, fin: boolean): void {
-    this.#inflating = true;
+    this.bits |= INFLATING;
     this.stream.pause();
-    const inflation = (this.#inflation ??= new Inflation(this.#codec!));
+    const compression = this.compression!;
+    const inflation = (compression.inflation ??= new Inflation(compression.codec));
     inflation.run(opcode, payload, fin, this.session.inflateLimit, (data, error) => {
-      this.#inflating = false;
+      this.bits &= ~INFLATING;
       if (error !== null) return this.session.fail(error);
       this.beginBatch();
       try {
         // Reading resumes first: if delivering the message makes the application pause, that pause stands.
-        if (!this.#appPaused && !this.stream.destroyed) this.stream.resume();
+        if ((this.bits & APP_PAUSED) === 0 && !this.stream.destroyed) this.stream.resume();
         this.#events.transportMessage(opcode, data!, fin);
         this.session.resume();
       } finally {
@@ -303,14 +321,10 @@ export class Transport extends Sender {
 
   /** @internal The compressed messages are all written: a close timer and a TCP end that were held go now. */
   protected senderIdle(): void {
-    if (this.#closeTimerWhenIdle) {
-      this.#closeTimerWhenIdle = false;
-      this.#armCloseTimer();
-    }
-    if (this.#endWhenIdle) {
-      this.#endWhenIdle = false;
-      this.#end();
-    }
+    const bits = this.bits;
+    this.bits = bits & ~(CLOSE_TIMER_WHEN_IDLE | END_WHEN_IDLE);
+    if ((bits & CLOSE_TIMER_WHEN_IDLE) !== 0) this.armCloseTimer();
+    if ((bits & END_WHEN_IDLE) !== 0) this.end();
   }
 
   /** @internal zlib failed on our side (not the peer's data): drop the connection, zlib's error as the cause. */
@@ -325,10 +339,10 @@ export class Transport extends Sender {
 
   // ---- ending ----
 
-  // Ends TCP after what is still batched (and after compressed messages still pending).
-  #end(): void {
+  /** @internal Ends TCP after what is still batched (and after compressed messages still pending). */
+  private end(): void {
     if (this.compressing) {
-      this.#endWhenIdle = true;
+      this.bits |= END_WHEN_IDLE;
       return;
     }
     this.flushBatch();
@@ -341,14 +355,14 @@ export class Transport extends Sender {
     const transport = this[kTransport]!;
     transport.bytesReceived += chunk.length;
     if (transport.#keepalive !== null) transport.#keepalive.seen = true;
-    transport.#receive(chunk);
+    transport.receive(chunk);
   }
 
   static #onEnd(this: Stream): void {
     const transport = this[kTransport]!;
     if (transport.session.state !== SessionState.CLOSED) transport.session.abort();
     transport.dropPending();
-    transport.#end();
+    transport.end();
   }
 
   static #onError(this: Stream, error: Error): void {
@@ -362,10 +376,11 @@ export class Transport extends Sender {
   }
 
   static #onClose(this: Stream): void {
-    this[kTransport]!.#closed();
+    this[kTransport]!.closed();
   }
 
-  #closed(): void {
+  /** @internal */
+  private closed(): void {
     this.#keepalive?.stop();
     if (this.#closeTimer !== null) clearTimeout(this.#closeTimer);
     this.#closeTimer = null;
@@ -373,17 +388,22 @@ export class Transport extends Sender {
     const session = this.session;
     session.abort();
     this.releaseSender();
-    this.#codec?.release();
-    this.#inflation?.release();
-    if (this.#reported) return;
-    this.#reported = true;
+    const compression = this.compression;
+    if (compression !== null) {
+      compression.codec.release();
+      compression.inflation?.release();
+    }
+    if ((this.bits & REPORTED) !== 0) return;
+    this.bits |= REPORTED;
     const clean = session.closeSent && session.closeReceived && !this.#error;
-    const info: TransportEnd = { code: session.closeReceived ? this.#code : 1006, reason: this.#reason, wasClean: clean };
+    const peer = this.#peerClose;
+    const info: TransportEnd = { code: peer?.code ?? 1006, reason: peer?.reason ?? '', wasClean: clean };
     if (this.#error) info.error = this.#error;
     this.#events.transportClosed(info);
   }
 
-  #armCloseTimer(): void {
+  /** @internal */
+  private armCloseTimer(): void {
     this.#keepalive?.stop(); // the closing handshake has its own deadline
     if (this.#closeTimer !== null || this.stream.destroyed) return;
     this.#closeTimer = setTimeout(Transport.#onCloseTimeout, this.#closeTimeoutMs, this);

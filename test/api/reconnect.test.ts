@@ -213,4 +213,26 @@ describe('ReconnectingConn', () => {
     assert.throws(() => new ReconnectingConn(ctx, 'ws://127.0.0.1:9/', {}, { maxAttempts: 0 }), RangeError);
     assert.throws(() => new ReconnectingConn(ctx, 'ftp://127.0.0.1:9/'), TypeError);
   });
+
+  it('calls a target function before each attempt, and an onMessage set after construction reaches the first connection', async (t) => {
+    const srv = await server(t);
+    const targets: string[] = [];
+    let n = 0;
+    const rc = new ReconnectingConn(clientContext(t), () => {
+      const url = `ws://127.0.0.1:${srv.port}/attempt-${++n}`;
+      targets.push(url);
+      return url;
+    }, {}, { initialDelayMs: 20, jitter: 0 });
+    t.after(() => rc.close());
+    const got = new AsyncQueue<string>();
+    rc.onMessage = (_conn, msg) => got.push(msg.text);
+    const first = await srv.ready.next(5000, 'first connection');
+    assert.equal(first.requestedUrl, '/attempt-1');
+    first.sendText('to the first connection');
+    assert.equal(await got.next(5000, 'message'), 'to the first connection');
+    first.shutdown();
+    const second = await srv.ready.next(5000, 'second connection');
+    assert.equal(second.requestedUrl, '/attempt-2');
+    assert.deepEqual(targets.map((u) => new URL(u).pathname), ['/attempt-1', '/attempt-2']);
+  });
 });

@@ -11,9 +11,10 @@ import { connectCommand } from '../../src/cli/connect.js';
 import { echoClientCommand } from '../../src/cli/echo-client.js';
 import { echoServerCommand } from '../../src/cli/echo-server.js';
 import { listenCommand } from '../../src/cli/listen.js';
+import { relayCommand } from '../../src/cli/relay.js';
 import { exitCode, nopoll } from '../helpers/cli.js';
 
-const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand];
+const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand, relayCommand];
 const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
 
 /** The flags an option line of a help starts with: `-H, --header VALUE  ...` gives `--header` (and `-H`). */
@@ -119,6 +120,9 @@ describe('usage mistakes: one line on standard error, exit 2', () => {
       ['echo-server', 'extra'],
       ['listen', '--offset-port', '70000'],
       ['listen', '--debug=yes'],
+      ['relay'],
+      ['relay', '--port', '0', '--mode', 'fast'],
+      ['relay', '--port', '0', '--slow-subscriber', 'never'],
       ['echo-client'],
       ['echo-client', '--timeout-ms', '1.5', 'ws://127.0.0.1:9/'],
       ['echo-client', '--proxy', 'ftp://x', 'ws://127.0.0.1:9/'],

@@ -1,5 +1,6 @@
-// The reference pages name every export of their entry point: each name exported by src/index.ts appears in
-// docs/api.md as `Name`, and each one of src/sansio.ts in docs/sansio.md. A new export without its documentation
+// The reference pages name every export of their entry point: each name exported by src/index.ts and
+// src/redis/index.ts (nopoll/redis) appears in docs/api.md as `Name`, and each one of src/sansio.ts in
+// docs/sansio.md. A new export without its documentation
 // fails here.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -33,11 +34,12 @@ function declaredNames(file: string): string[] {
 for (const [entry, page] of [
   ['src/index.ts', 'docs/api.md'],
   ['src/sansio.ts', 'docs/sansio.md'],
+  ['src/redis/index.ts', 'docs/api.md'],
 ] as const) {
   test(`every export of ${entry} is documented in ${page}`, () => {
     const doc = readFileSync(join(root, page), 'utf8');
     const names = exportedNames(join(root, entry));
-    assert.ok(names.length > 10, `found only ${names.length} exports in ${entry}`);
+    assert.ok(names.length > 5, `found only ${names.length} exports in ${entry}`);
     // Named as a word anywhere (a table row, a heading, a code block): export names are specific enough.
     const named = (name: string): boolean => new RegExp(`\\b${name}\\b`).test(doc);
     const missing = names.filter((name) => !named(name));

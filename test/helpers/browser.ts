@@ -1,11 +1,11 @@
 /**
  * Debian's Chromium through playwright-core (never a downloaded browser), and a page server, for the browser tests.
  */
-import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
+import { missing } from './installed.js';
 import { withTimeout } from './ws-async.js';
 
 /** Where Debian installs Chromium (`.ci/run` installs it when missing). */
@@ -23,9 +23,9 @@ const ARGS = [
   '--disable-sync',
 ];
 
-/** True when Chromium is installed. */
+/** True when Chromium is installed (under CI, its absence throws: installed.ts). */
 export function hasChromium(): boolean {
-  return existsSync(CHROMIUM);
+  return missing(CHROMIUM, 'chromium') === null;
 }
 
 /** Serves `html()` at `/` on 127.0.0.1 until the test ends (404 elsewhere); returns the page's URL. */

@@ -8,7 +8,8 @@ import { connect as h2Connect, type ClientHttp2Session, type ClientHttp2Stream, 
 import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { Context } from '../../src/api/context.js';
-import { Listener, type ListenOptions } from '../../src/api/listener.js';
+import { Listener } from '../../src/api/listener.js';
+import type { ListenOptions } from '../../src/api/listener-bind.js';
 import type { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import type { Msg } from '../../src/api/msg.js';

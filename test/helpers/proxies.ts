@@ -6,26 +6,23 @@
  * A missing binary skips the test with its reason, except under CI (`CI` set), where it fails.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
 import { createServer as createTlsServer } from 'node:tls';
+import { missing } from './installed.js';
 import { certs } from './tls.js';
 import { delay, withTimeout } from './ws-async.js';
 
 const TINYPROXY = '/usr/bin/tinyproxy';
 const DANTED = '/usr/sbin/danted';
 
-/**
- * True when `binary` exists. Otherwise the test is skipped with the reason (false is returned), or under CI it
- * fails: CI must install `pkg`.
- */
+/** True when `binary` exists; otherwise the test is skipped (false is returned), or under CI it fails (installed.ts). */
 export function needBinary(t: TestContext, binary: string, pkg: string): boolean {
-  if (existsSync(binary)) return true;
-  const reason = `${binary} is missing (apt-get install ${pkg})`;
-  if (process.env['CI']) throw new Error(`${reason}: CI must install it`);
+  const reason = missing(binary, pkg);
+  if (reason === null) return true;
   t.skip(reason);
   return false;
 }
