@@ -3,74 +3,67 @@
  * @packageDocumentation
  */
 import { Context, Listener } from '../index.js';
-import { intOption, onSignals, parse, wsUrl } from './args.js';
+import { intOption, onSignals, parse, usageError, wsUrl, type Command, type CommandSpec } from './args.js';
 import { LINE_ECHO_DEFAULTS, listenShared } from './share-port.js';
-import { SERVER_TLS_FLAGS, SERVER_TLS_USAGE, serverTlsOptions } from './tls-args.js';
-import { SERVER_DEFLATE_FLAGS, SERVER_DEFLATE_USAGE, serverDeflateOption } from './deflate-args.js';
-import { SERVER_HTTP2_FLAGS, SERVER_HTTP2_USAGE, serverHttp2Option } from './http2-args.js';
+import { SERVER_TLS_FLAGS, serverTlsOptions } from './tls-args.js';
+import { SERVER_DEFLATE_FLAGS, serverDeflateOption } from './deflate-args.js';
+import { SERVER_HTTP2_FLAGS, serverHttp2Option } from './http2-args.js';
 
-const USAGE = `usage: nopoll echo-server [--port N] [--host H] [--max-frame-size B] [--max-message-size B]
-                          [--tls --cert F --key F [--ca F --verify-peer]] [--http2]
-  Echoes text as text and binary as binary. Prints "listening on ws://H:P/" (wss:// with --tls) when ready;
-  stops on SIGTERM.
-  --port N              port to listen on (default 9001; 0 picks a free one)
-  --host H              address to bind (default 127.0.0.1)
-  --unix PATH           listen on a unix domain socket instead (clients use ws+unix://PATH:/); a stale
-                        socket file left at PATH is replaced
-  --max-frame-size B    largest frame accepted (default 16 MiB)
-  --max-message-size B  largest message accepted (default 16 MiB)
-  Limits and timeouts (docs/security.md; 0 turns the idle timeout, heartbeat and connection cap off):
-  --max-frame-bytes B, --max-message-bytes B   same as --max-frame-size, --max-message-size
-  --max-pending-write-bytes B  unsent bytes per connection before sends are refused (default 64 MiB)
-  --max-connections N          connections at once; extra ones get 503 (default 0: no limit)
-  --handshake-timeout-ms MS    time to send the request head (default 10000)
-  --close-timeout-ms MS        wait for the peer's close (default 5000)
-  --idle-timeout-ms MS         close with 1001 after MS without input (default 0: off)
-  --ping-interval-ms MS        ping after MS without input (default 0: off)
-  --pong-timeout-ms MS         drop when no answer MS after a ping (default: the interval)
-  --share-port          share the port with a line echo (manual 2.2): a client whose first line is text gets
-                        each line it sends echoed back; one that sends neither HTTP, TLS nor a text line in
-                        time is closed. The line echo stops reading while more than --max-pending-write-bytes
-                        (default 64 KiB for it) are unsent
-  --sniff-timeout-ms MS       with --share-port: time to send the first bytes or line (default 5000)
-  --line-idle-timeout-ms MS   with --share-port: close a line client after MS without traffic (default 60000;
-                              0: never)
-${SERVER_DEFLATE_USAGE}${SERVER_TLS_USAGE}${SERVER_HTTP2_USAGE}`;
+const SPEC: CommandSpec = {
+  name: 'echo-server',
+  summary: 'echo WebSocket server: text back as text, binary as binary (--port N --host H; --tls, --http2, --unix)',
+  usage: ['[--port N] [--host H | --unix PATH] [options]'],
+  description:
+    'Echoes text as text and binary as binary. Prints "listening on ws://H:P/" when ready (wss:// with --tls, ' +
+    'ws+unix://PATH:/ with --unix; "(HTTP/1.1 and HTTP/2)" after it with --http2); stops on SIGTERM or SIGINT, ' +
+    'closing every connection with 1001, and exits 0.',
+  flags: [
+    { name: 'port', value: 'N', help: 'port to listen on (default 9001; 0 picks a free one)' },
+    { name: 'host', value: 'H', help: 'address to bind (default 127.0.0.1; one with ":" is IPv6)' },
+    {
+      name: 'unix',
+      value: 'PATH',
+      help: 'listen on a unix domain socket instead (clients use ws+unix://PATH:/); a stale socket file left at PATH is replaced',
+    },
+    'Limits and timeouts (docs/security.md; 0 turns the idle timeout, heartbeat and connection cap off)',
+    { name: 'max-frame-size', aliases: ['max-frame-bytes'], value: 'B', help: 'largest frame accepted (default 16 MiB)' },
+    { name: 'max-message-size', aliases: ['max-message-bytes'], value: 'B', help: 'largest message accepted (default 16 MiB)' },
+    { name: 'max-pending-write-bytes', value: 'B', help: 'unsent bytes per connection before sends are refused (default 64 MiB)' },
+    { name: 'max-connections', value: 'N', help: 'connections at once; extra ones get 503 (default 0: no limit)' },
+    { name: 'handshake-timeout-ms', value: 'MS', help: 'time to send the request head (default 10000)' },
+    { name: 'close-timeout-ms', value: 'MS', help: "wait for the peer's close (default 5000)" },
+    { name: 'idle-timeout-ms', value: 'MS', help: 'close with 1001 after MS without input (default 0: off)' },
+    { name: 'ping-interval-ms', value: 'MS', help: 'ping after MS without input (default 0: off)' },
+    { name: 'pong-timeout-ms', value: 'MS', help: 'drop when no answer MS after a ping (default: the interval)' },
+    'Port sharing (manual 2.2)',
+    {
+      name: 'share-port',
+      help:
+        'share the port with a line echo: a client whose first line is text gets each line it sends echoed back; one ' +
+        'that sends neither HTTP, TLS nor a text line in time is closed. The line echo stops reading while more than ' +
+        '--max-pending-write-bytes (default 64 KiB for it) are unsent',
+    },
+    { name: 'sniff-timeout-ms', value: 'MS', help: 'with --share-port: time to send the first bytes or line (default 5000)' },
+    { name: 'line-idle-timeout-ms', value: 'MS', help: 'with --share-port: close a line client after MS without traffic (default 60000; 0: never)' },
+    'Compression',
+    ...SERVER_DEFLATE_FLAGS,
+    'TLS',
+    ...SERVER_TLS_FLAGS,
+    'HTTP/2',
+    ...SERVER_HTTP2_FLAGS,
+  ],
+  maxPositionals: 0,
+};
+
+/** `nopoll echo-server`. */
+export const echoServerCommand: Command = { spec: SPEC, run: echoServer };
 
 /** Runs the echo server. */
 export async function echoServer(argv: string[]): Promise<void> {
-  const { values } = parse(
-    argv,
-    {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      unix: { type: 'string' },
-      'max-frame-size': { type: 'string' },
-      'max-message-size': { type: 'string' },
-      'max-frame-bytes': { type: 'string' },
-      'max-message-bytes': { type: 'string' },
-      'max-pending-write-bytes': { type: 'string' },
-      'max-connections': { type: 'string' },
-      'handshake-timeout-ms': { type: 'string' },
-      'close-timeout-ms': { type: 'string' },
-      'idle-timeout-ms': { type: 'string' },
-      'ping-interval-ms': { type: 'string' },
-      'pong-timeout-ms': { type: 'string' },
-      'share-port': { type: 'boolean' },
-      'sniff-timeout-ms': { type: 'string' },
-      'line-idle-timeout-ms': { type: 'string' },
-      ...SERVER_TLS_FLAGS,
-      ...SERVER_DEFLATE_FLAGS,
-      ...SERVER_HTTP2_FLAGS,
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
+  const { values } = parse(SPEC, argv);
   const ctx = new Context();
   ctx.maxFrameSize = intOption(values['max-frame-size'], 'max-frame-size', ctx.maxFrameSize);
-  ctx.maxMessageSize = intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize);
-  ctx.maxFrameSize = intOption(values['max-frame-bytes'], 'max-frame-bytes', ctx.maxFrameSize);
-  ctx.maxMessageSize = intOption(values['max-message-bytes'], 'max-message-bytes', ctx.maxMessageSize) || ctx.maxMessageSize;
+  ctx.maxMessageSize = intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize) || ctx.maxMessageSize;
   ctx.handshakeTimeoutMs = intOption(values['handshake-timeout-ms'], 'handshake-timeout-ms', ctx.handshakeTimeoutMs) || ctx.handshakeTimeoutMs;
   ctx.closeTimeoutMs = intOption(values['close-timeout-ms'], 'close-timeout-ms', ctx.closeTimeoutMs) || ctx.closeTimeoutMs;
   ctx.idleTimeoutMs = intOption(values['idle-timeout-ms'], 'idle-timeout-ms', 0);
@@ -93,8 +86,7 @@ export async function echoServer(argv: string[]): Promise<void> {
   const unix = values['unix'];
   if (typeof unix === 'string') {
     if (values['port'] !== undefined || values['host'] !== undefined || values['share-port'] === true || http2 !== undefined) {
-      process.stderr.write('--unix does not go with --port, --host, --share-port or --http2\n');
-      process.exit(2);
+      usageError('--unix does not go with --port, --host, --share-port or --http2');
     }
     await Listener.listen(ctx, { path: unix, ...(tls ? { tls: true } : {}), opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
     onSignals(() => ctx.close());
@@ -102,10 +94,7 @@ export async function echoServer(argv: string[]): Promise<void> {
     return;
   }
   if (values['share-port'] === true) {
-    if (http2 !== undefined) {
-      process.stderr.write('--http2 and --share-port exclude each other\n');
-      process.exit(2);
-    }
+    if (http2 !== undefined) usageError('--http2 and --share-port exclude each other');
     // With --tls, TLS clients on the shared port get the certificate through the listener's options.
     const shared = await listenShared(ctx, host, intOption(values['port'], 'port', 9001), {
       opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },

@@ -5,52 +5,36 @@
  * @packageDocumentation
  */
 import type { Http2ListenOptions, Http2Mode } from '../index.js';
-import { intOption } from './args.js';
+import { exclusive, intOption, usageError, type FlagSpec, type Values } from './args.js';
 
-/** Flags of a listener, for `parse`. */
-export const SERVER_HTTP2_FLAGS = {
-  http2: { type: 'boolean' },
-  'http2-max-streams': { type: 'string' },
-} as const;
+/** Flags of a listener. */
+export const SERVER_HTTP2_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'http2',
+    help: 'serve WebSockets over HTTP/2 too (RFC 8441), on the same port as HTTP/1.1: with --tls through ALPN (h2, http/1.1), without for clients with prior knowledge (h2c)',
+  },
+  { name: 'http2-max-streams', value: 'N', help: 'with --http2: WebSockets one HTTP/2 connection may carry at once (default 100)' },
+];
 
-/** Usage lines for {@link SERVER_HTTP2_FLAGS}. */
-export const SERVER_HTTP2_USAGE = `  --http2               serve WebSockets over HTTP/2 too (RFC 8441), on the same port as HTTP/1.1: with --tls
-                        through ALPN (h2, http/1.1), without for clients with prior knowledge (h2c)
-  --http2-max-streams N with --http2: WebSockets one HTTP/2 connection may carry at once (default 100)
-`;
+/** Flags of a client. */
+export const CLIENT_HTTP2_FLAGS: readonly FlagSpec[] = [
+  { name: 'http2', help: 'open the WebSocket over HTTP/2 (RFC 8441 extended CONNECT), or fail' },
+  { name: 'http2-auto', help: 'over HTTP/2 when the server offers it, else HTTP/1.1' },
+];
 
-/** Flags of a client, for `parse`. */
-export const CLIENT_HTTP2_FLAGS = {
-  http2: { type: 'boolean' },
-  'http2-auto': { type: 'boolean' },
-} as const;
-
-/** Usage lines for {@link CLIENT_HTTP2_FLAGS}. */
-export const CLIENT_HTTP2_USAGE = `  --http2               open the WebSocket over HTTP/2 (RFC 8441 extended CONNECT), or fail
-  --http2-auto          over HTTP/2 when the server offers it, else HTTP/1.1
-`;
-
-type Values = Record<string, string | boolean | undefined>;
-
-/** The listener's `http2` option from the flags, or undefined without `--http2`. Exits 2 on a misuse. */
+/** The listener's `http2` option from the flags, or undefined without `--http2`. A usage error on a misuse. */
 export function serverHttp2Option(values: Values): Http2ListenOptions | undefined {
   const streams = values['http2-max-streams'];
   if (values['http2'] !== true) {
-    if (streams !== undefined) {
-      process.stderr.write('--http2-max-streams needs --http2\n');
-      process.exit(2);
-    }
+    if (streams !== undefined) usageError('--http2-max-streams needs --http2');
     return undefined;
   }
   const max = intOption(streams, 'http2-max-streams', 0);
   return max > 0 ? { maxConcurrentStreams: max } : {};
 }
 
-/** The client's `http2` mode from the flags. Exits 2 when both are given. */
+/** The client's `http2` mode from the flags. A usage error when both are given. */
 export function clientHttp2Mode(values: Values): Http2Mode {
-  if (values['http2'] === true && values['http2-auto'] === true) {
-    process.stderr.write('--http2 and --http2-auto exclude each other\n');
-    process.exit(2);
-  }
+  exclusive(values, 'http2', 'http2-auto');
   return values['http2'] === true ? true : values['http2-auto'] === true ? 'auto' : false;
 }

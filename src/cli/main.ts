@@ -1,40 +1,70 @@
 /**
- * The `nopoll` command: `listen`, `echo-server`, `echo-client`, `connect`, `relay`.
+ * The `nopoll` command. Each command is a {@link Command} (its flags, help and run function) listed in COMMANDS:
+ * a new one plugs in with one line here. `nopoll` alone prints the usage on standard error and exits 2;
+ * `nopoll --help` prints it on standard output, `nopoll --version` the version, both exit 0.
  * @packageDocumentation
  */
+import { COMMON_FLAGS, type Command } from './args.js';
 import { connectCommand } from './connect.js';
-import { echoClient } from './echo-client.js';
-import { echoServer } from './echo-server.js';
+import { echoClientCommand } from './echo-client.js';
+import { echoServerCommand } from './echo-server.js';
 import { listenCommand } from './listen.js';
 import { relayCommand } from './relay.js';
+import { suggest } from './suggest.js';
+import { flagLabel } from './usage.js';
+import { versionLine } from './version.js';
 
-const USAGE = `usage: nopoll <command> [options]
-  listen        run the regression listener on loopback (ws: 1234, 2234; wss with --tls-dir: 1235, 1238-1240,
-                2235, 2238; --offset-port N, --host H)
-  echo-server   echo WebSocket server (--port N --host H, --tls --cert F --key F for wss://, --http2)
-  echo-client   connect to a ws:// or wss:// URL and echo every message back (--http2)
-  connect       interactive client: send lines, print messages (ws:// or wss://, --http2)
-  relay         pub/sub server: ws://H:P/TOPIC subscribes to TOPIC (--port P --host H, --redis URL
-                --mode pubsub|streams to share topics between relays)
-Run "nopoll <command> --help" for a command's options.
-`;
+const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand, relayCommand];
 
-const commands: Record<string, (argv: string[]) => Promise<void>> = {
-  listen: listenCommand,
-  'echo-server': echoServer,
-  'echo-client': echoClient,
-  connect: connectCommand,
-  relay: relayCommand,
-};
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 3;
+  return [
+    'usage: nopoll <command> [options]',
+    '       nopoll help <command>',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.spec.name.padEnd(width)}${c.spec.summary}`),
+    '',
+    ...COMMON_FLAGS.map((f) => `  ${flagLabel(f).padEnd(width + 4)}${f.help}`),
+    '',
+    'Run "nopoll <command> --help" for the options of a command.',
+    '',
+  ].join('\n');
+}
+
+function fail(message: string): never {
+  process.stderr.write(`nopoll: ${message}\n`);
+  process.exit(2);
+}
 
 const [name, ...rest] = process.argv.slice(2);
-const command = name === undefined ? undefined : commands[name];
-if (command === undefined) {
-  process.stderr.write(name === undefined || name === '--help' || name === '-h' ? USAGE : `unknown command ${name}\n${USAGE}`);
-  process.exit(name === undefined || name === '--help' || name === '-h' ? 0 : 2);
+const find = (word: string): Command | undefined => COMMANDS.find((c) => c.spec.name === word);
+
+if (name === undefined) {
+  process.stderr.write(usage());
+  process.exit(2);
+} else if (name === '--help' || name === '-h') {
+  process.stdout.write(usage());
+} else if (name === '--version' || name === '-V') {
+  process.stdout.write(`${versionLine()}\n`);
+} else if (name === 'help') {
+  if (rest[0] === undefined) process.stdout.write(usage());
+  else run(rest[0], ['--help']);
+} else if (name.startsWith('-')) {
+  const near = suggest(name.replace(/^-+/, ''), COMMON_FLAGS.map((f) => f.name));
+  fail(`unknown option ${name}${near === null ? '' : ` (did you mean --${near}?)`}; a command comes first: nopoll <command> [options]`);
 } else {
-  command(rest).catch((error: unknown) => {
-    process.stderr.write(`nopoll ${name}: ${error instanceof Error ? error.message : String(error)}\n`);
+  run(name, rest);
+}
+
+function run(word: string, argv: string[]): void {
+  const command = find(word);
+  if (command === undefined) {
+    const near = suggest(word, COMMANDS.map((c) => c.spec.name));
+    fail(`unknown command ${word}${near === null ? '' : ` (did you mean ${near}?)`}; "nopoll --help" lists them`);
+  }
+  command.run(argv).catch((error: unknown) => {
+    process.stderr.write(`nopoll ${word}: ${error instanceof Error ? error.message : String(error)}\n`);
     process.exit(1);
   });
 }

@@ -5,29 +5,26 @@
  * @packageDocumentation
  */
 import { checkProxy, type ConnOptsInit } from '../index.js';
+import { exclusive, usageError, type FlagSpec, type Values } from './args.js';
 
-/** Flags of a client, for `parse`. */
-export const CLIENT_PROXY_FLAGS = {
-  proxy: { type: 'string' },
-  'no-proxy': { type: 'boolean' },
-} as const;
+/** Flags of a client. */
+export const CLIENT_PROXY_FLAGS: readonly FlagSpec[] = [
+  {
+    name: 'proxy',
+    value: 'URL',
+    help: 'connect through this proxy: http://[user:pass@]host:port (CONNECT), https://..., socks5://... (names resolved here) or socks5h://... (resolved by the proxy)',
+  },
+  {
+    name: 'no-proxy',
+    help: 'connect directly; by default the proxy comes from ws_proxy/wss_proxy, http_proxy, HTTPS_PROXY, ALL_PROXY (and NO_PROXY), as curl reads them',
+  },
+];
 
-/** Usage lines for {@link CLIENT_PROXY_FLAGS}. */
-export const CLIENT_PROXY_USAGE = `  --proxy URL           connect through this proxy: http://[user:pass@]host:port (CONNECT), https://...,
-                        socks5://... (names resolved here) or socks5h://... (resolved by the proxy)
-  --no-proxy            connect directly; by default the proxy comes from ws_proxy/wss_proxy, http_proxy,
-                        HTTPS_PROXY, ALL_PROXY (and NO_PROXY), as curl reads them
-`;
-
-type Values = Record<string, string | boolean | undefined>;
-
-/** The client's proxy options from the flags. Exits 2 on an unusable proxy URL or `--proxy` with `--no-proxy`. */
+/** The client's proxy options from the flags. A usage error on an unusable proxy URL or `--proxy` with `--no-proxy`. */
 export function clientProxyOptions(values: Values): Pick<ConnOptsInit, 'proxy' | 'proxyEnv'> {
+  exclusive(values, 'proxy', 'no-proxy');
+  if (values['no-proxy'] === true) return { proxy: false };
   const proxy = values['proxy'];
-  if (values['no-proxy'] === true) {
-    if (proxy !== undefined) usageError('--proxy and --no-proxy exclude each other');
-    return { proxy: false };
-  }
   if (typeof proxy !== 'string') return { proxyEnv: true };
   try {
     checkProxy(proxy);
@@ -35,9 +32,4 @@ export function clientProxyOptions(values: Values): Pick<ConnOptsInit, 'proxy' |
     usageError(`--proxy: ${(error as Error).message}`);
   }
   return { proxy };
-}
-
-function usageError(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
 }

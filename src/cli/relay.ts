@@ -18,57 +18,50 @@ import {
   type SlowSubscriberPolicy,
 } from '../index.js';
 import { redisBackplane, type RedisClientLike } from '../redis/index.js';
-import { intOption, onSignals, parse, wsUrl } from './args.js';
+import { failure, intOption, onSignals, parse, stringOption, usageError, wsUrl, type Command, type CommandSpec } from './args.js';
 import { CHAT_PAGE } from './relay-page.js';
 
-const USAGE = `usage: nopoll relay --port P [--host H] [--redis URL] [--mode pubsub|streams]
-  A pub/sub server. A client connecting to ws://H:P/TOPIC subscribes to TOPIC; every message it sends goes,
-  with its type, to every other subscriber of TOPIC on every relay that shares the Redis. With the subprotocol
-  nopoll.pubsub.v1 each delivery is a text frame {"topic","offset","epoch","data"} (binary data in base64 with
-  "binary": true) and ws://H:P/TOPIC?since=EPOCH:OFFSET resumes: the first frame is {"recovered": true|false}.
-  ?member=NAME joins the topic's presence (GET /presence/TOPIC). GET / serves a chat page.
-  Prints "listening on ws://H:P/" when ready; stops on SIGTERM.
-  --port P                 port (0 picks a free one)
-  --host H                 address to bind (default 127.0.0.1)
-  --redis URL              share topics with every relay on this Redis (redis://...; needs the redis package)
-  --mode M                 pubsub (default: at most once, gaps reported) or streams (offsets, resume, no loss)
-  --prefix P               prefix of the Redis keys and channels (default nopoll)
-  --history-length N       streams: messages kept per topic (default 1000)
-  --history-age-ms MS      streams: age past which a message is not replayed (default 300000; 0: none)
-  --presence-ttl-ms MS     how long a dead relay's members stay listed (default 30000)
-  --max-queued-bytes B     unsent bytes per subscriber before the slow-subscriber policy (default 1 MiB)
-  --slow-subscriber P      drop (default), close (1008) or latest
-  --max-message-size B     largest message a client may send (default 1 MiB)
-`;
+const SPEC: CommandSpec = {
+  name: 'relay',
+  summary: 'pub/sub server: ws://H:P/TOPIC subscribes to TOPIC (--redis URL --mode pubsub|streams to share topics)',
+  usage: ['--port P [--host H] [--redis URL] [--mode pubsub|streams] [options]'],
+  description:
+    'A pub/sub server. A client connecting to ws://H:P/TOPIC subscribes to TOPIC; every message it sends goes, ' +
+    'with its type, to every other subscriber of TOPIC on every relay that shares the Redis. With the subprotocol ' +
+    'nopoll.pubsub.v1 each delivery is a text frame {"topic","offset","epoch","data"} (binary data in base64 with ' +
+    '"binary": true) and ws://H:P/TOPIC?since=EPOCH:OFFSET resumes: the first frame is {"recovered": true|false}. ' +
+    "?member=NAME joins the topic's presence (GET /presence/TOPIC). GET / serves a chat page. Prints " +
+    '"listening on ws://H:P/" when ready (" (redis MODE)" after it with --redis); stops on SIGTERM or SIGINT and exits 0.',
+  flags: [
+    { name: 'port', value: 'P', help: 'port (required; 0 picks a free one)' },
+    { name: 'host', value: 'H', help: 'address to bind (default 127.0.0.1)' },
+    { name: 'redis', value: 'URL', help: 'share topics with every relay on this Redis (redis://...; needs the redis package)' },
+    { name: 'mode', value: 'M', help: 'pubsub (default: at most once, gaps reported) or streams (offsets, resume, no loss; needs --redis)' },
+    { name: 'prefix', value: 'P', help: 'prefix of the Redis keys and channels (default nopoll)' },
+    { name: 'history-length', value: 'N', help: 'streams: messages kept per topic (default 1000)' },
+    { name: 'history-age-ms', value: 'MS', help: 'streams: age past which a message is not replayed (default 300000; 0: none)' },
+    { name: 'presence-ttl-ms', value: 'MS', help: "how long a dead relay's members stay listed (default 30000)" },
+    { name: 'max-queued-bytes', value: 'B', help: 'unsent bytes per subscriber before the slow-subscriber policy (default 1 MiB)' },
+    { name: 'slow-subscriber', value: 'P', help: 'drop (default), close (1008) or latest' },
+    { name: 'max-message-size', value: 'B', help: 'largest message a client may send (default 1 MiB)' },
+  ],
+  maxPositionals: 0,
+};
+
+/** `nopoll relay`. */
+export const relayCommand: Command = { spec: SPEC, run: relay };
 
 /** Runs the relay. */
-export async function relayCommand(argv: string[]): Promise<void> {
-  const { values } = parse(
-    argv,
-    {
-      port: { type: 'string' },
-      host: { type: 'string' },
-      redis: { type: 'string' },
-      mode: { type: 'string' },
-      prefix: { type: 'string' },
-      'history-length': { type: 'string' },
-      'history-age-ms': { type: 'string' },
-      'presence-ttl-ms': { type: 'string' },
-      'max-queued-bytes': { type: 'string' },
-      'slow-subscriber': { type: 'string' },
-      'max-message-size': { type: 'string' },
-      help: { type: 'boolean', short: 'h' },
-    },
-    USAGE,
-  );
-  if (values['port'] === undefined) fail('--port is required');
+async function relay(argv: string[]): Promise<void> {
+  const { values } = parse(SPEC, argv);
+  if (values['port'] === undefined) usageError('--port is required');
   const port = intOption(values['port'], 'port', 0);
-  const host = typeof values['host'] === 'string' ? values['host'] : '127.0.0.1';
-  const mode = values['mode'] ?? 'pubsub';
-  if (mode !== 'pubsub' && mode !== 'streams') fail(`--mode must be pubsub or streams, got ${String(mode)}`);
-  const policy = values['slow-subscriber'] ?? 'drop';
-  if (policy !== 'drop' && policy !== 'close' && policy !== 'latest') fail(`--slow-subscriber must be drop, close or latest`);
-  if (mode === 'streams' && values['redis'] === undefined) fail('--mode streams needs --redis');
+  const host = stringOption(values, 'host') ?? '127.0.0.1';
+  const mode = stringOption(values, 'mode') ?? 'pubsub';
+  if (mode !== 'pubsub' && mode !== 'streams') usageError(`--mode must be pubsub or streams, got ${JSON.stringify(mode)}`);
+  const policy = stringOption(values, 'slow-subscriber') ?? 'drop';
+  if (policy !== 'drop' && policy !== 'close' && policy !== 'latest') usageError(`--slow-subscriber must be drop, close or latest, got ${JSON.stringify(policy)}`);
+  if (mode === 'streams' && values['redis'] === undefined) usageError('--mode streams needs --redis');
 
   const ctx = new Context({ maxMessageSize: intOption(values['max-message-size'], 'max-message-size', 1024 * 1024) || 1024 * 1024 });
   ctx.pubsub.configure({
@@ -200,12 +193,12 @@ async function connectRedis(url: string): Promise<RedisClientLike> {
   try {
     ({ createClient } = (await import('redis' as string)) as { createClient: (options: object) => RedisClientLike });
   } catch {
-    fail('--redis needs the redis package: npm install redis');
+    failure('--redis needs the redis package: npm install redis');
   }
   const client = createClient({ url, socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), connectTimeout: 5000 } });
   let lastError = '';
   client.on('error', (error: Error) => (lastError = error.message));
-  const timer = setTimeout(() => fail(`cannot connect to ${url} within 10 s: ${lastError}`, 1), 10_000);
+  const timer = setTimeout(() => failure(`cannot connect to ${url} within 10 s: ${lastError}`), 10_000);
   await client.connect();
   clearTimeout(timer);
   return client;
@@ -218,10 +211,4 @@ async function closeQuietly(client: RedisClientLike): Promise<void> {
   } catch {
     /* exiting anyway */
   }
-}
-
-// Exit 2 for a bad command line (with the usage), 1 for a failure to start.
-function fail(message: string, code = 2): never {
-  process.stderr.write(`nopoll relay: ${message}\n${code === 2 ? USAGE : ''}`);
-  process.exit(code);
 }

@@ -4,45 +4,26 @@
  * @packageDocumentation
  */
 import type { TlsOptions } from '../index.js';
+import { usageError, type FlagSpec, type Values } from './args.js';
 
-/** Flags of a TLS listener, for `parse`. */
-export const SERVER_TLS_FLAGS = {
-  tls: { type: 'boolean' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  ca: { type: 'string' },
-  'verify-peer': { type: 'boolean' },
-} as const;
+/** Flags of a TLS listener. */
+export const SERVER_TLS_FLAGS: readonly FlagSpec[] = [
+  { name: 'tls', help: 'serve wss:// (needs --cert and --key)' },
+  { name: 'cert', value: 'F', help: 'with --tls: the server certificate (PEM, leaf first, chain after it)' },
+  { name: 'key', value: 'F', help: 'with --tls: the private key of --cert (PEM)' },
+  { name: 'ca', value: 'F', help: 'with --tls: CA certificates (PEM) that client certificates must chain to' },
+  { name: 'verify-peer', help: 'with --tls: require a client certificate signed by --ca (mutual TLS)' },
+];
 
-/** Usage lines for {@link SERVER_TLS_FLAGS}. */
-export const SERVER_TLS_USAGE = `  --tls                 serve wss:// (needs --cert and --key)
-  --cert F --key F      the server certificate (PEM, leaf first, chain after it) and its private key
-  --ca F                CA certificates (PEM) that client certificates must chain to
-  --verify-peer         require a client certificate signed by --ca (mutual TLS)
-`;
+/** Flags of a TLS client. */
+export const CLIENT_TLS_FLAGS: readonly FlagSpec[] = [
+  { name: 'ca', value: 'F', help: "trust these CA certificates (PEM) for a wss:// server instead of the system's" },
+  { name: 'cert', value: 'F', help: 'present this client certificate (PEM) to a wss:// server (mutual TLS; needs --key)' },
+  { name: 'key', value: 'F', help: 'the private key of --cert (PEM)' },
+  { name: 'insecure', help: "do not verify the wss:// server's certificate (testing only)" },
+];
 
-/** Flags of a TLS client, for `parse`. */
-export const CLIENT_TLS_FLAGS = {
-  ca: { type: 'string' },
-  cert: { type: 'string' },
-  key: { type: 'string' },
-  insecure: { type: 'boolean' },
-} as const;
-
-/** Usage lines for {@link CLIENT_TLS_FLAGS}. */
-export const CLIENT_TLS_USAGE = `  --ca F                trust these CA certificates (PEM) for a wss:// server instead of the system's
-  --cert F --key F      present this client certificate and key (mutual TLS)
-  --insecure            do not verify the server's certificate (testing only)
-`;
-
-type Values = Record<string, string | boolean | undefined>;
-
-function usageError(message: string): never {
-  process.stderr.write(`${message}\n`);
-  process.exit(2);
-}
-
-/** The listener TLS options from the flags, or null without `--tls`. Exits 2 on an unusable combination. */
+/** The listener TLS options from the flags, or null without `--tls`. A usage error on an unusable combination. */
 export function serverTlsOptions(values: Values): TlsOptions | null {
   const tls = values['tls'] === true;
   const cert = values['cert'];
@@ -64,7 +45,7 @@ export function serverTlsOptions(values: Values): TlsOptions | null {
   };
 }
 
-/** The client TLS options from the flags (undefined when none was given). Exits 2 on an unusable combination. */
+/** The client TLS options from the flags (undefined when none was given). A usage error on an unusable combination. */
 export function clientTlsOptions(values: Values, url: string): TlsOptions | undefined {
   const ca = values['ca'];
   const cert = values['cert'];

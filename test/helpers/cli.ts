@@ -15,6 +15,14 @@ import { AsyncQueue, withTimeout } from './ws-async.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(ROOT, 'bin', 'nopoll.js');
 
+/**
+ * The command line that runs `nopoll` in a terminal (tmux): this Node binary and bin/nopoll.js. Under Bun, the
+ * `node` on PATH: the command is a Node program (its shebang says so).
+ */
+export function nopollArgv(...args: string[]): string[] {
+  return [process.versions['bun'] ? 'node' : process.execPath, BIN, ...args];
+}
+
 /** A running `nopoll` process with its output split into lines. */
 export interface Cli {
   child: ChildProcessWithoutNullStreams;
@@ -71,6 +79,17 @@ export async function expectLine(cli: Cli, pattern: RegExp, timeoutMs = 10_000):
   const match = line.match(pattern);
   assert.ok(match, `stdout line ${JSON.stringify(line)} does not match ${pattern}`);
   return match;
+}
+
+/** Polls (every 20 ms) until standard error matches `pattern`; fails with what was printed after `timeoutMs`. */
+export async function expectStderr(cli: Cli, pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const match = cli.stderr().match(pattern);
+    if (match) return match;
+    if (Date.now() > deadline) throw new Error(`no ${pattern} on stderr within ${timeoutMs} ms; stderr: ${cli.stderr()}`);
+    await new Promise((res) => setTimeout(res, 20));
+  }
 }
 
 /** Waits for the exit code, at most `timeoutMs`. */
