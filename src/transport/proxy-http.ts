@@ -8,6 +8,7 @@ import type { Duplex } from 'node:stream';
 import { ProxyError } from '../errors.js';
 import { HttpHeadParser, type HeadLimits, type ResponseHead } from '../protocol/handshake/http-head-parser.js';
 import { checkExtraHeaders, serializeHead } from '../protocol/handshake/headers.js';
+import { holdStream } from './hold-stream.js';
 
 /** One CONNECT request. */
 export interface HttpConnectOptions {
@@ -55,13 +56,11 @@ export function httpConnect(socket: Duplex, options: HttpConnectOptions, done: (
   }
   const parser = new HttpHeadParser('response', options.limits);
   let finished = false;
+  let release = (): void => {};
   const finish = (error: ProxyError | null): void => {
     if (finished) return;
     finished = true;
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('close', onEnd);
-    socket.off('error', onError);
+    release();
     done(error);
   };
   const onData = (chunk: Buffer): void => {
@@ -86,10 +85,7 @@ export function httpConnect(socket: Duplex, options: HttpConnectOptions, done: (
   const onError = (error: Error): void => {
     finish(new ProxyError('connect', options.proxy, `the connection to the proxy ${options.proxy} failed: ${error.message}`, { cause: error }));
   };
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('close', onEnd);
-  socket.on('error', onError);
+  release = holdStream(socket, onData, onEnd, onError);
   socket.write(request);
 }
 

@@ -8,6 +8,7 @@ import { lookup } from 'node:dns';
 import type { Duplex } from 'node:stream';
 import { ConnectError, ProxyError } from '../errors.js';
 import { ipBytes } from './ip-address.js';
+import { holdStream } from './hold-stream.js';
 
 /** One SOCKS5 CONNECT. */
 export interface Socks5Options {
@@ -108,13 +109,11 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
   let state: 'method' | 'auth' | 'reply' = 'method';
   let buffer: Buffer = Buffer.alloc(0);
   let finished = false;
+  let release = (): void => {};
   const finish = (error: Error | null): void => {
     if (finished) return;
     finished = true;
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('close', onEnd);
-    socket.off('error', onError);
+    release();
     done(error);
   };
   // Ends the exchange with a ProxyError; returns 0 so that `step` can `return fail(...)`.
@@ -175,9 +174,6 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
   const onError = (error: Error): void => {
     finish(new ProxyError('connect', proxy, `the connection to the SOCKS5 proxy ${proxy} failed: ${error.message}`, { cause: error }));
   };
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('close', onEnd);
-  socket.on('error', onError);
+  release = holdStream(socket, onData, onEnd, onError);
   socket.write(Buffer.from(credentials ? [VERSION, 2, NO_AUTH, USER_PASS] : [VERSION, 1, NO_AUTH]));
 }

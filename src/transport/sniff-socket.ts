@@ -9,6 +9,7 @@
 import type { Socket } from 'node:net';
 import { ConnectionClosedError, PolicyViolationError, TimeoutError } from '../errors.js';
 import { classifyFirstBytes } from '../protocol/first-bytes.js';
+import { holdStream } from './hold-stream.js';
 
 /** What the first bytes were, with the bytes. */
 export interface SniffResult {
@@ -59,16 +60,14 @@ export const DEFAULT_MAX_SNIFF_BYTES = 4096;
 export function sniffSocket(socket: Socket, options: SniffOptions, done: (error: Error | null, result?: SniffResult) => void): () => void {
   let head: Buffer = EMPTY;
   let finished = false;
+  let release = (): void => {};
   let timer: NodeJS.Timeout | null = null;
 
   const stop = (): void => {
     finished = true;
     if (timer !== null) clearTimeout(timer);
     timer = null;
-    socket.off('data', onData);
-    socket.off('end', onEnd);
-    socket.off('error', onError);
-    socket.off('close', onEnd);
+    release();
     // Nothing may flow until the next owner listens: removing a 'data' listener does not pause a stream.
     socket.pause();
   };
@@ -108,10 +107,7 @@ export function sniffSocket(socket: Socket, options: SniffOptions, done: (error:
   const onEnd = (): void => fail(new ConnectionClosedError('the connection ended before its first bytes could be classified'));
   const onError = (error: Error): void => fail(error);
 
-  socket.on('data', onData);
-  socket.on('end', onEnd);
-  socket.on('close', onEnd);
-  socket.on('error', onError);
+  release = holdStream(socket, onData, onEnd, onError);
   // A socket handed over paused (or by someone who paused it) must flow for us to see anything.
   if (socket.isPaused()) socket.resume();
   if (options.timeoutMs > 0) {
