@@ -75,3 +75,29 @@ export async function runPageInChromium(
   await tab.waitForFunction('window.__done === true', undefined, { timeout: options.timeoutMs ?? 40_000 });
   return tab.evaluate(`window.${resultName}`);
 }
+
+/**
+ * Browser-side helpers for a test page's script (interpolate it at the top of the script): `openSocket(url,
+ * protocols)` opens a WebSocket that receives binary messages as ArrayBuffers and resolves once it is open with
+ * `{ ws, next, closed }` (`next()`: the data of the next message; `closed`: the close event's code, reason and
+ * wasClean); `same(a, b)` compares two byte arrays.
+ */
+export const PAGE_SOCKET = `
+  const openSocket = async (url, protocols) => {
+    const ws = new WebSocket(url, protocols);
+    ws.binaryType = 'arraybuffer';
+    const queue = [];
+    const waiters = [];
+    ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
+    const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
+    const closed = new Promise((resolve) => {
+      ws.onclose = (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
+    });
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error('WebSocket error before open'));
+    });
+    return { ws, next, closed };
+  };
+  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+`;

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { attach, Context, Listener, type Conn } from '../../src/index.js';
-import { hasChromium, runPageInChromium } from '../helpers/browser.js';
+import { hasChromium, PAGE_SOCKET, runPageInChromium } from '../helpers/browser.js';
 import { startH2Echo } from '../helpers/h2.js';
 import { certs } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
@@ -22,23 +22,12 @@ function page(path: string): string {
 <html><head><meta charset="utf-8"><title>nopoll over HTTP/2</title></head>
 <body>
 <script>
+${PAGE_SOCKET}
 (async () => {
   const result = {};
   window.__result = result;
   try {
-    const ws = new WebSocket('wss://' + location.host + ${JSON.stringify(path)}, ['chat-v1']);
-    ws.binaryType = 'arraybuffer';
-    const queue = [];
-    const waiters = [];
-    ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
-    const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
-    const closed = new Promise((resolve) => {
-      ws.onclose = (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-    });
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      ws.onerror = () => reject(new Error('WebSocket error before open'));
-    });
+    const { ws, next, closed } = await openSocket('wss://' + location.host + ${JSON.stringify(path)}, ['chat-v1']);
     result.protocol = ws.protocol;
     result.extensions = ws.extensions;
     ws.send('héllo over h2 ✓');

@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasChromium, runPageInChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, PAGE_SOCKET, runPageInChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
@@ -17,28 +17,12 @@ function page(wsUrl: string): string {
 <html><head><meta charset="utf-8"><title>nopoll browser test</title></head>
 <body>
 <script>
+${PAGE_SOCKET}
 (async () => {
   const result = {};
   window.__result = result;
-  const same = (a, b) => {
-    if (a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  };
   try {
-    const ws = new WebSocket(${JSON.stringify(wsUrl)}, ['chat-v2', 'chat-v1']);
-    ws.binaryType = 'arraybuffer';
-    const queue = [];
-    const waiters = [];
-    ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
-    const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
-    const closed = new Promise((resolve) => {
-      ws.onclose = (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean });
-    });
-    await new Promise((resolve, reject) => {
-      ws.onopen = resolve;
-      ws.onerror = () => reject(new Error('WebSocket error before open'));
-    });
+    const { ws, next, closed } = await openSocket(${JSON.stringify(wsUrl)}, ['chat-v2', 'chat-v1']);
     result.protocol = ws.protocol;
     result.extensions = ws.extensions;
 

@@ -6,7 +6,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasChromium, runPageInChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, PAGE_SOCKET, runPageInChromium, servePage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
@@ -18,27 +18,15 @@ function page(urls: string[]): string {
 <html><head><meta charset="utf-8"><title>nopoll deflate browser test</title></head>
 <body>
 <script>
+${PAGE_SOCKET}
 (async () => {
   const results = [];
   window.__results = results;
-  const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
   for (const url of ${JSON.stringify(urls)}) {
     const result = {};
     results.push(result);
     try {
-      const ws = new WebSocket(url);
-      ws.binaryType = 'arraybuffer';
-      const queue = [];
-      const waiters = [];
-      ws.onmessage = (event) => (waiters.length > 0 ? waiters.shift()(event.data) : queue.push(event.data));
-      const next = () => (queue.length > 0 ? Promise.resolve(queue.shift()) : new Promise((resolve) => waiters.push(resolve)));
-      const closed = new Promise((resolve) => {
-        ws.onclose = (event) => resolve({ code: event.code, wasClean: event.wasClean });
-      });
-      await new Promise((resolve, reject) => {
-        ws.onopen = resolve;
-        ws.onerror = () => reject(new Error('WebSocket error before open'));
-      });
+      const { ws, next, closed } = await openSocket(url);
       result.extensions = ws.extensions;
       let text = '';
       for (let i = 0; text.length < 20000; i++) text += '{"id":' + i + ',"name":"ünïcode ✓","ok":true},';
@@ -100,7 +88,7 @@ test('Chromium talks compressed to our Listener, with default and with negotiate
     assert.equal(result['textsOk'], true, '30 compressible texts echoed in order');
     assert.equal(result['bigOk'], true, '1 MiB binary echoed');
     assert.equal(result['emptyOk'], true, 'empty text echoed');
-    assert.deepEqual(result['close'], { code: 1000, wasClean: true });
+    assert.deepEqual(result['close'], { code: 1000, reason: '', wasClean: true });
 
     const conn = await listeners[i]!.ready.next(1000, 'the browser connection');
     const offer = conn.handshake.headers?.get('sec-websocket-extensions') ?? '';
