@@ -100,4 +100,42 @@ export const PAGE_SOCKET = `
     return { ws, next, closed };
   };
   const same = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+  // Text, a 256-byte ArrayBuffer and 256 KiB echoed: result.text, result.binaryOk, result.bigOk.
+  const echoBasics = async (ws, next, result, text) => {
+    ws.send(text);
+    result.text = await next();
+    const bin = new Uint8Array(256);
+    for (let i = 0; i < bin.length; i++) bin[i] = i;
+    ws.send(bin.buffer);
+    const binEcho = new Uint8Array(await next());
+    result.binaryOk = binEcho.length === 256 && binEcho.every((v, i) => v === i);
+    const big = new Uint8Array(256 * 1024).fill(0x42);
+    ws.send(big);
+    const bigEcho = new Uint8Array(await next());
+    result.bigOk = bigEcho.length === big.length && bigEcho.every((v) => v === 0x42);
+  };
 `;
+
+/**
+ * A test page whose script runs `body` (with {@link PAGE_SOCKET}'s helpers, and `result`, the object
+ * `runPageInChromium(t, url, '__result')` returns); an exception lands in `result.error`.
+ */
+export function testPage(title: string, body: string): string {
+  return `<!doctype html>
+<html><head><meta charset="utf-8"><title>${title}</title></head>
+<body>
+<script>
+${PAGE_SOCKET}
+(async () => {
+  const result = {};
+  window.__result = result;
+  try {
+${body}
+  } catch (error) {
+    result.error = String((error && error.stack) || error);
+  }
+  window.__done = true;
+})();
+</script>
+</body></html>`;
+}

@@ -11,45 +11,20 @@ import assert from 'node:assert/strict';
 import { createSecureServer, type ServerHttp2Stream } from 'node:http2';
 import type { AddressInfo, Socket } from 'node:net';
 import { attach, Context, Listener, type Conn } from '../../src/index.js';
-import { hasChromium, PAGE_SOCKET, runPageInChromium } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, testPage } from '../helpers/browser.js';
 import { startH2Echo } from '../helpers/h2.js';
 import { certs } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 // The page: a WebSocket to the same origin, text, ArrayBuffer, 256 KiB, subprotocol, close 4000.
 function page(path: string): string {
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>nopoll over HTTP/2</title></head>
-<body>
-<script>
-${PAGE_SOCKET}
-(async () => {
-  const result = {};
-  window.__result = result;
-  try {
+  return testPage('nopoll over HTTP/2', `
     const { ws, next, closed } = await openSocket('wss://' + location.host + ${JSON.stringify(path)}, ['chat-v1']);
     result.protocol = ws.protocol;
     result.extensions = ws.extensions;
-    ws.send('héllo over h2 ✓');
-    result.text = await next();
-    const bin = new Uint8Array(256);
-    for (let i = 0; i < bin.length; i++) bin[i] = i;
-    ws.send(bin.buffer);
-    const binEcho = new Uint8Array(await next());
-    result.binaryOk = binEcho.length === 256 && binEcho.every((v, i) => v === i);
-    const big = new Uint8Array(256 * 1024).fill(0x42);
-    ws.send(big);
-    const bigEcho = new Uint8Array(await next());
-    result.bigOk = bigEcho.length === big.length && bigEcho.every((v) => v === 0x42);
+    await echoBasics(ws, next, result, 'héllo over h2 ✓');
     ws.close(4000, 'bye');
-    result.close = await closed;
-  } catch (error) {
-    result.error = String(error && error.stack || error);
-  }
-  window.__done = true;
-})();
-</script>
-</body></html>`;
+    result.close = await closed;`);
 }
 
 function checkPage(result: Record<string, unknown>): void {

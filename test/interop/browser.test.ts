@@ -5,7 +5,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { hasChromium, PAGE_SOCKET, runPageInChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, servePage, testPage } from '../helpers/browser.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
@@ -13,15 +13,7 @@ const MiB = 1024 * 1024;
 
 /** The page: its script runs the whole exchange and leaves its findings in `window.__result`. */
 function page(wsUrl: string): string {
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>nopoll browser test</title></head>
-<body>
-<script>
-${PAGE_SOCKET}
-(async () => {
-  const result = {};
-  window.__result = result;
-  try {
+  return testPage('nopoll browser test', `
     const { ws, next, closed } = await openSocket(${JSON.stringify(wsUrl)}, ['chat-v2', 'chat-v1']);
     result.protocol = ws.protocol;
     result.extensions = ws.extensions;
@@ -51,14 +43,7 @@ ${PAGE_SOCKET}
     result.bigTextBytes = new TextEncoder().encode(bigText).length;
 
     ws.close(4000, 'bye');
-    result.close = await closed;
-  } catch (error) {
-    result.error = String(error && error.stack || error);
-  }
-  window.__done = true;
-})();
-</script>
-</body></html>`;
+    result.close = await closed;`);
 }
 
 test('Chromium talks to our Listener: text, ArrayBuffer, 1 MiB, subprotocol, Origin, close 4000', { timeout: 60_000 }, async (t) => {

@@ -7,43 +7,18 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TLSSocket } from 'node:tls';
-import { hasChromium, PAGE_SOCKET, runPageInChromium, servePage } from '../helpers/browser.js';
+import { hasChromium, runPageInChromium, servePage, testPage } from '../helpers/browser.js';
 import { startTlsEchoListener } from '../helpers/tls.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 
 function page(wsUrl: string): string {
-  return `<!doctype html>
-<html><head><meta charset="utf-8"><title>nopoll TLS browser test</title></head>
-<body>
-<script>
-${PAGE_SOCKET}
-(async () => {
-  const result = {};
-  window.__result = result;
-  try {
+  return testPage('nopoll TLS browser test', `
     const { ws, next, closed } = await openSocket(${JSON.stringify(wsUrl)}, ['chat-v1']);
     result.protocol = ws.protocol;
-    ws.send('héllo from chromium over TLS ✓');
-    result.text = await next();
-    const bin = new Uint8Array(256);
-    for (let i = 0; i < bin.length; i++) bin[i] = i;
-    ws.send(bin.buffer);
-    const binEcho = new Uint8Array(await next());
-    result.binaryOk = binEcho.length === 256 && binEcho.every((v, i) => v === i);
-    const big = new Uint8Array(256 * 1024).fill(0x42);
-    ws.send(big);
-    const bigEcho = new Uint8Array(await next());
-    result.bigOk = bigEcho.length === big.length && bigEcho.every((v) => v === 0x42);
+    await echoBasics(ws, next, result, 'héllo from chromium over TLS ✓');
     ws.close(4000, 'bye');
-    result.close = await closed;
-  } catch (error) {
-    result.error = String(error && error.stack || error);
-  }
-  window.__done = true;
-})();
-</script>
-</body></html>`;
+    result.close = await closed;`);
 }
 
 test('Chromium talks wss:// to our TLS listener: text, ArrayBuffer, 256 KiB, subprotocol, close 4000', { timeout: 60_000 }, async (t) => {
