@@ -203,8 +203,8 @@ function progressLine(scenario: ScenarioSpec, spec: ServerSpec, round: number, r
     case 'megabytes':
       value = `${(result.payloadBytes / seconds / 1e6).toFixed(0)} MB/s`;
       break;
-    case 'handshakes':
-      value = `${Math.round(result.operations / seconds).toLocaleString('en-US')} hs/s`;
+    case 'connections':
+      value = `${Math.round(result.operations / seconds).toLocaleString('en-US')} conn/s`;
       break;
     case 'latency':
       value = `p50 ${((result.latency?.p50Micros ?? NaN) / 1000).toFixed(3)} p99 ${((result.latency?.p99Micros ?? NaN) / 1000).toFixed(3)} ms`;

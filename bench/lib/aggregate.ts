@@ -77,7 +77,7 @@ function headline(metric: Metric, r: JobSuccess): number | null {
   const seconds = r.window === null ? 0 : r.window.wallMs / 1000;
   switch (metric) {
     case 'messages':
-    case 'handshakes':
+    case 'connections':
       return seconds > 0 ? r.operations / seconds : null;
     case 'megabytes':
       return seconds > 0 ? r.payloadBytes / seconds / 1e6 : null;
@@ -102,7 +102,7 @@ export function aggregate(
   for (const scenarioId of scenarios) {
     const scenario = SCENARIOS.find((s) => s.id === scenarioId)!;
     const metric = scenario.metric;
-    const throughput = metric === 'messages' || metric === 'megabytes' || metric === 'handshakes';
+    const throughput = metric === 'messages' || metric === 'megabytes' || metric === 'connections';
     for (const server of servers) {
       if (!server.applies(scenarioId)) continue;
       const row: Row = {

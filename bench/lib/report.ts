@@ -41,8 +41,8 @@ function formatValue(row: Row): string {
       return `${integer(row.value)} msg/s`;
     case 'megabytes':
       return `${fixed(row.value, 0)} MB/s`;
-    case 'handshakes':
-      return `${integer(row.value)} hs/s`;
+    case 'connections':
+      return `${integer(row.value)} conn/s`;
     case 'latency':
       return `p50 ${row.p50Micros === null ? '-' : ms(row.p50Micros)} / p99 ${ms(row.value)} ms`;
     case 'idle-memory':
@@ -52,7 +52,7 @@ function formatValue(row: Row): string {
 
 function formatCpuPerOp(row: Row): string {
   if (row.cpuPerOpMicros === null) return '-';
-  const unit = row.metric === 'handshakes' ? 'hs' : 'msg';
+  const unit = row.metric === 'connections' ? 'conn' : 'msg';
   const v = row.cpuPerOpMicros;
   return `${v >= 100 ? integer(v) : fixed(v, v >= 10 ? 1 : 2)} µs/${unit}`;
 }
@@ -103,7 +103,7 @@ export function formatE2ETable(rows: readonly Row[], format: Format): string {
 }
 
 export const E2E_LEGEND =
-  `± is half the range of the rounds over the median. server CPU: server CPU time per message or handshake ` +
+  `± is half the range of the rounds over the median. server CPU: server CPU time per message or connection ` +
   `(all threads, from /proc, 10 ms resolution). CPU srv/lg: server CPU in the window (median, % of one core) / ` +
   `load generator CPU (highest round). vs ws+bu: ratio to ws with bufferutil in this same run (for latency: ` +
   `p99 over p99; for memory: bytes over bytes; lower is better for both). Flags: LG n% = the load generator ` +

@@ -9,7 +9,7 @@ export type ScenarioId =
   | '64b'
   | '16k'
   | '1m'
-  | 'handshake'
+  | 'lifecycle'
   | 'latency'
   | 'idle'
   | 'deflate-1k'
@@ -21,7 +21,7 @@ export const SCENARIO_IDS: readonly ScenarioId[] = [
   '64b',
   '16k',
   '1m',
-  'handshake',
+  'lifecycle',
   'latency',
   'idle',
   'deflate-1k',
@@ -40,7 +40,7 @@ export const DEFAULT_SCENARIO_IDS: readonly ScenarioId[] = SCENARIO_IDS.filter(
 );
 
 /** How a scenario's headline number is computed and compared. */
-export type Metric = 'messages' | 'megabytes' | 'handshakes' | 'latency' | 'idle-memory';
+export type Metric = 'messages' | 'megabytes' | 'connections' | 'latency' | 'idle-memory';
 
 export interface Timing {
   warmupMs: number;
@@ -104,11 +104,11 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   echoScenario('16k', '16 KiB echo, 10 conns x 4 in flight', 'messages', { ratio: 1.5, atLeast: true }, 10, 4, 16 * 1024),
   echoScenario('1m', '1 MiB echo, 1 conn x 4 in flight', 'megabytes', { ratio: 1.3, atLeast: true }, 1, 4, 1024 * 1024),
   {
-    id: 'handshake',
-    title: 'handshakes (open, upgrade, close), 50 at a time',
-    metric: 'handshakes',
+    id: 'lifecycle',
+    title: 'whole connections (connect, upgrade, client close handshake, server ends TCP), 50 at a time',
+    metric: 'connections',
     target: { ratio: 1.5, atLeast: true },
-    job: (target, t) => ({ type: 'handshake', target, concurrency: 50, warmupMs: t.warmupMs, durationMs: t.durationMs }),
+    job: (target, t) => ({ type: 'lifecycle', target, concurrency: 50, warmupMs: t.warmupMs, durationMs: t.durationMs }),
     estimateSeconds: (t) => echoSeconds(t) + 0.3,
   },
   {
