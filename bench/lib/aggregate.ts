@@ -70,6 +70,8 @@ export interface Row {
   ratio: number | null;
   /** ws + bufferutil CPU per operation over this row's (higher is better): efficiency, whoever limited the rate. */
   cpuRatio: number | null;
+  /** Latency scenarios: this row's p50 over ws + bufferutil's (lower is better). */
+  p50Ratio: number | null;
   verdict: 'met' | 'missed' | null;
 }
 
@@ -127,6 +129,7 @@ export function aggregate(
         warnings: [],
         ratio: null,
         cpuRatio: null,
+        p50Ratio: null,
         verdict: null,
       };
       rows.push(row);
@@ -202,11 +205,16 @@ export function aggregate(
     for (const row of rows) {
       if (row.scenario !== scenarioId || row.value === null || baseline === undefined || baseline.value === 0) continue;
       row.ratio = row.value / baseline.value!;
+      if (row.p50Micros !== null && baseline.p50Micros) row.p50Ratio = row.p50Micros / baseline.p50Micros;
       if (row.cpuPerOpMicros !== null && baseline.cpuPerOpMicros !== null && row.cpuPerOpMicros > 0) {
         row.cpuRatio = baseline.cpuPerOpMicros / row.cpuPerOpMicros;
       }
       if (row.server === 'nopoll' && scenario.target !== null) {
-        const met = scenario.target.atLeast ? row.ratio >= scenario.target.ratio : row.ratio <= scenario.target.ratio;
+        let met = scenario.target.atLeast ? row.ratio >= scenario.target.ratio : row.ratio <= scenario.target.ratio;
+        // A latency target on p50 too: its ratio to ws's p50 must meet the same bound.
+        if (scenario.target.p50 === true) {
+          met = met && row.p50Ratio !== null && row.p50Ratio <= scenario.target.ratio;
+        }
         row.verdict = met ? 'met' : 'missed';
       }
     }

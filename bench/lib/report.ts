@@ -44,6 +44,8 @@ function formatValue(row: Row): string {
     case 'connections':
       return `${integer(row.value)} conn/s`;
     case 'latency':
+      // Round trips under a millisecond (the ping-pong) in microseconds, so their tenths show.
+      if (row.value < 1000) return `p50 ${row.p50Micros === null ? '-' : fixed(row.p50Micros, 1)} / p99 ${fixed(row.value, 1)} µs`;
       return `p50 ${row.p50Micros === null ? '-' : ms(row.p50Micros)} / p99 ${ms(row.value)} ms`;
     case 'idle-memory':
       return `${fixed(row.value / 1024, 1)} KiB/conn`;
@@ -65,8 +67,12 @@ function formatTarget(row: Row): string {
   if (row.server !== 'nopoll') return '';
   const target = SCENARIOS.find((s) => s.id === row.scenario)?.target;
   if (target == null) return '';
-  const want = `${target.atLeast ? '≥' : '≤'} ${target.ratio}×`;
+  const bound = `${target.atLeast ? '≥' : '≤'} ${target.ratio}×`;
+  const want = target.p50 === true ? `p50, p99 ${bound}` : bound;
   if (row.verdict === null) return want;
+  if (target.p50 === true && row.p50Ratio !== null) {
+    return `${want} ${row.verdict === 'met' ? 'met' : 'MISSED'} (p50 ${fixed(row.p50Ratio, 2)}×)`;
+  }
   // When the load generator was the limit, the rate ratio understates the server: add the CPU-per-op ratio.
   const lgBound = row.loadgenCoresMax !== null && row.loadgenCoresMax >= LIMITS.loadgenCores;
   const byCpu = lgBound && row.cpuRatio !== null ? ` (LG-bound; CPU/op ${fixed(row.cpuRatio, 2)}×)` : '';

@@ -11,6 +11,7 @@ export type ScenarioId =
   | '1m'
   | 'lifecycle'
   | 'latency'
+  | 'rtt'
   | 'idle'
   | 'deflate-1k'
   | 'deflate-16k'
@@ -23,6 +24,7 @@ export const SCENARIO_IDS: readonly ScenarioId[] = [
   '1m',
   'lifecycle',
   'latency',
+  'rtt',
   'idle',
   'deflate-1k',
   'deflate-16k',
@@ -53,8 +55,11 @@ export interface ScenarioSpec {
   id: ScenarioId;
   title: string;
   metric: Metric;
-  /** Ratio to ws + bufferutil that nopoll must reach (issue 3), and how it reads. */
-  target: { ratio: number; atLeast: boolean } | null;
+  /**
+   * Ratio to ws + bufferutil that nopoll must reach (issues 3 and 17), and how it reads; `p50`: a latency target
+   * that p50 must meet as well as p99.
+   */
+  target: { ratio: number; atLeast: boolean; p50?: boolean } | null;
   job(target: Target, timing: Timing): Job;
   /**
    * permessage-deflate scenario: servers run with compression on (their `deflateArgs`), the load generator offers
@@ -121,6 +126,23 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
       target,
       connections: 100,
       ratePerSecond: t.latencyRate,
+      payloadBytes: 64,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
+    estimateSeconds: echoSeconds,
+  },
+  {
+    // Issue 17's latency shape: nothing queues anywhere, so every microsecond is the servers' own delay.
+    id: 'rtt',
+    title: 'round trip, 64 B, 1 conn x 1 in flight (ping-pong)',
+    metric: 'latency',
+    target: { ratio: 0.9, atLeast: false, p50: true },
+    job: (target, t) => ({
+      type: 'echo',
+      target,
+      connections: 1,
+      inFlight: 1,
       payloadBytes: 64,
       warmupMs: t.warmupMs,
       durationMs: t.durationMs,
