@@ -66,6 +66,13 @@ export function readIntoSharedBuffer(stream: Duplex, onRead: SharedRead): boolea
   own[slots.buffer] = shared;
   own[slots.callback] = onRead;
   handle.useUserBuffer(shared);
+  // The stream machinery starts the socket's reads again (read(0), even while paused) whenever it thinks no read
+  // is under way, which with a read callback it would think forever after the last 'data' chunk: one read(0)
+  // now marks a read as under way for good, so only pause() and resume() start and stop the reads from here on.
+  socket.read(0);
+  // A socket paused so far only stopped emitting; with the buffer in place a pause has to stop the reads
+  // themselves (net.Socket does that once the slot is set), or bytes would be handed over while paused.
+  if (socket.isPaused()) socket.pause();
   return true;
 }
 

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
 import { Conn } from '../../src/api/conn.js';
 import { Context } from '../../src/api/context.js';
+import { Listener } from '../../src/api/listener.js';
 import type { Msg } from '../../src/api/msg.js';
 import { setSharedReadBuffer } from '../../src/transport/read-buffer.js';
 import { encodeFrame, OP, rawClient, type FrameSpec } from '../helpers/raw-peer.js';
@@ -87,6 +88,44 @@ describe('the shared read buffer', () => {
         // With the buffer on, the socket emits no 'data': every read went through the shared buffer.
         if (shared) assert.equal(dataEvents, 0);
         else assert.ok(dataEvents > 0);
+      });
+    }
+
+    for (const via of ['the socket', 'the connection'] as const) {
+      it(`${how}: pausing ${via} in onReady stops delivery until it resumes`, async (t) => {
+        useSharedBuffer(t, shared);
+        const serverCtx = new Context();
+        let received = 0;
+        let server: Conn | null = null;
+        serverCtx.onMessage = (_conn, msg) => {
+          received += msg.size;
+        };
+        serverCtx.onReady = (conn) => {
+          server = conn;
+          if (via === 'the socket') conn.socket!.pause();
+          else conn.pause();
+        };
+        const listener = await Listener.listen(serverCtx, { host: '127.0.0.1', port: 0 });
+        t.after(() => withTimeout(serverCtx.close(), 10_000, 'closing the server context'));
+        const ctx = new Context();
+        t.after(() => withTimeout(ctx.close(), 10_000, 'closing the client context'));
+        const conn = await Conn.open(ctx, `ws://127.0.0.1:${listener.port}/`, { timeoutMs: 5000 });
+        const total = 8 * 1024 * 1024;
+        for (let i = 0; i < 8; i++) conn.sendBinary(bytes(1024 * 1024, i));
+        // Everything the client wrote has had time to reach the server's socket buffer.
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        assert.equal(received, 0, 'nothing delivered while paused');
+        assert.ok(conn.pendingWriteBytes > 0, 'the paused peer leaves bytes unsent');
+        if (via === 'the socket') server!.socket!.resume();
+        else server!.resume();
+        await withTimeout(
+          (async () => {
+            while (received < total) await new Promise((resolve) => setTimeout(resolve, 10));
+          })(),
+          5000,
+          'delivery after resume',
+        );
+        assert.equal(received, total);
       });
     }
 
