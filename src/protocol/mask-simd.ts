@@ -7,26 +7,36 @@
  * @packageDocumentation
  */
 
-// A hand-assembled module: memory "mem" (2 pages) and mask(ptr, len, key): for each 16-byte block in
-// [ptr, ptr + (len & ~15)), v128.store(v128.xor(v128.load(p), i32x4.splat(key))). The bytes, section by section:
-// header; type (i32 i32 i32) -> (); one function; memory min 5 pages (one 64 KiB block for copies, then the
-// 256 KiB read buffer); exports "mem" and "mask"; the function body.
+// A hand-assembled module: memory "mem" (5 pages: one 64 KiB block for copies, then the 256 KiB read buffer) and
+// mask(ptr, len, key), which XORs [ptr, ptr + (len & ~15)) with i32x4.splat(key): four 16-byte blocks per turn of
+// a first loop while 64 bytes remain, then one per turn. The bytes, section by section: header; type
+// (i32 i32 i32) -> (); one function; memory min 5; exports "mem" and "mask"; the function body, whose locals are
+// 3 $end64, 4 $k (v128), 5 $end16.
 const MODULE =
   '0061736d01000000' +
   '01070160037f7f7f00' +
   '03020100' +
   '0503010005' +
   '070e02036d656d0200046d61736b0000' +
-  '0a3e013c02017f017b' +
-  '2002fd112104' + // key -> i32x4.splat -> $k
-  '200020014170716a2103' + // $end = ptr + (len & -16)
+  '0aa201019f01' + // code section, one body of 159 bytes
+  '03017f017b017f' + // locals: i32, v128, i32
+  '2002fd112104' + // $k = i32x4.splat(key)
+  '200020014170716a2105' + // $end16 = ptr + (len & -16)
+  '200020014140716a2103' + // $end64 = ptr + (len & -64)
   '02400340' + // block, loop
-  '200020034f0d01' + // if ptr >= end: break
-  '20002000fd000000' + // address, v128.load ptr
-  '2004fd51' + // xor $k
-  'fd0b0000' + // v128.store
+  '200020034f0d01' + // if ptr >= $end64: break
+  '20002000fd0000002004fd51fd0b0000' + // v128.store(ptr, v128.load(ptr) ^ $k), offsets 0, 16, 32, 48
+  '20002000fd0000102004fd51fd0b0010' +
+  '20002000fd0000202004fd51fd0b0020' +
+  '20002000fd0000302004fd51fd0b0030' +
+  '200041c0006a2100' + // ptr += 64
+  '0c000b0b' + // continue; end loop, block
+  '02400340' + // block, loop
+  '200020054f0d01' + // if ptr >= $end16: break
+  '20002000fd0000002004fd51fd0b0000' + // one 16-byte block
   '200041106a2100' + // ptr += 16
-  '0c000b0b0b'; // continue; end loop, block, function
+  '0c000b0b' + // continue; end loop, block
+  '0b'; // end function
 
 const BLOCK = 65536;
 /** Size of the read buffer inside the module's memory (pages 1 to 4). */
