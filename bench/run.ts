@@ -203,11 +203,14 @@ function progressLine(scenario: ScenarioSpec, spec: ServerSpec, round: number, r
     case 'megabytes':
       value = `${(result.payloadBytes / seconds / 1e6).toFixed(0)} MB/s`;
       break;
-    case 'handshakes':
-      value = `${Math.round(result.operations / seconds).toLocaleString('en-US')} hs/s`;
+    case 'connections':
+      value = `${Math.round(result.operations / seconds).toLocaleString('en-US')} conn/s`;
       break;
     case 'latency':
-      value = `p50 ${((result.latency?.p50Micros ?? NaN) / 1000).toFixed(3)} p99 ${((result.latency?.p99Micros ?? NaN) / 1000).toFixed(3)} ms`;
+      value =
+        (result.latency?.p99Micros ?? 0) < 1000
+          ? `p50 ${(result.latency?.p50Micros ?? NaN).toFixed(1)} p99 ${(result.latency?.p99Micros ?? NaN).toFixed(1)} µs`
+          : `p50 ${((result.latency?.p50Micros ?? NaN) / 1000).toFixed(3)} p99 ${((result.latency?.p99Micros ?? NaN) / 1000).toFixed(3)} ms`;
       break;
     case 'idle-memory':
       value = `${((result.idle?.bytesPerConnection ?? NaN) / 1024).toFixed(1)} KiB/conn (${result.idle?.connections} in ${Math.round(result.idle?.openMs ?? 0)} ms)`;

@@ -70,6 +70,8 @@ export interface Row {
   ratio: number | null;
   /** ws + bufferutil CPU per operation over this row's (higher is better): efficiency, whoever limited the rate. */
   cpuRatio: number | null;
+  /** Latency scenarios: this row's p50 over ws + bufferutil's (lower is better). */
+  p50Ratio: number | null;
   verdict: 'met' | 'missed' | null;
 }
 
@@ -77,7 +79,7 @@ function headline(metric: Metric, r: JobSuccess): number | null {
   const seconds = r.window === null ? 0 : r.window.wallMs / 1000;
   switch (metric) {
     case 'messages':
-    case 'handshakes':
+    case 'connections':
       return seconds > 0 ? r.operations / seconds : null;
     case 'megabytes':
       return seconds > 0 ? r.payloadBytes / seconds / 1e6 : null;
@@ -102,7 +104,7 @@ export function aggregate(
   for (const scenarioId of scenarios) {
     const scenario = SCENARIOS.find((s) => s.id === scenarioId)!;
     const metric = scenario.metric;
-    const throughput = metric === 'messages' || metric === 'megabytes' || metric === 'handshakes';
+    const throughput = metric === 'messages' || metric === 'megabytes' || metric === 'connections';
     for (const server of servers) {
       if (!server.applies(scenarioId)) continue;
       const row: Row = {
@@ -127,6 +129,7 @@ export function aggregate(
         warnings: [],
         ratio: null,
         cpuRatio: null,
+        p50Ratio: null,
         verdict: null,
       };
       rows.push(row);
@@ -202,11 +205,16 @@ export function aggregate(
     for (const row of rows) {
       if (row.scenario !== scenarioId || row.value === null || baseline === undefined || baseline.value === 0) continue;
       row.ratio = row.value / baseline.value!;
+      if (row.p50Micros !== null && baseline.p50Micros) row.p50Ratio = row.p50Micros / baseline.p50Micros;
       if (row.cpuPerOpMicros !== null && baseline.cpuPerOpMicros !== null && row.cpuPerOpMicros > 0) {
         row.cpuRatio = baseline.cpuPerOpMicros / row.cpuPerOpMicros;
       }
       if (row.server === 'nopoll' && scenario.target !== null) {
-        const met = scenario.target.atLeast ? row.ratio >= scenario.target.ratio : row.ratio <= scenario.target.ratio;
+        let met = scenario.target.atLeast ? row.ratio >= scenario.target.ratio : row.ratio <= scenario.target.ratio;
+        // A latency target on p50 too: its ratio to ws's p50 must meet the same bound.
+        if (scenario.target.p50 === true) {
+          met = met && row.p50Ratio !== null && row.p50Ratio <= scenario.target.ratio;
+        }
         row.verdict = met ? 'met' : 'missed';
       }
     }

@@ -7,7 +7,7 @@ import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs
 import { join } from 'node:path';
 import type { Row } from './aggregate.js';
 import { historyChartSvg, ratioChartSvg, type HistoryChart, type RatioBar } from './chart.js';
-import { SCENARIOS, type Metric } from './scenarios.js';
+import { chartOrder, RETIRED_SCENARIOS, SCENARIOS, type Metric } from './scenarios.js';
 
 /** One scenario in one run: each server's headline value and ratio to ws + bufferutil. */
 export interface HistoryScenario {
@@ -66,11 +66,11 @@ const lowerIsBetter = (metric: Metric): boolean => metric === 'latency' || metri
 
 /** The bars of one run: nopoll's ratio in each scenario it has, in the harness's scenario order. */
 export function ratioBars(run: HistoryRun): RatioBar[] {
-  const known = SCENARIOS.map((s) => s.id as string);
+  const known = chartOrder();
   const ids = Object.keys(run.scenarios).sort((a, b) => rank(known, a) - rank(known, b));
   return ids.map((id) => {
     const scenario = run.scenarios[id]!;
-    const spec = SCENARIOS.find((s) => s.id === id);
+    const spec = SCENARIOS.find((s) => s.id === id) ?? RETIRED_SCENARIOS.find((s) => s.id === id);
     return {
       scenario: id,
       title: spec?.title ?? '',
@@ -89,7 +89,7 @@ function rank(order: readonly string[], id: string): number {
 /** The history chart's data: full runs only (at most the last `limit`), one series per scenario nopoll ran in. */
 export function historySeries(runs: readonly HistoryRun[], limit = 40): HistoryChart {
   const full = runs.filter((r) => !r.partial).slice(-limit);
-  const known = SCENARIOS.map((s) => s.id as string);
+  const known = chartOrder();
   const ids = [...new Set(full.flatMap((r) => Object.keys(r.scenarios).filter((id) => r.scenarios[id]!.ratios['nopoll'] !== undefined)))];
   ids.sort((a, b) => rank(known, a) - rank(known, b));
   return {

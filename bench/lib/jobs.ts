@@ -45,9 +45,12 @@ export interface RateJob {
   durationMs: number;
 }
 
-/** Connect, upgrade, close-handshake, repeat, with `concurrency` connections under way at any moment. */
-export interface HandshakeJob {
-  type: 'handshake';
+/**
+ * A connection's whole life, repeated with `concurrency` connections under way at any moment: connect, upgrade,
+ * client-initiated close handshake, the server ends TCP (counted then, when a valid close frame came first).
+ */
+export interface LifecycleJob {
+  type: 'lifecycle';
   target: Target;
   concurrency: number;
   warmupMs: number;
@@ -108,7 +111,7 @@ export interface SubscriptionMemoryJob {
   topicPool: number;
 }
 
-export type Job = EchoJob | RateJob | HandshakeJob | IdleJob | FanoutJob | SubscriptionMemoryJob;
+export type Job = EchoJob | RateJob | LifecycleJob | IdleJob | FanoutJob | SubscriptionMemoryJob;
 
 /** CPU accounting over the measurement window. */
 export interface WindowStats {
@@ -155,7 +158,7 @@ export interface SubscriptionMemory {
 
 export interface JobSuccess {
   ok: true;
-  /** Messages echoed (echo, rate) or handshakes completed (handshake) inside the window; 0 for idle. */
+  /** Messages echoed (echo, rate) or connections that completed their life (lifecycle) inside the window; 0 for idle. */
   operations: number;
   /** Echoed payload bytes inside the window. */
   payloadBytes: number;

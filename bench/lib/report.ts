@@ -41,9 +41,11 @@ function formatValue(row: Row): string {
       return `${integer(row.value)} msg/s`;
     case 'megabytes':
       return `${fixed(row.value, 0)} MB/s`;
-    case 'handshakes':
-      return `${integer(row.value)} hs/s`;
+    case 'connections':
+      return `${integer(row.value)} conn/s`;
     case 'latency':
+      // Round trips under a millisecond (the ping-pong) in microseconds, so their tenths show.
+      if (row.value < 1000) return `p50 ${row.p50Micros === null ? '-' : fixed(row.p50Micros, 1)} / p99 ${fixed(row.value, 1)} µs`;
       return `p50 ${row.p50Micros === null ? '-' : ms(row.p50Micros)} / p99 ${ms(row.value)} ms`;
     case 'idle-memory':
       return `${fixed(row.value / 1024, 1)} KiB/conn`;
@@ -52,7 +54,7 @@ function formatValue(row: Row): string {
 
 function formatCpuPerOp(row: Row): string {
   if (row.cpuPerOpMicros === null) return '-';
-  const unit = row.metric === 'handshakes' ? 'hs' : 'msg';
+  const unit = row.metric === 'connections' ? 'conn' : 'msg';
   const v = row.cpuPerOpMicros;
   return `${v >= 100 ? integer(v) : fixed(v, v >= 10 ? 1 : 2)} µs/${unit}`;
 }
@@ -65,8 +67,12 @@ function formatTarget(row: Row): string {
   if (row.server !== 'nopoll') return '';
   const target = SCENARIOS.find((s) => s.id === row.scenario)?.target;
   if (target == null) return '';
-  const want = `${target.atLeast ? '≥' : '≤'} ${target.ratio}×`;
+  const bound = `${target.atLeast ? '≥' : '≤'} ${target.ratio}×`;
+  const want = target.p50 === true ? `p50, p99 ${bound}` : bound;
   if (row.verdict === null) return want;
+  if (target.p50 === true && row.p50Ratio !== null) {
+    return `${want} ${row.verdict === 'met' ? 'met' : 'MISSED'} (p50 ${fixed(row.p50Ratio, 2)}×)`;
+  }
   // When the load generator was the limit, the rate ratio understates the server: add the CPU-per-op ratio.
   const lgBound = row.loadgenCoresMax !== null && row.loadgenCoresMax >= LIMITS.loadgenCores;
   const byCpu = lgBound && row.cpuRatio !== null ? ` (LG-bound; CPU/op ${fixed(row.cpuRatio, 2)}×)` : '';
@@ -103,7 +109,7 @@ export function formatE2ETable(rows: readonly Row[], format: Format): string {
 }
 
 export const E2E_LEGEND =
-  `± is half the range of the rounds over the median. server CPU: server CPU time per message or handshake ` +
+  `± is half the range of the rounds over the median. server CPU: server CPU time per message or connection ` +
   `(all threads, from /proc, 10 ms resolution). CPU srv/lg: server CPU in the window (median, % of one core) / ` +
   `load generator CPU (highest round). vs ws+bu: ratio to ws with bufferutil in this same run (for latency: ` +
   `p99 over p99; for memory: bytes over bytes; lower is better for both). Flags: LG n% = the load generator ` +

@@ -9,7 +9,17 @@ import { openH2Many } from './h2.js';
 export interface OpenConnection {
   socket: Duplex;
   leftover: Buffer;
+  /**
+   * Opened with `sharedReads`: the bytes read after the upgrade go here instead of to 'data' (a view of the load
+   * generator's one read buffer, valid only during the call). Null drops them.
+   */
+  onBytes: ((bytes: Buffer) => void) | null;
 }
+
+// One read buffer for every socket of the load generator opened with `sharedReads` (Node's documented `onread`):
+// no allocation per read, and the kernel copies into memory that stays in cache. Readers keep nothing of it.
+const SHARED_READ_BYTES = 256 * 1024;
+let sharedReadBuffer: Buffer | null = null;
 
 const HEAD_END = Buffer.from('\r\n\r\n', 'latin1');
 
@@ -23,9 +33,23 @@ function openAndGreet(
   greeting: Buffer | string,
   timeoutMs: number,
   onReply: (chunk: Buffer) => Buffer | Error | null,
+  sharedReads = false,
 ): Promise<OpenConnection> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: target.host, port: target.port, noDelay: true });
+    let greeted = false;
+    const connection: OpenConnection = { socket: null as unknown as Duplex, leftover: Buffer.alloc(0), onBytes: null };
+    const onread = {
+      buffer: (sharedReadBuffer ??= Buffer.allocUnsafe(SHARED_READ_BYTES)),
+      callback: (bytes: number, buffer: Uint8Array): boolean => {
+        const view = (buffer as Buffer).subarray(0, bytes);
+        // The reply head is kept across reads: copied; after it, the reader consumes the view at once.
+        if (!greeted) onData(Buffer.from(view));
+        else connection.onBytes?.(view);
+        return true;
+      },
+    };
+    const socket = connect({ host: target.host, port: target.port, noDelay: true, ...(sharedReads ? { onread } : {}) });
+    connection.socket = socket;
     const fail = (error: Error): void => {
       cleanup();
       socket.destroy();
@@ -41,7 +65,9 @@ function openAndGreet(
       if (outcome === null) return;
       if (outcome instanceof Error) return fail(outcome);
       cleanup();
-      resolve({ socket, leftover: outcome });
+      greeted = true;
+      connection.leftover = outcome;
+      resolve(connection);
     };
     const timer = setTimeout(() => fail(new Error('no reply in time')), timeoutMs);
     const cleanup = (): void => {
@@ -59,7 +85,7 @@ function openAndGreet(
 }
 
 /** Connects and upgrades; rejects on a refused connection, a non-101 reply or a timeout. */
-export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_000, deflate = false): Promise<OpenConnection> {
+export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_000, deflate = false, sharedReads = false): Promise<OpenConnection> {
   let head: Buffer | null = null;
   return openAndGreet(target, request, timeoutMs, (chunk) => {
     head = head === null ? chunk : Buffer.concat([head, chunk]);
@@ -70,7 +96,7 @@ export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_00
       return new Error('the server did not accept permessage-deflate (is compression on?)');
     }
     return head.subarray(end + 4);
-  });
+  }, sharedReads);
 }
 
 /**
@@ -81,8 +107,18 @@ export function openTcp(target: Target, timeoutMs = 10_000): Promise<OpenConnect
   return openAndGreet(target, 'x', timeoutMs, () => Buffer.alloc(0));
 }
 
-/** Opens `count` connections with at most `concurrency` handshakes under way; rejects on the first failure. */
-export async function openMany(target: Target, count: number, concurrency: number, deflate = false, path = '/'): Promise<OpenConnection[]> {
+/**
+ * Opens `count` connections with at most `concurrency` handshakes under way; rejects on the first failure.
+ * `sharedReads` (TCP only): after the upgrade, bytes go to each connection's `onBytes` from one shared read buffer.
+ */
+export async function openMany(
+  target: Target,
+  count: number,
+  concurrency: number,
+  deflate = false,
+  path = '/',
+  sharedReads = false,
+): Promise<OpenConnection[]> {
   if (target.transport === 'h2c') return openH2Many(target, count, concurrency, deflate);
   const request = upgradeRequest(target.host, target.port, deflate ? DEFLATE_OFFER : undefined, path);
   const open: OpenConnection[] = [];
@@ -91,7 +127,7 @@ export async function openMany(target: Target, count: number, concurrency: numbe
     while (state.failure === null && state.next < count) {
       state.next++;
       try {
-        open.push(target.kind === 'tcp' ? await openTcp(target) : await openWebSocket(target, request, 10_000, deflate));
+        open.push(target.kind === 'tcp' ? await openTcp(target) : await openWebSocket(target, request, 10_000, deflate, sharedReads));
       } catch (error) {
         state.failure ??= error instanceof Error ? error : new Error(String(error));
       }

@@ -21,7 +21,9 @@ export async function runEcho(job: EchoJob): Promise<JobSuccess> {
   let offset = 0;
   const ends = [0, ...(frames ?? Array.from({ length: job.inFlight }, () => frame)).map((f) => (offset += f.length))];
   const bursts = Array.from({ length: job.inFlight + 1 }, (_, k) => burst.subarray(0, ends[k]));
-  const connections = await openMany(job.target, job.connections, 50, job.deflate === true);
+  // Over TCP, replies are read into the load generator's one shared buffer (connect.ts): less work per read.
+  const sharedReads = job.target.transport === 'tcp';
+  const connections = await openMany(job.target, job.connections, 50, job.deflate === true, '/', sharedReads);
 
   const histogram = new LatencyHistogram();
   let sending = true;
@@ -30,7 +32,8 @@ export async function runEcho(job: EchoJob): Promise<JobSuccess> {
   let errors = 0;
   const readers: ReplyReader[] = [];
 
-  for (const { socket, leftover } of connections) {
+  for (const connection of connections) {
+    const { socket, leftover } = connection;
     // Compressed replies have no fixed size on the wire: only count them.
     const reader = new ReplyReader(job.deflate ? 0 : job.payloadBytes);
     readers.push(reader);
@@ -55,10 +58,12 @@ export async function runEcho(job: EchoJob): Promise<JobSuccess> {
       }
       if (sending) socket.write(bursts[count]!);
     };
-    socket.on('data', (chunk: Buffer) => {
+    const onBytes = (chunk: Buffer): void => {
       const count = reader.feed(chunk);
       if (count > 0) onReplies(count);
-    });
+    };
+    if (sharedReads) connection.onBytes = onBytes;
+    else socket.on('data', onBytes);
     socket.on('error', () => {
       errors++;
     });

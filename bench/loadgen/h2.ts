@@ -70,7 +70,7 @@ function openStream(session: ClientHttp2Session, target: Target, deflate: boolea
       if (deflate && !/^permessage-deflate/.test(String(headers['sec-websocket-extensions'] ?? ''))) {
         return fail(new Error('the server did not accept permessage-deflate (is compression on?)'));
       }
-      resolve({ socket: stream, leftover: Buffer.alloc(0) });
+      resolve({ socket: stream, leftover: Buffer.alloc(0), onBytes: null });
     });
   });
 }

@@ -5,8 +5,8 @@
 import type { Job, JobResult } from '../lib/jobs.js';
 import { runEcho } from './echo.js';
 import { runFanout } from './fanout.js';
-import { runHandshake } from './handshake.js';
 import { runIdle } from './idle.js';
+import { runLifecycle } from './lifecycle.js';
 import { runRate } from './rate.js';
 import { runSubscriptionMemory } from './submem.js';
 
@@ -16,8 +16,8 @@ async function run(job: Job): Promise<JobResult> {
       return runEcho(job);
     case 'rate':
       return runRate(job);
-    case 'handshake':
-      return runHandshake(job);
+    case 'lifecycle':
+      return runLifecycle(job);
     case 'idle':
       return runIdle(job);
     case 'fanout':

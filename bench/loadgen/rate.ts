@@ -52,7 +52,9 @@ export async function runRate(job: RateJob): Promise<JobSuccess> {
   const frame = buildClientFrame(OP_BINARY, payloadOf(job.payloadBytes));
   const burst = repeatFrame(frame, MAX_BURST);
   const bursts = Array.from({ length: MAX_BURST + 1 }, (_, k) => burst.subarray(0, k * frame.length));
-  const connections = await openMany(job.target, job.connections, 50);
+  // Over TCP, replies are read into the load generator's one shared buffer (connect.ts): less work per read.
+  const sharedReads = job.target.transport === 'tcp';
+  const connections = await openMany(job.target, job.connections, 50, false, '/', sharedReads);
 
   const histogram = new LatencyHistogram();
   let measuring = false;
@@ -62,12 +64,13 @@ export async function runRate(job: RateJob): Promise<JobSuccess> {
   const readers: ReplyReader[] = [];
   const queues: SendTimes[] = [];
 
-  for (const { socket } of connections) {
+  for (const connection of connections) {
+    const { socket } = connection;
     const reader = new ReplyReader(job.payloadBytes);
     const queue = new SendTimes();
     readers.push(reader);
     queues.push(queue);
-    socket.on('data', (chunk: Buffer) => {
+    const onBytes = (chunk: Buffer): void => {
       const count = reader.feed(chunk);
       if (count === 0) return;
       const now = performance.now();
@@ -76,7 +79,9 @@ export async function runRate(job: RateJob): Promise<JobSuccess> {
         if (measuring) histogram.record((now - sent) * 1000);
       }
       if (measuring) replies += count;
-    });
+    };
+    if (sharedReads) connection.onBytes = onBytes;
+    else socket.on('data', onBytes);
     socket.on('error', () => {
       errors++;
     });

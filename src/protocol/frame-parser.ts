@@ -77,6 +77,8 @@ export class FrameParser {
   #held: Buffer[] | null = null;
   // The frame whose payload is arriving is handed over in parts, not gathered (FrameMode.STREAMED).
   #streamFrame = false;
+  // The chunk being parsed is reused by the caller once push() returns (see push): nothing may keep a view of it.
+  #transient = false;
 
   constructor(sink: FrameSink, options: FrameParserOptions) {
     this.#sink = sink;
@@ -132,7 +134,9 @@ export class FrameParser {
 
   // Keeps `chunk` from `pos` on while paused (push returns through here whenever the state is not HEADER).
   #hold(chunk: Buffer, pos: number): void {
-    if (this.#state === STATE_PAUSED && pos < chunk.length) (this.#held ??= []).push(pos === 0 ? chunk : chunk.subarray(pos));
+    if (this.#state !== STATE_PAUSED || pos >= chunk.length) return;
+    const rest = pos === 0 ? chunk : chunk.subarray(pos);
+    (this.#held ??= []).push(this.#transient ? Buffer.from(rest) : rest);
   }
 
   /** True once a violation was found or {@link stop} was called. */
@@ -147,8 +151,13 @@ export class FrameParser {
     this.#held = null;
   }
 
-  /** Feeds the next bytes from the peer. The chunk may be unmasked in place. */
-  push(chunk: Buffer): void {
+  /**
+   * Feeds the next bytes from the peer. The chunk may be unmasked in place. Payloads are handed on as views of it
+   * (no copy) unless `transient`: the caller reuses the chunk's memory once this returns (a shared read buffer), so
+   * every payload and part is then copied out, unmasked on the way, and nothing keeps a view of the chunk.
+   */
+  push(chunk: Buffer, transient = false): void {
+    this.#transient = transient;
     const end = chunk.length;
     let pos = 0;
     if (this.#state === STATE_PAYLOAD) {
@@ -263,9 +272,7 @@ export class FrameParser {
     const length = this.#length;
     const available = chunk.length - pos;
     if (available >= length) {
-      const payload = length === 0 ? EMPTY : chunk.subarray(pos, pos + length);
-      if (this.#masked && length > 0) applyMaskKey(payload, this.#maskKey, 0);
-      this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, payload);
+      this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, length === 0 ? EMPTY : this.#take(chunk, pos, length, 0));
       return pos + length;
     }
     if (this.#streamFrame && this.#opcode < Opcode.CLOSE) return this.#startStreamedPayload(chunk, pos, available);
@@ -284,11 +291,7 @@ export class FrameParser {
     this.#streamFrame = true;
     this.#received = available;
     this.#state = STATE_PAYLOAD;
-    if (available > 0) {
-      const part = chunk.subarray(pos);
-      if (this.#masked) applyMaskKey(part, this.#maskKey, 0);
-      this.#sink.onFramePart(part);
-    }
+    if (available > 0) this.#sink.onFramePart(this.#take(chunk, pos, available, 0));
     return chunk.length;
   }
 
@@ -318,8 +321,7 @@ export class FrameParser {
   }
 
   #continueStreamedPayload(chunk: Buffer, take: number): number {
-    const part = take === chunk.length ? chunk : chunk.subarray(0, take);
-    if (this.#masked) applyMaskKey(part, this.#maskKey, this.#received & 3);
+    const part = this.#take(chunk, 0, take, this.#received & 3);
     this.#received += take;
     this.#sink.onFramePart(part);
     if (this.#state === STATE_STOPPED || this.#received < this.#length) return take;
@@ -328,6 +330,20 @@ export class FrameParser {
     this.#state = STATE_HEADER;
     this.#sink.onFrame(this.#fin, this.#rsv, this.#opcode, EMPTY);
     return take;
+  }
+
+  // `length` payload bytes at `chunk[pos]`, unmasked from position `maskOffset` of the key cycle: a view unmasked in
+  // place, or for a transient chunk a copy unmasked as it is copied.
+  #take(chunk: Buffer, pos: number, length: number, maskOffset: number): Buffer {
+    const view = pos === 0 && length === chunk.length ? chunk : chunk.subarray(pos, pos + length);
+    if (!this.#transient) {
+      if (this.#masked) applyMaskKey(view, this.#maskKey, maskOffset);
+      return view;
+    }
+    const copy = Buffer.allocUnsafe(length);
+    if (this.#masked) copyMaskKey(view, copy, 0, this.#maskKey, maskOffset);
+    else copy.set(view, 0);
+    return copy;
   }
 
   #fail(error: ProtocolError): false {

@@ -3,7 +3,7 @@
  * @packageDocumentation
  */
 import { randomFillSync } from 'node:crypto';
-import { simdCopyMask } from './mask-simd.js';
+import { inSimdReadBuffer, simdCopyMask } from './mask-simd.js';
 
 // Byte order of this machine, so a 32-bit word view can be XORed with a word built from the 4 mask bytes.
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -92,7 +92,8 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
  */
 export function copyMaskKey(source: Uint8Array, target: Uint8Array, targetOffset: number, key: number, offset: number): void {
   const length = source.length;
-  if (length >= SIMD_THRESHOLD) {
+  // In the read buffer the bytes need no copy into WebAssembly memory, so SIMD pays off from much smaller sizes.
+  if (length >= SIMD_THRESHOLD || (length >= WORD_THRESHOLD && inSimdReadBuffer(source))) {
     const shift = (offset & 3) << 3;
     const k = shift === 0 ? key | 0 : (key << shift) | (key >>> (32 - shift));
     if (simdCopyMask(source, target, targetOffset, (k >>> 24) & 0xff, (k >>> 16) & 0xff, (k >>> 8) & 0xff, k & 0xff)) return;

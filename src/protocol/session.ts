@@ -198,9 +198,12 @@ export class Session extends FrameWriter<SessionHandler> {
     this.#assembler!.setStreaming(on, maxStreamBytes === Infinity ? -1 : maxStreamBytes);
   }
 
-  /** Feeds bytes received from the peer. Outputs arrive synchronously through the handler. */
-  receive(chunk: Buffer): void {
-    (this.#parser ?? this.parserNow()).push(chunk);
+  /**
+   * Feeds bytes received from the peer. Outputs arrive synchronously through the handler. `transient`: the chunk's
+   * memory is reused once this returns (a shared read buffer), so every payload handed on is a copy.
+   */
+  receive(chunk: Buffer, transient = false): void {
+    (this.#parser ?? this.parserNow()).push(chunk, transient);
     this.#assembler!.flush();
   }
 

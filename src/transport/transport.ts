@@ -13,6 +13,7 @@ import { Session, SessionState } from '../protocol/session.js';
 import { inboundBudget } from './inbound-budget.js';
 import { Inflation } from './inflation.js';
 import { Keepalive } from './keepalive.js';
+import { readIntoSharedBuffer } from './read-buffer.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
 import type { TransportEnd, TransportEvents, TransportOptions } from './transport-options.js';
@@ -78,6 +79,8 @@ export class Transport extends Sender {
     });
     (stream as Stream)[kTransport] = this;
     stream.on('data', Transport.#onData);
+    // A plain socket reads into the process's shared buffer instead ('data' then carries nothing): read-buffer.ts.
+    readIntoSharedBuffer(stream, Transport.#onSharedRead);
     stream.on('error', Transport.#onError);
     stream.on('close', Transport.#onClose);
     // A half-closed connection cannot carry a close frame back; treat the peer's end as the end (§7.1.5).
@@ -199,11 +202,12 @@ export class Transport extends Sender {
 
   // ---- receiving ----
 
+  // `transient`: the chunk is the shared read buffer, reused once this returns (the session copies what it keeps).
   /** @internal */
-  private receive(chunk: Buffer): void {
+  private receive(chunk: Buffer, transient = false): void {
     this.beginBatch();
     try {
-      this.session.receive(chunk);
+      this.session.receive(chunk, transient);
     } finally {
       this.endBatch();
     }
@@ -285,11 +289,12 @@ export class Transport extends Sender {
     const inflation = (compression.inflation ??= new Inflation(compression.codec));
     inflation.run(opcode, payload, fin, this.session.inflateLimit, (data, error) => {
       this.bits &= ~INFLATING;
+      // Reading resumes first: if delivering the message makes the application pause, that pause stands. On a
+      // failure too, so that the peer's answer to our close frame (and its end of TCP) is read.
+      if ((this.bits & APP_PAUSED) === 0 && !this.stream.destroyed) this.stream.resume();
       if (error !== null) return this.session.fail(error);
       this.beginBatch();
       try {
-        // Reading resumes first: if delivering the message makes the application pause, that pause stands.
-        if ((this.bits & APP_PAUSED) === 0 && !this.stream.destroyed) this.stream.resume();
         this.#events.transportMessage(opcode, data!, fin);
         this.session.resume();
       } finally {
@@ -356,6 +361,14 @@ export class Transport extends Sender {
     transport.bytesReceived += chunk.length;
     if (transport.#keepalive !== null) transport.#keepalive.seen = true;
     transport.receive(chunk);
+  }
+
+  static #onSharedRead(this: Stream, bytes: number, buffer: Buffer): boolean {
+    const transport = this[kTransport]!;
+    transport.bytesReceived += bytes;
+    if (transport.#keepalive !== null) transport.#keepalive.seen = true;
+    transport.receive(buffer.subarray(0, bytes), true);
+    return true;
   }
 
   static #onEnd(this: Stream): void {

@@ -4,7 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { applyMask, copyMasked, randomMaskSource } from '../../src/protocol/mask.js';
+import { applyMask, copyMaskKey, copyMasked, randomMaskSource } from '../../src/protocol/mask.js';
+import { inSimdReadBuffer, simdReadBuffer } from '../../src/protocol/mask-simd.js';
 import { Session } from '../../src/protocol/session.js';
 import {
   assertFailed,
@@ -91,6 +92,43 @@ describe('applyMask (RFC 6455 §5.3)', () => {
       { numRuns: 300 },
     );
   });
+});
+
+describe('copyMaskKey, from a plain buffer and from the shared read buffer in WebAssembly memory', () => {
+  const key = (KEY[0]! << 24) | (KEY[1]! << 16) | (KEY[2]! << 8) | KEY[3]!;
+  const readBuffer = simdReadBuffer();
+  const sources: Array<[string, (data: Buffer, at: number) => Buffer]> = [
+    ['a plain buffer', (data, at) => {
+      const backing = Buffer.alloc(at + data.length);
+      data.copy(backing, at);
+      return backing.subarray(at);
+    }],
+  ];
+  // Where WebAssembly SIMD exists, the read buffer is in its memory and is unmasked in place before the copy.
+  if (readBuffer !== null) {
+    sources.push(['the read buffer', (data, at) => {
+      data.copy(readBuffer, at);
+      return readBuffer.subarray(at, at + data.length);
+    }]);
+  }
+  for (const [where, place] of sources) {
+    test(`from ${where}: matches a naive byte loop at every length, mask offset and alignment`, () => {
+      for (const length of [...LENGTHS, 16 * 1024 + 5, 200 * 1024 + 13]) {
+        const data = pattern(length, length + 7);
+        for (let maskOffset = 0; maskOffset < 4; maskOffset++) {
+          const expected = naiveMask(data, KEY, maskOffset);
+          for (const at of [0, 1, 3, 6]) {
+            const source = place(data, at);
+            if (where === 'the read buffer') assert.ok(inSimdReadBuffer(source));
+            const target = Buffer.alloc(length + 9, 0xa5);
+            copyMaskKey(source, target, 5, key, maskOffset);
+            assert.ok(target.subarray(5, 5 + length).equals(expected), `length ${length} mask offset ${maskOffset} at ${at}`);
+            assert.ok(target.subarray(0, 5).every((b) => b === 0xa5) && target.subarray(5 + length).every((b) => b === 0xa5));
+          }
+        }
+      }
+    });
+  }
 });
 
 describe('copyMasked (RFC 6455 §5.3)', () => {

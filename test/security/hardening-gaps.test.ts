@@ -22,6 +22,7 @@ import type { MessageStream } from '../../src/api/message-stream.js';
 import { MessageTooBigError, ProtocolError, TimeoutError } from '../../src/errors.js';
 import { deflateOnce, inflateOnce } from '../helpers/deflate.js';
 import { OP, RawServer, closeBody, parseClose, rawClient, rawHttp, type RawPeer, type RawUpgradeOptions } from '../helpers/raw-peer.js';
+import { setSharedReadBuffer } from '../../src/transport/read-buffer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
@@ -99,24 +100,31 @@ describe('client connect timeout (client-connect.ts: the timer in connectClient)
 });
 
 describe('compressed messages pause the socket while they inflate (socket-driver.ts: sessionCompressed)', () => {
-  it('reading stops after the chunk that completes a compressed message and resumes once it inflates', async (t) => {
-    const { peer, conn, extensions } = await listenerWithPeer(t, { perMessageDeflate: true }, undefined, {
-      extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'],
+  for (const shared of [true, false]) {
+    const how = shared ? 'read into the shared buffer' : "read through 'data' events";
+    it(`reading stops after the chunk that completes a compressed message and resumes once it inflates (${how})`, async (t) => {
+      const was = setSharedReadBuffer(shared);
+      t.after(() => setSharedReadBuffer(was));
+      const { peer, conn, extensions } = await listenerWithPeer(t, { perMessageDeflate: true }, undefined, {
+        extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'],
+      });
+      assert.match(extensions, /permessage-deflate/);
+      const socket = conn.socket!;
+      // The socket's own pause and resume, in order, from the moment the connection is open.
+      const calls: string[] = [];
+      const pause = socket.pause.bind(socket);
+      const resume = socket.resume.bind(socket);
+      socket.pause = () => (calls.push('pause'), pause());
+      socket.resume = () => (calls.push('resume'), resume());
+      const text = 'compress me '.repeat(200);
+      peer.send({ opcode: OP.TEXT, rsv: 0x40, payload: deflateOnce(text) });
+      const echo = await peer.nextFrame(5000);
+      assert.equal(echo.opcode, OP.TEXT);
+      assert.equal((echo.rsv & 0x40) !== 0 ? inflateOnce(echo.payload).toString() : echo.payload.toString(), text);
+      assert.deepEqual(calls, ['pause', 'resume'], 'paused while the message inflated, then resumed');
+      assert.equal(socket.isPaused(), false, 'reading resumed once the message was delivered');
     });
-    assert.match(extensions, /permessage-deflate/);
-    const socket = conn.socket!;
-    // Runs after the connection's own 'data' listener, so it sees the state that chunk left.
-    const pausedAfterChunk: boolean[] = [];
-    socket.on('data', () => pausedAfterChunk.push(socket.isPaused()));
-    const text = 'compress me '.repeat(200);
-    peer.send({ opcode: OP.TEXT, rsv: 0x40, payload: deflateOnce(text) });
-    const echo = await peer.nextFrame(5000);
-    assert.equal(echo.opcode, OP.TEXT);
-    assert.equal((echo.rsv & 0x40) !== 0 ? inflateOnce(echo.payload).toString() : echo.payload.toString(), text);
-    assert.ok(pausedAfterChunk.length > 0, 'the message arrived through the socket');
-    assert.equal(pausedAfterChunk.at(-1), true, 'the socket was paused while the message inflated');
-    assert.equal(socket.isPaused(), false, 'reading resumed once the message was delivered');
-  });
+  }
 });
 
 describe('header count on upgrades an http.Server parsed (http-upgrade.ts: checkIncomingUpgrade)', () => {
