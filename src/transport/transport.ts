@@ -202,9 +202,13 @@ export class Transport extends Sender {
 
   // ---- receiving ----
 
-  // `transient`: the chunk is the shared read buffer, reused once this returns (the session copies what it keeps).
+  // Every byte from the peer comes through here (bytes after the handshake, 'data', shared-buffer reads): it counts
+  // for the rate guard and as activity for the keepalive. `transient`: the chunk is the shared read buffer, reused
+  // once this returns (the session copies what it keeps).
   /** @internal */
   private receive(chunk: Buffer, transient = false): void {
+    this.bytesReceived += chunk.length;
+    if (this.#keepalive !== null) this.#keepalive.seen = true;
     this.beginBatch();
     try {
       this.session.receive(chunk, transient);
@@ -357,17 +361,11 @@ export class Transport extends Sender {
   }
 
   static #onData(this: Stream, chunk: Buffer): void {
-    const transport = this[kTransport]!;
-    transport.bytesReceived += chunk.length;
-    if (transport.#keepalive !== null) transport.#keepalive.seen = true;
-    transport.receive(chunk);
+    this[kTransport]!.receive(chunk);
   }
 
   static #onSharedRead(this: Stream, bytes: number, buffer: Buffer): boolean {
-    const transport = this[kTransport]!;
-    transport.bytesReceived += bytes;
-    if (transport.#keepalive !== null) transport.#keepalive.seen = true;
-    transport.receive(buffer.subarray(0, bytes), true);
+    this[kTransport]!.receive(buffer.subarray(0, bytes), true);
     return true;
   }
 
