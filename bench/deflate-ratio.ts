@@ -20,7 +20,10 @@ function rng(seed: number): () => number {
   };
 }
 
-const WORDS = 'the a to of and in is it you that for on are with as this be at have or was from but not by what all when we your can there an'.split(' ');
+const WORDS =
+  'the a to of and in is it you that for on are with as this be at have or was from but not by what all when we your can there an'.split(
+    ' ',
+  );
 const NAMES = ['alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy'];
 const SYMBOLS = ['AAPL', 'MSFT', 'GOOG', 'AMZN', 'NVDA', 'META', 'TSLA', 'ORCL'];
 
@@ -36,13 +39,42 @@ function traffic(count: number, seed = 7): Buffer[] {
     let message: unknown;
     if (kind < 0.4) {
       const words = Array.from({ length: 8 + Math.floor(r() * 40) }, () => pick(WORDS)).join(' ');
-      message = { type: 'chat.message', room: `room-${1 + Math.floor(r() * 5)}`, id: `m${100000 + i}`, ts, user: { id: Math.floor(r() * 5000), name: pick(NAMES), avatar: `https://cdn.example.com/avatars/${pick(NAMES)}.png` }, text: words, mentions: [], reactions: {} };
+      message = {
+        type: 'chat.message',
+        room: `room-${1 + Math.floor(r() * 5)}`,
+        id: `m${100000 + i}`,
+        ts,
+        user: {
+          id: Math.floor(r() * 5000),
+          name: pick(NAMES),
+          avatar: `https://cdn.example.com/avatars/${pick(NAMES)}.png`,
+        },
+        text: words,
+        mentions: [],
+        reactions: {},
+      };
     } else if (kind < 0.8) {
       const symbol = pick(SYMBOLS);
       const price = 100 + r() * 400;
-      message = { type: 'market.tick', symbol, ts, bid: +price.toFixed(2), ask: +(price + r()).toFixed(2), last: +price.toFixed(2), volume: Math.floor(r() * 1e6), change: +(r() * 4 - 2).toFixed(3), exchange: 'NASDAQ', currency: 'USD' };
+      message = {
+        type: 'market.tick',
+        symbol,
+        ts,
+        bid: +price.toFixed(2),
+        ask: +(price + r()).toFixed(2),
+        last: +price.toFixed(2),
+        volume: Math.floor(r() * 1e6),
+        change: +(r() * 4 - 2).toFixed(3),
+        exchange: 'NASDAQ',
+        currency: 'USD',
+      };
     } else {
-      const items = Array.from({ length: 3 + Math.floor(r() * 10) }, (_, k) => ({ id: i * 100 + k, title: Array.from({ length: 5 }, () => pick(WORDS)).join(' '), read: r() < 0.5, url: `https://app.example.com/n/${i * 100 + k}` }));
+      const items = Array.from({ length: 3 + Math.floor(r() * 10) }, (_, k) => ({
+        id: i * 100 + k,
+        title: Array.from({ length: 5 }, () => pick(WORDS)).join(' '),
+        read: r() < 0.5,
+        url: `https://app.example.com/n/${i * 100 + k}`,
+      }));
       message = { type: 'notifications.batch', ts, unread: items.filter((x) => !x.read).length, items };
     }
     out.push(Buffer.from(JSON.stringify(message)));
@@ -74,7 +106,12 @@ const messages = traffic(2000);
 const raw = messages.reduce((n, m) => n + m.length, 0);
 const rows: Array<{ level: number; context: number; noContext: number; smallContext: number }> = [];
 for (const level of [1, 6]) {
-  rows.push({ level, context: await withContext(messages, level), noContext: withoutContext(messages, level), smallContext: await withContext(messages, level, 10, 1) });
+  rows.push({
+    level,
+    context: await withContext(messages, level),
+    noContext: withoutContext(messages, level),
+    smallContext: await withContext(messages, level, 10, 1),
+  });
 }
 
 if (process.argv.includes('--matrix')) {
@@ -83,16 +120,22 @@ if (process.argv.includes('--matrix')) {
       const bytes = await withContext(messages, 1, windowBits, memLevel);
       // zlib's own estimate of a stream's memory: deflate (1 << (windowBits + 2)) + (1 << (memLevel + 9)), inflate 1 << windowBits, plus about 13 KiB of state.
       const memory = (1 << (windowBits + 2)) + (1 << (memLevel + 9)) + (1 << windowBits) + 13 * 1024;
-      console.log(`window ${windowBits} memLevel ${memLevel}: ${((100 * bytes) / raw).toFixed(1)} % of the bytes, ~${Math.round(memory / 1024)} KiB per connection`);
+      console.log(
+        `window ${windowBits} memLevel ${memLevel}: ${((100 * bytes) / raw).toFixed(1)} % of the bytes, ~${Math.round(memory / 1024)} KiB per connection`,
+      );
     }
   }
 } else if (process.argv.includes('--json')) {
   console.log(JSON.stringify({ messages: messages.length, raw, rows }));
 } else {
-  console.log(`${messages.length} JSON messages (chat, market ticks, notification batches), ${raw} bytes, ${Math.round(raw / messages.length)} on average`);
+  console.log(
+    `${messages.length} JSON messages (chat, market ticks, notification batches), ${raw} bytes, ${Math.round(raw / messages.length)} on average`,
+  );
   console.log('level  context, 32 KiB window        context, 1 KiB window, memLevel 1   no context');
   for (const { level, context, noContext, smallContext } of rows) {
     const pct = (n: number): string => `${((100 * n) / raw).toFixed(1)} %`;
-    console.log(`${String(level).padEnd(6)} ${`${context} B (${pct(context)})`.padEnd(31)} ${`${smallContext} B (${pct(smallContext)})`.padEnd(35)} ${noContext} B (${pct(noContext)})`);
+    console.log(
+      `${String(level).padEnd(6)} ${`${context} B (${pct(context)})`.padEnd(31)} ${`${smallContext} B (${pct(smallContext)})`.padEnd(35)} ${noContext} B (${pct(noContext)})`,
+    );
   }
 }

@@ -28,7 +28,9 @@ function serve(mode: 'h2' | 'tcp'): void {
     });
     server.listen(0, '127.0.0.1', () => process.send!((server.address() as AddressInfo).port));
   } else {
-    const server = createNetServer({ noDelay: true }, (socket) => socket.on('data', (chunk: Buffer) => socket.write(chunk)));
+    const server = createNetServer({ noDelay: true }, (socket) =>
+      socket.on('data', (chunk: Buffer) => socket.write(chunk)),
+    );
     server.listen(0, '127.0.0.1', () => process.send!((server.address() as AddressInfo).port));
   }
 }
@@ -52,7 +54,10 @@ async function openDuplexes(mode: 'h2' | 'tcp', port: number): Promise<Duplex[]>
   await new Promise((resolve) => session.once('remoteSettings', resolve));
   session.setLocalWindowSize(16 * WINDOW);
   for (let i = 0; i < STREAMS; i++) {
-    const stream = session.request({ ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/' }, { endStream: false });
+    const stream = session.request(
+      { ':method': 'CONNECT', ':protocol': 'websocket', ':path': '/' },
+      { endStream: false },
+    );
     stream.on('error', () => undefined);
     await new Promise((resolve) => stream.once('response', resolve));
     out.push(stream);
@@ -94,7 +99,10 @@ async function measure(mode: 'h2' | 'tcp', chunkBytes: number): Promise<{ perSec
 }
 
 async function main(): Promise<void> {
-  const sizes = process.argv.slice(2).map(Number).filter((n) => Number.isInteger(n) && n > 0);
+  const sizes = process.argv
+    .slice(2)
+    .map(Number)
+    .filter((n) => Number.isInteger(n) && n > 0);
   for (const size of sizes.length > 0 ? sizes : [72, 16392, 65544]) {
     const tcp = await measure('tcp', size);
     const h2 = await measure('h2', size);

@@ -55,7 +55,14 @@ const durationMs = option('--duration-ms', 2500);
 const streams = option('--streams', 1000);
 const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : null;
 
-function echo(id: string, title: string, connections: number, inFlight: number, payloadBytes: number, unit: 'msg/s' | 'MB/s'): Scenario {
+function echo(
+  id: string,
+  title: string,
+  connections: number,
+  inFlight: number,
+  payloadBytes: number,
+  unit: 'msg/s' | 'MB/s',
+): Scenario {
   return {
     id,
     title,
@@ -63,7 +70,8 @@ function echo(id: string, title: string, connections: number, inFlight: number, 
     unit,
     job: (target, variant) => ({
       type: 'echo',
-      target: variant === 'h1' ? target : { ...target, transport: 'h2c', h2Sessions: variant === 'h2' ? 1 : connections },
+      target:
+        variant === 'h1' ? target : { ...target, transport: 'h2c', h2Sessions: variant === 'h2' ? 1 : connections },
       connections,
       inFlight,
       payloadBytes,
@@ -93,11 +101,18 @@ const SCENARIOS: readonly Scenario[] = [
       concurrency: 200,
       settleMs: 1000,
     }),
-    read: (r) => ({ value: (r.idle?.bytesPerConnection ?? NaN) / 1024, second: streams / ((r.idle?.openMs ?? NaN) / 1000) }),
+    read: (r) => ({
+      value: (r.idle?.bytesPerConnection ?? NaN) / 1024,
+      second: streams / ((r.idle?.openMs ?? NaN) / 1000),
+    }),
   },
 ];
 
-const LABEL: Record<Variant, string> = { h1: 'HTTP/1.1 (TCP each)', h2: 'HTTP/2 (one connection)', h2xn: 'HTTP/2 (one connection each)' };
+const LABEL: Record<Variant, string> = {
+  h1: 'HTTP/1.1 (TCP each)',
+  h2: 'HTTP/2 (one connection)',
+  h2xn: 'HTTP/2 (one connection each)',
+};
 
 process.on('exit', killAllChildren);
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -122,7 +137,9 @@ function serverSpec(variant: Variant): ServerSpec {
 }
 
 function runLoadgen(job: Job, timeoutMs: number): Promise<JobResult> {
-  const child = spawn(process.execPath, [join(BENCH_BUILD, 'loadgen', 'main.js')], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = spawn(process.execPath, [join(BENCH_BUILD, 'loadgen', 'main.js')], {
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   trackChild(child);
   return new Promise((resolve) => {
     let done = false;
@@ -133,9 +150,14 @@ function runLoadgen(job: Job, timeoutMs: number): Promise<JobResult> {
       if (child.exitCode === null) child.kill('SIGKILL');
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     child.once('message', (message) => finish(message as JobResult));
-    child.once('exit', (code, signal) => finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }));
+    child.once('exit', (code, signal) =>
+      finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }),
+    );
     child.send(job);
   });
 }
@@ -166,7 +188,9 @@ const median = (values: number[]): number => {
 
 async function main(): Promise<void> {
   const chosen = SCENARIOS.filter((s) => only === null || only.includes(s.id));
-  process.stdout.write(`nopoll bench --http2: ${rounds} round(s), window ${durationMs} ms after ${warmupMs} ms; load average ${loadAverage1().toFixed(2)}\n`);
+  process.stdout.write(
+    `nopoll bench --http2: ${rounds} round(s), window ${durationMs} ms after ${warmupMs} ms; load average ${loadAverage1().toFixed(2)}\n`,
+  );
   const records: Record_[] = [];
   for (let round = 1; round <= rounds; round++) {
     for (const scenario of chosen) {
@@ -176,7 +200,18 @@ async function main(): Promise<void> {
         const result = await runLoadgen(scenario.job(target, variant), 120_000);
         await server.stop();
         if (!result.ok) {
-          records.push({ scenario: scenario.id, variant, round, value: NaN, serverCpuPerOpMicros: null, serverBusy: null, loadgenBusy: null, otherCores: null, errors: 1, error: result.error });
+          records.push({
+            scenario: scenario.id,
+            variant,
+            round,
+            value: NaN,
+            serverCpuPerOpMicros: null,
+            serverBusy: null,
+            loadgenBusy: null,
+            otherCores: null,
+            errors: 1,
+            error: result.error,
+          });
           process.stdout.write(`  round ${round} ${scenario.id} ${variant}: FAILED ${result.error}\n`);
           continue;
         }
@@ -195,14 +230,18 @@ async function main(): Promise<void> {
           errors: result.errors,
         });
         const extra = read.second !== undefined ? `, ${read.second.toFixed(0)} handshakes/s` : '';
-        const other = result.window?.otherCores != null ? `, other load ${result.window.otherCores.toFixed(2)} cores` : '';
-        process.stdout.write(`  round ${round} ${scenario.id} ${LABEL[variant]}: ${read.value.toFixed(read.value < 100 ? 2 : 0)} ${scenario.unit}${extra}${other}${result.errors ? `, ${result.errors} errors` : ''}\n`);
+        const other =
+          result.window?.otherCores != null ? `, other load ${result.window.otherCores.toFixed(2)} cores` : '';
+        process.stdout.write(
+          `  round ${round} ${scenario.id} ${LABEL[variant]}: ${read.value.toFixed(read.value < 100 ? 2 : 0)} ${scenario.unit}${extra}${other}${result.errors ? `, ${result.errors} errors` : ''}\n`,
+        );
       }
     }
   }
   const rows: string[][] = [];
   for (const scenario of chosen) {
-    const of = (variant: Variant): Record_[] => records.filter((r) => r.scenario === scenario.id && r.variant === variant);
+    const of = (variant: Variant): Record_[] =>
+      records.filter((r) => r.scenario === scenario.id && r.variant === variant);
     const base = median(of('h1').map((r) => r.value));
     const baseSecond = median(of('h1').map((r) => r.second ?? NaN));
     for (const variant of scenario.variants) {
@@ -218,22 +257,40 @@ async function main(): Promise<void> {
       rows.push([
         scenario.id,
         LABEL[variant],
-        isMemory ? `${value.toFixed(2)} KiB, ${second.toFixed(0)} hs/s` : `${value.toFixed(value < 100 ? 1 : 0)} ${scenario.unit}`,
+        isMemory
+          ? `${value.toFixed(2)} KiB, ${second.toFixed(0)} hs/s`
+          : `${value.toFixed(value < 100 ? 1 : 0)} ${scenario.unit}`,
         Number.isFinite(cpu) ? `${cpu.toFixed(2)} µs` : '-',
         isMemory ? '-' : busy,
-        variant === 'h1' ? '1.00' : isMemory ? `${ratio.toFixed(2)} mem, ${(second / baseSecond).toFixed(2)} hs/s` : ratio.toFixed(2),
+        variant === 'h1'
+          ? '1.00'
+          : isMemory
+            ? `${ratio.toFixed(2)} mem, ${(second / baseSecond).toFixed(2)} hs/s`
+            : ratio.toFixed(2),
         variant === 'h1' || !Number.isFinite(cpu) ? '' : (baseCpu / cpu).toFixed(2),
         variant === 'h1' || isMemory ? '' : ratio >= 0.7 ? 'met (>= 0.7)' : 'MISSED (>= 0.7)',
         other.toFixed(2),
       ]);
     }
   }
-  process.stdout.write(`\n${renderTable(
-    ['scenario', 'variant', 'median', 'server CPU/msg', 'CPU srv/lg', 'vs HTTP/1.1', 'CPU/msg vs HTTP/1.1', 'target', 'other load (cores, max)'],
-    rows,
-    [false, false, true, true, true, true, true, false, true],
-    'text',
-  )}\n`);
+  process.stdout.write(
+    `\n${renderTable(
+      [
+        'scenario',
+        'variant',
+        'median',
+        'server CPU/msg',
+        'CPU srv/lg',
+        'vs HTTP/1.1',
+        'CPU/msg vs HTTP/1.1',
+        'target',
+        'other load (cores, max)',
+      ],
+      rows,
+      [false, false, true, true, true, true, true, false, true],
+      'text',
+    )}\n`,
+  );
   const file = join(BENCH_SOURCE, `results-http2-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(file, JSON.stringify({ args, rounds, warmupMs, durationMs, streams, records }, null, 2));
   process.stdout.write(`results: ${file}\n`);

@@ -83,7 +83,9 @@ const versionOf = (pkg: string): string => {
 };
 const versions = { ws: versionOf('ws'), bufferutil: versionOf('bufferutil') };
 
-log(`nopoll bench: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}`);
+log(
+  `nopoll bench: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, ${machine.os}, Node ${machine.node}`,
+);
 log(`ws ${versions.ws}, bufferutil ${versions.bufferutil}, commit ${machine.commit}`);
 if (machine.cores < 2) globalWarnings.push(`only ${machine.cores} core: server and load generator share it.`);
 // Is anything else running? Measured directly over half a second (the load average would still show a previous
@@ -92,7 +94,9 @@ const loadAverage = loadAverage1();
 const startLoad = await sampleOtherLoad(500, new Set([process.pid, process.ppid]));
 if (startLoad !== null && startLoad.cores >= LIMITS.otherCores) {
   const who = startLoad.top.map((p) => `${p.name} ${p.cores.toFixed(2)}`).join(', ');
-  globalWarnings.push(`the machine was not idle at the start: other processes used ${startLoad.cores.toFixed(2)} cores (${who}).`);
+  globalWarnings.push(
+    `the machine was not idle at the start: other processes used ${startLoad.cores.toFixed(2)} cores (${who}).`,
+  );
 }
 
 // File descriptors: the idle scenario needs one per connection in the server and in the load generator. Node
@@ -100,7 +104,8 @@ if (startLoad !== null && startLoad.cores >= LIMITS.otherCores) {
 if (options.pubsub.some((s) => s === 'fanout-64b' || s === 'fanout-4k' || s === 'sub-memory')) {
   const needed = Math.max(options.subscribers, 10_000) + 256;
   const { hard } = openFileLimit();
-  if (hard < needed) globalWarnings.push(`the open-file limit is ${hard}: the pub/sub scenarios need ${needed} (they may fail).`);
+  if (hard < needed)
+    globalWarnings.push(`the open-file limit is ${hard}: the pub/sub scenarios need ${needed} (they may fail).`);
 }
 if (options.scenarios.some((s) => s === 'idle' || s === 'deflate-idle' || s === 'deflate-used')) {
   const needed = options.idleConnections + 256;
@@ -154,11 +159,19 @@ if (options.micro) {
 
 const specs = serverSpecs().filter((s) => options.servers.includes(s.id));
 const applies = (spec: ServerSpec, scenario: ScenarioSpec): boolean =>
-  (spec.scenarios === null || spec.scenarios.includes(scenario.id)) && (scenario.deflate !== true || spec.deflateArgs !== null);
+  (spec.scenarios === null || spec.scenarios.includes(scenario.id)) &&
+  (scenario.deflate !== true || spec.deflateArgs !== null);
 // A deflate scenario starts the server with compression on (and the same zlib level everywhere with --deflate-level).
 const withDeflate = (spec: ServerSpec, scenario: ScenarioSpec): ServerSpec =>
   scenario.deflate === true && spec.deflateArgs !== null
-    ? { ...spec, args: [...spec.args, ...spec.deflateArgs, ...(options.deflateLevel === null ? [] : ['--deflate-level', String(options.deflateLevel)])] }
+    ? {
+        ...spec,
+        args: [
+          ...spec.args,
+          ...spec.deflateArgs,
+          ...(options.deflateLevel === null ? [] : ['--deflate-level', String(options.deflateLevel)]),
+        ],
+      }
     : spec;
 const scenarios = SCENARIOS.filter((s) => options.scenarios.includes(s.id));
 const records: RunRecord[] = [];
@@ -185,7 +198,8 @@ async function runOne(scenario: ScenarioSpec, spec: ServerSpec, t: Timing): Prom
       return false;
     }
   })();
-  if (!alive) result = { ok: false, error: `server died during the run: ${server.stderrTail().split('\n').pop() ?? ''}` };
+  if (!alive)
+    result = { ok: false, error: `server died during the run: ${server.stderrTail().split('\n').pop() ?? ''}` };
   await server.stop();
   return result;
 }
@@ -273,7 +287,12 @@ if (scenarios.length > 0 && specs.length > 0) {
 
 let pubsub: { rows: PubSubRow[]; records: PubSubRecord[] } | null = null;
 if (options.pubsub.length > 0) {
-  pubsub = await runPubSubBench(options.pubsub, options.rounds, { warmupMs: timing.warmupMs, durationMs: timing.durationMs, subscribers: options.subscribers }, log);
+  pubsub = await runPubSubBench(
+    options.pubsub,
+    options.rounds,
+    { warmupMs: timing.warmupMs, durationMs: timing.durationMs, subscribers: options.subscribers },
+    log,
+  );
 }
 
 // ---- report -----------------------------------------------------------------------------------------------------
@@ -376,7 +395,13 @@ if (options.write ?? !options.partial) {
   ].join('\n');
   writeResultsMarkdown(join(BENCH_SOURCE, 'RESULTS.md'), section);
   log(`updated ${join(BENCH_SOURCE, 'RESULTS.md')}`);
-  const entry = historyRun(rows, { date: date.toISOString(), commit: machine.commit, node: machine.node, rounds: options.rounds, partial: options.partial });
+  const entry = historyRun(rows, {
+    date: date.toISOString(),
+    commit: machine.commit,
+    node: machine.node,
+    rounds: options.rounds,
+    partial: options.partial,
+  });
   for (const path of recordRun(BENCH_SOURCE, entry)) log(`updated ${path}`);
 } else {
   log('RESULTS.md left unchanged (partial run; --write to update it anyway)');

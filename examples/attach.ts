@@ -6,7 +6,9 @@ import { check, checkEqual, deadline, ok } from './lib/check.js';
 
 deadline(20_000);
 const server = createServer((req, res) => {
-  res.writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/plain' }).end(req.url === '/' ? 'plain HTTP here' : 'no');
+  res
+    .writeHead(req.url === '/' ? 200 : 404, { 'Content-Type': 'text/plain' })
+    .end(req.url === '/' ? 'plain HTTP here' : 'no');
 });
 
 const chat = new Context();

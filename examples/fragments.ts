@@ -48,14 +48,22 @@ checkEqual(
   ['whole: Hello (fragment: false)', 'whole: plain (fragment: false)', 'joined: Hello', 'single frame: plain'],
   'replies of both servers',
 );
-checkEqual(pieces, ['TEXT:He:more', 'CONT:l:more', 'CONT:lo:fin', 'TEXT:plain:fin'], 'frames seen with deliverFragments');
+checkEqual(
+  pieces,
+  ['TEXT:He:more', 'CONT:l:more', 'CONT:lo:fin', 'TEXT:plain:fin'],
+  'frames seen with deliverFragments',
+);
 
 // A piece may end inside a UTF-8 character; only the whole message must be valid.
 const conn = await Conn.open(ctx, `ws://127.0.0.1:${whole.port}/`, { timeoutMs: 5000 });
 const euro = Buffer.from('€'); // 3 bytes
 conn.sendTextFragment(euro.subarray(0, 1));
 conn.sendText(euro.subarray(1));
-checkEqual((await conn.nextMsg({ timeoutMs: 5000 })).text, 'whole: € (fragment: false)', 'a character split across frames');
+checkEqual(
+  (await conn.nextMsg({ timeoutMs: 5000 })).text,
+  'whole: € (fragment: false)',
+  'a character split across frames',
+);
 let refused = false;
 try {
   conn.sendText(Buffer.from([0xff]));

@@ -58,7 +58,10 @@ conn.sendText('hello');
 checkEqual((await conn.nextMsg({ timeoutMs: 5000 })).text, 'ws echo: hello', 'WebSocket echo on the shared port');
 checkEqual(lines, 'hello\nworld\n', 'line echo on the shared port');
 const served = [...ctx.conns];
-check(served.length === 1 && served[0]!.listener === wsListener, 'the WebSocket connection belongs to the shared listener');
+check(
+  served.length === 1 && served[0]!.listener === wsListener,
+  'the WebSocket connection belongs to the shared listener',
+);
 
 // The same by hand, for full control: sniff, then acceptComplete with the bytes read.
 //   const result = await sniff(socket);

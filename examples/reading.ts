@@ -54,7 +54,11 @@ reader.sendText('seven');
 checkEqual(reader.tryRead(100), null, 'tryRead never waits: nothing there yet');
 const first6 = await reader.read(12, { timeoutMs: 5000 }); // "echo: six" + "ech"
 checkEqual(first6?.toString(), 'echo: sixech', 'read(12) spans two messages');
-checkEqual((await reader.read(100, { timeoutMs: 200 }))?.toString(), 'o: seven', 'at the timeout, read gives what it has');
+checkEqual(
+  (await reader.read(100, { timeoutMs: 200 }))?.toString(),
+  'o: seven',
+  'at the timeout, read gives what it has',
+);
 checkEqual(reader.readPending, 0, 'readPending');
 await reader.close();
 

@@ -72,7 +72,11 @@ checkEqual((await conn.nextMsg({ timeoutMs: 5000 })).payload.equals(big), true, 
 conn.sendTextFragment('in ');
 conn.sendTextFragment('three ');
 conn.sendText('parts');
-checkEqual((await conn.nextMsg({ timeoutMs: 5000 })).text, 'in three parts', 'a fragmented message, reassembled by the core');
+checkEqual(
+  (await conn.nextMsg({ timeoutMs: 5000 })).text,
+  'in three parts',
+  'a fragmented message, reassembled by the core',
+);
 const info = await conn.close(1000, 'bye');
 checkEqual(info.wasClean, true, 'clean closing handshake');
 await ctx.close();

@@ -35,7 +35,11 @@ function talk(url: string): Promise<{ texts: string[]; bytes: number[]; code: nu
 }
 
 const result = await talk(`ws://127.0.0.1:${listener.port}/`);
-checkEqual(result, { texts: ['echo hello'], bytes: [1, 2, 3], code: 1000, wasClean: true }, 'the browser-style exchange');
+checkEqual(
+  result,
+  { texts: ['echo hello'], bytes: [1, 2, 3], code: 1000, wasClean: true },
+  'the browser-style exchange',
+);
 
 // The standard's checks are there too.
 let thrown = '';

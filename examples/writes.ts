@@ -42,7 +42,10 @@ const timedOut = await conn.flushWrites({ timeoutMs: 200 }).then(
   () => null,
   (error: unknown) => error,
 );
-check(timedOut instanceof TimeoutError && timedOut.phase === 'flush', 'flushWrites times out while the peer does not read');
+check(
+  timedOut instanceof TimeoutError && timedOut.phase === 'flush',
+  'flushWrites times out while the peer does not read',
+);
 check(conn.isReady, 'a flush timeout does not close the connection');
 
 // The peer reads again: everything leaves, and one more write completes with its flush.
@@ -70,7 +73,10 @@ for (let i = 0; i < 16; i++) {
     for (const peer of peers) peer.socket?.resume(); // the peer reads again
     await limited.flushWrites({ timeoutMs: 30_000 });
   }
-  check(limited.pendingWriteBytes <= 256 * 1024 + message.length + 16, 'pending bytes stay under the limit plus one message');
+  check(
+    limited.pendingWriteBytes <= 256 * 1024 + message.length + 16,
+    'pending bytes stay under the limit plus one message',
+  );
 }
 for (const peer of peers) peer.socket?.resume();
 await limited.flushWrites({ timeoutMs: 30_000 });

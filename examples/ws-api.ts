@@ -43,7 +43,10 @@ checkEqual(ada.heard, ['welcome ada'], 'ada does not hear herself');
 
 // Quiet for longer than the ping interval: nopoll's heartbeat pings, the clients answer, nobody is dropped.
 await new Promise((resolve) => setTimeout(resolve, 600));
-check(ada.ws.readyState === WebSocket.OPEN && bob.ws.readyState === WebSocket.OPEN, 'answered heartbeats keep the clients');
+check(
+  ada.ws.readyState === WebSocket.OPEN && bob.ws.readyState === WebSocket.OPEN,
+  'answered heartbeats keep the clients',
+);
 
 // Under each ws socket, nopoll's Conn.
 const [server] = wss.clients;

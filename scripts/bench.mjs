@@ -18,7 +18,10 @@ function run(argv) {
 
 function firstLines(result, count) {
   const lines = `${result.stdout}${result.stderr}`.split('\n').filter((l) => l.trim() !== '');
-  const shown = lines.slice(0, count).map((l) => `    ${l}`).join('\n');
+  const shown = lines
+    .slice(0, count)
+    .map((l) => `    ${l}`)
+    .join('\n');
   return lines.length > count ? `${shown}\n    ... ${lines.length - count} more lines` : shown;
 }
 
@@ -66,7 +69,13 @@ if (whole.status === 0) {
 //    nopoll. A failed build is not fatal: the harness then reports nopoll as unavailable (or runs a stale dist/).
 const serversArg = args.indexOf('--servers');
 const wantsNopoll = serversArg < 0 || (args[serversArg + 1] ?? '').split(',').some((s) => s.startsWith('nopoll'));
-if (!args.includes('--micro') && !args.includes('--help') && !args.includes('--charts') && wantsNopoll && process.env.NOPOLL_BENCH_BIN === undefined) {
+if (
+  !args.includes('--micro') &&
+  !args.includes('--help') &&
+  !args.includes('--charts') &&
+  wantsNopoll &&
+  process.env.NOPOLL_BENCH_BIN === undefined
+) {
   step = Date.now();
   const build = run(['scripts/build.mjs']);
   if (build.status === 0) console.log(`bench: built the package (${seconds(step)})`);
@@ -80,7 +89,11 @@ if (!args.includes('--micro') && !args.includes('--help') && !args.includes('--c
 console.log(`bench: ready after ${seconds(t0)}`);
 // `--http2` runs the HTTP/2 comparison (bench/http2.ts) instead of the main benchmark.
 const http2 = args.includes('--http2');
-const child = spawn(process.execPath, [http2 ? 'build/bench/http2.js' : 'build/bench/run.js', ...args.filter((a) => a !== '--http2')], { stdio: 'inherit' });
+const child = spawn(
+  process.execPath,
+  [http2 ? 'build/bench/http2.js' : 'build/bench/run.js', ...args.filter((a) => a !== '--http2')],
+  { stdio: 'inherit' },
+);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => child.kill(signal));
 child.on('exit', (code, signal) => {
   console.log(`bench: total ${seconds(t0)}`);

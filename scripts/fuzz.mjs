@@ -25,10 +25,18 @@ console.log(
   `core: ${core.iterations} streams, ${(core.bytes / 1048576).toFixed(1)} MiB, ${core.messages} messages delivered, ` +
     `${core.failedConnections} failed as they should, ${core.problems.length} problems, ${Date.now() - started} ms; RSS ${rss()} MiB`,
 );
-const srv = await startEchoListener({ handshakeTimeoutMs: 400, closeTimeoutMs: 300, idleTimeoutMs: 500, maxMessageSize: 256 * 1024, maxFrameSize: 128 * 1024 });
+const srv = await startEchoListener({
+  handshakeTimeoutMs: 400,
+  closeTimeoutMs: 300,
+  idleTimeoutMs: 500,
+  maxMessageSize: 256 * 1024,
+  maxFrameSize: 128 * 1024,
+});
 started = Date.now();
 const live = await fuzzLive(srv.port, connections, seed, 32, 8000);
-console.log(`live: ${live.connections} connections, ${live.upgraded} upgraded, ${live.problems.length} problems, ${Date.now() - started} ms; RSS ${rss()} MiB`);
+console.log(
+  `live: ${live.connections} connections, ${live.upgraded} upgraded, ${live.problems.length} problems, ${Date.now() - started} ms; RSS ${rss()} MiB`,
+);
 await srv.close();
 for (const p of [...core.problems, ...live.problems].slice(0, 20)) console.log('PROBLEM', p);
 process.exit(core.problems.length + live.problems.length === 0 ? 0 : 1);

@@ -16,7 +16,18 @@
 // --no-baseline  skip the first run of every test file involved without mutation (it must pass)
 // --keep       keep the temporary clone (its logs/ holds each run's output)
 import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -25,39 +36,84 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const MUTATIONS = join(ROOT, 'test', 'mutations', 'mutations.mjs');
 
 // ---- options ----
-const options = { only: null, list: false, check: false, overlay: ['test', 'scripts'], timeoutS: 180, baseline: true, keep: false, markdown: null, json: null };
+const options = {
+  only: null,
+  list: false,
+  check: false,
+  overlay: ['test', 'scripts'],
+  timeoutS: 180,
+  baseline: true,
+  keep: false,
+  markdown: null,
+  json: null,
+};
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
   const arg = argv[i];
-  const [name, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg, undefined];
+  const [name, inline] = arg.includes('=')
+    ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)]
+    : [arg, undefined];
   const value = () => {
     const v = inline ?? argv[++i];
     if (v === undefined) usage(`${name} needs a value`);
     return v;
   };
   switch (name) {
-    case '--only': options.only = value().split(',').map((s) => s.trim()).filter(Boolean); break;
-    case '--list': options.list = true; break;
-    case '--check': options.check = true; break;
+    case '--only':
+      options.only = value()
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      break;
+    case '--list':
+      options.list = true;
+      break;
+    case '--check':
+      options.check = true;
+      break;
     case '--overlay': {
       const v = value();
-      options.overlay = v === 'none' ? [] : v === 'all' ? ['.'] : v.split(',').map((s) => s.trim()).filter(Boolean);
+      options.overlay =
+        v === 'none'
+          ? []
+          : v === 'all'
+            ? ['.']
+            : v
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean);
       break;
     }
-    case '--timeout-s': options.timeoutS = Number(value()); break;
-    case '--no-baseline': options.baseline = false; break;
-    case '--keep': options.keep = true; break;
-    case '--markdown': options.markdown = resolve(value()); break;
-    case '--json': options.json = resolve(value()); break;
-    case '--help': case '-h': usage(); break;
-    default: usage(`unknown option ${arg}`);
+    case '--timeout-s':
+      options.timeoutS = Number(value());
+      break;
+    case '--no-baseline':
+      options.baseline = false;
+      break;
+    case '--keep':
+      options.keep = true;
+      break;
+    case '--markdown':
+      options.markdown = resolve(value());
+      break;
+    case '--json':
+      options.json = resolve(value());
+      break;
+    case '--help':
+    case '-h':
+      usage();
+      break;
+    default:
+      usage(`unknown option ${arg}`);
   }
 }
 if (!(options.timeoutS > 0)) usage('--timeout-s must be a positive number');
 
 function usage(problem) {
   if (problem) console.error(`mutation-check: ${problem}`);
-  console.error('usage: node scripts/mutation-check.mjs [--only id1,id2] [--list] [--check] [--overlay test,scripts|all|none] [--timeout-s 180] [--no-baseline] [--keep] [--markdown file] [--json file]');
+  console.error(
+    'usage: node scripts/mutation-check.mjs [--only id1,id2] [--list] [--check] [--overlay test,scripts|all|none] [--timeout-s 180] [--no-baseline] [--keep] [--markdown file] [--json file]',
+  );
   process.exit(problem ? 2 : 0);
 }
 
@@ -66,11 +122,13 @@ const { mutations: all } = await import(pathToFileURL(MUTATIONS).href);
 const seen = new Set();
 for (const m of all) {
   const where = `mutation ${JSON.stringify(m.id)}`;
-  for (const key of ['id', 'protection', 'what', 'file', 'find']) if (typeof m[key] !== 'string' || m[key] === '') fail(`${where}: ${key} must be a non-empty string`);
+  for (const key of ['id', 'protection', 'what', 'file', 'find'])
+    if (typeof m[key] !== 'string' || m[key] === '') fail(`${where}: ${key} must be a non-empty string`);
   if (typeof m.replace !== 'string') fail(`${where}: replace must be a string`);
   if (m.find === m.replace) fail(`${where}: replace equals find`);
   if (!m.file.startsWith('src/')) fail(`${where}: file must be under src/`);
-  if (!Array.isArray(m.tests) || m.tests.length === 0 || m.tests.some((t) => typeof t !== 'string' || t === '')) fail(`${where}: tests must list test file filters`);
+  if (!Array.isArray(m.tests) || m.tests.length === 0 || m.tests.some((t) => typeof t !== 'string' || t === ''))
+    fail(`${where}: tests must list test file filters`);
   if (m.pattern !== undefined && typeof m.pattern !== 'string') fail(`${where}: pattern must be a string`);
   if (seen.has(m.id)) fail(`${where}: duplicate id`);
   seen.add(m.id);
@@ -81,7 +139,10 @@ if (options.only !== null) {
   selected = all.filter((m) => options.only.includes(m.id));
 }
 if (options.list) {
-  for (const m of selected) console.log(`${m.id.padEnd(28)} ${m.protection.padEnd(34)} ${m.file}  [${m.tests.join(', ')}${m.pattern ? ` / ${m.pattern}` : ''}]`);
+  for (const m of selected)
+    console.log(
+      `${m.id.padEnd(28)} ${m.protection.padEnd(34)} ${m.file}  [${m.tests.join(', ')}${m.pattern ? ` / ${m.pattern}` : ''}]`,
+    );
   process.exit(0);
 }
 
@@ -120,7 +181,9 @@ symlinkSync(join(ROOT, 'node_modules'), join(tree, 'node_modules'), 'dir');
 mkdirSync(logs);
 const overlaid = [];
 if (options.overlay.length > 0) {
-  const changed = git('ls-files', '-z', '-m', '-o', '--exclude-standard', '--', ...options.overlay).split('\0').filter(Boolean);
+  const changed = git('ls-files', '-z', '-m', '-o', '--exclude-standard', '--', ...options.overlay)
+    .split('\0')
+    .filter(Boolean);
   for (const path of new Set(changed)) {
     const from = join(ROOT, path);
     const to = join(tree, path);
@@ -134,7 +197,9 @@ if (options.overlay.length > 0) {
   }
 }
 console.log(`mutation-check: HEAD ${head.slice(0, 12)} cloned into ${tree}`);
-console.log(`  overlay (${options.overlay.length === 0 ? 'none' : options.overlay.join(',')}): ${overlaid.length === 0 ? 'nothing uncommitted' : overlaid.join(', ')}`);
+console.log(
+  `  overlay (${options.overlay.length === 0 ? 'none' : options.overlay.join(',')}): ${overlaid.length === 0 ? 'nothing uncommitted' : overlaid.join(', ')}`,
+);
 
 // Every `find` must occur exactly once in the file as it is in the tree, and every filter must select a test file
 // (as scripts/test.mjs matches them: against build/test/.../name.test.js).
@@ -147,7 +212,9 @@ const testFiles = (function find(dir) {
   });
 })(join(tree, 'test'));
 for (const m of selected) {
-  for (const filter of m.tests) if (!testFiles.some((f) => f.includes(filter))) problems.push(`${m.id}: no test file matches ${JSON.stringify(filter)}`);
+  for (const filter of m.tests)
+    if (!testFiles.some((f) => f.includes(filter)))
+      problems.push(`${m.id}: no test file matches ${JSON.stringify(filter)}`);
 }
 for (const m of selected) {
   const path = join(tree, m.file);
@@ -156,7 +223,10 @@ for (const m of selected) {
     continue;
   }
   const count = occurrences(readFileSync(path, 'utf8'), m.find);
-  if (count !== 1) problems.push(`${m.id}: \`find\` occurs ${count} times in ${m.file} (must be exactly once): ${JSON.stringify(m.find)}`);
+  if (count !== 1)
+    problems.push(
+      `${m.id}: \`find\` occurs ${count} times in ${m.file} (must be exactly once): ${JSON.stringify(m.find)}`,
+    );
 }
 if (problems.length > 0) {
   for (const p of problems) console.error(`mutation-check: ${p}`);
@@ -220,7 +290,11 @@ function parseTap(output) {
       file ||= /^\s*location: '([^']+?)(?::\d+:\d+)?'/.exec(lines[j])?.[1] ?? '';
     }
     if (type === 'subtestsFailed') continue;
-    failures.push({ name: m[1].replace(/ # (SKIP|TODO)\b.*$/, '').replace(/\\#/g, '#'), type, file: file ? basename(file).replace(/\.test\.js$/, '') : '' });
+    failures.push({
+      name: m[1].replace(/ # (SKIP|TODO)\b.*$/, '').replace(/\\#/g, '#'),
+      type,
+      file: file ? basename(file).replace(/\.test\.js$/, '') : '',
+    });
   }
   return { pass: count('pass'), fail: count('fail'), cancelled: count('cancelled'), failures };
 }
@@ -239,7 +313,8 @@ function classify(run) {
   const real = tap.failures.filter((f) => f.type !== 'testTimeoutFailure' && f.type !== 'cancelledByParent');
   if (real.length > 0) return { result: 'KILLED', detail: describeFailures(real), tap };
   if (tap.failures.length > 0) return { result: 'TIMEOUT', detail: describeFailures(tap.failures), tap };
-  if (tap.pass + tap.fail === 0) return { result: 'ERROR', detail: `runner exited with ${run.code ?? run.signal} before any test ran`, tap };
+  if (tap.pass + tap.fail === 0)
+    return { result: 'ERROR', detail: `runner exited with ${run.code ?? run.signal} before any test ran`, tap };
   return { result: 'KILLED', detail: `runner exited with ${run.code ?? run.signal} (no failed test reported)`, tap };
 }
 
@@ -272,7 +347,10 @@ for (const [index, m] of selected.entries()) {
   process.stdout.write(`[${index + 1}/${selected.length}] ${m.id} (${m.file}) ... `);
   let outcome;
   try {
-    writeFileSync(path, original.replace(m.find, () => m.replace));
+    writeFileSync(
+      path,
+      original.replace(m.find, () => m.replace),
+    );
     const run = await runTests(m.tests, m.pattern, m.id);
     outcome = { ...classify(run), seconds: run.seconds };
   } finally {
@@ -296,14 +374,21 @@ for (const [index, m] of selected.entries()) {
 // ---- report ----
 const tally = {};
 for (const r of results) tally[r.result] = (tally[r.result] ?? 0) + 1;
-const summary = Object.entries(tally).map(([k, v]) => `${v} ${k}`).join(', ');
+const summary = Object.entries(tally)
+  .map(([k, v]) => `${v} ${k}`)
+  .join(', ');
 console.log('');
 const width = Math.max(...results.map((r) => r.id.length), 2);
 console.log(`${'id'.padEnd(width)}  result    time  killed by / detail`);
-for (const r of results) console.log(`${r.id.padEnd(width)}  ${r.result.padEnd(8)}  ${String(r.seconds).padStart(3)} s  ${r.detail}`);
+for (const r of results)
+  console.log(`${r.id.padEnd(width)}  ${r.result.padEnd(8)}  ${String(r.seconds).padStart(3)} s  ${r.detail}`);
 console.log(`\n${results.length} mutations: ${summary}`);
 
-if (options.json) writeFileSync(options.json, JSON.stringify({ head, overlay: overlaid, date: new Date().toISOString(), results }, null, 2) + '\n');
+if (options.json)
+  writeFileSync(
+    options.json,
+    JSON.stringify({ head, overlay: overlaid, date: new Date().toISOString(), results }, null, 2) + '\n',
+  );
 if (options.markdown) {
   const cell = (s) => String(s).replace(/\|/g, '\\|');
   // The first failed test, as `file` "name" (cut at a word near 60 characters), and how many others failed.
@@ -314,8 +399,13 @@ if (options.markdown) {
     const short = name.length <= 64 ? name : `${name.slice(0, name.lastIndexOf(' ', 60))} …`;
     return `${file ? `${file} ` : ''}"${short}"${failed.length > 1 ? ` (+${failed.length - 1})` : ''}`;
   };
-  const rows = results.map((r) => `| \`${r.id}\` | ${cell(r.protection)} | ${cell(r.what)} | ${cell(killer(r))} | ${r.result} |`);
-  writeFileSync(options.markdown, ['| Id | Protection | Mutation | Test that kills it | Result |', '|---|---|---|---|---|', ...rows, ''].join('\n'));
+  const rows = results.map(
+    (r) => `| \`${r.id}\` | ${cell(r.protection)} | ${cell(r.what)} | ${cell(killer(r))} | ${r.result} |`,
+  );
+  writeFileSync(
+    options.markdown,
+    ['| Id | Protection | Mutation | Test that kills it | Result |', '|---|---|---|---|---|', ...rows, ''].join('\n'),
+  );
 }
 cleanup();
 process.exit(results.some((r) => r.result === 'SURVIVED') ? 1 : results.some((r) => r.result === 'ERROR') ? 2 : 0);

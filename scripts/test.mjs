@@ -1,4 +1,4 @@
-// `npm test`: type-check and compile the whole tree (src, test, bench), build the package the CLI runs from,
+// `npm test`: check the formatting, type-check and compile the whole tree (src, test, bench), build the package the CLI runs from,
 // then run every compiled test file with Node's built-in runner. Extra arguments filter test files by substring;
 // an argument `--test-name-pattern=<regexp>` (repeatable) goes to the runner instead and selects tests by name.
 // `--no-build` skips the compile and runs what is in build/ already: CI compiles once, then runs the same files on
@@ -12,7 +12,16 @@ import { join } from 'node:path';
 
 const args = process.argv.slice(2);
 if (!args.includes('--no-build')) {
-  const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+  const require = createRequire(import.meta.url);
+  const tsc = require.resolve('typescript/bin/tsc');
+  const prettier = require.resolve('prettier/bin/prettier.cjs');
+  try {
+    // Formatting first: a file that `npm run format` would change fails the run (.prettierrc.json, .prettierignore).
+    execFileSync(process.execPath, [prettier, '--check', '--log-level=warn', '.'], { stdio: 'inherit' });
+  } catch {
+    console.error('test.mjs: the files above are not formatted; `npm run format` formats them');
+    process.exit(2);
+  }
   try {
     execFileSync(process.execPath, [tsc, '-p', 'tsconfig.json'], { stdio: 'inherit' });
     execFileSync(process.execPath, ['scripts/build.mjs'], { stdio: 'inherit' });

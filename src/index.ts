@@ -12,7 +12,14 @@ export {
   type Http2ListenOptions,
   type Http2Mode,
 } from './api/http2-options.js';
-export { Conn, type CloseInfo, type ConnRole, type ConnState, type HandshakeInfo, type WaitOptions } from './api/conn.js';
+export {
+  Conn,
+  type CloseInfo,
+  type ConnRole,
+  type ConnState,
+  type HandshakeInfo,
+  type WaitOptions,
+} from './api/conn.js';
 export { connect } from './api/conn.js';
 export type { ConnectTarget } from './api/client.js';
 export { checkProxy, type ProxyOption, type ProxyOptions } from './api/proxy.js';
@@ -57,7 +64,12 @@ export { attach, UpgradeRouter, type EndpointTarget, type UpgradeRouterOptions }
 export { ConnStream, createConnStream, type ConnStreamOptions } from './api/conn-stream.js';
 export { DEFAULT_MAX_PENDING_WRITE_BYTES, type OnMessageStreamHandler } from './api/conn.js';
 export { READ_HIGH_WATER, type ReadOptions } from './api/conn-read.js';
-export { MESSAGE_STREAM_HIGH_WATER, MessageStream, MessageWriter, type MessageWriterOptions } from './api/message-stream.js';
+export {
+  MESSAGE_STREAM_HIGH_WATER,
+  MessageStream,
+  MessageWriter,
+  type MessageWriterOptions,
+} from './api/message-stream.js';
 export {
   CloseEvent,
   WebSocket,
@@ -92,7 +104,13 @@ export type {
   HistoryResult,
   Position,
 } from './api/backplane.js';
-export { formatPosition, parseEnvelope, parsePosition, PUBSUB_PROTOCOL, type PubSubFrame } from './api/pubsub-envelope.js';
+export {
+  formatPosition,
+  parseEnvelope,
+  parsePosition,
+  PUBSUB_PROTOCOL,
+  type PubSubFrame,
+} from './api/pubsub-envelope.js';
 export { PubSubClient, type PubSubClientOptions, type TopicMessage } from './api/pubsub-client.js';
 export type {
   Decision,

@@ -35,7 +35,8 @@ function runtimeImports(file: string): string[] {
   return out;
 }
 
-const IO_MODULES = /^(node:)?(net|tls|http|https|http2|zlib|timers|timers\/promises|dgram|fs|child_process|worker_threads)$/;
+const IO_MODULES =
+  /^(node:)?(net|tls|http|https|http2|zlib|timers|timers\/promises|dgram|fs|child_process|worker_threads)$/;
 
 test('src/protocol is pure: no I/O modules, no timers, no imports from transport or api', () => {
   const files = sources(join(root, 'src/protocol'));
@@ -44,7 +45,10 @@ test('src/protocol is pure: no I/O modules, no timers, no imports from transport
     const name = relative(root, file);
     for (const spec of imports(file)) {
       assert.ok(!IO_MODULES.test(spec), `${name} imports ${spec}`);
-      assert.ok(!/\/(transport|api|cli)\//.test(spec) && !spec.startsWith('../transport') && !spec.startsWith('../api'), `${name} imports ${spec}`);
+      assert.ok(
+        !/\/(transport|api|cli)\//.test(spec) && !spec.startsWith('../transport') && !spec.startsWith('../api'),
+        `${name} imports ${spec}`,
+      );
     }
     const text = readFileSync(file, 'utf8');
     assert.ok(!/\bset(Timeout|Interval|Immediate)\s*\(/.test(text), `${name} uses a timer`);
@@ -72,7 +76,8 @@ test('the core never reaches for the Redis integration (src/redis) or the CLI; s
   const redis = sources(join(root, 'src/redis'));
   assert.ok(redis.length > 3);
   for (const file of redis) {
-    for (const spec of imports(file)) assert.ok(!spec.includes('/cli/') && !spec.startsWith('../cli'), `${relative(root, file)} imports ${spec}`);
+    for (const spec of imports(file))
+      assert.ok(!spec.includes('/cli/') && !spec.startsWith('../cli'), `${relative(root, file)} imports ${spec}`);
   }
 });
 
@@ -100,7 +105,10 @@ test('the library (outside the CLI) has no runtime dependencies', () => {
   assert.deepEqual(Object.keys(pkg.dependencies ?? {}), []);
   for (const file of sources(join(root, 'src'))) {
     for (const spec of imports(file)) {
-      assert.ok(spec.startsWith('.') || spec.startsWith('node:'), `${relative(root, file)} imports the package ${spec}`);
+      assert.ok(
+        spec.startsWith('.') || spec.startsWith('node:'),
+        `${relative(root, file)} imports the package ${spec}`,
+      );
     }
   }
 });
@@ -123,7 +131,8 @@ test('no import cycles in src at run time (modules load in one order, each after
     stack.push(file);
     for (const dep of graph.get(file) ?? []) {
       if (!graph.has(dep)) continue;
-      if (state.get(dep) === 'open') cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => relative(root, f)).join(' -> '));
+      if (state.get(dep) === 'open')
+        cycles.push([...stack.slice(stack.indexOf(dep)), dep].map((f) => relative(root, f)).join(' -> '));
       else if (!state.has(dep)) visit(dep);
     }
     stack.pop();

@@ -149,20 +149,32 @@ export function aggregate(
       }
       const where = `${scenarioId} / ${server.label}`;
       if (failures.length > 0) {
-        row.warnings.push({ kind: 'failed', where, detail: `${failures.length} of ${mine.length} runs: ${failures[0]}` });
+        row.warnings.push({
+          kind: 'failed',
+          where,
+          detail: `${failures.length} of ${mine.length} runs: ${failures[0]}`,
+        });
       }
 
       const values = ok.map((r) => headline(metric, r)).filter((v): v is number => v !== null);
       row.values = values;
       row.value = medianOrNull(values);
       row.spread = halfRange(values);
-      row.p50Micros = medianOrNull(ok.flatMap((r) => (r.latency !== null && r.latency.count > 0 ? [r.latency.p50Micros] : [])));
-      row.p99Micros = medianOrNull(ok.flatMap((r) => (r.latency !== null && r.latency.count > 0 ? [r.latency.p99Micros] : [])));
+      row.p50Micros = medianOrNull(
+        ok.flatMap((r) => (r.latency !== null && r.latency.count > 0 ? [r.latency.p50Micros] : [])),
+      );
+      row.p99Micros = medianOrNull(
+        ok.flatMap((r) => (r.latency !== null && r.latency.count > 0 ? [r.latency.p99Micros] : [])),
+      );
       row.cpuPerOpMicros = medianOrNull(
-        ok.flatMap((r) => (r.window?.serverCpuMicros != null && r.operations > 0 ? [r.window.serverCpuMicros / r.operations] : [])),
+        ok.flatMap((r) =>
+          r.window?.serverCpuMicros != null && r.operations > 0 ? [r.window.serverCpuMicros / r.operations] : [],
+        ),
       );
       const windows = ok.flatMap((r) => (r.window === null ? [] : [r.window]));
-      row.serverCores = medianOrNull(windows.flatMap((w) => (w.serverCpuMicros === null ? [] : [w.serverCpuMicros / 1000 / w.wallMs])));
+      row.serverCores = medianOrNull(
+        windows.flatMap((w) => (w.serverCpuMicros === null ? [] : [w.serverCpuMicros / 1000 / w.wallMs])),
+      );
       row.loadgenCoresMax = maxOrNull(windows.map((w) => w.loadgenCpuMicros / 1000 / w.wallMs));
       row.otherCoresMax = maxOrNull(windows.flatMap((w) => (w.otherCores === null ? [] : [w.otherCores])));
       row.stealMax = maxOrNull(windows.flatMap((w) => (w.stealFraction === null ? [] : [w.stealFraction])));
@@ -176,7 +188,12 @@ export function aggregate(
         row.flags.push(`other ${row.otherCoresMax.toFixed(2)}`);
         // Name the biggest other users seen in the worst window.
         const worst = windows.reduce((a, b) => ((b.otherCores ?? 0) > (a.otherCores ?? 0) ? b : a));
-        row.warnings.push({ kind: 'other', where, detail: `${row.otherCoresMax.toFixed(2)} cores`, who: worst.otherTop });
+        row.warnings.push({
+          kind: 'other',
+          where,
+          detail: `${row.otherCoresMax.toFixed(2)} cores`,
+          who: worst.otherTop,
+        });
       }
       if (row.stealMax !== null && row.stealMax >= LIMITS.steal) {
         row.flags.push(`steal ${pct(row.stealMax)}`);
@@ -221,7 +238,8 @@ export function aggregate(
     // nopoll/ws, the ws API over nopoll (echo scenarios only), must keep WS_API_SHARE of nopoll's own ratio to ws.
     const own = rows.find((r) => r.scenario === scenarioId && r.server === 'nopoll' && r.ratio !== null);
     for (const row of rows) {
-      if (row.scenario !== scenarioId || row.server !== 'nopoll-ws' || row.ratio === null || own === undefined) continue;
+      if (row.scenario !== scenarioId || row.server !== 'nopoll-ws' || row.ratio === null || own === undefined)
+        continue;
       row.verdict = row.ratio >= WS_API_SHARE * own.ratio! ? 'met' : 'missed';
     }
   }

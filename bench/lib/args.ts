@@ -65,7 +65,11 @@ export function parseArgs(argv: readonly string[]): Options | string {
     write: null as boolean | null,
     chartsOnly: false,
   };
-  const list = (s: string | undefined): string[] => (s ?? '').split(',').map((x) => x.trim()).filter((x) => x !== '');
+  const list = (s: string | undefined): string[] =>
+    (s ?? '')
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const number = (): number => {
@@ -139,9 +143,16 @@ export function parseArgs(argv: readonly string[]): Options | string {
   const badServer = (o.servers ?? []).find((s) => !(SERVER_IDS as readonly string[]).includes(s));
   if (badServer !== undefined) return `unknown server ${badServer}\n\n${USAGE}`;
 
-  const scenarios = o.microOnly ? [] : o.only === null ? [...DEFAULT_SCENARIO_IDS] : SCENARIO_IDS.filter((s) => o.only!.includes(s));
+  const scenarios = o.microOnly
+    ? []
+    : o.only === null
+      ? [...DEFAULT_SCENARIO_IDS]
+      : SCENARIO_IDS.filter((s) => o.only!.includes(s));
   const micro = o.microOnly || (!o.noMicro && (o.only === null || o.only.includes('micro')));
-  const pubsub = o.microOnly || o.only === null ? [] : PUBSUB_SCENARIO_IDS.filter((s) => o.only!.includes(s) || o.only!.includes('pubsub'));
+  const pubsub =
+    o.microOnly || o.only === null
+      ? []
+      : PUBSUB_SCENARIO_IDS.filter((s) => o.only!.includes(s) || o.only!.includes('pubsub'));
   const servers = SERVER_IDS.filter((s) => o.servers === null || o.servers.includes(s));
   const partial =
     o.quick ||
@@ -149,7 +160,9 @@ export function parseArgs(argv: readonly string[]): Options | string {
     o.noMicro ||
     o.only !== null ||
     o.servers !== null ||
-    [o.rounds, o.warmupMs, o.durationMs, o.idleConnections, o.latencyRate, o.subscribers, o.deflateLevel].some((v) => v !== null);
+    [o.rounds, o.warmupMs, o.durationMs, o.idleConnections, o.latencyRate, o.subscribers, o.deflateLevel].some(
+      (v) => v !== null,
+    );
   return {
     quick: o.quick,
     micro,

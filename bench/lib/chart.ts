@@ -44,7 +44,18 @@ const INK = '#222';
 const MUTED = '#666';
 const GRID = '#e3e3e3';
 // Ten colours that stay apart from each other, one per scenario line.
-const PALETTE = ['#1f77b4', '#e8710a', '#2ca02c', '#d62728', '#9467bd', '#8c564b', '#e377c2', '#5f6b6d', '#b5a100', '#17becf'];
+const PALETTE = [
+  '#1f77b4',
+  '#e8710a',
+  '#2ca02c',
+  '#d62728',
+  '#9467bd',
+  '#8c564b',
+  '#e377c2',
+  '#5f6b6d',
+  '#b5a100',
+  '#17becf',
+];
 
 /** Escapes text for an SVG text node or attribute. */
 export function escapeXml(text: string): string {
@@ -113,14 +124,22 @@ export function ratioChartSvg(bars: readonly RatioBar[], heading: string, subhea
   );
   // Grid and axis labels.
   for (let t = 0; t <= xMax + 1e-9; t += step) {
-    out.push(`<line class="grid" x1="${num(x(t))}" y1="${top - 6}" x2="${num(x(t))}" y2="${bottom}" stroke="${GRID}"/>`);
-    out.push(`<text x="${num(x(t))}" y="${bottom + 18}" font-size="11" fill="${MUTED}" text-anchor="middle">${num(t)}×</text>`);
+    out.push(
+      `<line class="grid" x1="${num(x(t))}" y1="${top - 6}" x2="${num(x(t))}" y2="${bottom}" stroke="${GRID}"/>`,
+    );
+    out.push(
+      `<text x="${num(x(t))}" y="${bottom + 18}" font-size="11" fill="${MUTED}" text-anchor="middle">${num(t)}×</text>`,
+    );
   }
   bars.forEach((bar, i) => {
     const y = top + i * rowHeight;
     const name = `${bar.scenario}${bar.lowerIsBetter ? ' (lower is better)' : ''}`;
-    out.push(`<text x="${left - 10}" y="${y + 15}" font-size="13" fill="${INK}" text-anchor="end">${escapeXml(name)}</text>`);
-    out.push(`<text x="${left - 10}" y="${y + 28}" font-size="10" fill="${MUTED}" text-anchor="end">${escapeXml(bar.title.slice(0, 54))}</text>`);
+    out.push(
+      `<text x="${left - 10}" y="${y + 15}" font-size="13" fill="${INK}" text-anchor="end">${escapeXml(name)}</text>`,
+    );
+    out.push(
+      `<text x="${left - 10}" y="${y + 28}" font-size="10" fill="${MUTED}" text-anchor="end">${escapeXml(bar.title.slice(0, 54))}</text>`,
+    );
     if (bar.ratio === null) {
       out.push(`<text x="${left + 6}" y="${y + 21}" font-size="12" fill="${MUTED}">no result</text>`);
     } else {
@@ -134,8 +153,11 @@ export function ratioChartSvg(bars: readonly RatioBar[], heading: string, subhea
       );
       // The figure goes right of the bar, and right of the target tick and the 1.0 line when they are just past it.
       let at = x(bar.ratio);
-      for (const mark of [bar.target?.ratio ?? 0, 1]) if (mark >= bar.ratio && x(mark) - at < 40) at = Math.max(at, x(mark));
-      out.push(`<text x="${num(at + 6)}" y="${y + 22}" font-size="12" font-weight="600" fill="${INK}">${ratioText(bar.ratio)}</text>`);
+      for (const mark of [bar.target?.ratio ?? 0, 1])
+        if (mark >= bar.ratio && x(mark) - at < 40) at = Math.max(at, x(mark));
+      out.push(
+        `<text x="${num(at + 6)}" y="${y + 22}" font-size="12" font-weight="600" fill="${INK}">${ratioText(bar.ratio)}</text>`,
+      );
     }
     if (bar.target !== null) {
       const tx = num(x(bar.target.ratio));
@@ -147,7 +169,9 @@ export function ratioChartSvg(bars: readonly RatioBar[], heading: string, subhea
   });
   // The reference: ws + bufferutil is 1.0 by definition.
   const one = num(x(1));
-  out.push(`<line class="ref" x1="${one}" y1="${top - 10}" x2="${one}" y2="${bottom}" stroke="${INK}" stroke-width="1.5" stroke-dasharray="5 4"/>`);
+  out.push(
+    `<line class="ref" x1="${one}" y1="${top - 10}" x2="${one}" y2="${bottom}" stroke="${INK}" stroke-width="1.5" stroke-dasharray="5 4"/>`,
+  );
   out.push(`<text x="${one}" y="${top - 14}" font-size="11" fill="${INK}" text-anchor="middle">ws = 1.0×</text>`);
   out.push(
     `<text x="16" y="${height - 10}" font-size="11" fill="${MUTED}">Green: better than ws + bufferutil; red: worse; grey: within 2 %. Black tick: the target. Figures: bench/RESULTS.md.</text>`,
@@ -171,24 +195,33 @@ export function historyChartSvg(chart: HistoryChart, heading: string, subheading
   const all = chart.series.flatMap((s) => s.ratios.filter((r): r is number => r !== null && r > 0));
   const lo = 2 ** Math.floor(Math.log2(Math.min(0.5, ...all)));
   const hi = 2 ** Math.ceil(Math.log2(Math.max(2, ...all)));
-  const y = (ratio: number): number => top + plotHeight - ((Math.log2(ratio) - Math.log2(lo)) / (Math.log2(hi) - Math.log2(lo))) * plotHeight;
+  const y = (ratio: number): number =>
+    top + plotHeight - ((Math.log2(ratio) - Math.log2(lo)) / (Math.log2(hi) - Math.log2(lo))) * plotHeight;
   const n = chart.runs.length;
   const x = (i: number): number => left + (n <= 1 ? plotWidth / 2 : (i / (n - 1)) * plotWidth);
   const out = svgOpen(width, height, `${heading}. ${subheading}`);
   out.push(`<text x="16" y="28" font-size="17" font-weight="600" fill="${INK}">${escapeXml(heading)}</text>`);
   out.push(`<text x="16" y="50" font-size="12" fill="${MUTED}">${escapeXml(subheading)}</text>`);
   for (let t = lo; t <= hi * 1.0001; t *= 2) {
-    out.push(`<line class="grid" x1="${left}" y1="${num(y(t))}" x2="${left + plotWidth}" y2="${num(y(t))}" stroke="${GRID}"/>`);
-    out.push(`<text x="${left - 8}" y="${num(y(t) + 4)}" font-size="11" fill="${MUTED}" text-anchor="end">${t}×</text>`);
+    out.push(
+      `<line class="grid" x1="${left}" y1="${num(y(t))}" x2="${left + plotWidth}" y2="${num(y(t))}" stroke="${GRID}"/>`,
+    );
+    out.push(
+      `<text x="${left - 8}" y="${num(y(t) + 4)}" font-size="11" fill="${MUTED}" text-anchor="end">${t}×</text>`,
+    );
   }
   // Label at most about twelve runs along the axis.
   const every = Math.max(1, Math.ceil(n / 12));
   chart.runs.forEach((run, i) => {
     if (i % every !== 0 && i !== n - 1) return;
     const px = num(x(i));
-    out.push(`<text x="${px}" y="${top + plotHeight + 18}" font-size="10" fill="${MUTED}" text-anchor="middle">${escapeXml(run)}</text>`);
+    out.push(
+      `<text x="${px}" y="${top + plotHeight + 18}" font-size="10" fill="${MUTED}" text-anchor="middle">${escapeXml(run)}</text>`,
+    );
   });
-  out.push(`<line class="ref" x1="${left}" y1="${num(y(1))}" x2="${left + plotWidth}" y2="${num(y(1))}" stroke="${INK}" stroke-width="1.5" stroke-dasharray="5 4"/>`);
+  out.push(
+    `<line class="ref" x1="${left}" y1="${num(y(1))}" x2="${left + plotWidth}" y2="${num(y(1))}" stroke="${INK}" stroke-width="1.5" stroke-dasharray="5 4"/>`,
+  );
   out.push(`<text x="${left + 4}" y="${num(y(1) - 5)}" font-size="10" fill="${INK}">ws = 1×</text>`);
   chart.series.forEach((series, k) => {
     const colour = PALETTE[k % PALETTE.length]!;
@@ -217,7 +250,9 @@ export function historyChartSvg(chart: HistoryChart, heading: string, subheading
     const ly = top + k * 20;
     const lx = left + plotWidth + 30;
     out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 18}" y2="${ly}" stroke="${colour}" stroke-width="3"/>`);
-    out.push(`<text x="${lx + 24}" y="${ly + 4}" font-size="12" fill="${INK}">${escapeXml(series.scenario + (series.lowerIsBetter ? ' (lower better)' : ''))}</text>`);
+    out.push(
+      `<text x="${lx + 24}" y="${ly + 4}" font-size="12" fill="${INK}">${escapeXml(series.scenario + (series.lowerIsBetter ? ' (lower better)' : ''))}</text>`,
+    );
   });
   out.push(
     `<text x="16" y="${height - 12}" font-size="11" fill="${MUTED}">nopoll / ws + bufferutil in each full run, oldest left; log scale. Hollow points: other processes disturbed that run.</text>`,

@@ -90,7 +90,11 @@ function rank(order: readonly string[], id: string): number {
 export function historySeries(runs: readonly HistoryRun[], limit = 40): HistoryChart {
   const full = runs.filter((r) => !r.partial).slice(-limit);
   const known = chartOrder();
-  const ids = [...new Set(full.flatMap((r) => Object.keys(r.scenarios).filter((id) => r.scenarios[id]!.ratios['nopoll'] !== undefined)))];
+  const ids = [
+    ...new Set(
+      full.flatMap((r) => Object.keys(r.scenarios).filter((id) => r.scenarios[id]!.ratios['nopoll'] !== undefined)),
+    ),
+  ];
   ids.sort((a, b) => rank(known, a) - rank(known, b));
   return {
     runs: full.map((r) => `${r.date.slice(5, 10)} ${r.date.slice(11, 16)}`),
@@ -106,7 +110,10 @@ export function historySeries(runs: readonly HistoryRun[], limit = 40): HistoryC
 /** Both charts' SVG text for a history whose last run is the one to show in bars. */
 export function renderCharts(runs: readonly HistoryRun[]): { ratios: string; history: string } {
   const last = runs[runs.length - 1];
-  const shown = last === undefined ? 'no run yet' : `${last.date.slice(0, 16).replace('T', ' ')} UTC, Node ${last.node}, commit ${last.commit}, ${last.rounds} round(s)${last.partial ? ', partial run' : ''}`;
+  const shown =
+    last === undefined
+      ? 'no run yet'
+      : `${last.date.slice(0, 16).replace('T', ' ')} UTC, Node ${last.node}, commit ${last.commit}, ${last.rounds} round(s)${last.partial ? ', partial run' : ''}`;
   const ratios = ratioChartSvg(
     last === undefined ? [] : ratioBars(last),
     'nopoll against ws + bufferutil, by scenario',

@@ -20,11 +20,15 @@ export function runLoadgen(job: Job, timeoutMs: number): Promise<JobResult> {
       if (child.exitCode === null) child.kill('SIGKILL');
       resolve(result);
     };
-    const timer = setTimeout(() => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }), timeoutMs);
+    const timer = setTimeout(
+      () => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }),
+      timeoutMs,
+    );
     child.once('message', (message) => finish(message as JobResult));
     child.once('error', (error) => finish({ ok: false, error: `load generator: ${error.message}` }));
-    child.once('exit', (code, signal) => finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }));
+    child.once('exit', (code, signal) =>
+      finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }),
+    );
     child.send(job);
   });
 }
-

@@ -93,7 +93,10 @@ export function allProcessTicks(): Map<number, { name: string; ticks: number }> 
 export function describeProcess(pid: number, fallback: string): string {
   const cmdline = readText(`/proc/${pid}/cmdline`);
   if (cmdline === null || cmdline === '') return `${fallback}[${pid}]`;
-  const text = cmdline.split('\0').filter((s) => s !== '').join(' ');
+  const text = cmdline
+    .split('\0')
+    .filter((s) => s !== '')
+    .join(' ');
   return `[${pid}] ${text.length > 60 ? `${text.slice(0, 57)}...` : text}`;
 }
 

@@ -45,7 +45,8 @@ function formatValue(row: Row): string {
       return `${integer(row.value)} conn/s`;
     case 'latency':
       // Round trips under a millisecond (the ping-pong) in microseconds, so their tenths show.
-      if (row.value < 1000) return `p50 ${row.p50Micros === null ? '-' : fixed(row.p50Micros, 1)} / p99 ${fixed(row.value, 1)} µs`;
+      if (row.value < 1000)
+        return `p50 ${row.p50Micros === null ? '-' : fixed(row.p50Micros, 1)} / p99 ${fixed(row.value, 1)} µs`;
       return `p50 ${row.p50Micros === null ? '-' : ms(row.p50Micros)} / p99 ${ms(row.value)} ms`;
     case 'idle-memory':
       return `${fixed(row.value / 1024, 1)} KiB/conn`;
@@ -80,7 +81,17 @@ function formatTarget(row: Row): string {
 }
 
 export function formatE2ETable(rows: readonly Row[], format: Format): string {
-  const headers = ['scenario', 'server', 'result (median)', '±', 'server CPU', 'CPU srv/lg', 'vs ws+bu', 'target', 'flags'];
+  const headers = [
+    'scenario',
+    'server',
+    'result (median)',
+    '±',
+    'server CPU',
+    'CPU srv/lg',
+    'vs ws+bu',
+    'target',
+    'flags',
+  ];
   const right = [false, false, true, true, true, true, true, false, false];
   const body = rows.map((row) => {
     if (row.status !== 'ok') {
@@ -119,12 +130,15 @@ export const E2E_LEGEND =
 
 const WARNING_TEXT: Record<Warning['kind'], string> = {
   failed: 'some runs failed',
-  loadgen: `the load generator used ${LIMITS.loadgenCores * 100}% or more of a core, so it may be what limited the ` +
+  loadgen:
+    `the load generator used ${LIMITS.loadgenCores * 100}% or more of a core, so it may be what limited the ` +
     'result: the server numbers are lower bounds',
-  other: `other processes used ${LIMITS.otherCores} cores or more during the window: results are disturbed, rerun ` +
+  other:
+    `other processes used ${LIMITS.otherCores} cores or more during the window: results are disturbed, rerun ` +
     'on a quiet machine',
   steal: `the hypervisor stole ${LIMITS.steal * 100}% or more of CPU time: results are disturbed`,
-  'server-idle': `the server used less than ${LIMITS.serverBusy * 100}% of a core while the load generator was not ` +
+  'server-idle':
+    `the server used less than ${LIMITS.serverBusy * 100}% of a core while the load generator was not ` +
     'saturated: round trips (or other load) limited it, not its CPU',
   errors: 'errors (failed connections, wrong reply sizes or early closes)',
   note: 'remarks',
@@ -161,7 +175,11 @@ export function formatMicroTable(results: readonly MicroResult[], format: Format
     r.name,
     r.impl,
     r.opsPerSec === null ? '-' : integer(r.opsPerSec),
-    r.megabytesPerSec === null ? '-' : r.megabytesPerSec >= 100 ? integer(r.megabytesPerSec) : fixed(r.megabytesPerSec, 1),
+    r.megabytesPerSec === null
+      ? '-'
+      : r.megabytesPerSec >= 100
+        ? integer(r.megabytesPerSec)
+        : fixed(r.megabytesPerSec, 1),
     r.opsPerSec === null ? '' : `${Math.round(r.spread * 100)}%`,
     r.vsWs === null ? '-' : `${fixed(r.vsWs, 2)}×`,
     r.status === 'ok'

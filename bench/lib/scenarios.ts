@@ -106,14 +106,28 @@ function echoScenario(
 
 export const SCENARIOS: readonly ScenarioSpec[] = [
   echoScenario('64b', '64 B echo, 100 conns x 10 in flight', 'messages', { ratio: 3, atLeast: true }, 100, 10, 64),
-  echoScenario('16k', '16 KiB echo, 10 conns x 4 in flight', 'messages', { ratio: 1.5, atLeast: true }, 10, 4, 16 * 1024),
+  echoScenario(
+    '16k',
+    '16 KiB echo, 10 conns x 4 in flight',
+    'messages',
+    { ratio: 1.5, atLeast: true },
+    10,
+    4,
+    16 * 1024,
+  ),
   echoScenario('1m', '1 MiB echo, 1 conn x 4 in flight', 'megabytes', { ratio: 1.3, atLeast: true }, 1, 4, 1024 * 1024),
   {
     id: 'lifecycle',
     title: 'whole connections (connect, upgrade, client close handshake, server ends TCP), 50 at a time',
     metric: 'connections',
     target: { ratio: 1.5, atLeast: true },
-    job: (target, t) => ({ type: 'lifecycle', target, concurrency: 50, warmupMs: t.warmupMs, durationMs: t.durationMs }),
+    job: (target, t) => ({
+      type: 'lifecycle',
+      target,
+      concurrency: 50,
+      warmupMs: t.warmupMs,
+      durationMs: t.durationMs,
+    }),
     estimateSeconds: (t) => echoSeconds(t) + 0.3,
   },
   {
@@ -157,15 +171,40 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
     job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000 }),
     estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
   },
-  echoScenario('deflate-1k', 'compressed 1 KiB JSON echo, 100 conns x 10 in flight', 'messages', null, 100, 10, 1024, true),
-  echoScenario('deflate-16k', 'compressed 16 KiB JSON echo, 10 conns x 4 in flight', 'messages', null, 10, 4, 16 * 1024, true),
+  echoScenario(
+    'deflate-1k',
+    'compressed 1 KiB JSON echo, 100 conns x 10 in flight',
+    'messages',
+    null,
+    100,
+    10,
+    1024,
+    true,
+  ),
+  echoScenario(
+    'deflate-16k',
+    'compressed 16 KiB JSON echo, 10 conns x 4 in flight',
+    'messages',
+    null,
+    10,
+    4,
+    16 * 1024,
+    true,
+  ),
   {
     id: 'deflate-idle',
     title: 'server RSS per idle connection with compression agreed',
     metric: 'idle-memory',
     target: null,
     deflate: true,
-    job: (target, t) => ({ type: 'idle', target, connections: t.idleConnections, concurrency: 200, settleMs: 1000, deflate: true }),
+    job: (target, t) => ({
+      type: 'idle',
+      target,
+      connections: t.idleConnections,
+      concurrency: 200,
+      settleMs: 1000,
+      deflate: true,
+    }),
     estimateSeconds: (t) => 2.5 + t.idleConnections / 4000,
   },
   {
@@ -191,7 +230,12 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
  * Scenarios no longer run whose figures stay in history.jsonl: the charts still label them and keep them next to
  * the scenario that replaced them (`before`).
  */
-export const RETIRED_SCENARIOS: readonly { id: string; title: string; target: ScenarioSpec['target']; before: ScenarioId }[] = [
+export const RETIRED_SCENARIOS: readonly {
+  id: string;
+  title: string;
+  target: ScenarioSpec['target'];
+  before: ScenarioId;
+}[] = [
   {
     id: 'handshake',
     title: 'handshakes counted at the 101 (retired: see lifecycle)',

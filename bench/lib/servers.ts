@@ -32,7 +32,16 @@ function nopollScript(): string {
 export function serverSpecs(): ServerSpec[] {
   const bench = (file: string): string => join(BENCH_BUILD, 'servers', file);
   return [
-    { id: 'ws', label: 'ws + bufferutil', kind: 'ws', script: bench('ws-echo.js'), args: [], env: {}, scenarios: null, deflateArgs: ['--deflate'] },
+    {
+      id: 'ws',
+      label: 'ws + bufferutil',
+      kind: 'ws',
+      script: bench('ws-echo.js'),
+      args: [],
+      env: {},
+      scenarios: null,
+      deflateArgs: ['--deflate'],
+    },
     {
       id: 'ws-js',
       label: 'ws, no bufferutil',

@@ -85,18 +85,31 @@ function openAndGreet(
 }
 
 /** Connects and upgrades; rejects on a refused connection, a non-101 reply or a timeout. */
-export function openWebSocket(target: Target, request: Buffer, timeoutMs = 10_000, deflate = false, sharedReads = false): Promise<OpenConnection> {
+export function openWebSocket(
+  target: Target,
+  request: Buffer,
+  timeoutMs = 10_000,
+  deflate = false,
+  sharedReads = false,
+): Promise<OpenConnection> {
   let head: Buffer | null = null;
-  return openAndGreet(target, request, timeoutMs, (chunk) => {
-    head = head === null ? chunk : Buffer.concat([head, chunk]);
-    const end = head.indexOf(HEAD_END);
-    if (end < 0) return head.length > 16_384 ? new Error('oversized handshake response') : null;
-    if (!isSwitchingProtocols(head)) return new Error(`handshake refused: ${head.toString('latin1', 0, head.indexOf(13)).trim()}`);
-    if (deflate && !acceptsDeflate(head.subarray(0, end))) {
-      return new Error('the server did not accept permessage-deflate (is compression on?)');
-    }
-    return head.subarray(end + 4);
-  }, sharedReads);
+  return openAndGreet(
+    target,
+    request,
+    timeoutMs,
+    (chunk) => {
+      head = head === null ? chunk : Buffer.concat([head, chunk]);
+      const end = head.indexOf(HEAD_END);
+      if (end < 0) return head.length > 16_384 ? new Error('oversized handshake response') : null;
+      if (!isSwitchingProtocols(head))
+        return new Error(`handshake refused: ${head.toString('latin1', 0, head.indexOf(13)).trim()}`);
+      if (deflate && !acceptsDeflate(head.subarray(0, end))) {
+        return new Error('the server did not accept permessage-deflate (is compression on?)');
+      }
+      return head.subarray(end + 4);
+    },
+    sharedReads,
+  );
 }
 
 /**
@@ -127,7 +140,11 @@ export async function openMany(
     while (state.failure === null && state.next < count) {
       state.next++;
       try {
-        open.push(target.kind === 'tcp' ? await openTcp(target) : await openWebSocket(target, request, 10_000, deflate, sharedReads));
+        open.push(
+          target.kind === 'tcp'
+            ? await openTcp(target)
+            : await openWebSocket(target, request, 10_000, deflate, sharedReads),
+        );
       } catch (error) {
         state.failure ??= error instanceof Error ? error : new Error(String(error));
       }

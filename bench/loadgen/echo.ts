@@ -7,13 +7,24 @@
 import type { EchoJob, JobSuccess } from '../lib/jobs.js';
 import { LatencyHistogram } from '../lib/stats.js';
 import { closeAll, openMany } from './connect.js';
-import { buildClientFrame, buildCompressedClientFrame, OP_BINARY, OP_TEXT, payloadOf, ReplyReader, repeatFrame, textPayloadOf } from './frames.js';
+import {
+  buildClientFrame,
+  buildCompressedClientFrame,
+  OP_BINARY,
+  OP_TEXT,
+  payloadOf,
+  ReplyReader,
+  repeatFrame,
+  textPayloadOf,
+} from './frames.js';
 import { CpuWindow, sleep } from './window.js';
 
 export async function runEcho(job: EchoJob): Promise<JobSuccess> {
   // Compressed scenarios send JSON-like text in a few variants (compressed frames differ in size), else one frame.
   const frames = job.deflate
-    ? Array.from({ length: job.inFlight }, (_, i) => buildCompressedClientFrame(OP_TEXT, textPayloadOf(job.payloadBytes, (i % 8) + 1)))
+    ? Array.from({ length: job.inFlight }, (_, i) =>
+        buildCompressedClientFrame(OP_TEXT, textPayloadOf(job.payloadBytes, (i % 8) + 1)),
+      )
     : null;
   const frame = buildClientFrame(OP_BINARY, payloadOf(job.payloadBytes));
   const burst = frames === null ? repeatFrame(frame, job.inFlight) : Buffer.concat(frames);

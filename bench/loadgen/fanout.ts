@@ -52,7 +52,8 @@ class DeliveryReader {
       const size = len7 === 126 ? 4 : len7 === 127 ? 10 : 2;
       if (this.#headLength < size) continue;
       this.#opcode = this.#head[0]! & 0x0f;
-      const length = len7 === 126 ? this.#head.readUInt16BE(2) : len7 === 127 ? Number(this.#head.readBigUInt64BE(2)) : len7;
+      const length =
+        len7 === 126 ? this.#head.readUInt16BE(2) : len7 === 127 ? Number(this.#head.readBigUInt64BE(2)) : len7;
       this.#headLength = 0;
       this.#prefixLength = 0;
       this.#prefixWanted = Math.min(PREFIX, length);
@@ -110,7 +111,9 @@ export async function runFanout(job: FanoutJob): Promise<JobSuccess> {
     }
   }
   const isWitness = new Map<number, Array<{ publisher: number; slot: number }>>();
-  witnessesOf.forEach((list, p) => list.forEach((w, slot) => (isWitness.get(w) ?? isWitness.set(w, []).get(w)!).push({ publisher: p, slot })));
+  witnessesOf.forEach((list, p) =>
+    list.forEach((w, slot) => (isWitness.get(w) ?? isWitness.set(w, []).get(w)!).push({ publisher: p, slot })),
+  );
   const seen = witnessesOf.map((list) => new Float64Array(list.length).fill(-1));
   const sent = new Float64Array(job.publishers);
   const histogram = new LatencyHistogram();
@@ -185,7 +188,18 @@ export async function runFanout(job: FanoutJob): Promise<JobSuccess> {
   const notes: string[] = [];
   // Every message should reach every other client: fewer means the server dropped some (or lagged at the end).
   const expected = published * (clients - 1);
-  if (expected > 0 && delivered < expected * 0.95) notes.push(`delivered ${Math.round((100 * delivered) / expected)}% of published x subscribers`);
-  if (job.ratePerSecond !== undefined && published < (job.ratePerSecond * job.durationMs) / 1000 * 0.95) notes.push('offered rate not sustained');
-  return { ok: true, operations: delivered, payloadBytes: delivered * job.payloadBytes, window: stats, latency: histogram.summary(), idle: null, errors, notes };
+  if (expected > 0 && delivered < expected * 0.95)
+    notes.push(`delivered ${Math.round((100 * delivered) / expected)}% of published x subscribers`);
+  if (job.ratePerSecond !== undefined && published < ((job.ratePerSecond * job.durationMs) / 1000) * 0.95)
+    notes.push('offered rate not sustained');
+  return {
+    ok: true,
+    operations: delivered,
+    payloadBytes: delivered * job.payloadBytes,
+    window: stats,
+    latency: histogram.summary(),
+    idle: null,
+    errors,
+    notes,
+  };
 }

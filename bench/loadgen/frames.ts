@@ -194,7 +194,11 @@ export class ReplyReader {
     if (b1 & 0x80) this.errors++;
     const len7 = b1 & 0x7f;
     this.#remaining =
-      len7 < 126 ? len7 : len7 === 126 ? buf.readUInt16BE(at + 2) : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
+      len7 < 126
+        ? len7
+        : len7 === 126
+          ? buf.readUInt16BE(at + 2)
+          : buf.readUInt32BE(at + 2) * 0x100000000 + buf.readUInt32BE(at + 6);
     this.#inPayload = true;
   }
 

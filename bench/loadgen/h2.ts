@@ -39,7 +39,12 @@ function openSession(target: Target, timeoutMs: number): Promise<ClientHttp2Sess
   });
 }
 
-function openStream(session: ClientHttp2Session, target: Target, deflate: boolean, timeoutMs: number): Promise<OpenConnection> {
+function openStream(
+  session: ClientHttp2Session,
+  target: Target,
+  deflate: boolean,
+  timeoutMs: number,
+): Promise<OpenConnection> {
   return new Promise((resolve, reject) => {
     const stream = session.request(
       {
@@ -76,8 +81,15 @@ function openStream(session: ClientHttp2Session, target: Target, deflate: boolea
 }
 
 /** Opens `count` WebSockets over `target.h2Sessions` HTTP/2 connections, `concurrency` handshakes at a time. */
-export async function openH2Many(target: Target, count: number, concurrency: number, deflate = false): Promise<OpenConnection[]> {
-  const sessions = await Promise.all(Array.from({ length: Math.max(1, target.h2Sessions ?? 1) }, () => openSession(target, 10_000)));
+export async function openH2Many(
+  target: Target,
+  count: number,
+  concurrency: number,
+  deflate = false,
+): Promise<OpenConnection[]> {
+  const sessions = await Promise.all(
+    Array.from({ length: Math.max(1, target.h2Sessions ?? 1) }, () => openSession(target, 10_000)),
+  );
   const open: OpenConnection[] = [];
   const state = { next: 0, failure: null as Error | null };
   const lane = async (): Promise<void> => {

@@ -27,11 +27,19 @@ export function judgeCloseFrame(bytes: Buffer): 'ok' | string {
   if ((b1 & 0x80) !== 0) return 'masked close frame from the server';
   const length = b1 & 0x7f;
   if (length > 125 || length === 1) return `close frame body of ${length} bytes`;
-  if (bytes.length !== 2 + length) return bytes.length < 2 + length ? 'truncated close frame' : 'bytes after the close frame';
+  if (bytes.length !== 2 + length)
+    return bytes.length < 2 + length ? 'truncated close frame' : 'bytes after the close frame';
   if (length >= 2) {
     const code = bytes.readUInt16BE(2);
     // §7.4.1: 1005, 1006 and 1015 are never sent; below 1000 and 1016-2999 are not assigned.
-    if (code < 1000 || code === 1004 || code === 1005 || code === 1006 || (code >= 1015 && code < 3000) || code > 4999) {
+    if (
+      code < 1000 ||
+      code === 1004 ||
+      code === 1005 ||
+      code === 1006 ||
+      (code >= 1015 && code < 3000) ||
+      code > 4999
+    ) {
       return `close code ${code}`;
     }
   }

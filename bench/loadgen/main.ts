@@ -35,6 +35,9 @@ if (process.send === undefined) {
 process.on('disconnect', () => process.exit(1));
 process.once('message', (job: Job) => {
   run(job)
-    .catch((error: unknown): JobResult => ({ ok: false, error: error instanceof Error ? error.message : String(error) }))
+    .catch((error: unknown): JobResult => ({
+      ok: false,
+      error: error instanceof Error ? error.message : String(error),
+    }))
     .then((result) => process.send!(result, () => process.exit(0)));
 });

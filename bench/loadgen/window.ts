@@ -3,7 +3,14 @@
  * its two ends, in this process, so all three cover exactly the same interval.
  */
 import type { WindowStats } from '../lib/jobs.js';
-import { allProcessTicks, describeProcess, machineCpu, processCpuTicks, ticksToMicros, type MachineCpu } from '../lib/procfs.js';
+import {
+  allProcessTicks,
+  describeProcess,
+  machineCpu,
+  processCpuTicks,
+  ticksToMicros,
+  type MachineCpu,
+} from '../lib/procfs.js';
 
 /** Starts measuring at construction; {@link CpuWindow.stop} returns the totals. */
 export class CpuWindow {
@@ -32,7 +39,10 @@ export class CpuWindow {
 
   stop(): WindowStats {
     const server1 = processCpuTicks(this.#serverPid);
-    const extra = this.#extraPids.reduce((sum, pid, i) => sum + ((processCpuTicks(pid) ?? 0) - (this.#extra0[i] ?? 0)), 0);
+    const extra = this.#extraPids.reduce(
+      (sum, pid, i) => sum + ((processCpuTicks(pid) ?? 0) - (this.#extra0[i] ?? 0)),
+      0,
+    );
     const selfTicks1 = processCpuTicks(process.pid);
     const parentTicks1 = processCpuTicks(process.ppid);
     const machine1 = machineCpu();

@@ -14,8 +14,8 @@ const MiB = 1024 * 1024;
 
 /** Valid UTF-8 of exactly `size` bytes mixing 1- to 4-byte sequences. */
 export function textOf(size: number): Buffer {
-  const pieces = ['hello world ', 'café ', 'naïve ', '€100 ', 'κόσμε ', '日本語 ', '😀 ', 'plain ascii text '].map((s) =>
-    Buffer.from(s, 'utf8'),
+  const pieces = ['hello world ', 'café ', 'naïve ', '€100 ', 'κόσμε ', '日本語 ', '😀 ', 'plain ascii text '].map(
+    (s) => Buffer.from(s, 'utf8'),
   );
   const out = Buffer.alloc(size, 0x20);
   for (let o = 0, i = 0; ; i++) {
@@ -71,7 +71,10 @@ function maskCase(size: number): MicroCase {
 function parseCase(name: string, chunks: Buffer[], restore: boolean): MicroCase {
   const templates = chunks.map((c) => Buffer.from(c));
   const bytesPerOp = chunks.reduce((sum, c) => sum + c.length, 0);
-  const variant = (impl: string, makeParser: (onMessage: (payloadLength: number) => void) => (chunk: Buffer) => void): Variant => ({
+  const variant = (
+    impl: string,
+    makeParser: (onMessage: (payloadLength: number) => void) => (chunk: Buffer) => void,
+  ): Variant => ({
     impl,
     make: () => {
       let messages = 0;
@@ -141,7 +144,15 @@ function splitInto(buf: Buffer, size: number): Buffer[] {
 function encodeCase(size: number, masked: boolean): MicroCase {
   const payload = payloadOf(size);
   const wsOptions = masked
-    ? { fin: true, opcode: OP_BINARY, mask: true, readOnly: true, rsv1: false, maskBuffer: Buffer.from(MASK), generateMask: () => {} }
+    ? {
+        fin: true,
+        opcode: OP_BINARY,
+        mask: true,
+        readOnly: true,
+        rsv1: false,
+        maskBuffer: Buffer.from(MASK),
+        generateMask: () => {},
+      }
     : { fin: true, opcode: OP_BINARY, mask: false, readOnly: false, rsv1: false };
   const variant = (impl: string, encode: () => Uint8Array[]): Variant => ({
     impl,
@@ -170,8 +181,17 @@ function utf8Case(size: number): MicroCase {
     name: `validate ${sizeName(size)} text`,
     bytesPerOp: size,
     variants: [
-      { impl: 'ws', make: () => ({ run: () => (wsValidation.isValidUTF8(text) ? 1 : 0), output: () => wsValidation.isValidUTF8(text) }) },
-      { impl: 'nopoll', make: () => ({ run: () => (nopoll.isValidUtf8(text) ? 1 : 0), output: () => nopoll.isValidUtf8(text) }) },
+      {
+        impl: 'ws',
+        make: () => ({
+          run: () => (wsValidation.isValidUTF8(text) ? 1 : 0),
+          output: () => wsValidation.isValidUTF8(text),
+        }),
+      },
+      {
+        impl: 'nopoll',
+        make: () => ({ run: () => (nopoll.isValidUtf8(text) ? 1 : 0), output: () => nopoll.isValidUtf8(text) }),
+      },
     ],
   };
 }
@@ -189,7 +209,13 @@ function utf8StreamCase(size: number, fragment: number): MicroCase {
     name: `validate ${sizeName(size)} text in ${fragment} B pieces (ws: whole, after reassembly)`,
     bytesPerOp: size,
     variants: [
-      { impl: 'ws', make: () => ({ run: () => (wsValidation.isValidUTF8(text) ? 1 : 0), output: () => wsValidation.isValidUTF8(text) }) },
+      {
+        impl: 'ws',
+        make: () => ({
+          run: () => (wsValidation.isValidUTF8(text) ? 1 : 0),
+          output: () => wsValidation.isValidUTF8(text),
+        }),
+      },
       { impl: 'nopoll', make: () => ({ run: () => (streamed() ? 1 : 0), output: streamed }) },
     ],
   };

@@ -64,7 +64,9 @@ export const wsSender = require(join(lib, 'sender.js')) as { frame(data: Buffer,
 export const wsValidation = require(join(lib, 'validation.js')) as { isValidUTF8(buf: Buffer): boolean };
 
 /** What ws's masking runs on here: the bufferutil native addon, its JavaScript fallback, or ws's own loop. */
-export const wsMaskingCode: string = Object.keys(require.cache).some((k) => k.includes('/bufferutil/') && k.endsWith('.node'))
+export const wsMaskingCode: string = Object.keys(require.cache).some(
+  (k) => k.includes('/bufferutil/') && k.endsWith('.node'),
+)
   ? 'bufferutil native'
   : Object.keys(require.cache).some((k) => k.includes('/bufferutil/'))
     ? 'bufferutil JS fallback'

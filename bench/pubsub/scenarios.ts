@@ -7,7 +7,13 @@ import type { Job, Target } from '../lib/jobs.js';
 import { BENCH_BUILD, REPO_ROOT } from '../lib/paths.js';
 
 export type PubSubScenarioId = 'fanout-64b' | 'fanout-4k' | 'room' | 'relay-redis' | 'sub-memory';
-export const PUBSUB_SCENARIO_IDS: readonly PubSubScenarioId[] = ['fanout-64b', 'fanout-4k', 'room', 'relay-redis', 'sub-memory'];
+export const PUBSUB_SCENARIO_IDS: readonly PubSubScenarioId[] = [
+  'fanout-64b',
+  'fanout-4k',
+  'room',
+  'relay-redis',
+  'sub-memory',
+];
 
 export type PubSubServerId = 'ws-broadcast' | 'nopoll-relay' | 'relays-pubsub' | 'relays-streams' | 'nopoll-topics';
 
@@ -27,7 +33,7 @@ export const NOPOLL_BIN = process.env['NOPOLL_BENCH_BIN'] ?? join(REPO_ROOT, 'bi
 export const PUBSUB_SERVERS: Record<PubSubServerId, PubSubServer> = {
   'ws-broadcast': {
     id: 'ws-broadcast',
-    label: "ws + bufferutil, README broadcast loop",
+    label: 'ws + bufferutil, README broadcast loop',
     relays: null,
     script: join(BENCH_BUILD, 'servers', 'ws-broadcast.js'),
     args: ['--port', '0', '--host', '127.0.0.1'],
@@ -39,8 +45,20 @@ export const PUBSUB_SERVERS: Record<PubSubServerId, PubSubServer> = {
     script: NOPOLL_BIN,
     args: ['relay', '--port', '0', '--host', '127.0.0.1'],
   },
-  'relays-pubsub': { id: 'relays-pubsub', label: 'two nopoll relays, Redis pubsub mode', relays: 'pubsub', script: NOPOLL_BIN, args: [] },
-  'relays-streams': { id: 'relays-streams', label: 'two nopoll relays, Redis streams mode', relays: 'streams', script: NOPOLL_BIN, args: [] },
+  'relays-pubsub': {
+    id: 'relays-pubsub',
+    label: 'two nopoll relays, Redis pubsub mode',
+    relays: 'pubsub',
+    script: NOPOLL_BIN,
+    args: [],
+  },
+  'relays-streams': {
+    id: 'relays-streams',
+    label: 'two nopoll relays, Redis streams mode',
+    relays: 'streams',
+    script: NOPOLL_BIN,
+    args: [],
+  },
   'nopoll-topics': {
     id: 'nopoll-topics',
     label: 'nopoll topics',
@@ -77,7 +95,11 @@ export interface PubSubScenario {
 }
 
 /** A delivery measure: `clients` subscribers (default: the timing's, plus the publisher), closed loop or at `rate`. */
-function fanout(payloadBytes: number, window: number, options: { clients?: number; rate?: number; variant?: string } = {}): PubSubMeasure {
+function fanout(
+  payloadBytes: number,
+  window: number,
+  options: { clients?: number; rate?: number; variant?: string } = {},
+): PubSubMeasure {
   return {
     variant: options.variant ?? '',
     metric: options.rate === undefined ? 'deliveries' : 'latency',
@@ -151,7 +173,10 @@ export const PUBSUB_SCENARIOS: readonly PubSubScenario[] = [
     baseline: null,
     subject: null,
     target: null,
-    measures: [fanout(64, 32, { clients: 1001 }), fanout(64, 32, { clients: 1001, rate: 200, variant: 'latency at 200 msg/s' })],
+    measures: [
+      fanout(64, 32, { clients: 1001 }),
+      fanout(64, 32, { clients: 1001, rate: 200, variant: 'latency at 200 msg/s' }),
+    ],
   },
   {
     id: 'sub-memory',
@@ -166,7 +191,13 @@ export const PUBSUB_SCENARIOS: readonly PubSubScenario[] = [
     ].map(([k, pool, variant]) => ({
       variant: variant as string,
       metric: 'bytes' as const,
-      job: (targets: Target[]): Job => ({ type: 'submem', target: targets[0]!, connections: 10_000, topicsPerConnection: k as number, topicPool: pool as number }),
+      job: (targets: Target[]): Job => ({
+        type: 'submem',
+        target: targets[0]!,
+        connections: 10_000,
+        topicsPerConnection: k as number,
+        topicPool: pool as number,
+      }),
     })),
   },
 ];

@@ -271,4 +271,6 @@ class Connection {
 installExitHandlers();
 const { host, port } = listenOptions(process.argv.slice(2));
 const server = createServer({ noDelay: true }, (socket) => new Connection(socket));
-server.listen(port, host, () => announce('ws', host, (server.address() as AddressInfo).port, 'raw net ceiling, not nopoll'));
+server.listen(port, host, () =>
+  announce('ws', host, (server.address() as AddressInfo).port, 'raw net ceiling, not nopoll'),
+);

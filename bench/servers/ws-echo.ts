@@ -39,5 +39,10 @@ server.on('listening', () => {
     : loaded.some((k) => k.includes('/bufferutil/'))
       ? 'bufferutil JS fallback'
       : 'no bufferutil';
-  announce('ws', host, (server.address() as AddressInfo).port, deflate ? `${bufferutil}, deflate level ${level ?? 'default'}` : bufferutil);
+  announce(
+    'ws',
+    host,
+    (server.address() as AddressInfo).port,
+    deflate ? `${bufferutil}, deflate level ${level ?? 'default'}` : bufferutil,
+  );
 });

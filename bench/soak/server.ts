@@ -58,7 +58,12 @@ export interface ServerStats extends Memory {
 void process.stdout;
 void process.stderr;
 
-const opts = { maxPendingWriteBytes: 1024 * 1024, handshakeTimeoutMs: 2000, closeTimeoutMs: 1000, idleTimeoutMs: 10_000 };
+const opts = {
+  maxPendingWriteBytes: 1024 * 1024,
+  handshakeTimeoutMs: 2000,
+  closeTimeoutMs: 1000,
+  idleTimeoutMs: 10_000,
+};
 let ctx: Context | null = null;
 let port = 0;
 let accepted = 0;

@@ -46,7 +46,8 @@ const connections = Number(values.connections ?? 2000);
 const cycles = Number(values.cycles ?? 3);
 const faultPeers = Math.max(4, Math.round((connections * Number(values['fault-percent'] ?? 3)) / 100));
 const restartSignal = (values['restart-signal'] ?? 'SIGTERM').toUpperCase();
-if (!['SIGTERM', 'SIGKILL', 'NONE'].includes(restartSignal)) throw new TypeError('--restart-signal is SIGTERM, SIGKILL or none');
+if (!['SIGTERM', 'SIGKILL', 'NONE'].includes(restartSignal))
+  throw new TypeError('--restart-signal is SIGTERM, SIGKILL or none');
 const serverEnv: Record<string, string> = {};
 for (const kv of values['server-env'] ?? []) {
   const at = kv.indexOf('=');
@@ -84,7 +85,10 @@ class Server {
   #ending = false;
 
   constructor(readonly label: string) {
-    this.child = fork(serverPath, [], { execArgv: ['--expose-gc', ...serverFlags], env: { ...process.env, ...serverEnv } });
+    this.child = fork(serverPath, [], {
+      execArgv: ['--expose-gc', ...serverFlags],
+      env: { ...process.env, ...serverEnv },
+    });
     this.child.on('message', (m: { id: number; ok: boolean; body?: ServerStats; error?: string }) => {
       const p = this.#pending.get(m.id);
       this.#pending.delete(m.id);
@@ -115,7 +119,10 @@ class Server {
     const t0 = Date.now();
     this.child.kill(signal);
     let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([this.exited, new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), KILL_BOUND_MS)))]);
+    const result = await Promise.race([
+      this.exited,
+      new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), KILL_BOUND_MS))),
+    ]);
     clearTimeout(timer);
     if (result !== null) return `${signal}: exited (${result.code ?? result.signal}) after ${Date.now() - t0} ms`;
     this.child.kill('SIGKILL');
@@ -327,7 +334,9 @@ function fault(kind: number): Promise<void> {
     socket.on('connect', () => {
       if (kind === 1) {
         faultCounts.vanishMidHandshake++;
-        socket.write(request.subarray(0, 40 + Math.floor(Math.random() * 40)), () => (Math.random() < 0.5 ? socket.destroy() : socket.resetAndDestroy()));
+        socket.write(request.subarray(0, 40 + Math.floor(Math.random() * 40)), () =>
+          Math.random() < 0.5 ? socket.destroy() : socket.resetAndDestroy(),
+        );
         return;
       }
       socket.write(request);
@@ -386,7 +395,9 @@ const sameHandles = (h: Record<string, number>, base: Record<string, number>): b
 // The handle baseline is taken right after the listen; check it against a settled process with nothing connected.
 const settledA = await server.ask('settle');
 if (!sameHandles(settledA.handles, server.baseline.handles)) {
-  problems.push(`server A handles at listen ${JSON.stringify(server.baseline.handles)} != settled ${JSON.stringify(settledA.handles)}`);
+  problems.push(
+    `server A handles at listen ${JSON.stringify(server.baseline.handles)} != settled ${JSON.stringify(settledA.handles)}`,
+  );
 }
 console.log(
   `server A (pid ${server.baseline.pid}) on 127.0.0.1:${port}; ${connections} clients, ${faultPeers} fault lanes, ` +
@@ -394,7 +405,9 @@ console.log(
     (Object.keys(serverEnv).length > 0 ? `, server env ${JSON.stringify(serverEnv)}` : '') +
     (serverFlags.length > 0 ? `, server flags ${serverFlags.join(' ')}` : ''),
 );
-console.log(`server A baseline: RSS ${mib(server.baseline.rss)} MiB, heap used ${mib(server.baseline.heapUsed)} MiB, handles ${JSON.stringify(server.baseline.handles)}`);
+console.log(
+  `server A baseline: RSS ${mib(server.baseline.rss)} MiB, heap used ${mib(server.baseline.heapUsed)} MiB, handles ${JSON.stringify(server.baseline.handles)}`,
+);
 
 const clients = Array.from({ length: connections }, (_, i) => new Client(i));
 const allReady = (): boolean => clients.every((c) => c.conn?.isReady === true);
@@ -416,8 +429,11 @@ async function restart(runStart: number, aLoaded: ServerStats): Promise<Restart>
   while (!allReady() && Date.now() < backBy) await sleep(100);
   const backMs = Date.now() - t0;
   const reconnected = clients.filter((c) => c.conn?.isReady === true).length;
-  if (reconnected !== connections) problems.push(`only ${reconnected} of ${connections} clients reconnected after the restart`);
-  console.log(`  all ${reconnected} clients back ${backMs} ms after the signal (${totals.connectFailures} refused or failed connects)`);
+  if (reconnected !== connections)
+    problems.push(`only ${reconnected} of ${connections} clients reconnected after the restart`);
+  console.log(
+    `  all ${reconnected} clients back ${backMs} ms after the signal (${totals.connectFailures} refused or failed connects)`,
+  );
   return { ended, downMs, backMs, reconnected, aLoaded, aAtRestart };
 }
 
@@ -432,7 +448,9 @@ async function cycle(n: number): Promise<Cycle> {
   for (let i = 0; i < clients.length; i += 100) await Promise.all(clients.slice(i, i + 100).map((c) => c.open()));
   const connectMs = Date.now() - t0;
   let loaded = await server.ask('stats');
-  console.log(`cycle ${n}: ${clients.filter((c) => c.conn !== null).length} clients connected in ${connectMs} ms; server ${server.label} RSS ${mib(loaded.rss)} MiB`);
+  console.log(
+    `cycle ${n}: ${clients.filter((c) => c.conn !== null).length} clients connected in ${connectMs} ms; server ${server.label} RSS ${mib(loaded.rss)} MiB`,
+  );
 
   sending = true;
   for (const c of clients) for (let i = 0; i < IN_FLIGHT; i++) c.send();
@@ -479,19 +497,39 @@ async function cycle(n: number): Promise<Cycle> {
     after = await server.ask('settle');
   }
   if (!sameHandles(after.handles, base.handles)) {
-    problems.push(`cycle ${n}: server ${server.label} handles ${JSON.stringify(after.handles)} != baseline ${JSON.stringify(base.handles)}`);
+    problems.push(
+      `cycle ${n}: server ${server.label} handles ${JSON.stringify(after.handles)} != baseline ${JSON.stringify(base.handles)}`,
+    );
   }
-  if (after.conns !== 0) problems.push(`cycle ${n}: ${after.conns} connections still registered in server ${server.label}`);
+  if (after.conns !== 0)
+    problems.push(`cycle ${n}: ${after.conns} connections still registered in server ${server.label}`);
   if (values['heap-snapshots'] !== undefined) {
-    const { path } = (await server.ask('snapshot', { path: join(values['heap-snapshots'], `soak-${server.label}-cycle${n}.heapsnapshot`) })) as unknown as { path: string };
+    const { path } = (await server.ask('snapshot', {
+      path: join(values['heap-snapshots'], `soak-${server.label}-cycle${n}.heapsnapshot`),
+    })) as unknown as { path: string };
     console.log(`  heap snapshot ${path}`);
   }
-  for (const [what, count] of Object.entries({ lost: totals.lost, reordered: totals.reordered, corrupted: totals.corrupted })) {
+  for (const [what, count] of Object.entries({
+    lost: totals.lost,
+    reordered: totals.reordered,
+    corrupted: totals.corrupted,
+  })) {
     if (count > 0) problems.push(`cycle ${n}: ${count} messages ${what}`);
   }
   if (totals.dropped > 0) problems.push(`cycle ${n}: ${totals.dropped} client connections dropped outside the restart`);
   if (totals.gaveUp > 0) problems.push(`cycle ${n}: ${totals.gaveUp} clients gave up connecting`);
-  return { n, server: server.label, connectMs, loadMs, totals, faults: faultCounts, loaded, peakRss: Math.max(peak.peakRss, after.peakRss), after, restart: restartInfo };
+  return {
+    n,
+    server: server.label,
+    connectMs,
+    loadMs,
+    totals,
+    faults: faultCounts,
+    loaded,
+    peakRss: Math.max(peak.peakRss, after.peakRss),
+    after,
+    restart: restartInfo,
+  };
 }
 
 const rows: Cycle[] = [];
@@ -519,9 +557,15 @@ const last = rows[rows.length - 1]!;
 if (rows.length > 1 && first.server === last.server) {
   const heapGrowth = last.after.heapUsed - first.after.heapUsed;
   const rssGrowth = last.after.rss - first.after.rss;
-  if (heapGrowth > HEAP_GROWTH_BOUND) problems.push(`heap used after GC grew ${mib(heapGrowth)} MiB from cycle 1 to cycle ${last.n} (bound ${mib(HEAP_GROWTH_BOUND)} MiB)`);
+  if (heapGrowth > HEAP_GROWTH_BOUND)
+    problems.push(
+      `heap used after GC grew ${mib(heapGrowth)} MiB from cycle 1 to cycle ${last.n} (bound ${mib(HEAP_GROWTH_BOUND)} MiB)`,
+    );
   const rssBound = RSS_GROWTH_BOUND;
-  if (rssGrowth > rssBound) problems.push(`RSS after GC grew ${mib(rssGrowth)} MiB from cycle 1 to cycle ${last.n} (bound ${mib(rssBound)} MiB)`);
+  if (rssGrowth > rssBound)
+    problems.push(
+      `RSS after GC grew ${mib(rssGrowth)} MiB from cycle 1 to cycle ${last.n} (bound ${mib(rssBound)} MiB)`,
+    );
   console.log(
     `after GC, cycle 1 → cycle ${last.n}: RSS ${rssGrowth >= 0 ? '+' : ''}${mib(rssGrowth)} MiB (bound ${mib(rssBound)}), ` +
       `heap used ${heapGrowth >= 0 ? '+' : ''}${mib(heapGrowth)} MiB (bound ${mib(HEAP_GROWTH_BOUND)})`,
@@ -551,8 +595,12 @@ if (restartRow?.restart) {
   );
 }
 const b = server.baseline!;
-console.log(`server ${server.label} (pid ${b.pid}): baseline RSS ${mib(b.rss)} MiB (anon ${mib(b.rssAnon)}, file ${mib(b.rssFile)}), heap used ${mib(b.heapUsed)} MiB, external ${mib(b.external)} MiB, arrayBuffers ${mib(b.arrayBuffers)} MiB, handles ${JSON.stringify(b.handles)}`);
-console.log('cycle | server | RSS connected | RSS peak | RSS after GC (anon / file / malloc brk heap) | heap used after GC | heap total / resident | external | arrayBuffers');
+console.log(
+  `server ${server.label} (pid ${b.pid}): baseline RSS ${mib(b.rss)} MiB (anon ${mib(b.rssAnon)}, file ${mib(b.rssFile)}), heap used ${mib(b.heapUsed)} MiB, external ${mib(b.external)} MiB, arrayBuffers ${mib(b.arrayBuffers)} MiB, handles ${JSON.stringify(b.handles)}`,
+);
+console.log(
+  'cycle | server | RSS connected | RSS peak | RSS after GC (anon / file / malloc brk heap) | heap used after GC | heap total / resident | external | arrayBuffers',
+);
 console.log(
   `0 (baseline) | ${server.label} | — | — | ${mib(b.rss)} (${mib(b.rssAnon)} / ${mib(b.rssFile)} / ${mib(b.rssBrk)}) | ${mib(b.heapUsed)} | ` +
     `${mib(b.heapTotal)} / ${mib(b.heapPhysical)} | ${mib(b.external)} | ${mib(b.arrayBuffers)}`,

@@ -15,7 +15,9 @@ const ctx = new Context();
 const conn = await Conn.open(ctx, `ws://127.0.0.1:${listener.port}/`, { timeoutMs: 5000 });
 console.log(`agreed: ${conn.extensions}`); // "permessage-deflate"
 
-const bigJson = JSON.stringify(Array.from({ length: 500 }, (_, id) => ({ id, name: `user ${id}`, active: id % 2 === 0 })));
+const bigJson = JSON.stringify(
+  Array.from({ length: 500 }, (_, id) => ({ id, name: `user ${id}`, active: id % 2 === 0 })),
+);
 conn.sendText(bigJson); // compressed (1 KiB and more)
 conn.sendText(bigJson, { compress: false }); // not this one
 conn.sendText('{"small":true}', { compress: true }); // forced, although under the threshold

@@ -29,9 +29,8 @@ const url = `wss://127.0.0.1:${listener.port}/`;
 
 // The client side can check too, e.g. pin the server's certificate. The handler
 // may be async; a rejection drops the connection like `false`.
-const expected = new X509Certificate(
-  (await import('node:fs')).readFileSync('test/fixtures/tls/server.crt'),
-).fingerprint256;
+const expected = new X509Certificate((await import('node:fs')).readFileSync('test/fixtures/tls/server.crt'))
+  .fingerprint256;
 const ctx = new Context();
 ctx.postTlsCheck = async (_conn, socket) => socket.getPeerCertificate().fingerprint256 === expected;
 

@@ -39,18 +39,34 @@ export interface UpgradedClient {
  * offer is the one `clientDeflateOffer(opts.perMessageDeflate)` made. `onReady` becomes the connection's handler,
  * so it runs before any message is delivered.
  */
-export function adoptUpgradedClient(ctx: Context, h: UpgradedClient, opts?: ConnOptsLike, onReady?: OnReadyHandler): Conn {
+export function adoptUpgradedClient(
+  ctx: Context,
+  h: UpgradedClient,
+  opts?: ConnOptsLike,
+  onReady?: OnReadyHandler,
+): Conn {
   const o = optsValues(opts);
   const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
   const conn = new Conn(ctx, 'client', null, h.host, h.port, o.maxFrameSize ?? ctx.maxFrameSize);
   if (onReady !== undefined) conn.onReady = onReady;
-  Object.assign(conn.handshake, { requestedUrl: h.path, hostHeader: h.hostHeader, origin: h.origin, requestedProtocols: h.protocols });
+  Object.assign(conn.handshake, {
+    requestedUrl: h.path,
+    hostHeader: h.hostHeader,
+    origin: h.origin,
+    requestedProtocols: h.protocols,
+  });
   conn.attach(h.socket, h.tls);
   const checked = checkServerResponse(h.response, h.key, {
     protocols: h.protocols,
     extensionsOffered: deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],
   });
   if (!checked.ok) conn.fail(checked.error);
-  else startClientSession(conn, { socket: h.socket, result: checked.result, response: h.response, rest: h.rest }, deflateOffer, sessionSettings(o, ctx));
+  else
+    startClientSession(
+      conn,
+      { socket: h.socket, result: checked.result, response: h.response, rest: h.rest },
+      deflateOffer,
+      sessionSettings(o, ctx),
+    );
   return conn;
 }

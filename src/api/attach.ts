@@ -7,7 +7,14 @@
  * @packageDocumentation
  */
 import type { IncomingMessage, Server as HttpServer } from 'node:http';
-import type { Http2SecureServer, Http2Server, Http2ServerRequest, Http2ServerResponse, IncomingHttpHeaders, ServerHttp2Stream } from 'node:http2';
+import type {
+  Http2SecureServer,
+  Http2Server,
+  Http2ServerRequest,
+  Http2ServerResponse,
+  IncomingHttpHeaders,
+  ServerHttp2Stream,
+} from 'node:http2';
 import type { Server as HttpsServer } from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -43,7 +50,12 @@ export interface UpgradeRouterOptions {
 
 type UpgradeServer = HttpServer | HttpsServer | Http2Server | Http2SecureServer;
 type UpgradeListener = (req: IncomingMessage, socket: Duplex, head: Buffer) => void;
-type StreamListener = (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, flags: number, rawHeaders?: string[]) => void;
+type StreamListener = (
+  stream: ServerHttp2Stream,
+  headers: IncomingHttpHeaders,
+  flags: number,
+  rawHeaders?: string[],
+) => void;
 type ConnectListener = (req: Http2ServerRequest, res: Http2ServerResponse) => void;
 /** What `attach` added to a server. */
 interface Attached {

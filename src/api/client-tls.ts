@@ -11,7 +11,14 @@ import { describeTlsError, isTlsLayerError, secureContextOptions, startClientTls
 import type { Conn } from './conn.js';
 import type { Context } from './context.js';
 import { H2_ALPN } from './listener-tls.js';
-import { buildContext, createContext, postCheck, resolveTls, type TlsContextInfo, type TlsOptions } from './tls-options.js';
+import {
+  buildContext,
+  createContext,
+  postCheck,
+  resolveTls,
+  type TlsContextInfo,
+  type TlsOptions,
+} from './tls-options.js';
 
 /** A `wss://` client's TLS step, prepared before the connection exists. */
 export interface ClientTlsPlan {
@@ -20,7 +27,11 @@ export interface ClientTlsPlan {
    * For an HTTP/2 session (`http2`), ALPN offers `h2` and `http/1.1` and the TLS socket is not attached to the
    * connection: it carries the session, shared by several connections.
    */
-  bind(conn: Conn, timeoutMs: number, http2?: boolean): {
+  bind(
+    conn: Conn,
+    timeoutMs: number,
+    http2?: boolean,
+  ): {
     upgrade: (socket: Socket, done: (error: Error | null, upgraded?: Socket) => void) => void;
     /** The error to report for a failed attempt: TLS-stage failures become TlsError or TimeoutError('tls'). */
     explain(error: Error): Error;
@@ -81,7 +92,8 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
         explain(error) {
           if (error instanceof TlsError) return error;
           if (tcpConnected && !secure) {
-            if (error instanceof TimeoutError) return new TimeoutError('tls', `no TLS handshake within ${timeoutMs} ms`);
+            if (error instanceof TimeoutError)
+              return new TimeoutError('tls', `no TLS handshake within ${timeoutMs} ms`);
             return new TlsError(`the TLS handshake did not complete: ${error.message}`, { cause: error });
           }
           // After the handshake, the TLS layer can still refuse: a TLS 1.3 server rejects a client certificate
@@ -104,7 +116,10 @@ export function prepareClientTls(ctx: Context, options: TlsOptions | undefined, 
  * WebSocket server, whose TLS runs later, inside the tunnel.
  * @throws TypeError / RangeError for unusable options; TlsError for unusable PEM.
  */
-export function prepareProxyTls(options: TlsOptions | undefined, host: string): (socket: Socket, done: (error: Error | null, secured?: TLSSocket) => void) => void {
+export function prepareProxyTls(
+  options: TlsOptions | undefined,
+  host: string,
+): (socket: Socket, done: (error: Error | null, secured?: TLSSocket) => void) => void {
   const resolved = resolveTls(options);
   const context = buildContext(secureContextOptions(resolved.material), 'proxy TLS options');
   return (socket, done) => {

@@ -19,7 +19,15 @@ import type { Conn } from './conn.js';
 import { extraHeaderPairs, optsValues, sessionSettings, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
 import { chooseProxy, proxyTunnel, type ProxyTunnel } from './proxy.js';
-import { CREDENTIAL_HEADERS, DEFAULT_MAX_REDIRECTS, nextRedirect, originOf, parseEndpoint, type Endpoint, type RedirectPolicy } from './redirect.js';
+import {
+  CREDENTIAL_HEADERS,
+  DEFAULT_MAX_REDIRECTS,
+  nextRedirect,
+  originOf,
+  parseEndpoint,
+  type Endpoint,
+  type RedirectPolicy,
+} from './redirect.js';
 import { prepareClientTls } from './client-tls.js';
 
 /** Where a client connects. */
@@ -114,14 +122,18 @@ function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: 
   }
   const timeoutMs = o.connectTimeoutMs ?? ctx.connectTimeoutMs;
   // A caller's socket or a unix socket is used as is; otherwise a proxy may carry the connection.
-  const proxyPlan = attempt.socket !== undefined || endpoint.socketPath !== undefined ? null : chooseProxy(o.proxy, o.proxyEnv, endpoint);
+  const proxyPlan =
+    attempt.socket !== undefined || endpoint.socketPath !== undefined
+      ? null
+      : chooseProxy(o.proxy, o.proxyEnv, endpoint);
   const limits = { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount };
   let http2 = checkHttp2Mode(o.http2);
   // HTTP/2 opens its own TCP (or TLS) connection to the origin: not over a caller's socket, a unix socket or a proxy's
   // tunnel. 'auto' then simply uses HTTP/1.1.
   const ownConnection = attempt.socket === undefined && endpoint.socketPath === undefined && proxyPlan === null;
   if (!ownConnection) {
-    if (http2 === true) throw new TypeError('http2 needs a connection of its own (not target.socket, a unix socket or a proxy)');
+    if (http2 === true)
+      throw new TypeError('http2 needs a connection of its own (not target.socket, a unix socket or a proxy)');
     http2 = false;
   }
   // permessage-deflate is offered unless turned off (RFC 7692 §5); an invalid option throws here.
@@ -139,7 +151,10 @@ function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: 
     cookie: attempt.cookie,
     extraHeaders,
     tlsPlan: secure ? prepareClientTls(ctx, o.tls, endpoint.host) : null,
-    proxy: proxyPlan === null ? null : proxyTunnel(proxyPlan, { host: endpoint.host, port, family: attempt.ipv6 ? 6 : 0 }, limits, timeoutMs),
+    proxy:
+      proxyPlan === null
+        ? null
+        : proxyTunnel(proxyPlan, { host: endpoint.host, port, family: attempt.ipv6 ? 6 : 0 }, limits, timeoutMs),
     deflateOffer,
     offerHeader: deflateOffer === null ? undefined : formatExtensions([deflateOffer.offer]),
     timeoutMs,
@@ -185,7 +200,9 @@ function startHttp1Client(conn: Conn, plan: ClientPlan): void {
     proxy === null
       ? tlsUpgrade
       : (socket: Socket, done: (error: Error | null, upgraded?: Socket) => void): void =>
-          proxy.step(socket, (error, tunnel) => (error || !tunnel || !tlsUpgrade ? done(error, tunnel) : tlsUpgrade(tunnel, done)));
+          proxy.step(socket, (error, tunnel) =>
+            error || !tunnel || !tlsUpgrade ? done(error, tunnel) : tlsUpgrade(tunnel, done),
+          );
   let pending: ReturnType<typeof connectClient>;
   try {
     pending = connectClient(
@@ -216,7 +233,8 @@ function startHttp1Client(conn: Conn, plan: ClientPlan): void {
           let failure = error ?? new Error('handshake failed');
           if (tls) failure = tls.explain(failure);
           if (proxy) failure = proxy.explain(failure);
-          const redirect = attempt.socket === undefined ? nextRedirect(endpoint, response, plan.redirect, attempt.redirects) : null;
+          const redirect =
+            attempt.socket === undefined ? nextRedirect(endpoint, response, plan.redirect, attempt.redirects) : null;
           if (redirect === null) return conn.fail(failure);
           if ('error' in redirect) return conn.fail(redirect.error);
           try {
@@ -257,7 +275,11 @@ export function startClientSession(
     conn.fail(new HandshakeError(deflate.error, connected.response.status));
     return;
   }
-  conn.start(connected.socket, connected.rest, { deflate: deflate.deflate, acceptedProtocol: connected.result.protocol, ...settings });
+  conn.start(connected.socket, connected.rest, {
+    deflate: deflate.deflate,
+    acceptedProtocol: connected.result.protocol,
+    ...settings,
+  });
 }
 
 function firstAttempt(target: string | URL | ConnectTarget, o: ConnOptsInit): Attempt {
@@ -287,7 +309,9 @@ function redirected(previous: Attempt, next: Endpoint): Attempt {
     ipv6: sameOrigin && previous.ipv6,
     socket: undefined,
     cookie: sameOrigin ? previous.cookie : undefined,
-    extraHeaders: sameOrigin ? previous.extraHeaders : previous.extraHeaders.filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())),
+    extraHeaders: sameOrigin
+      ? previous.extraHeaders
+      : previous.extraHeaders.filter(([name]) => !CREDENTIAL_HEADERS.has(name.toLowerCase())),
     redirects: previous.redirects + 1,
   };
 }

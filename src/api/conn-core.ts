@@ -132,7 +132,8 @@ export abstract class ConnCore {
 
   /** @internal */ protected _state: ConnState = 'connecting';
   /** @internal The byte stream once connected or accepted. */ protected _stream: Duplex | null = null;
-  /** @internal Set once the handshake completed: the only way to the wire. */ protected _transport: Transport | null = null;
+  /** @internal Set once the handshake completed: the only way to the wire. */ protected _transport: Transport | null =
+    null;
   /** @internal */ protected _closeInfo: CloseInfo | null = null;
   /** @internal */ protected _maxFrameSize: number;
   /** @internal {@link ConnFlag} bits (one field, not one per flag: an idle connection is a few fields). */ protected _flags = 0;
@@ -142,7 +143,14 @@ export abstract class ConnCore {
   /** @internal */ protected _rare: ConnRare = NO_RARE;
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
-  constructor(ctx: Context, role: ConnRole, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
+  constructor(
+    ctx: Context,
+    role: ConnRole,
+    listener: Listener | null,
+    host: string,
+    port: number,
+    maxFrameSize: number,
+  ) {
     this.ctx = ctx;
     this.role = role;
     this.listener = listener;
@@ -270,7 +278,8 @@ export abstract class ConnCore {
    * client requested (RFC 6455 §4.2.2); otherwise the handshake is refused with 400.
    */
   set acceptedProtocol(protocol: string | null) {
-    if (this._state !== 'connecting') throw new InvalidStateError('the subprotocol can only be chosen before the handshake completes');
+    if (this._state !== 'connecting')
+      throw new InvalidStateError('the subprotocol can only be chosen before the handshake completes');
     this._acceptedProtocol = protocol;
   }
 }

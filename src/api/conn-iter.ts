@@ -11,7 +11,10 @@ import type { Msg } from './msg.js';
  * queued message was yielded; then it ends. A connection whose handshake fails makes it throw that failure, and
  * so does an aborted `signal` (AbortError). Leaving the loop early (`break`) leaves the connection open.
  */
-export async function* messageIterator(conn: Conn, options: { signal?: AbortSignal } = {}): AsyncGenerator<Msg, void, undefined> {
+export async function* messageIterator(
+  conn: Conn,
+  options: { signal?: AbortSignal } = {},
+): AsyncGenerator<Msg, void, undefined> {
   const wait = options.signal ? { signal: options.signal } : {};
   if (conn.state === 'connecting') await conn.waitUntilReady(wait);
   for (;;) {

@@ -169,7 +169,12 @@ export class ConnOpts {
    */
   setSslCerts(cert: PemSource | null, key: PemSource | null, chain?: PemSource | null, ca?: PemSource | null): this {
     const tls: TlsOptions = { ...this.values.tls };
-    for (const [name, value] of [['cert', cert], ['key', key], ['chain', chain], ['ca', ca]] as const) {
+    for (const [name, value] of [
+      ['cert', cert],
+      ['key', key],
+      ['chain', chain],
+      ['ca', ca],
+    ] as const) {
       if (value == null) delete tls[name];
       else tls[name] = value;
     }
@@ -246,7 +251,15 @@ export function optsValues(opts: ConnOptsLike | null | undefined): ConnOptsInit 
       throw new RangeError(`${name} must be an integer from 1 to ${max}, got ${String(value)}`);
     }
   }
-  for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'maxConnections', 'minMessageRate', 'messageRateWindowMs', 'maxRedirects'] as const) {
+  for (const name of [
+    'idleTimeoutMs',
+    'pingIntervalMs',
+    'pongTimeoutMs',
+    'maxConnections',
+    'minMessageRate',
+    'messageRateWindowMs',
+    'maxRedirects',
+  ] as const) {
     const value = opts[name];
     const max = name === 'maxConnections' ? Number.MAX_SAFE_INTEGER : 2 ** 31 - 1;
     if (value !== undefined && (!Number.isInteger(value) || value < 0 || value > max)) {

@@ -48,7 +48,10 @@ export abstract class ConnReceiving extends ConnSending {
       if (fin) this.transportStream(opcode, EMPTY, true);
       return;
     }
-    const msg = (this._flags & ConnFlag.FRAMES) !== 0 ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION) : new Msg(opcode, payload, true, false);
+    const msg =
+      (this._flags & ConnFlag.FRAMES) !== 0
+        ? new Msg(opcode, payload, fin, !fin || opcode === Opcode.CONTINUATION)
+        : new Msg(opcode, payload, true, false);
     const handler = this.onMessage ?? this.ctx.onMessage;
     if (handler === null) return this.enqueue(msg);
     try {
@@ -133,7 +136,8 @@ export abstract class ConnReceiving extends ConnSending {
     const rare = this._rare;
     rare.inboxBytes -= msg.size;
     inboundBudget.give(msg.size);
-    if (inbox.length < INBOX_RESUME && rare.inboxBytes < INBOX_RESUME_BYTES && this._transport?.inputPaused) this._transport.resumeInput();
+    if (inbox.length < INBOX_RESUME && rare.inboxBytes < INBOX_RESUME_BYTES && this._transport?.inputPaused)
+      this._transport.resumeInput();
     return msg;
   }
 
@@ -218,7 +222,9 @@ export abstract class ConnReceiving extends ConnSending {
     const existing = this._rare.reader;
     if (existing !== null) return existing;
     if ((this.onMessage ?? this.ctx.onMessage) !== null || this._rare.onMessageStream !== null) {
-      throw new InvalidStateError('stream reads and message handlers are exclusive: this connection has a message handler');
+      throw new InvalidStateError(
+        'stream reads and message handlers are exclusive: this connection has a message handler',
+      );
     }
     const reader = new ReadBuffer(this.inputFlow());
     const rare = this.own();
@@ -246,7 +252,8 @@ export abstract class ConnReceiving extends ConnSending {
     return this._rare.onMessageStream;
   }
   set onMessageStream(handler: OnMessageStreamHandler | null) {
-    if (handler !== null && this._rare.reader !== null) throw new InvalidStateError('this connection is in stream-read mode (read() was used)');
+    if (handler !== null && this._rare.reader !== null)
+      throw new InvalidStateError('this connection is in stream-read mode (read() was used)');
     if (handler === null && this._rare === NO_RARE) return;
     const rare = this.own();
     rare.onMessageStream = handler;

@@ -64,9 +64,17 @@ export abstract class ConnSending extends ConnCore {
   }
 
   /** Sends one frame of a fragmented message, text unless `binary`, ending it when `fin`. */
-  sendFragment(data: string | Uint8Array, options: { binary?: boolean; fin?: boolean; compress?: boolean } = {}): number {
+  sendFragment(
+    data: string | Uint8Array,
+    options: { binary?: boolean; fin?: boolean; compress?: boolean } = {},
+  ): number {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : toBuffer(data);
-    return this.sendChecked(options.binary ? Opcode.BINARY : Opcode.TEXT, bytes, options.fin ?? false, options.compress);
+    return this.sendChecked(
+      options.binary ? Opcode.BINARY : Opcode.TEXT,
+      bytes,
+      options.fin ?? false,
+      options.compress,
+    );
   }
 
   /** @internal */
@@ -183,7 +191,9 @@ export abstract class ConnSending extends ConnCore {
     if (this._state === 'closed') return Promise.reject(this.endError());
     if (!this.needsDrain) return Promise.resolve();
     const transport = this._transport!;
-    return wait(options, 'drain', (resolve, reject) => untilEmpty(transport, (error) => (error ? reject(error) : resolve())));
+    return wait(options, 'drain', (resolve, reject) =>
+      untilEmpty(transport, (error) => (error ? reject(error) : resolve())),
+    );
   }
 
   // A send left the queue past the mark while onDrain is set: call it once the queue has emptied.
@@ -210,7 +220,9 @@ export abstract class ConnSending extends ConnCore {
   flushWrites(options: WaitOptions = {}): Promise<void> {
     const transport = this._transport;
     if (transport === null || transport.pendingBytes === 0) return Promise.resolve();
-    return wait(options, 'flush', (resolve, reject) => transport.whenFlushed((error) => (error ? reject(error) : resolve())));
+    return wait(options, 'flush', (resolve, reject) =>
+      transport.whenFlushed((error) => (error ? reject(error) : resolve())),
+    );
   }
 }
 

@@ -40,7 +40,8 @@ export class ConnStream extends Duplex {
 
   constructor(conn: Conn, options: ConnStreamOptions = {}) {
     const writeAs = options.writeAs ?? 'binary';
-    if (writeAs !== 'binary' && writeAs !== 'text') throw new TypeError(`writeAs must be 'binary' or 'text', got ${String(writeAs)}`);
+    if (writeAs !== 'binary' && writeAs !== 'text')
+      throw new TypeError(`writeAs must be 'binary' or 'text', got ${String(writeAs)}`);
     super({
       allowHalfOpen: false,
       readableObjectMode: options.messageMode === true,
@@ -95,7 +96,14 @@ export class ConnStream extends Duplex {
       callback(error as Error);
       return;
     }
-    settleSend(conn, sent, chunk.length, this.writableHighWaterMark, () => this._write(chunk, encoding, callback), callback);
+    settleSend(
+      conn,
+      sent,
+      chunk.length,
+      this.writableHighWaterMark,
+      () => this._write(chunk, encoding, callback),
+      callback,
+    );
   }
 
   /** @internal */

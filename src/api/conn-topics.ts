@@ -53,7 +53,10 @@ export abstract class ConnTopics extends ConnReceiving {
 
   /** Publishes to `topic` from this connection: as `ctx.publish`, excluding this connection unless `exclude` says otherwise. */
   publish(topic: string, data: string | Uint8Array, options: PublishOptions = {}): number {
-    return this.ctx.pubsub.publish(topic, data, { ...options, exclude: options.exclude === undefined ? (this as unknown as Conn) : options.exclude });
+    return this.ctx.pubsub.publish(topic, data, {
+      ...options,
+      exclude: options.exclude === undefined ? (this as unknown as Conn) : options.exclude,
+    });
   }
 
   /** The topics this connection is subscribed to (a copy). */
@@ -174,7 +177,8 @@ export abstract class ConnTopics extends ConnReceiving {
     const setup = transport.deflateSetup;
     const compressed = setup !== null && (message.compress ?? form.atLeast(setup.threshold));
     let frame: Buffer | null = null;
-    if (!transport.isClient && (!compressed || sharesCompression(setup!))) frame = compressed ? form.deflatedFrame(setup!) : form.frame();
+    if (!transport.isClient && (!compressed || sharesCompression(setup!)))
+      frame = compressed ? form.deflatedFrame(setup!) : form.frame();
     // The cap applies to what is left over from earlier turns: a burst published in one turn is not slowness.
     const backlog = transport.backlogBytes;
     if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes) {
@@ -200,7 +204,9 @@ export abstract class ConnTopics extends ConnReceiving {
         return this.countDropped(limits);
       case 'close': {
         limits.stats.closedSlow++;
-        const error = new PolicyViolationError(`slow subscriber: ${transport.backlogBytes} bytes unsent, cap ${limits.maxQueuedBytes} (maxQueuedBytes)`);
+        const error = new PolicyViolationError(
+          `slow subscriber: ${transport.backlogBytes} bytes unsent, cap ${limits.maxQueuedBytes} (maxQueuedBytes)`,
+        );
         transport.closeWithError(error, 1008, 'slow subscriber');
         if (this._state === 'open') this._state = 'closing';
         return -1;
@@ -225,11 +231,21 @@ export abstract class ConnTopics extends ConnReceiving {
 
   // Resuming: live messages wait behind the replay, within the cap (a resume that lags further is closed, 1008).
   /** @internal */
-  private holdForResume(state: SubscriberState, held: Published[], message: Published, transport: Transport, limits: DeliveryLimits): number {
+  private holdForResume(
+    state: SubscriberState,
+    held: Published[],
+    message: Published,
+    transport: Transport,
+    limits: DeliveryLimits,
+  ): number {
     state.recoveringBytes += message.raw.bytes.length;
     if (state.recoveringBytes > limits.maxQueuedBytes) {
       limits.stats.closedSlow++;
-      transport.closeWithError(new PolicyViolationError('slow subscriber: live messages passed the cap while resuming'), 1008, 'slow subscriber');
+      transport.closeWithError(
+        new PolicyViolationError('slow subscriber: live messages passed the cap while resuming'),
+        1008,
+        'slow subscriber',
+      );
       if (this._state === 'open') this._state = 'closing';
       return -1;
     }
@@ -254,7 +270,8 @@ export abstract class ConnTopics extends ConnReceiving {
     this.recoveringDone(state);
     for (const message of replay) this.deliverPublished(message, limits);
     for (const message of held) {
-      if (after !== null && message.epoch === after.epoch && message.offset !== null && message.offset <= after.offset) continue;
+      if (after !== null && message.epoch === after.epoch && message.offset !== null && message.offset <= after.offset)
+        continue;
       this.deliverPublished(message, limits);
     }
   }

@@ -49,7 +49,11 @@ export class Conn extends ConnTopics {
   }
 
   /** Connects and waits for the handshake: `Conn.connect` + `waitUntilReady`. Rejects with why it failed. */
-  static async open(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike & WaitOptions): Promise<Conn> {
+  static async open(
+    ctx: Context,
+    target: string | URL | ConnectTarget,
+    opts?: ConnOptsLike & WaitOptions,
+  ): Promise<Conn> {
     const conn = Conn.connect(ctx, target, opts);
     try {
       return await conn.waitUntilReady(opts as WaitOptions | undefined);
@@ -125,11 +129,13 @@ export class Conn extends ConnTopics {
     // A redirect replaces the stream of the attempt before: its close no longer means anything.
     if (this.#earlyClose !== null) this._stream?.off('close', this.#earlyClose);
     this._stream = stream;
-    this._flags = (this._flags & ~(ConnFlag.TLS | ConnFlag.HTTP2)) | (tls ? ConnFlag.TLS : 0) | (http2 ? ConnFlag.HTTP2 : 0);
+    this._flags =
+      (this._flags & ~(ConnFlag.TLS | ConnFlag.HTTP2)) | (tls ? ConnFlag.TLS : 0) | (http2 ? ConnFlag.HTTP2 : 0);
     // An 'error' event with no listener would crash the process; errors are reported through 'close'.
     stream.on('error', ignoreError);
     this.#earlyClose = () => {
-      if (this._transport === null) this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
+      if (this._transport === null)
+        this.fail(new ConnectionClosedError('connection closed during the opening handshake'));
     };
     stream.on('close', this.#earlyClose); // removed in start or fail: no once() wrapper needed
   }
@@ -248,7 +254,10 @@ export class Conn extends ConnTopics {
     if (readers) for (const waiter of readers) waiter.resolve();
     rare.reader?.end();
     if (stream !== null) {
-      stream.finish(info.error ?? new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason));
+      stream.finish(
+        info.error ??
+          new ConnectionClosedError('the connection closed before the message was complete', info.code, info.reason),
+      );
     }
     if (this.ctx.logEnabled) this.logEnd(info);
     for (const handler of [this.onClose, this.ctx.onClose]) {
@@ -269,12 +278,19 @@ export class Conn extends ConnTopics {
     const who = `conn ${this.id} (${this.role} ${this.host}:${this.port})`;
     const error = info.error;
     if (error === undefined) {
-      this.ctx.log('debug', `${who} closed: code ${info.code}${info.reason ? ` "${info.reason}"` : ''}, ${info.wasClean ? 'clean' : 'not clean'}`);
+      this.ctx.log(
+        'debug',
+        `${who} closed: code ${info.code}${info.reason ? ` "${info.reason}"` : ''}, ${info.wasClean ? 'clean' : 'not clean'}`,
+      );
       return;
     }
     const code = error instanceof NopollError ? error.code : 'error';
     const detail =
-      error instanceof ProtocolError ? `, close code ${error.closeCode}` : error instanceof HandshakeError && error.status ? `, HTTP ${error.status}` : '';
+      error instanceof ProtocolError
+        ? `, close code ${error.closeCode}`
+        : error instanceof HandshakeError && error.status
+          ? `, HTTP ${error.status}`
+          : '';
     const level = error instanceof NopollError && !(error instanceof ConnectionClosedError) ? 'warning' : 'debug';
     this.ctx.log(level, `${who} failed: ${code}${detail}: ${error.message}`);
   }
@@ -283,7 +299,12 @@ export class Conn extends ConnTopics {
   protected endError(): Error {
     const info = this._closeInfo;
     if (info?.error && this._transport === null) return info.error;
-    return new ConnectionClosedError('the connection is closed', info?.code ?? 1006, info?.reason ?? '', info?.error ? { cause: info.error } : undefined);
+    return new ConnectionClosedError(
+      'the connection is closed',
+      info?.code ?? 1006,
+      info?.reason ?? '',
+      info?.error ? { cause: info.error } : undefined,
+    );
   }
 }
 

@@ -121,7 +121,14 @@ export class Context {
   /** Creates a context (`nopoll_ctx_new`). */
   constructor(options: ContextOptions = {}) {
     checkInt(options.protocolVersion, 'protocolVersion', 0, 255);
-    for (const name of ['maxMessageSize', 'maxHeadBytes', 'maxHeaderCount', 'connectTimeoutMs', 'handshakeTimeoutMs', 'closeTimeoutMs'] as const) {
+    for (const name of [
+      'maxMessageSize',
+      'maxHeadBytes',
+      'maxHeaderCount',
+      'connectTimeoutMs',
+      'handshakeTimeoutMs',
+      'closeTimeoutMs',
+    ] as const) {
       checkInt(options[name], name, 1, Number.MAX_SAFE_INTEGER);
     }
     this.protocolVersion = options.protocolVersion ?? WEBSOCKET_VERSION;
@@ -133,7 +140,13 @@ export class Context {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 20_000;
     this.handshakeTimeoutMs = options.handshakeTimeoutMs ?? 10_000;
     this.closeTimeoutMs = options.closeTimeoutMs ?? 5_000;
-    for (const name of ['idleTimeoutMs', 'pingIntervalMs', 'pongTimeoutMs', 'minMessageRate', 'messageRateWindowMs'] as const) {
+    for (const name of [
+      'idleTimeoutMs',
+      'pingIntervalMs',
+      'pongTimeoutMs',
+      'minMessageRate',
+      'messageRateWindowMs',
+    ] as const) {
       checkInt(options[name], name, 0, 2 ** 31 - 1);
     }
     this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
@@ -335,7 +348,8 @@ export class Context {
     if (this.onError) {
       try {
         const result: unknown = this.onError(error, conn);
-        if (result instanceof Promise) result.then(undefined, (nested: unknown) => console.error('nopoll: onError failed:', nested));
+        if (result instanceof Promise)
+          result.then(undefined, (nested: unknown) => console.error('nopoll: onError failed:', nested));
         return;
       } catch (nested) {
         error = nested;

@@ -90,7 +90,8 @@ export function resolveDeflateOption(
     throw new TypeError('perMessageDeflate must be a boolean or an options object');
   }
   const o: PerMessageDeflateOptions = option === true ? {} : option;
-  if (o.contextTakeover !== undefined && typeof o.contextTakeover !== 'boolean') throw new TypeError('perMessageDeflate.contextTakeover must be a boolean');
+  if (o.contextTakeover !== undefined && typeof o.contextTakeover !== 'boolean')
+    throw new TypeError('perMessageDeflate.contextTakeover must be a boolean');
   const params: DeflateParams = {};
   // Without context takeover (the default), nothing of zlib stays with an idle connection: a listener makes both
   // directions context-free, a client its own compressor (the server decides about its own).
@@ -153,7 +154,10 @@ export function clientDeflateSession(
   if (offered === null) return { ok: true, deflate: null };
   const checked = checkDeflateResponse(accepted, offered.resolved.params);
   if (!checked.ok) return checked;
-  return { ok: true, deflate: checked.agreement === null ? null : session(offered.resolved, checked.agreement, 'client') };
+  return {
+    ok: true,
+    deflate: checked.agreement === null ? null : session(offered.resolved, checked.agreement, 'client'),
+  };
 }
 
 /**

@@ -73,7 +73,8 @@ export function startHttp2Client(conn: Conn, plan: ClientPlan, fallback: (conn: 
   const deadline = Date.now() + plan.timeoutMs;
   // One time limit for the whole handshake: waiting for a connection, then the extended CONNECT.
   const timer = setTimeout(() => {
-    if (conn.state === 'connecting') conn.fail(new TimeoutError('handshake', `no WebSocket handshake within ${plan.timeoutMs} ms`));
+    if (conn.state === 'connecting')
+      conn.fail(new TimeoutError('handshake', `no WebSocket handshake within ${plan.timeoutMs} ms`));
   }, plan.timeoutMs);
   const fallBack = (): void => {
     clearTimeout(timer);
@@ -102,10 +103,16 @@ export function startHttp2Client(conn: Conn, plan: ClientPlan, fallback: (conn: 
       clearTimeout(timer);
       return startHttp2Client(conn, { ...plan, timeoutMs: Math.max(1, deadline - Date.now()) }, fallback);
     }
-    const why = outcome.kind === 'no-h2' ? outcome.reason : 'the server did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3)';
+    const why =
+      outcome.kind === 'no-h2'
+        ? outcome.reason
+        : 'the server did not enable extended CONNECT (SETTINGS_ENABLE_CONNECT_PROTOCOL, RFC 8441 §3)';
     if (plan.http2 === 'auto') {
       rememberWithoutH2(ctx, key);
-      ctx.log('debug', `conn ${conn.id}: no WebSockets over HTTP/2 at ${plan.host}:${plan.port} (${why}); using HTTP/1.1`);
+      ctx.log(
+        'debug',
+        `conn ${conn.id}: no WebSockets over HTTP/2 at ${plan.host}:${plan.port} (${why}); using HTTP/1.1`,
+      );
       return fallBack();
     }
     clearTimeout(timer);
@@ -142,7 +149,8 @@ function openEntry(conn: Conn, plan: ClientPlan, key: string, entries: Entry[]):
         drop(ctx, entry);
         if (outcome.kind === 'session') outcome.session.close();
       }
-      const told: H2ConnectOutcome = outcome.kind === 'error' && tls !== null ? { kind: 'error', error: tls.explain(outcome.error) } : outcome;
+      const told: H2ConnectOutcome =
+        outcome.kind === 'error' && tls !== null ? { kind: 'error', error: tls.explain(outcome.error) } : outcome;
       for (const waiter of waiters) waiter(told);
       // Every waiter went away meanwhile: nobody needs the connection.
       if (entry.session !== null && entry.session.streams === 0) closeIdle(ctx, entry);
@@ -152,7 +160,14 @@ function openEntry(conn: Conn, plan: ClientPlan, key: string, entries: Entry[]):
 }
 
 // Opens the WebSocket's stream on an open connection and runs the handshake on it.
-function request(conn: Conn, plan: ClientPlan, entry: Entry, fields: Array<[string, string]>, deadline: number, timer: NodeJS.Timeout): void {
+function request(
+  conn: Conn,
+  plan: ClientPlan,
+  entry: Entry,
+  fields: Array<[string, string]>,
+  deadline: number,
+  timer: NodeJS.Timeout,
+): void {
   const session = entry.session!;
   let stream: ReturnType<H2ClientSession['request']>;
   try {
@@ -172,7 +187,11 @@ function request(conn: Conn, plan: ClientPlan, entry: Entry, fields: Array<[stri
         // RFC 7692 §5: an acceptance of permessage-deflate with invalid parameters fails the connection.
         const deflate = clientDeflateSession(plan.deflateOffer, checked.result.extensions);
         if (!deflate.ok) return conn.fail(new HandshakeError(deflate.error, answer.status));
-        conn.start(stream, EMPTY, { deflate: deflate.deflate, acceptedProtocol: checked.result.protocol, ...plan.settings });
+        conn.start(stream, EMPTY, {
+          deflate: deflate.deflate,
+          acceptedProtocol: checked.result.protocol,
+          ...plan.settings,
+        });
       },
       () => {
         if (session.streams === 0) closeIdle(conn.ctx, entry);

@@ -72,16 +72,32 @@ const MAX_WINDOW = 2 ** 31 - 1;
  * Validates a listener's `http2` option (true: the defaults) against the context's limits.
  * @throws TypeError / RangeError for an invalid option.
  */
-export function resolveHttp2Listen(value: boolean | Http2ListenOptions, defaults: Http2ListenDefaults): ResolvedHttp2Listen {
+export function resolveHttp2Listen(
+  value: boolean | Http2ListenOptions,
+  defaults: Http2ListenDefaults,
+): ResolvedHttp2Listen {
   const o: Http2ListenOptions = value === true ? {} : value === false ? {} : value;
   if (typeof o !== 'object' || o === null) throw new TypeError('http2 must be a boolean or an options object');
-  if (o.onRequest !== undefined && typeof o.onRequest !== 'function') throw new TypeError('http2.onRequest must be a function');
+  if (o.onRequest !== undefined && typeof o.onRequest !== 'function')
+    throw new TypeError('http2.onRequest must be a function');
   return {
     settings: {
-      maxConcurrentStreams: int(o.maxConcurrentStreams, 'maxConcurrentStreams', 1, MAX_WINDOW, DEFAULT_HTTP2_MAX_STREAMS),
+      maxConcurrentStreams: int(
+        o.maxConcurrentStreams,
+        'maxConcurrentStreams',
+        1,
+        MAX_WINDOW,
+        DEFAULT_HTTP2_MAX_STREAMS,
+      ),
       // RFC 9113 §6.5.2: the initial window is at most 2^31 - 1; below 64 KiB - 1 it would only slow things.
       streamWindowBytes: int(o.streamWindowBytes, 'streamWindowBytes', 65535, MAX_WINDOW, DEFAULT_HTTP2_STREAM_WINDOW),
-      sessionWindowBytes: int(o.sessionWindowBytes, 'sessionWindowBytes', 65535, MAX_WINDOW, DEFAULT_HTTP2_SESSION_WINDOW),
+      sessionWindowBytes: int(
+        o.sessionWindowBytes,
+        'sessionWindowBytes',
+        65535,
+        MAX_WINDOW,
+        DEFAULT_HTTP2_SESSION_WINDOW,
+      ),
       maxHeaderListBytes: defaults.maxHeadBytes,
       // The pseudo-header fields of an extended CONNECT (five) come on top of the header fields counted over HTTP/1.1.
       maxHeaderCount: defaults.maxHeaderCount + 5,

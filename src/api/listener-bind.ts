@@ -75,18 +75,27 @@ export async function bindListener(ctx: Context, options: ListenOptions): Promis
     }
   } else {
     if (options.port === undefined) throw new TypeError('a listener needs a port or a path');
-    port = typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new TypeError(`invalid port ${String(options.port)}`);
+    port =
+      typeof options.port === 'string' ? (/^\d{1,5}$/.test(options.port) ? Number(options.port) : NaN) : options.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new TypeError(`invalid port ${String(options.port)}`);
     host = options.host ?? (options.ipv6 ? '::' : '0.0.0.0');
     if (options.ipv6 && isIP(host) === 4) throw new TypeError(`${host} is not an IPv6 address`);
     if (options.ipv6 === false && isIP(host) === 6) throw new TypeError(`${host} is not an IPv4 address`);
   }
-  if (options.certificate !== undefined && options.tls !== true) throw new TypeError('a listener certificate needs tls: true');
+  if (options.certificate !== undefined && options.tls !== true)
+    throw new TypeError('a listener certificate needs tls: true');
   // Options (limits, compression), TLS options and certificate files are checked before anything is bound.
   optsValues(options.opts);
   const tls = options.tls === true ? prepareListenerTls(optsValues(options.opts).tls, options.certificate) : null;
   const handshakeTimeoutMs = optsValues(options.opts).handshakeTimeoutMs ?? ctx.handshakeTimeoutMs;
-  const http2 = options.http2 ? resolveHttp2Listen(options.http2, { maxHeadBytes: ctx.maxHeadBytes, maxHeaderCount: ctx.maxHeaderCount, handshakeTimeoutMs }) : null;
+  const http2 = options.http2
+    ? resolveHttp2Listen(options.http2, {
+        maxHeadBytes: ctx.maxHeadBytes,
+        maxHeaderCount: ctx.maxHeaderCount,
+        handshakeTimeoutMs,
+      })
+    : null;
   const server = createServer({ noDelay: true });
   const where = path ?? `${host}:${port}`;
   const backlog = options.backlog ?? 511;
@@ -104,7 +113,11 @@ export async function bindListener(ctx: Context, options: ListenOptions): Promis
       return;
     }
     const all = options.socketAccessAll === true;
-    listenUnix(server, { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all }, done);
+    listenUnix(
+      server,
+      { path, backlog, removeStale: options.removeStaleSocket ?? true, readableAll: all, writableAll: all },
+      done,
+    );
   });
   // Accept failures (EMFILE...) must not crash the process; they are logged.
   server.on('error', (error) => ctx.log('critical', `listener ${where}: ${error.message}`));

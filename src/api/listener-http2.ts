@@ -37,7 +37,9 @@ const states = new WeakMap<Listener, ListenerHttp2>();
 /** @internal Makes a new listener serve HTTP/2 with these settings. */
 export function enableListenerHttp2(listener: Listener, resolved: ResolvedHttp2Listen): void {
   const state: ListenerHttp2 = {
-    acceptor: new H2Acceptor(resolved.settings, (stream, headers, raw, origin) => onStream(listener, state, stream, headers, raw, origin)),
+    acceptor: new H2Acceptor(resolved.settings, (stream, headers, raw, origin) =>
+      onStream(listener, state, stream, headers, raw, origin),
+    ),
     onRequest: resolved.onRequest,
   };
   states.set(listener, state);
@@ -72,26 +74,30 @@ export function serveHttp2Socket(listener: Listener, socket: Socket): boolean {
   // Cleartext: the connection preface means HTTP/2 with prior knowledge (RFC 9113 §3.3); anything else goes to the
   // HTTP/1.1 handshake, which answers what it cannot use as it always does.
   const timeoutMs = listener.opts.handshakeTimeoutMs ?? listener.ctx.handshakeTimeoutMs;
-  sniffSocket(socket, { timeoutMs, detect: (head, timedOut) => (timedOut ? false : classifyPreface(head) === 'more' ? 'more' : true) }, (error, result) => {
-    if (error || !result) {
-      listener.ctx.log('debug', `listener ${listener.host}:${listener.port}: ${error?.message ?? 'no first bytes'}`);
-      return;
-    }
-    if (!listener.isOk) {
-      socket.destroy();
-      return;
-    }
-    if (classifyPreface(result.head) === 'h2') {
-      socket.unshift(result.head);
-      state.acceptor.accept(socket);
-      return;
-    }
-    try {
-      listener.acceptSocket(socket, result.head);
-    } catch {
-      // The listener closed meanwhile: the socket is gone already.
-    }
-  });
+  sniffSocket(
+    socket,
+    { timeoutMs, detect: (head, timedOut) => (timedOut ? false : classifyPreface(head) === 'more' ? 'more' : true) },
+    (error, result) => {
+      if (error || !result) {
+        listener.ctx.log('debug', `listener ${listener.host}:${listener.port}: ${error?.message ?? 'no first bytes'}`);
+        return;
+      }
+      if (!listener.isOk) {
+        socket.destroy();
+        return;
+      }
+      if (classifyPreface(result.head) === 'h2') {
+        socket.unshift(result.head);
+        state.acceptor.accept(socket);
+        return;
+      }
+      try {
+        listener.acceptSocket(socket, result.head);
+      } catch {
+        // The listener closed meanwhile: the socket is gone already.
+      }
+    },
+  );
   return true;
 }
 
@@ -136,7 +142,12 @@ function onStream(
  * checks, and the listener's onOpen, subprotocol and permessage-deflate steps, which answer on the stream.
  * @throws InvalidStateError when the listener is closed (the stream is refused with 503).
  */
-export function acceptWebSocketStream(listener: Listener, stream: ServerHttp2Stream, headers: HeaderList, tlsSocket: TLSSocket | null): Conn {
+export function acceptWebSocketStream(
+  listener: Listener,
+  stream: ServerHttp2Stream,
+  headers: HeaderList,
+  tlsSocket: TLSSocket | null,
+): Conn {
   const session = stream.session;
   const socket = session?.socket;
   const encrypted = tlsSocket !== null || (socket as TLSSocket | undefined)?.encrypted === true;
@@ -161,7 +172,10 @@ function handshake(listener: Listener, conn: Conn, stream: ServerHttp2Stream, he
   const ctx = listener.ctx;
   let checked: ReturnType<typeof checkExtendedConnect>;
   try {
-    checked = checkExtendedConnect(headers, { version: ctx.protocolVersion, requireOrigin: listener.opts.requireOrigin ?? false });
+    checked = checkExtendedConnect(headers, {
+      version: ctx.protocolVersion,
+      requireOrigin: listener.opts.requireOrigin ?? false,
+    });
   } catch (error) {
     // Only a misconfiguration (an impossible version) can throw here; never crash on it.
     refuseStream(stream, 500, 'server misconfigured');

@@ -11,7 +11,15 @@ import { acceptTls, secureContextOptions } from '../transport/tls.js';
 import { certificateEntry, type CertificateEntry, type CertificateInput } from './certificate-store.js';
 import type { Conn } from './conn.js';
 import type { Listener } from './listener.js';
-import { buildContext, createContext, postCheck, resolveTls, type ResolvedTls, type TlsContextInfo, type TlsOptions } from './tls-options.js';
+import {
+  buildContext,
+  createContext,
+  postCheck,
+  resolveTls,
+  type ResolvedTls,
+  type TlsContextInfo,
+  type TlsOptions,
+} from './tls-options.js';
 
 /** A TLS listener prepared before its socket is bound (so bad options fail the `listen` call). */
 export interface PreparedListenerTls {
@@ -23,11 +31,19 @@ export interface PreparedListenerTls {
  * @internal Checks a listener's TLS options and loads its certificate files.
  * @throws TypeError / RangeError / TlsError for unusable options or files.
  */
-export function prepareListenerTls(options: TlsOptions | undefined, certificate: CertificateInput | undefined): PreparedListenerTls {
+export function prepareListenerTls(
+  options: TlsOptions | undefined,
+  certificate: CertificateInput | undefined,
+): PreparedListenerTls {
   return { resolved: resolveTls(options), certificate: certificate ? certificateEntry(certificate) : null };
 }
 
-type Contexts = { key: string; context: SecureContext | null; defaults: SecureContextOptions; sni: Map<CertificateEntry, SecureContext> };
+type Contexts = {
+  key: string;
+  context: SecureContext | null;
+  defaults: SecureContextOptions;
+  sni: Map<CertificateEntry, SecureContext>;
+};
 
 /** @internal One listener's TLS state: a field of the Listener. */
 export class ListenerTls {
@@ -70,7 +86,12 @@ export class ListenerTls {
     const chosen: { cert: string | Buffer; key: string | Buffer; chain: string | Buffer | null } | null = own
       ? { cert: resolved.material.cert!, key: resolved.material.key!, chain: resolved.material.chain ?? null }
       : (this.#certificate ?? store.find(null));
-    const defaults = secureContextOptions({ ...resolved.material, cert: chosen?.cert, key: chosen?.key, chain: chosen?.chain ?? undefined });
+    const defaults = secureContextOptions({
+      ...resolved.material,
+      cert: chosen?.cert,
+      key: chosen?.key,
+      chain: chosen?.chain ?? undefined,
+    });
     const context = chosen === null ? null : buildContext(defaults, 'listener certificate');
     this.#cache = { key, context, defaults, sni: new Map() };
     return this.#cache;
@@ -82,7 +103,13 @@ export class ListenerTls {
    * runs the post-handshake check, then hands the secured socket to `proceed` for the WebSocket handshake. On a
    * failure the connection fails with a TlsError or a TimeoutError (phase `'tls'`).
    */
-  accept(listener: Listener, conn: Conn, socket: Socket, head: Buffer | null, proceed: (secured: TLSSocket) => void): void {
+  accept(
+    listener: Listener,
+    conn: Conn,
+    socket: Socket,
+    head: Buffer | null,
+    proceed: (secured: TLSSocket) => void,
+  ): void {
     this.#accept(listener, conn, socket, head, null, proceed);
   }
 
@@ -98,9 +125,17 @@ export class ListenerTls {
   }
 
   // The server TLS accept for a connection (`conn`), or for a socket that has none yet (HTTP/2, `conn` null).
-  #accept(listener: Listener, conn: Conn | null, socket: Socket, head: Buffer | null, alpn: readonly string[] | null, proceed: (secured: TLSSocket) => void): void {
+  #accept(
+    listener: Listener,
+    conn: Conn | null,
+    socket: Socket,
+    head: Buffer | null,
+    alpn: readonly string[] | null,
+    proceed: (secured: TLSSocket) => void,
+  ): void {
     const ctx = listener.ctx;
-    const peer = conn !== null ? `${conn.host}:${conn.port}` : `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
+    const peer =
+      conn !== null ? `${conn.host}:${conn.port}` : `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     const isOk = (): boolean => (conn !== null ? conn.isOk : !socket.destroyed);
     const fail = (error: Error): void => {
       if (conn !== null) return conn.fail(error);
@@ -120,14 +155,22 @@ export class ListenerTls {
       return;
     }
     const resolved = this.#resolved!;
-    const info: TlsContextInfo = { isClient: false, listener, options: listener.opts.tls ?? {}, defaults: contexts.defaults };
+    const info: TlsContextInfo = {
+      isClient: false,
+      listener,
+      options: listener.opts.tls ?? {},
+      defaults: contexts.defaults,
+    };
     // One time limit for the context creator, the handshake and the post-handshake check.
     const timeoutMs = listener.opts.handshakeTimeoutMs ?? ctx.handshakeTimeoutMs;
     const deadline = Date.now() + timeoutMs;
     const creatorTimer =
       ctx.tlsContextCreator === null
         ? null
-        : setTimeout(() => fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)), timeoutMs);
+        : setTimeout(
+            () => fail(new TimeoutError('tls', `the TLS context creator did not answer within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
     const withContext = (error: Error | null, created: SecureContext | null): void => {
       if (creatorTimer !== null) clearTimeout(creatorTimer);
       if (!isOk()) return;
@@ -135,7 +178,11 @@ export class ListenerTls {
       const secureContext = created ?? contexts.context;
       if (secureContext === null) {
         ctx.log('critical', `TLS listener ${listener.host}:${listener.port} has no certificate`);
-        return fail(new TlsError('no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()'));
+        return fail(
+          new TlsError(
+            'no certificate for this TLS listener: set tls.cert in its options, listener.setCertificate() or ctx.setCertificate()',
+          ),
+        );
       }
       const store = ctx.certificateStore;
       // SNI picks a named store entry, unless the context creator chose the context.
@@ -147,7 +194,12 @@ export class ListenerTls {
               let context = contexts.sni.get(entry);
               if (context === undefined) {
                 context = buildContext(
-                  secureContextOptions({ ...resolved.material, cert: entry.cert, key: entry.key, chain: entry.chain ?? undefined }),
+                  secureContextOptions({
+                    ...resolved.material,
+                    cert: entry.cert,
+                    key: entry.key,
+                    chain: entry.chain ?? undefined,
+                  }),
                   `store certificate for ${entry.serverName}`,
                 );
                 contexts.sni.set(entry, context);
@@ -185,7 +237,10 @@ export class ListenerTls {
     };
     if (conn === null) {
       if (ctx.tlsContextCreator !== null) {
-        ctx.log('critical', `TLS listener ${listener.host}:${listener.port}: a TLS context creator cannot serve an HTTP/2 listener; connection refused`);
+        ctx.log(
+          'critical',
+          `TLS listener ${listener.host}:${listener.port}: a TLS context creator cannot serve an HTTP/2 listener; connection refused`,
+        );
         return withContext(new TlsError('the TLS context creator is not supported on an HTTP/2 listener'), null);
       }
       return withContext(null, null);

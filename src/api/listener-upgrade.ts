@@ -8,7 +8,12 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { HandshakeError } from '../errors.js';
 import { selectProtocol } from '../protocol/handshake/server-handshake.js';
-import { readUpgradeRequest, socketAnswer, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
+import {
+  readUpgradeRequest,
+  socketAnswer,
+  type PendingUpgrade,
+  type UpgradeAnswer,
+} from '../transport/server-accept.js';
 import type { Conn } from './conn.js';
 import { sessionSettings, type ConnOptsInit } from './conn-opts.js';
 import type { Context } from './context.js';
@@ -39,7 +44,14 @@ export function readUpgrade(ctx: Context, o: ConnOptsInit, conn: Conn, socket: S
  * A checked request (read from a socket, parsed by Node, or an HTTP/2 extended CONNECT): record it,
  * let onOpen decide, then answer (101, or 200 over HTTP/2) and start the session on `socket` (or refuse).
  */
-export function answerUpgrade(ctx: Context, o: ConnOptsInit, conn: Conn, socket: Duplex, upgrade: PendingUpgrade, answer: UpgradeAnswer): void {
+export function answerUpgrade(
+  ctx: Context,
+  o: ConnOptsInit,
+  conn: Conn,
+  socket: Duplex,
+  upgrade: PendingUpgrade,
+  answer: UpgradeAnswer,
+): void {
   if (!conn.isOk) return;
   const request = upgrade.request;
   Object.assign(conn.handshake, {

@@ -12,7 +12,13 @@ import type { TLSSocket } from 'node:tls';
 import { HandshakeError, InvalidStateError } from '../errors.js';
 import { headerListOf } from '../transport/h2-answer.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
-import { rejectUpgrade, socketAnswer, type AcceptReply, type PendingUpgrade, type UpgradeAnswer } from '../transport/server-accept.js';
+import {
+  rejectUpgrade,
+  socketAnswer,
+  type AcceptReply,
+  type PendingUpgrade,
+  type UpgradeAnswer,
+} from '../transport/server-accept.js';
 import { Conn } from './conn.js';
 import { optsValues, type ConnOptsInit, type ConnOptsLike } from './conn-opts.js';
 import type { Context } from './context.js';
@@ -21,7 +27,14 @@ import type { PublishOptions } from './pubsub.js';
 import { wait, type WaitOptions } from './wait.js';
 import { answerUpgrade, readUpgrade } from './listener-upgrade.js';
 import { bindListener, type ListenOptions } from './listener-bind.js';
-import { acceptWebSocketStream, closeListenerHttp2, enableListenerHttp2, isHttp2Listener, serveHttp2Socket, type StreamClient } from './listener-http2.js';
+import {
+  acceptWebSocketStream,
+  closeListenerHttp2,
+  enableListenerHttp2,
+  isHttp2Listener,
+  serveHttp2Socket,
+  type StreamClient,
+} from './listener-http2.js';
 import type { CertificateEntry } from './certificate-store.js';
 import { checkAcceptedTls, ListenerTls } from './listener-tls.js';
 import type { PemSource } from './tls-options.js';
@@ -54,7 +67,14 @@ export class Listener {
   // TLS: whether accepted sockets are wrapped, the certificate, the secure contexts.
   readonly #tls = new ListenerTls();
 
-  private constructor(ctx: Context, server: Server | null, host: string, port: number, opts: ConnOptsInit, path: string | null = null) {
+  private constructor(
+    ctx: Context,
+    server: Server | null,
+    host: string,
+    port: number,
+    opts: ConnOptsInit,
+    path: string | null = null,
+  ) {
     this.ctx = ctx;
     this.#server = server;
     this.host = host;
@@ -168,7 +188,9 @@ export class Listener {
    * certificate is chosen as for a TLS listener; the post-handshake check runs before any WebSocket byte.
    */
   acceptTlsSocket(socket: Socket, head: Buffer | null = null): Conn {
-    return this.admit(socket, true, (conn) => this.#tls.accept(this, conn, socket, head, (secured) => readUpgrade(this.ctx, this.opts, conn, secured, null)));
+    return this.admit(socket, true, (conn) =>
+      this.#tls.accept(this, conn, socket, head, (secured) => readUpgrade(this.ctx, this.opts, conn, secured, null)),
+    );
   }
 
   /**
@@ -184,7 +206,9 @@ export class Listener {
    * `h2`): the post-handshake check, then the WebSocket accept.
    */
   acceptSecured(secured: TLSSocket): Conn {
-    return this.admit(secured, true, (conn) => checkAcceptedTls(conn, secured, () => readUpgrade(this.ctx, this.opts, conn, secured, null)));
+    return this.admit(secured, true, (conn) =>
+      checkAcceptedTls(conn, secured, () => readUpgrade(this.ctx, this.opts, conn, secured, null)),
+    );
   }
 
   /**
@@ -257,7 +281,12 @@ export class Listener {
       raw.pause();
       const answer = socketAnswer(raw, upgrade.request.key!);
       const onReply = accept.onReply;
-      this.upgrade(conn, raw, upgrade, onReply === undefined ? answer : { ...answer, accept: (reply) => (onReply(reply), answer.accept(reply)) });
+      this.upgrade(
+        conn,
+        raw,
+        upgrade,
+        onReply === undefined ? answer : { ...answer, accept: (reply) => (onReply(reply), answer.accept(reply)) },
+      );
     });
   }
 
@@ -274,10 +303,24 @@ export class Listener {
     const ctx = this.ctx;
     const o = this.opts;
     const peer = via ?? (socket as Socket);
-    const conn = new Conn(ctx, 'listener', this, peer.remoteAddress ?? '', peer.remotePort ?? 0, o.maxFrameSize ?? ctx.maxFrameSize);
+    const conn = new Conn(
+      ctx,
+      'listener',
+      this,
+      peer.remoteAddress ?? '',
+      peer.remotePort ?? 0,
+      o.maxFrameSize ?? ctx.maxFrameSize,
+    );
     const live = this.#live;
     if (live !== null && live.size >= o.maxConnections!) {
-      return refuseOverLimit(conn, socket, tls, via !== undefined, o.maxConnections!, via?.refuse ?? ((status, message) => rejectUpgrade(socket as Socket, status, message)));
+      return refuseOverLimit(
+        conn,
+        socket,
+        tls,
+        via !== undefined,
+        o.maxConnections!,
+        via?.refuse ?? ((status, message) => rejectUpgrade(socket as Socket, status, message)),
+      );
     }
     live?.add(conn);
     conn.attach(socket, tls, via !== undefined);

@@ -26,7 +26,9 @@ export function settleSend(
   callback: (error?: Error | null) => void,
 ): boolean {
   if (sent < 0) {
-    callback(new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''));
+    callback(
+      new ConnectionClosedError('the connection no longer sends', conn.closeStatus || 1006, conn.closeReason ?? ''),
+    );
     return false;
   }
   if (sent === 0 && length > 0) {
@@ -64,7 +66,12 @@ export class MessageStream extends Readable {
    * @internal Made by the connection. `listenerFailed` receives what a listener of this stream throws ('data',
    * 'end'...), which would otherwise escape from the socket's event or a later tick and end the process.
    */
-  constructor(opcode: number, flow: InputFlow, highWaterMark = MESSAGE_STREAM_HIGH_WATER, listenerFailed: ((error: unknown) => void) | null = null) {
+  constructor(
+    opcode: number,
+    flow: InputFlow,
+    highWaterMark = MESSAGE_STREAM_HIGH_WATER,
+    listenerFailed: ((error: unknown) => void) | null = null,
+  ) {
     super({ highWaterMark });
     this.opcode = opcode;
     this.#flow = flow;
@@ -196,7 +203,10 @@ export class MessageWriter extends Writable {
       callback(error as Error);
       return;
     }
-    if (!settleSend(conn, sent, data.length, this.writableHighWaterMark, () => this.#send(data, fin, callback), callback)) return;
+    if (
+      !settleSend(conn, sent, data.length, this.writableHighWaterMark, () => this.#send(data, fin, callback), callback)
+    )
+      return;
     this.#started = true;
     if (fin) this.#ended = true;
   }

@@ -71,6 +71,11 @@ export class Msg {
     if (!b) return a.ref();
     const opcode = a.opcode === Opcode.CONTINUATION ? b.opcode : a.opcode;
     // Complete only when it starts a message and ends one.
-    return new Msg(opcode, Buffer.concat([a.payload, b.payload]), b.isFinal, a.opcode === Opcode.CONTINUATION || !b.isFinal);
+    return new Msg(
+      opcode,
+      Buffer.concat([a.payload, b.payload]),
+      b.isFinal,
+      a.opcode === Opcode.CONTINUATION || !b.isFinal,
+    );
   }
 }

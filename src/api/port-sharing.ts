@@ -97,21 +97,27 @@ export interface SharedPort {
 export function sharePort(server: Server, options: SharePortOptions): SharedPort {
   const { listener } = options;
   const userDetect = options.detect;
-  if ((options.other !== undefined || userDetect !== undefined) && (typeof userDetect !== 'function' || typeof options.other !== 'function')) {
+  if (
+    (options.other !== undefined || userDetect !== undefined) &&
+    (typeof userDetect !== 'function' || typeof options.other !== 'function')
+  ) {
     throw new TypeError('sharePort: `other` and `detect` go together (detect recognises the connections other takes)');
   }
   const sniffOptions = {
     timeoutMs: options.sniffTimeoutMs ?? DEFAULT_SNIFF_TIMEOUT_MS,
     // Nothing but HTTP and TLS is let through unless the user's detector claims it.
-    detect: userDetect === undefined ? refuseAll : (head: Buffer, timedOut: boolean): boolean | 'more' => {
-      try {
-        return userDetect(head, timedOut);
-      } catch (error) {
-        // The application's error, reported like any handler's; the connection is closed.
-        listener.ctx.handlerError(error, null);
-        return false;
-      }
-    },
+    detect:
+      userDetect === undefined
+        ? refuseAll
+        : (head: Buffer, timedOut: boolean): boolean | 'more' => {
+            try {
+              return userDetect(head, timedOut);
+            } catch (error) {
+              // The application's error, reported like any handler's; the connection is closed.
+              listener.ctx.handlerError(error, null);
+              return false;
+            }
+          },
     ...(options.maxSniffBytes !== undefined ? { maxBytes: options.maxSniffBytes } : {}),
   };
   const route = (socket: Socket, result: SniffResult): void => {

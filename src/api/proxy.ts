@@ -79,16 +79,21 @@ export function parseProxy(option: ProxyOption): ProxyPlan {
   }
   const scheme = url.protocol.slice(0, -1).toLowerCase();
   if (scheme !== 'http' && scheme !== 'https' && scheme !== 'socks5' && scheme !== 'socks5h') {
-    throw new TypeError(`unsupported proxy scheme ${url.protocol} (use http:, https:, socks5: or socks5h:; SOCKS4 is not supported)`);
+    throw new TypeError(
+      `unsupported proxy scheme ${url.protocol} (use http:, https:, socks5: or socks5h:; SOCKS4 is not supported)`,
+    );
   }
   if (url.hostname === '') throw new TypeError(`the proxy URL ${JSON.stringify(String(given.url))} has no host`);
   const username = given.username ?? (url.username ? decodeURIComponent(url.username) : undefined);
-  const password = given.password ?? (url.password ? decodeURIComponent(url.password) : username !== undefined ? '' : undefined);
+  const password =
+    given.password ?? (url.password ? decodeURIComponent(url.password) : username !== undefined ? '' : undefined);
   if (scheme.startsWith('socks')) checkSocksCredentials(username, password);
-  else if (username?.includes(':')) throw new RangeError('a proxy user name for HTTP Basic may not contain ":" (RFC 7617 §2)');
+  else if (username?.includes(':'))
+    throw new RangeError('a proxy user name for HTTP Basic may not contain ":" (RFC 7617 §2)');
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   const port = url.port ? Number(url.port) : DEFAULT_PORTS[scheme];
-  const headers = given.headers === undefined ? [] : Array.isArray(given.headers) ? given.headers : Object.entries(given.headers);
+  const headers =
+    given.headers === undefined ? [] : Array.isArray(given.headers) ? given.headers : Object.entries(given.headers);
   return {
     label: `${scheme}://${url.hostname}:${port}`,
     scheme,
@@ -133,7 +138,12 @@ export interface ProxyTunnel {
  * @internal Prepares the tunnel through `plan` to `target`.
  * @throws TypeError / RangeError / TlsError for unusable proxy TLS options.
  */
-export function proxyTunnel(plan: ProxyPlan, target: { host: string; port: number; family: 0 | 4 | 6 }, limits: HeadLimits, timeoutMs: number): ProxyTunnel {
+export function proxyTunnel(
+  plan: ProxyPlan,
+  target: { host: string; port: number; family: 0 | 4 | 6 },
+  limits: HeadLimits,
+  timeoutMs: number,
+): ProxyTunnel {
   const label = plan.label;
   const tls = plan.scheme === 'https' ? prepareProxyTls(plan.tls, plan.host) : null;
   let stage: 'connecting' | 'tunnel' | 'open' = 'connecting';
@@ -152,14 +162,28 @@ export function proxyTunnel(plan: ProxyPlan, target: { host: string; port: numbe
     if (plan.scheme === 'socks5' || plan.scheme === 'socks5h') {
       socks5Connect(
         carrier,
-        { host: target.host, port: target.port, remoteDns: plan.scheme === 'socks5h', family: target.family, username: plan.username, password: plan.password, proxy: label },
+        {
+          host: target.host,
+          port: target.port,
+          remoteDns: plan.scheme === 'socks5h',
+          family: target.family,
+          username: plan.username,
+          password: plan.password,
+          proxy: label,
+        },
         finish,
       );
       return;
     }
     const authorization =
-      plan.username === undefined ? undefined : `Basic ${Buffer.from(`${plan.username}:${plan.password ?? ''}`, 'utf8').toString('base64')}`;
-    httpConnect(carrier, { host: target.host, port: target.port, authorization, headers: plan.headers, limits, proxy: label }, finish);
+      plan.username === undefined
+        ? undefined
+        : `Basic ${Buffer.from(`${plan.username}:${plan.password ?? ''}`, 'utf8').toString('base64')}`;
+    httpConnect(
+      carrier,
+      { host: target.host, port: target.port, authorization, headers: plan.headers, limits, proxy: label },
+      finish,
+    );
   };
 
   return {
@@ -170,7 +194,12 @@ export function proxyTunnel(plan: ProxyPlan, target: { host: string; port: numbe
       if (tls === null) return open(socket, done);
       tls(socket, (error, secured) => {
         if (error || !secured) {
-          reported = new ProxyError('tls', label, `TLS with the proxy ${label} failed: ${error?.message ?? 'no socket'}`, { cause: error });
+          reported = new ProxyError(
+            'tls',
+            label,
+            `TLS with the proxy ${label} failed: ${error?.message ?? 'no socket'}`,
+            { cause: error },
+          );
           done(reported);
           return;
         }
@@ -181,13 +210,19 @@ export function proxyTunnel(plan: ProxyPlan, target: { host: string; port: numbe
     },
     explain(error) {
       if (error === reported || error instanceof ProxyError || stage === 'open') return error;
-      if (error instanceof TimeoutError) return new TimeoutError('proxy', `no tunnel through the proxy ${label} within ${timeoutMs} ms`);
+      if (error instanceof TimeoutError)
+        return new TimeoutError('proxy', `no tunnel through the proxy ${label} within ${timeoutMs} ms`);
       if (stage === 'connecting' && error instanceof ConnectError) {
         const cause = (error.cause as Error | undefined) ?? error;
         return new ProxyError('connect', label, `cannot connect to the proxy ${label}: ${cause.message}`, { cause });
       }
       if (error instanceof HandshakeError || error instanceof ConnectError) {
-        return new ProxyError('protocol', label, `the proxy ${label} closed the connection before the tunnel was open`, { cause: error });
+        return new ProxyError(
+          'protocol',
+          label,
+          `the proxy ${label} closed the connection before the tunnel was open`,
+          { cause: error },
+        );
       }
       return error;
     },

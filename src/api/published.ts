@@ -47,7 +47,9 @@ export class PublishedForm {
   frame(): Buffer {
     if (this.#frame !== null) return this.#frame;
     return (this.#frame =
-      this.#bytes === null && this.opcode === Opcode.TEXT ? frameServerText(this.#text!) : frameServerMessage(this.opcode, this.bytes));
+      this.#bytes === null && this.opcode === Opcode.TEXT
+        ? frameServerText(this.#text!)
+        : frameServerMessage(this.opcode, this.bytes));
   }
 
   /** The frame compressed without context for these settings, built once per distinct setting. */
@@ -76,7 +78,14 @@ export class Published {
   readonly raw: PublishedForm;
   #envelope: PublishedForm | null = null;
 
-  constructor(topic: string, data: string | Buffer, binary: boolean, compress: boolean | undefined, offset: number | null, epoch: string | null) {
+  constructor(
+    topic: string,
+    data: string | Buffer,
+    binary: boolean,
+    compress: boolean | undefined,
+    offset: number | null,
+    epoch: string | null,
+  ) {
     this.topic = topic;
     this.binary = binary;
     this.compress = compress;
@@ -87,6 +96,9 @@ export class Published {
 
   /** The `nopoll.pubsub.v1` form: a text frame holding the JSON envelope. */
   get envelope(): PublishedForm {
-    return (this.#envelope ??= new PublishedForm(Opcode.TEXT, messageEnvelope(this.topic, this.raw.data, this.binary, this.offset, this.epoch)));
+    return (this.#envelope ??= new PublishedForm(
+      Opcode.TEXT,
+      messageEnvelope(this.topic, this.raw.data, this.binary, this.offset, this.epoch),
+    ));
   }
 }

@@ -57,13 +57,20 @@ export class PubSubClient {
    */
   constructor(ctx: Context, url: string | URL, options: PubSubClientOptions = {}) {
     this.url = new URL(url);
-    if (this.url.protocol !== 'ws:' && this.url.protocol !== 'wss:') throw new TypeError(`a topic URL is ws: or wss:, got ${this.url.protocol}`);
+    if (this.url.protocol !== 'ws:' && this.url.protocol !== 'wss:')
+      throw new TypeError(`a topic URL is ws: or wss:, got ${this.url.protocol}`);
     this.url.searchParams.delete('since');
     if (options.member !== undefined) this.url.searchParams.set('member', options.member);
     const since = typeof options.since === 'string' ? parsePosition(options.since) : (options.since ?? null);
-    if (typeof options.since === 'string' && since === null) throw new TypeError(`not a position (EPOCH:OFFSET): ${options.since}`);
+    if (typeof options.since === 'string' && since === null)
+      throw new TypeError(`not a position (EPOCH:OFFSET): ${options.since}`);
     this.#position = since;
-    this.connection = new ReconnectingConn(ctx, () => this.#target(), { ...options.opts, protocols: [PUBSUB_PROTOCOL] }, options.policy ?? {});
+    this.connection = new ReconnectingConn(
+      ctx,
+      () => this.#target(),
+      { ...options.opts, protocols: [PUBSUB_PROTOCOL] },
+      options.policy ?? {},
+    );
     this.connection.onMessage = (_conn, msg) => this.#frame(msg);
     this.connection.onOpen = (conn) => {
       // Without the subprotocol the server sends raw payloads with no positions: this client cannot work with it.

@@ -14,9 +14,16 @@ import type { Position } from './backplane.js';
 export const PUBSUB_PROTOCOL = 'nopoll.pubsub.v1';
 
 /** The JSON of one delivered message. */
-export function messageEnvelope(topic: string, data: Buffer | string, binary: boolean, offset: number | null, epoch: string | null): string {
+export function messageEnvelope(
+  topic: string,
+  data: Buffer | string,
+  binary: boolean,
+  offset: number | null,
+  epoch: string | null,
+): string {
   const head = `{"topic":${JSON.stringify(topic)},"offset":${offset === null ? 'null' : offset},"epoch":${epoch === null ? 'null' : JSON.stringify(epoch)}`;
-  if (binary) return `${head},"binary":true,"data":"${(typeof data === 'string' ? Buffer.from(data) : data).toString('base64')}"}`;
+  if (binary)
+    return `${head},"binary":true,"data":"${(typeof data === 'string' ? Buffer.from(data) : data).toString('base64')}"}`;
   return `${head},"data":${JSON.stringify(typeof data === 'string' ? data : data.toString('utf8'))}}`;
 }
 
@@ -51,7 +58,14 @@ export function parsePosition(text: string): Position | null {
 
 /** A frame of the subprotocol, as a client reads it. */
 export type PubSubFrame =
-  | { kind: 'message'; topic: string; offset: number | null; epoch: string | null; binary: boolean; data: Buffer | string }
+  | {
+      kind: 'message';
+      topic: string;
+      offset: number | null;
+      epoch: string | null;
+      binary: boolean;
+      data: Buffer | string;
+    }
   | { kind: 'recovered'; topic: string; recovered: boolean }
   | { kind: 'gap'; topic: string; missed: number | null };
 

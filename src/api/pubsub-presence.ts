@@ -46,7 +46,8 @@ export class PubSubPresence {
 
   /** The members of `name`: the backplane's list, or the local one. */
   async list(name: string, topic: Topic | undefined): Promise<Presence> {
-    const members = this.backplane !== null ? await this.backplane.members(name) : topic?.members ? [...topic.members.keys()] : [];
+    const members =
+      this.backplane !== null ? await this.backplane.members(name) : topic?.members ? [...topic.members.keys()] : [];
     return { count: members.length, members };
   }
 }

@@ -59,7 +59,11 @@ export async function resumeTopic(
   if (since !== null && conn.wantsEnvelopes) conn.sendControl(null, recoveredEnvelope(topic.name, recovered));
   // Held live messages the replay had, or (not recovered) that predate the resume, are not sent again: after a
   // failed recovery the connection gets what is newer than the position the history had then.
-  const after = recovered ? { epoch: since!.epoch, offset: Math.max(since!.offset, offset) } : epoch !== null ? { epoch, offset } : null;
+  const after = recovered
+    ? { epoch: since!.epoch, offset: Math.max(since!.offset, offset) }
+    : epoch !== null
+      ? { epoch, offset }
+      : null;
   conn.releaseTopic(topic.name, replay, after, limits);
   return { recovered, replayed: replay.length, position: epoch === null ? null : { epoch, offset } };
 }

@@ -78,8 +78,21 @@ export class PubSub {
   onError: ((error: Error) => void) | null = null;
 
   readonly #topics = new Map<string, Topic>();
-  readonly #stats: PubSubStats = { published: 0, delivered: 0, dropped: 0, conflated: 0, closedSlow: 0, gaps: 0, missed: 0, backplaneErrors: 0 };
-  readonly #limits: DeliveryLimits = { maxQueuedBytes: PUBSUB_DEFAULTS.maxQueuedBytes, policy: PUBSUB_DEFAULTS.slowSubscriber, stats: this.#stats };
+  readonly #stats: PubSubStats = {
+    published: 0,
+    delivered: 0,
+    dropped: 0,
+    conflated: 0,
+    closedSlow: 0,
+    gaps: 0,
+    missed: 0,
+    backplaneErrors: 0,
+  };
+  readonly #limits: DeliveryLimits = {
+    maxQueuedBytes: PUBSUB_DEFAULTS.maxQueuedBytes,
+    policy: PUBSUB_DEFAULTS.slowSubscriber,
+    stats: this.#stats,
+  };
   #maxTopicsPerConnection = PUBSUB_DEFAULTS.maxTopicsPerConnection;
   #maxTopicLength = PUBSUB_DEFAULTS.maxTopicLength;
   #maxRecovered = PUBSUB_DEFAULTS.maxRecoveredMessages;
@@ -103,7 +116,8 @@ export class PubSub {
    */
   configure(options: PubSubOptions): this {
     const int = (value: number | undefined, name: string, min: number): number | undefined => {
-      if (value !== undefined && (!Number.isSafeInteger(value) || value < min)) throw new RangeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
+      if (value !== undefined && (!Number.isSafeInteger(value) || value < min))
+        throw new RangeError(`${name} must be an integer >= ${min}, got ${String(value)}`);
       return value;
     };
     this.#limits.maxQueuedBytes = int(options.maxQueuedBytes, 'maxQueuedBytes', 1) ?? this.#limits.maxQueuedBytes;
@@ -112,7 +126,8 @@ export class PubSub {
       throw new RangeError(`slowSubscriber must be 'drop', 'close' or 'latest', got ${String(policy)}`);
     }
     this.#limits.policy = policy ?? this.#limits.policy;
-    this.#maxTopicsPerConnection = int(options.maxTopicsPerConnection, 'maxTopicsPerConnection', 1) ?? this.#maxTopicsPerConnection;
+    this.#maxTopicsPerConnection =
+      int(options.maxTopicsPerConnection, 'maxTopicsPerConnection', 1) ?? this.#maxTopicsPerConnection;
     this.#maxTopicLength = int(options.maxTopicLength, 'maxTopicLength', 1) ?? this.#maxTopicLength;
     this.#maxRecovered = int(options.maxRecoveredMessages, 'maxRecoveredMessages', 0) ?? this.#maxRecovered;
     if (options.backplane) this.#attach(options.backplane);
@@ -122,7 +137,8 @@ export class PubSub {
   #attach(backplane: Backplane): void {
     if (this.#backplane === backplane) return;
     if (this.#backplane !== null) throw new InvalidStateError('this context already has a backplane');
-    if (typeof backplane.open !== 'function' || typeof backplane.publish !== 'function') throw new TypeError('not a Backplane');
+    if (typeof backplane.open !== 'function' || typeof backplane.publish !== 'function')
+      throw new TypeError('not a Backplane');
     this.#backplane = backplane;
     const host: BackplaneHost = {
       deliver: (message) => this.#fromBackplane(message),
@@ -168,7 +184,10 @@ export class PubSub {
   /** @internal `conn.subscribe`. */
   subscribe(conn: Conn, topic: string, member?: string): boolean {
     checkTopic(topic, this.#maxTopicLength);
-    if (member !== undefined && (typeof member !== 'string' || member.length === 0 || member.length > this.#maxTopicLength)) {
+    if (
+      member !== undefined &&
+      (typeof member !== 'string' || member.length === 0 || member.length > this.#maxTopicLength)
+    ) {
       throw new TypeError('a presence member is a non-empty string within maxTopicLength');
     }
     if (conn.isSubscribed(topic)) return false;
@@ -211,7 +230,9 @@ export class PubSub {
   }
 
   #subscribeRemote(topic: string): Promise<void> {
-    return this.#backplane!.subscribe(topic).then(undefined, (error: unknown) => this.#error(asBackplaneError(error, `subscribing to ${topic}`)));
+    return this.#backplane!.subscribe(topic).then(undefined, (error: unknown) =>
+      this.#error(asBackplaneError(error, `subscribing to ${topic}`)),
+    );
   }
 
   /** @internal `conn.resumeTopic`: see resumeTopic. */
@@ -219,7 +240,8 @@ export class PubSub {
     checkTopic(topic, this.#maxTopicLength);
     if (conn.isSubscribed(topic)) return Promise.reject(new InvalidStateError(`already subscribed to ${topic}`));
     const position = typeof since === 'string' ? parsePosition(since) : since;
-    if (typeof since === 'string' && position === null) return Promise.reject(new TypeError(`not a position (EPOCH:OFFSET): ${since}`));
+    if (typeof since === 'string' && position === null)
+      return Promise.reject(new TypeError(`not a position (EPOCH:OFFSET): ${since}`));
     conn.holdTopic(topic);
     try {
       this.subscribe(conn, topic, member);
@@ -244,7 +266,8 @@ export class PubSub {
     checkTopic(topic, this.#maxTopicLength);
     const binary = options.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBuffer(data);
-    if (!binary && typeof bytes !== 'string' && !isValidUtf8(bytes)) throw new TypeError('text payload is not valid UTF-8');
+    if (!binary && typeof bytes !== 'string' && !isValidUtf8(bytes))
+      throw new TypeError('text payload is not valid UTF-8');
     this.#stats.published++;
     const exclude = options.exclude ?? null;
     if (this.#backplane !== null) {
@@ -264,7 +287,11 @@ export class PubSub {
    * message's position when the backplane keeps a history, else null); without one at once, with its local
    * position. Rejects with a `BackplaneError` when the backplane could not take it.
    */
-  async publishConfirmed(topic: string, data: string | Uint8Array, options: PublishOptions = {}): Promise<Position | null> {
+  async publishConfirmed(
+    topic: string,
+    data: string | Uint8Array,
+    options: PublishOptions = {},
+  ): Promise<Position | null> {
     if (this.#backplane === null) {
       this.publish(topic, data, options);
       const entry = this.#topics.get(topic);
@@ -273,12 +300,19 @@ export class PubSub {
     checkTopic(topic, this.#maxTopicLength);
     const binary = options.binary ?? typeof data !== 'string';
     const bytes = typeof data === 'string' ? data : toBuffer(data);
-    if (!binary && typeof bytes !== 'string' && !isValidUtf8(bytes)) throw new TypeError('text payload is not valid UTF-8');
+    if (!binary && typeof bytes !== 'string' && !isValidUtf8(bytes))
+      throw new TypeError('text payload is not valid UTF-8');
     this.#stats.published++;
     return this.#sendToBackplane(topic, bytes, binary, options.compress, options.exclude ?? null);
   }
 
-  #sendToBackplane(topic: string, data: string | Buffer, binary: boolean, compress: boolean | undefined, exclude: Conn | null): Promise<Position | null> {
+  #sendToBackplane(
+    topic: string,
+    data: string | Buffer,
+    binary: boolean,
+    compress: boolean | undefined,
+    exclude: Conn | null,
+  ): Promise<Position | null> {
     let origin: string | null = null;
     // The exclusion has to survive the round trip: only a subscriber of the topic can be excluded from it.
     if (exclude !== null && exclude.isSubscribed(topic)) {
@@ -312,7 +346,14 @@ export class PubSub {
     if (topic === undefined) return;
     if (message.offset !== null) topic.offset = message.offset;
     if (message.epoch !== null) topic.epoch = message.epoch;
-    const published = new Published(message.topic, message.data, message.binary, message.compress, message.offset, message.epoch);
+    const published = new Published(
+      message.topic,
+      message.data,
+      message.binary,
+      message.compress,
+      message.offset,
+      message.epoch,
+    );
     try {
       this.#fanOut(topic, published, exclude);
     } catch (error) {
@@ -333,7 +374,11 @@ export class PubSub {
       }
     }
     if (this.onGap !== null) this.#call(() => this.onGap?.(gap));
-    else this.ctx.log('warning', `pubsub: gap on ${gap.topic} (${gap.reason}${gap.missed === null ? '' : `, ${gap.missed} missed`})`);
+    else
+      this.ctx.log(
+        'warning',
+        `pubsub: gap on ${gap.topic} (${gap.reason}${gap.missed === null ? '' : `, ${gap.missed} missed`})`,
+      );
   }
 
   #error(error: Error): void {

@@ -67,7 +67,11 @@ type OpenInfo = { attempt: number; reconnect: boolean };
  * The delay before retry `attempt` (1-based): `initialDelayMs * factor^(attempt-1)` capped at `maxDelayMs`, of
  * which the share `jitter` is drawn at random.
  */
-export function backoffDelay(attempt: number, policy: ReconnectPolicy = {}, random: () => number = Math.random): number {
+export function backoffDelay(
+  attempt: number,
+  policy: ReconnectPolicy = {},
+  random: () => number = Math.random,
+): number {
   const initial = policy.initialDelayMs ?? 500;
   const cap = policy.maxDelayMs ?? 30_000;
   const base = Math.min(cap, initial * Math.pow(policy.factor ?? 2, Math.max(0, attempt - 1)));
@@ -79,7 +83,8 @@ export function backoffDelay(attempt: number, policy: ReconnectPolicy = {}, rand
  * proxy authentication).
  */
 export function isTransientFailure(error: Error): boolean {
-  if (error instanceof HandshakeError && error.status >= 400 && error.status < 500) return error.status === 408 || error.status === 429;
+  if (error instanceof HandshakeError && error.status >= 400 && error.status < 500)
+    return error.status === 408 || error.status === 429;
   if (error instanceof RedirectError) return false;
   if (error instanceof ProxyError && error.failure === 'auth') return false;
   return true;
@@ -130,12 +135,19 @@ export class ReconnectingConn {
   constructor(ctx: Context, target: ReconnectTarget, opts?: ConnOptsLike, policy: ReconnectPolicy = {}) {
     for (const name of ['initialDelayMs', 'maxDelayMs', 'maxQueuedBytes'] as const) {
       const value = policy[name];
-      if (value !== undefined && (!Number.isInteger(value) || value < 0)) throw new RangeError(`${name} must be a non-negative integer`);
+      if (value !== undefined && (!Number.isInteger(value) || value < 0))
+        throw new RangeError(`${name} must be a non-negative integer`);
     }
     if (policy.factor !== undefined && !(policy.factor >= 1)) throw new RangeError('factor must be at least 1');
-    if (policy.jitter !== undefined && !(policy.jitter >= 0 && policy.jitter <= 1)) throw new RangeError('jitter must be from 0 to 1');
-    if (policy.maxAttempts !== undefined && !(policy.maxAttempts >= 1)) throw new RangeError('maxAttempts must be at least 1');
-    if (policy.whileDisconnected !== undefined && policy.whileDisconnected !== 'refuse' && policy.whileDisconnected !== 'queue') {
+    if (policy.jitter !== undefined && !(policy.jitter >= 0 && policy.jitter <= 1))
+      throw new RangeError('jitter must be from 0 to 1');
+    if (policy.maxAttempts !== undefined && !(policy.maxAttempts >= 1))
+      throw new RangeError('maxAttempts must be at least 1');
+    if (
+      policy.whileDisconnected !== undefined &&
+      policy.whileDisconnected !== 'refuse' &&
+      policy.whileDisconnected !== 'queue'
+    ) {
       throw new RangeError(`whileDisconnected must be 'refuse' or 'queue'`);
     }
     this.ctx = ctx;
@@ -186,7 +198,8 @@ export class ReconnectingConn {
 
   #send(text: boolean, data: string | Uint8Array): number {
     const conn = this.#conn;
-    if (this.#state === 'open' && conn !== null && !this.#flushing) return text ? conn.sendText(data) : conn.sendBinary(data as Uint8Array);
+    if (this.#state === 'open' && conn !== null && !this.#flushing)
+      return text ? conn.sendText(data) : conn.sendBinary(data as Uint8Array);
     if (this.#state === 'closed' || (this.#policy.whileDisconnected ?? 'refuse') === 'refuse') return -1;
     const bytes = typeof data === 'string' ? Buffer.byteLength(data) : data.byteLength;
     if (this.#queuedBytes + bytes > (this.#policy.maxQueuedBytes ?? 1024 * 1024)) return -1;
@@ -281,7 +294,13 @@ export class ReconnectingConn {
     this.#flushing = false;
     const wasOpen = this.#state === 'open';
     if (wasOpen) this.#call(() => this.onDisconnect?.(info));
-    const error = info.error ?? new ConnectionClosedError(`the server closed the connection (${info.code}${info.reason ? ` ${info.reason}` : ''})`, info.code, info.reason);
+    const error =
+      info.error ??
+      new ConnectionClosedError(
+        `the server closed the connection (${info.code}${info.reason ? ` ${info.reason}` : ''})`,
+        info.code,
+        info.reason,
+      );
     // onDisconnect may have closed it.
     if ((this.#state as ReconnectState) === 'closed') return;
     let allowed = false;

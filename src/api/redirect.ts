@@ -44,7 +44,8 @@ export function parseEndpoint(url: URL): Endpoint {
   const scheme = url.protocol;
   const unix = scheme === 'ws+unix:' || scheme === 'wss+unix:';
   const secure = scheme === 'wss:' || scheme === 'https:' || scheme === 'wss+unix:';
-  if (!unix && !secure && scheme !== 'ws:' && scheme !== 'http:') throw new TypeError(`unsupported URL scheme ${scheme}`);
+  if (!unix && !secure && scheme !== 'ws:' && scheme !== 'http:')
+    throw new TypeError(`unsupported URL scheme ${scheme}`);
   if (url.hash) throw new TypeError('a WebSocket URL has no fragment (RFC 6455 §3)');
   const authorization = url.username
     ? `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`, 'utf8').toString('base64')}`
@@ -58,13 +59,22 @@ export function parseEndpoint(url: URL): Endpoint {
     return { secure, host: 'localhost', port: secure ? 443 : 80, socketPath, path, authorization };
   }
   const host = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
-  return { secure, host, port: url.port ? Number(url.port) : secure ? 443 : 80, socketPath: undefined, path: (url.pathname || '/') + url.search, authorization };
+  return {
+    secure,
+    host,
+    port: url.port ? Number(url.port) : secure ? 443 : 80,
+    socketPath: undefined,
+    path: (url.pathname || '/') + url.search,
+    authorization,
+  };
 }
 
 /** @internal The origin of an endpoint, for "does this redirect leave it" (RFC 6454 §4 plus the socket path). */
 export function originOf(endpoint: Endpoint): string {
   const scheme = endpoint.secure ? 'wss' : 'ws';
-  return endpoint.socketPath !== undefined ? `${scheme}+unix:${endpoint.socketPath}` : `${scheme}://${endpoint.host.toLowerCase()}:${endpoint.port}`;
+  return endpoint.socketPath !== undefined
+    ? `${scheme}+unix:${endpoint.socketPath}`
+    : `${scheme}://${endpoint.host.toLowerCase()}:${endpoint.port}`;
 }
 
 /**
@@ -82,22 +92,52 @@ export function nextRedirect(
   if (location === null) return null;
   const status = response.status;
   if (!policy.follow) {
-    return { error: new HandshakeError(`server redirected (${status}) to ${location}; set followRedirects to follow`, status) };
+    return {
+      error: new HandshakeError(`server redirected (${status}) to ${location}; set followRedirects to follow`, status),
+    };
   }
   if (redirects >= policy.max) {
-    return { error: new RedirectError(`more than ${policy.max} redirects (the last to ${location})`, status, location, redirects) };
+    return {
+      error: new RedirectError(
+        `more than ${policy.max} redirects (the last to ${location})`,
+        status,
+        location,
+        redirects,
+      ),
+    };
   }
   let next: Endpoint;
   try {
     next = parseEndpoint(resolveLocation(current, location));
   } catch (error) {
-    return { error: new RedirectError(`cannot follow the redirect to ${location}: ${(error as Error).message}`, status, location, redirects) };
+    return {
+      error: new RedirectError(
+        `cannot follow the redirect to ${location}: ${(error as Error).message}`,
+        status,
+        location,
+        redirects,
+      ),
+    };
   }
   if (current.secure && !next.secure && !policy.allowInsecure) {
-    return { error: new RedirectError(`refused a redirect from wss: to ws: (${location}); set allowInsecureRedirect to allow it`, status, location, redirects) };
+    return {
+      error: new RedirectError(
+        `refused a redirect from wss: to ws: (${location}); set allowInsecureRedirect to allow it`,
+        status,
+        location,
+        redirects,
+      ),
+    };
   }
   if (next.socketPath !== undefined && current.socketPath === undefined) {
-    return { error: new RedirectError(`refused a redirect from a network server to a unix socket (${location})`, status, location, redirects) };
+    return {
+      error: new RedirectError(
+        `refused a redirect from a network server to a unix socket (${location})`,
+        status,
+        location,
+        redirects,
+      ),
+    };
   }
   return { next };
 }

@@ -4,9 +4,22 @@
  * hook (manual §3.2). Listeners and clients apply them in listener-tls.ts and client-tls.ts.
  * @packageDocumentation
  */
-import { createSecureContext, type PeerCertificate, type SecureContext, type SecureContextOptions, type TLSSocket } from 'node:tls';
+import {
+  createSecureContext,
+  type PeerCertificate,
+  type SecureContext,
+  type SecureContextOptions,
+  type TLSSocket,
+} from 'node:tls';
 import { TlsError } from '../errors.js';
-import { loadPem, resolveVersions, type PemSource, type TlsCheck, type TlsMaterial, type TlsVersion } from '../transport/tls.js';
+import {
+  loadPem,
+  resolveVersions,
+  type PemSource,
+  type TlsCheck,
+  type TlsMaterial,
+  type TlsVersion,
+} from '../transport/tls.js';
 import type { Conn } from './conn.js';
 import type { Context } from './context.js';
 import type { Decision } from './handlers.js';
@@ -95,7 +108,12 @@ export interface TlsContextInfo {
 export type TlsContextCreator = (
   conn: Conn,
   info: TlsContextInfo,
-) => SecureContext | SecureContextOptions | null | undefined | Promise<SecureContext | SecureContextOptions | null | undefined>;
+) =>
+  | SecureContext
+  | SecureContextOptions
+  | null
+  | undefined
+  | Promise<SecureContext | SecureContextOptions | null | undefined>;
 
 /**
  * Runs after every successful TLS handshake, client or server, before any WebSocket byte (noPoll's post_ssl_check,
@@ -130,7 +148,9 @@ export function sslProtocolVersions(protocol: SslProtocol): { minVersion?: TlsVe
     case SslProtocol.TLSV1_3:
       return { minVersion: 'TLSv1.3', maxVersion: 'TLSv1.3' };
     case SslProtocol.SSLV3:
-      throw new RangeError('SslProtocol.SSLV3 is refused: SSL 3.0 is broken (RFC 7568); use TLS_FLEXIBLE, TLSV1_2 or TLSV1_3');
+      throw new RangeError(
+        'SslProtocol.SSLV3 is refused: SSL 3.0 is broken (RFC 7568); use TLS_FLEXIBLE, TLSV1_2 or TLSV1_3',
+      );
     case SslProtocol.TLSV1:
     case SslProtocol.TLSV1_1:
       throw new RangeError(
@@ -147,11 +167,19 @@ export function sslProtocolVersions(protocol: SslProtocol): { minVersion?: TlsVe
  */
 export function resolveTls(options: TlsOptions | undefined): ResolvedTls {
   const o = options ?? {};
-  if ((o.cert === undefined) !== (o.key === undefined)) throw new TypeError('tls.cert and tls.key go together: give both or neither');
+  if ((o.cert === undefined) !== (o.key === undefined))
+    throw new TypeError('tls.cert and tls.key go together: give both or neither');
   const pinned = o.sslProtocol === undefined ? {} : sslProtocolVersions(o.sslProtocol);
-  const { minVersion, maxVersion } = resolveVersions(o.minVersion ?? pinned.minVersion, o.maxVersion ?? pinned.maxVersion);
-  const caList = o.ca === undefined ? undefined : Array.isArray(o.ca) ? (o.ca as readonly PemSource[]) : [o.ca as PemSource];
-  if (o.alpnProtocols !== undefined && (!Array.isArray(o.alpnProtocols) || o.alpnProtocols.some((p) => typeof p !== 'string' || p === ''))) {
+  const { minVersion, maxVersion } = resolveVersions(
+    o.minVersion ?? pinned.minVersion,
+    o.maxVersion ?? pinned.maxVersion,
+  );
+  const caList =
+    o.ca === undefined ? undefined : Array.isArray(o.ca) ? (o.ca as readonly PemSource[]) : [o.ca as PemSource];
+  if (
+    o.alpnProtocols !== undefined &&
+    (!Array.isArray(o.alpnProtocols) || o.alpnProtocols.some((p) => typeof p !== 'string' || p === ''))
+  ) {
     throw new TypeError('tls.alpnProtocols must be a list of non-empty strings');
   }
   return {
@@ -197,7 +225,10 @@ export function createContext(
   if (creator === null) return then(null, null);
   const refused = (error: unknown): void => {
     ctx.handlerError(error, conn);
-    then(new TlsError(`the TLS context creator failed: ${String((error as Error)?.message ?? error)}`, { cause: error }), null);
+    then(
+      new TlsError(`the TLS context creator failed: ${String((error as Error)?.message ?? error)}`, { cause: error }),
+      null,
+    );
   };
   const settle = (value: SecureContext | SecureContextOptions | null | undefined): void => {
     if (value === null || value === undefined) return then(null, null);
@@ -209,7 +240,14 @@ export function createContext(
       const versions = resolveVersions(merged.minVersion, merged.maxVersion);
       context = buildContext({ ...merged, ...versions }, 'options the TLS context creator returned');
     } catch (error) {
-      return then(error instanceof TlsError ? error : new TlsError(`the TLS context creator returned unusable options: ${(error as Error).message}`, { cause: error }), null);
+      return then(
+        error instanceof TlsError
+          ? error
+          : new TlsError(`the TLS context creator returned unusable options: ${(error as Error).message}`, {
+              cause: error,
+            }),
+        null,
+      );
     }
     then(null, context);
   };

@@ -31,5 +31,6 @@ export class Topic {
 /** @internal Checks a topic name: a non-empty string of at most `maxLength` UTF-16 units. */
 export function checkTopic(topic: unknown, maxLength: number): asserts topic is string {
   if (typeof topic !== 'string' || topic.length === 0) throw new TypeError('a topic is a non-empty string');
-  if (topic.length > maxLength) throw new RangeError(`topic of ${topic.length} characters; at most ${maxLength} (maxTopicLength)`);
+  if (topic.length > maxLength)
+    throw new RangeError(`topic of ${topic.length} characters; at most ${maxLength} (maxTopicLength)`);
 }

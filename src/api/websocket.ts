@@ -76,7 +76,8 @@ export type WebSocketMessageData = string | Blob | ArrayBuffer | Buffer;
 export type WebSocketEventHandler<E extends Event> = ((this: WebSocket, event: E) => unknown) | null;
 
 /** A listener of one event type: a function (the socket as `this`) or an object with `handleEvent`. */
-export type WebSocketListener<E extends Event> = ((this: WebSocket, event: E) => unknown) | { handleEvent(event: E): unknown };
+export type WebSocketListener<E extends Event> =
+  ((this: WebSocket, event: E) => unknown) | { handleEvent(event: E): unknown };
 
 const CONNECTING = 0;
 const OPEN = 1;
@@ -128,7 +129,10 @@ export class WebSocket extends GuardedEventTarget {
     if (parsed.protocol === 'http:') parsed.protocol = 'ws:';
     else if (parsed.protocol === 'https:') parsed.protocol = 'wss:';
     if (parsed.protocol !== 'ws:' && parsed.protocol !== 'wss:') {
-      throw new DOMException(`the URL's scheme must be ws, wss, http or https, not ${parsed.protocol.slice(0, -1)}`, 'SyntaxError');
+      throw new DOMException(
+        `the URL's scheme must be ws, wss, http or https, not ${parsed.protocol.slice(0, -1)}`,
+        'SyntaxError',
+      );
     }
     if (parsed.href.includes('#')) throw new DOMException('a WebSocket URL has no fragment', 'SyntaxError');
     const list = typeof protocols === 'string' ? [protocols] : Array.from(protocols, String);
@@ -143,7 +147,12 @@ export class WebSocket extends GuardedEventTarget {
     this.#origin = parsed.origin;
     const options = init !== null && typeof init === 'object' ? init : {};
     const ctx = options.context ?? (sharedContext ??= new Context());
-    const opts: ConnOptsInit = { ...optsValues(options.opts), protocols: list, deliverFragments: false, writeLimitPolicy: 'close' };
+    const opts: ConnOptsInit = {
+      ...optsValues(options.opts),
+      protocols: list,
+      deliverFragments: false,
+      writeLimitPolicy: 'close',
+    };
     try {
       this.#conn = Conn.connect(ctx, parsed, opts);
     } catch {
@@ -270,7 +279,8 @@ export class WebSocket extends GuardedEventTarget {
       }
     }
     const text = reason === undefined ? '' : String(reason);
-    if (Buffer.byteLength(text) > 123) throw new DOMException('the close reason is longer than 123 bytes of UTF-8', 'SyntaxError');
+    if (Buffer.byteLength(text) > 123)
+      throw new DOMException('the close reason is longer than 123 bytes of UTF-8', 'SyntaxError');
     const state = this.readyState;
     if (state === CLOSING || state === CLOSED) return;
     this.#state = CLOSING;
@@ -315,14 +325,22 @@ export class WebSocket extends GuardedEventTarget {
    * As `EventTarget#addEventListener`, typed per event as in browsers; a listener that throws is reported (the
    * context's `onError`), never fatal.
    */
-  override addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
+  override addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: WebSocketListener<WebSocketEventMap[K]> | null,
+    options?: ListenerOptions,
+  ): void;
   override addEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void;
   override addEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void {
     super.addEventListener(type, listener, options);
   }
 
   /** As `EventTarget#removeEventListener`. */
-  override removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: WebSocketListener<WebSocketEventMap[K]> | null, options?: ListenerOptions): void;
+  override removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: WebSocketListener<WebSocketEventMap[K]> | null,
+    options?: ListenerOptions,
+  ): void;
   override removeEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void;
   override removeEventListener(type: string, listener: TargetListener | null, options?: ListenerOptions): void {
     super.removeEventListener(type, listener, options);

@@ -155,7 +155,8 @@ export function parse(spec: CommandSpec, argv: readonly string[]): { values: Val
     process.stdout.write(`${versionLine()}\n`);
     process.exit(0);
   }
-  if (positionals.length > spec.maxPositionals) usageError(`unexpected argument ${JSON.stringify(positionals[spec.maxPositionals])}`);
+  if (positionals.length > spec.maxPositionals)
+    usageError(`unexpected argument ${JSON.stringify(positionals[spec.maxPositionals])}`);
   return { values, positionals };
 }
 
@@ -186,7 +187,8 @@ export function secondsOption(values: Values, name: string, fallbackMs: number):
   const text = stringOption(values, name);
   if (text === undefined) return fallbackMs;
   const seconds = /^\d+(\.\d+)?$|^\.\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isFinite(seconds) || seconds > 2_000_000) usageError(`--${name} needs a number of seconds, got ${JSON.stringify(text)}`);
+  if (!Number.isFinite(seconds) || seconds > 2_000_000)
+    usageError(`--${name} needs a number of seconds, got ${JSON.stringify(text)}`);
   return Math.round(seconds * 1000);
 }
 

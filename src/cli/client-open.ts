@@ -11,7 +11,8 @@ import { escapeText } from './terminal-text.js';
 function fail(error: unknown, url: string): never {
   const message = error instanceof Error ? error.message : String(error);
   // A server's answer may be quoted in the reason: escaped before it reaches the terminal.
-  if ((error as { code?: unknown }).code === 'ERR_INVALID_URL') usageError(`invalid URL ${escapeText(JSON.stringify(url))}`);
+  if ((error as { code?: unknown }).code === 'ERR_INVALID_URL')
+    usageError(`invalid URL ${escapeText(JSON.stringify(url))}`);
   if (error instanceof TypeError || error instanceof RangeError) usageError(escapeText(message));
   failure(escapeText(message));
 }
@@ -20,7 +21,12 @@ function fail(error: unknown, url: string): never {
  * The open connection, or the process ends with the reason. `prepare` runs before the handshake completes, so
  * handlers it sets see everything the server sends, even what comes in the same packet as its 101.
  */
-export async function openClient(ctx: Context, url: string, options: ConnOptsInit, prepare?: (conn: Conn) => void): Promise<Conn> {
+export async function openClient(
+  ctx: Context,
+  url: string,
+  options: ConnOptsInit,
+  prepare?: (conn: Conn) => void,
+): Promise<Conn> {
   let conn: Conn;
   try {
     conn = Conn.connect(ctx, url, options);

@@ -6,7 +6,17 @@
  * @packageDocumentation
  */
 import { Context, Listener, type Conn } from '../index.js';
-import { failure, intOption, listOption, onSignals, stringOption, usageError, wsUrl, type FlagSpec, type Values } from './args.js';
+import {
+  failure,
+  intOption,
+  listOption,
+  onSignals,
+  stringOption,
+  usageError,
+  wsUrl,
+  type FlagSpec,
+  type Values,
+} from './args.js';
 import { describeClose, notice, perform, sessionView, showTraffic, type View } from './session.js';
 import { parseLine } from './slash-commands.js';
 
@@ -28,7 +38,8 @@ const ALSO_ALLOWED = new Set(['subprotocol', 'cert', 'key', 'history-file', 'sla
 export async function listenMode(values: Values, positionals: readonly string[]): Promise<void> {
   const own = new Set(['listen', 'host', 'help', 'version']);
   for (const name of Object.keys(values)) {
-    if (values[name] !== undefined && !own.has(name) && !ALSO_ALLOWED.has(name)) usageError(`--${name} does not go with --listen`);
+    if (values[name] !== undefined && !own.has(name) && !ALSO_ALLOWED.has(name))
+      usageError(`--${name} does not go with --listen`);
   }
   if (positionals.length > 0) usageError(`a URL (${JSON.stringify(positionals[0])}) does not go with --listen`);
   const port = intOption(values['listen'], 'listen', 0);
@@ -47,7 +58,9 @@ export async function listenMode(values: Values, positionals: readonly string[])
       host,
       port,
       ipv6: host.includes(':'),
-      ...(cert !== undefined && key !== undefined ? { tls: true, certificate: { cert: { file: cert }, key: { file: key } } } : {}),
+      ...(cert !== undefined && key !== undefined
+        ? { tls: true, certificate: { cert: { file: cert }, key: { file: key } } }
+        : {}),
       opts: protocols.length > 0 ? { protocols } : {},
     });
   } catch (error) {
@@ -64,13 +77,18 @@ export async function listenMode(values: Values, positionals: readonly string[])
     view.prompt.close();
     await ctx.close(1001);
   };
-  const exitAfterStop = (): void => void stop().then(() => process.exit(0), () => process.exit(1));
+  const exitAfterStop = (): void =>
+    void stop().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   const interactive = process.stdin.isTTY === true;
   const slash = interactive || values['slash'] === true;
   const view: View = sessionView(values, {
     line(line) {
       if (slash && line === '') return;
-      if (perform(parseLine(line, slash), [...clients], view, (conn) => labels.get(conn) ?? '') === 'quit') exitAfterStop();
+      if (perform(parseLine(line, slash), [...clients], view, (conn) => labels.get(conn) ?? '') === 'quit')
+        exitAfterStop();
     },
     // Ctrl-D at the prompt stops; the end of piped input does not (the server keeps running, as under a service manager).
     end: () => {
@@ -87,7 +105,10 @@ export async function listenMode(values: Values, positionals: readonly string[])
     const label = `#${++count} `;
     labels.set(conn, label);
     const protocol = conn.acceptedProtocol ? ` (protocol ${conn.acceptedProtocol})` : '';
-    notice(view, `${label}connected from ${conn.host.includes(':') ? `[${conn.host}]` : conn.host}:${conn.port}${protocol}`);
+    notice(
+      view,
+      `${label}connected from ${conn.host.includes(':') ? `[${conn.host}]` : conn.host}:${conn.port}${protocol}`,
+    );
     showTraffic(conn, view, label);
     void conn.closed.then((info) => {
       clients.delete(conn);

@@ -7,7 +7,17 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Context, type Conn } from '../index.js';
-import { listOption, parse, secondsOption, stringOption, usageError, withScheme, type Command, type CommandSpec, type FlagSpec } from './args.js';
+import {
+  listOption,
+  parse,
+  secondsOption,
+  stringOption,
+  usageError,
+  withScheme,
+  type Command,
+  type CommandSpec,
+  type FlagSpec,
+} from './args.js';
 import { openClient } from './client-open.js';
 import { LISTEN_FLAGS, listenMode } from './connect-listen.js';
 import { CLIENT_DEFLATE_FLAGS, clientDeflateOption } from './deflate-args.js';
@@ -29,10 +39,26 @@ const SESSION_FLAGS: readonly FlagSpec[] = [
     multiple: true,
     help: 'once connected, run LINE as if typed at the prompt (a message, or a slash command such as /ping), in order; then close (after --wait) without reading standard input',
   },
-  { name: 'wait', short: 'w', value: 'S', help: 'close S seconds (decimals allowed) after connecting and running the -x lines, instead of at once' },
-  { name: 'timeout', value: 'S', help: 'seconds for the connection and the handshake, proxy and TLS included (default 20)' },
-  { name: 'history-file', value: 'F', help: 'keep the prompt history in F (read at start, each line appended; mode 0600), not only in memory' },
-  { name: 'slash', help: 'read slash commands from piped standard input too (by default piped lines are sent as they are)' },
+  {
+    name: 'wait',
+    short: 'w',
+    value: 'S',
+    help: 'close S seconds (decimals allowed) after connecting and running the -x lines, instead of at once',
+  },
+  {
+    name: 'timeout',
+    value: 'S',
+    help: 'seconds for the connection and the handshake, proxy and TLS included (default 20)',
+  },
+  {
+    name: 'history-file',
+    value: 'F',
+    help: 'keep the prompt history in F (read at start, each line appended; mode 0600), not only in memory',
+  },
+  {
+    name: 'slash',
+    help: 'read slash commands from piped standard input too (by default piped lines are sent as they are)',
+  },
   { name: 'no-color', help: 'no colours (also when NO_COLOR is set, or the output is not a terminal)' },
 ];
 
@@ -101,7 +127,11 @@ async function connect(argv: string[]): Promise<void> {
   };
   const noColor = values['no-color'] === true;
   // Output only until connected; the prompt comes once there is a connection to send to.
-  const view: View = { prompt: printOnly(), out: palette(process.stdout, noColor), err: palette(process.stderr, noColor) };
+  const view: View = {
+    prompt: printOnly(),
+    out: palette(process.stdout, noColor),
+    err: palette(process.stderr, noColor),
+  };
   const conn = await openClient(new Context(), url, options, (opening) => {
     opening.onReady = () => {
       const protocol = opening.acceptedProtocol ? ` (protocol ${opening.acceptedProtocol})` : '';
@@ -158,7 +188,6 @@ async function connect(argv: string[]): Promise<void> {
     },
   );
   if (view.prompt.terminal) notice(view, 'type a message and Enter to send it; /help for commands, Ctrl-D to close');
-
 }
 
 /** `-x` lines in order, then `--wait`, then a close with 1000 (unless the connection ended first). */

@@ -19,7 +19,11 @@ const SPEC: CommandSpec = {
     'Echoes every message back with the same type; exits 0 after a clean close, 1 otherwise. URL is ws://, ' +
     'wss://, or ws+unix:///path/to/socket:/request/path; without a scheme, ws:// is meant (localhost:9001).',
   flags: [
-    { name: 'max-message-size', value: 'B', help: 'largest message accepted (default 16 MiB; the frame limit follows it)' },
+    {
+      name: 'max-message-size',
+      value: 'B',
+      help: 'largest message accepted (default 16 MiB; the frame limit follows it)',
+    },
     { name: 'timeout-ms', value: 'MS', help: 'time for the connection and the handshake (default 20000)' },
     ...CLIENT_DEFLATE_FLAGS,
     'Proxies',

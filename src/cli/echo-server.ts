@@ -26,9 +26,23 @@ const SPEC: CommandSpec = {
       help: 'listen on a unix domain socket instead (clients use ws+unix://PATH:/); a stale socket file left at PATH is replaced',
     },
     'Limits and timeouts (docs/security.md; 0 turns the idle timeout, heartbeat and connection cap off)',
-    { name: 'max-frame-size', aliases: ['max-frame-bytes'], value: 'B', help: 'largest frame accepted (default 16 MiB)' },
-    { name: 'max-message-size', aliases: ['max-message-bytes'], value: 'B', help: 'largest message accepted (default 16 MiB)' },
-    { name: 'max-pending-write-bytes', value: 'B', help: 'unsent bytes per connection before sends are refused (default 64 MiB)' },
+    {
+      name: 'max-frame-size',
+      aliases: ['max-frame-bytes'],
+      value: 'B',
+      help: 'largest frame accepted (default 16 MiB)',
+    },
+    {
+      name: 'max-message-size',
+      aliases: ['max-message-bytes'],
+      value: 'B',
+      help: 'largest message accepted (default 16 MiB)',
+    },
+    {
+      name: 'max-pending-write-bytes',
+      value: 'B',
+      help: 'unsent bytes per connection before sends are refused (default 64 MiB)',
+    },
     { name: 'max-connections', value: 'N', help: 'connections at once; extra ones get 503 (default 0: no limit)' },
     { name: 'handshake-timeout-ms', value: 'MS', help: 'time to send the request head (default 10000)' },
     { name: 'close-timeout-ms', value: 'MS', help: "wait for the peer's close (default 5000)" },
@@ -43,8 +57,16 @@ const SPEC: CommandSpec = {
         'that sends neither HTTP, TLS nor a text line in time is closed. The line echo stops reading while more than ' +
         '--max-pending-write-bytes (default 64 KiB for it) are unsent',
     },
-    { name: 'sniff-timeout-ms', value: 'MS', help: 'with --share-port: time to send the first bytes or line (default 5000)' },
-    { name: 'line-idle-timeout-ms', value: 'MS', help: 'with --share-port: close a line client after MS without traffic (default 60000; 0: never)' },
+    {
+      name: 'sniff-timeout-ms',
+      value: 'MS',
+      help: 'with --share-port: time to send the first bytes or line (default 5000)',
+    },
+    {
+      name: 'line-idle-timeout-ms',
+      value: 'MS',
+      help: 'with --share-port: close a line client after MS without traffic (default 60000; 0: never)',
+    },
     'Compression',
     ...SERVER_DEFLATE_FLAGS,
     'TLS',
@@ -63,9 +85,12 @@ export async function echoServer(argv: string[]): Promise<void> {
   const { values } = parse(SPEC, argv);
   const ctx = new Context();
   ctx.maxFrameSize = intOption(values['max-frame-size'], 'max-frame-size', ctx.maxFrameSize);
-  ctx.maxMessageSize = intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize) || ctx.maxMessageSize;
-  ctx.handshakeTimeoutMs = intOption(values['handshake-timeout-ms'], 'handshake-timeout-ms', ctx.handshakeTimeoutMs) || ctx.handshakeTimeoutMs;
-  ctx.closeTimeoutMs = intOption(values['close-timeout-ms'], 'close-timeout-ms', ctx.closeTimeoutMs) || ctx.closeTimeoutMs;
+  ctx.maxMessageSize =
+    intOption(values['max-message-size'], 'max-message-size', ctx.maxMessageSize) || ctx.maxMessageSize;
+  ctx.handshakeTimeoutMs =
+    intOption(values['handshake-timeout-ms'], 'handshake-timeout-ms', ctx.handshakeTimeoutMs) || ctx.handshakeTimeoutMs;
+  ctx.closeTimeoutMs =
+    intOption(values['close-timeout-ms'], 'close-timeout-ms', ctx.closeTimeoutMs) || ctx.closeTimeoutMs;
   ctx.idleTimeoutMs = intOption(values['idle-timeout-ms'], 'idle-timeout-ms', 0);
   ctx.pingIntervalMs = intOption(values['ping-interval-ms'], 'ping-interval-ms', 0);
   ctx.pongTimeoutMs = intOption(values['pong-timeout-ms'], 'pong-timeout-ms', 0);
@@ -85,10 +110,19 @@ export async function echoServer(argv: string[]): Promise<void> {
   const http2 = serverHttp2Option(values);
   const unix = values['unix'];
   if (typeof unix === 'string') {
-    if (values['port'] !== undefined || values['host'] !== undefined || values['share-port'] === true || http2 !== undefined) {
+    if (
+      values['port'] !== undefined ||
+      values['host'] !== undefined ||
+      values['share-port'] === true ||
+      http2 !== undefined
+    ) {
       usageError('--unix does not go with --port, --host, --share-port or --http2');
     }
-    await Listener.listen(ctx, { path: unix, ...(tls ? { tls: true } : {}), opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) } });
+    await Listener.listen(ctx, {
+      path: unix,
+      ...(tls ? { tls: true } : {}),
+      opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
+    });
     onSignals(() => ctx.close());
     process.stdout.write(`listening on ${tls ? 'wss' : 'ws'}+unix://${unix}:/\n`);
     return;
@@ -100,7 +134,11 @@ export async function echoServer(argv: string[]): Promise<void> {
       opts: { ...limits, perMessageDeflate, ...(tls ? { tls } : {}) },
       sniffTimeoutMs: intOption(values['sniff-timeout-ms'], 'sniff-timeout-ms', 5000) || 5000,
       lineEcho: {
-        idleTimeoutMs: intOption(values['line-idle-timeout-ms'], 'line-idle-timeout-ms', LINE_ECHO_DEFAULTS.idleTimeoutMs),
+        idleTimeoutMs: intOption(
+          values['line-idle-timeout-ms'],
+          'line-idle-timeout-ms',
+          LINE_ECHO_DEFAULTS.idleTimeoutMs,
+        ),
         ...(limits.maxPendingWriteBytes !== undefined ? { maxPendingWriteBytes: limits.maxPendingWriteBytes } : {}),
       },
     });

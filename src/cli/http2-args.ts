@@ -13,7 +13,11 @@ export const SERVER_HTTP2_FLAGS: readonly FlagSpec[] = [
     name: 'http2',
     help: 'serve WebSockets over HTTP/2 too (RFC 8441), on the same port as HTTP/1.1: with --tls through ALPN (h2, http/1.1), without for clients with prior knowledge (h2c)',
   },
-  { name: 'http2-max-streams', value: 'N', help: 'with --http2: WebSockets one HTTP/2 connection may carry at once (default 100)' },
+  {
+    name: 'http2-max-streams',
+    value: 'N',
+    help: 'with --http2: WebSockets one HTTP/2 connection may carry at once (default 100)',
+  },
 ];
 
 /** Flags of a client. */

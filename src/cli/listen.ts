@@ -34,7 +34,7 @@ const SPEC: CommandSpec = {
       name: 'file-dir',
       value: 'DIR',
       help:
-        'the directory open-file writes into (default: a fresh private directory under the system\'s temporary ' +
+        "the directory open-file writes into (default: a fresh private directory under the system's temporary " +
         'directory, named on standard error). open-file takes a plain file name in it, never a path',
     },
     { name: 'get-file', value: 'PATH', help: "file streamed by the get-file command (default: the package's LICENSE)" },
@@ -66,7 +66,10 @@ async function listen(argv: string[]): Promise<void> {
     failure(`--file-dir: ${fileDir} is not a directory`);
   }
   const tlsDir = typeof values['tls-dir'] === 'string' ? values['tls-dir'] : null;
-  const tlsFiles = tlsDir === null ? null : { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt') };
+  const tlsFiles =
+    tlsDir === null
+      ? null
+      : { cert: join(tlsDir, 'server.crt'), key: join(tlsDir, 'server.key'), ca: join(tlsDir, 'ca.crt') };
   const missing = tlsFiles === null ? [] : Object.values(tlsFiles).filter((file) => !existsSync(file));
   // As a certificate file that cannot be read (echo-server --cert): a failure, not a usage mistake.
   if (missing.length > 0) failure(`--tls-dir: ${missing.join(', ')} not found`);
@@ -83,7 +86,14 @@ async function listen(argv: string[]): Promise<void> {
             cert: { file: tlsFiles.cert },
             key: { file: tlsFiles.key },
             ca: { file: tlsFiles.ca },
-            ports: { 1235: 1235 + offset, 2235: 2235 + offset, 1238: 1238 + offset, 2238: 2238 + offset, 1239: 1239 + offset, 1240: 1240 + offset },
+            ports: {
+              1235: 1235 + offset,
+              2235: 2235 + offset,
+              1238: 1238 + offset,
+              2238: 2238 + offset,
+              1239: 1239 + offset,
+              1240: 1240 + offset,
+            },
           },
         }
       : {}),
@@ -95,7 +105,9 @@ async function listen(argv: string[]): Promise<void> {
   for (const [base, listener] of Object.entries(running.tls ?? {})) {
     if (listener === null) continue;
     const url = wsUrl(listener.host, listener.port).replace(/^ws:/, 'wss:');
-    process.stdout.write(`listening on ${url} (${REGRESSION_TLS_NOTES[Number(base) as keyof typeof REGRESSION_TLS_NOTES]})\n`);
+    process.stdout.write(
+      `listening on ${url} (${REGRESSION_TLS_NOTES[Number(base) as keyof typeof REGRESSION_TLS_NOTES]})\n`,
+    );
   }
   process.stderr.write(`open-file writes into ${running.fileDir}\n`);
 }

@@ -14,7 +14,13 @@ import { suggest } from './suggest.js';
 import { flagLabel } from './usage.js';
 import { versionLine } from './version.js';
 
-const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand, relayCommand];
+const COMMANDS: readonly Command[] = [
+  listenCommand,
+  echoServerCommand,
+  echoClientCommand,
+  connectCommand,
+  relayCommand,
+];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.spec.name.length)) + 3;
@@ -51,8 +57,13 @@ if (name === undefined) {
   if (rest[0] === undefined) process.stdout.write(usage());
   else run(rest[0], ['--help']);
 } else if (name.startsWith('-')) {
-  const near = suggest(name.replace(/^-+/, ''), COMMON_FLAGS.map((f) => f.name));
-  fail(`unknown option ${name}${near === null ? '' : ` (did you mean --${near}?)`}; a command comes first: nopoll <command> [options]`);
+  const near = suggest(
+    name.replace(/^-+/, ''),
+    COMMON_FLAGS.map((f) => f.name),
+  );
+  fail(
+    `unknown option ${name}${near === null ? '' : ` (did you mean --${near}?)`}; a command comes first: nopoll <command> [options]`,
+  );
 } else {
   run(name, rest);
 }
@@ -60,7 +71,10 @@ if (name === undefined) {
 function run(word: string, argv: string[]): void {
   const command = find(word);
   if (command === undefined) {
-    const near = suggest(word, COMMANDS.map((c) => c.spec.name));
+    const near = suggest(
+      word,
+      COMMANDS.map((c) => c.spec.name),
+    );
     fail(`unknown command ${word}${near === null ? '' : ` (did you mean ${near}?)`}; "nopoll --help" lists them`);
   }
   command.run(argv).catch((error: unknown) => {

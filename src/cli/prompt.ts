@@ -36,7 +36,9 @@ export interface PromptHandlers {
 function loadHistory(file: string): string[] {
   let lines: string[];
   try {
-    lines = readFileSync(file, 'utf8').split('\n').filter((l) => l !== '');
+    lines = readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
   } catch {
     return [];
   }
@@ -56,7 +58,10 @@ function loadHistory(file: string): string[] {
  * Opens the prompt. `historyFile` (terminal only) is read at start and each line entered is appended to it
  * (created with mode 0600: it may hold secrets typed at the prompt).
  */
-export function openPrompt(handlers: PromptHandlers, options: { historyFile?: string; prompt: string; warn: (line: string) => void }): Prompt {
+export function openPrompt(
+  handlers: PromptHandlers,
+  options: { historyFile?: string; prompt: string; warn: (line: string) => void },
+): Prompt {
   const terminal = process.stdin.isTTY === true && process.stdout.isTTY === true;
   const historyFile = terminal ? options.historyFile : undefined;
   const rl: Interface = createInterface({

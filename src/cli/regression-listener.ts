@@ -87,7 +87,10 @@ export async function startRegressionListener(options: RegressionOptions): Promi
     if (conn.origin === 'http://deny.aspl.es') return false;
     // noPoll answers hello-protocol-response to hello-protocol; RFC 6455 §4.2.2 only allows a value the client
     // offered, so we do it when the client offered both.
-    if (conn.requestedProtocols.includes('hello-protocol') && conn.requestedProtocols.includes('hello-protocol-response')) {
+    if (
+      conn.requestedProtocols.includes('hello-protocol') &&
+      conn.requestedProtocols.includes('hello-protocol-response')
+    ) {
       conn.acceptedProtocol = 'hello-protocol-response';
     }
     return true;
@@ -95,7 +98,11 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   ctx.onMessage = (conn, msg) => onMessage(conn, msg, { getFile, fileDir }, () => closeCount);
   let ipv4: Listener;
   try {
-    ipv4 = await Listener.listen(ctx, { host: host4, port: options.port4, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
+    ipv4 = await Listener.listen(ctx, {
+      host: host4,
+      port: options.port4,
+      opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false },
+    });
   } catch (error) {
     await close();
     throw error;
@@ -103,7 +110,12 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   let ipv6: Listener | null = null;
   if (options.port6 !== null) {
     try {
-      ipv6 = await Listener.listen(ctx, { host: '::1', port: options.port6, ipv6: true, opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false } });
+      ipv6 = await Listener.listen(ctx, {
+        host: '::1',
+        port: options.port6,
+        ipv6: true,
+        opts: { deliverFragments: true, perMessageDeflate: options.deflate ?? false },
+      });
     } catch (error) {
       process.emitWarning(`regression listener: no IPv6 listener (${(error as Error).message})`);
     }
@@ -111,7 +123,10 @@ export async function startRegressionListener(options: RegressionOptions): Promi
   let tls: RegressionTlsListeners | null = null;
   if (options.tls) {
     try {
-      tls = await startRegressionTls(ctx, options.tls, host4, { deliverFragments: true, perMessageDeflate: options.deflate ?? false });
+      tls = await startRegressionTls(ctx, options.tls, host4, {
+        deliverFragments: true,
+        perMessageDeflate: options.deflate ?? false,
+      });
     } catch (error) {
       await close();
       throw error;

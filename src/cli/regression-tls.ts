@@ -50,10 +50,21 @@ export async function startRegressionTls(
   const tls12 = { ...opts, tls: { sslProtocol: SslProtocol.TLSV1_2 } };
   const tls13 = { ...opts, tls: { sslProtocol: SslProtocol.TLSV1_3 } };
   const mutual = { ...opts, tls: { cert: options.cert, key: options.key, ca: options.ca, verifyPeer: true } };
-  const ipv6 = async (port: number | null, listenOpts: ConnOptsInit, withCertificate: boolean): Promise<Listener | null> => {
+  const ipv6 = async (
+    port: number | null,
+    listenOpts: ConnOptsInit,
+    withCertificate: boolean,
+  ): Promise<Listener | null> => {
     if (port === null) return null;
     try {
-      return await Listener.listen(ctx, { host: '::1', port, ipv6: true, tls: true, opts: listenOpts, ...(withCertificate ? { certificate } : {}) });
+      return await Listener.listen(ctx, {
+        host: '::1',
+        port,
+        ipv6: true,
+        tls: true,
+        opts: listenOpts,
+        ...(withCertificate ? { certificate } : {}),
+      });
     } catch (error) {
       process.emitWarning(`regression listener: no IPv6 TLS listener (${(error as Error).message})`);
       return null;

@@ -18,7 +18,17 @@ import {
   type SlowSubscriberPolicy,
 } from '../index.js';
 import { redisBackplane, type RedisClientLike } from '../redis/index.js';
-import { failure, intOption, onSignals, parse, stringOption, usageError, wsUrl, type Command, type CommandSpec } from './args.js';
+import {
+  failure,
+  intOption,
+  onSignals,
+  parse,
+  stringOption,
+  usageError,
+  wsUrl,
+  type Command,
+  type CommandSpec,
+} from './args.js';
 import { CHAT_PAGE } from './relay-page.js';
 
 const SPEC: CommandSpec = {
@@ -35,13 +45,29 @@ const SPEC: CommandSpec = {
   flags: [
     { name: 'port', value: 'P', help: 'port (required; 0 picks a free one)' },
     { name: 'host', value: 'H', help: 'address to bind (default 127.0.0.1)' },
-    { name: 'redis', value: 'URL', help: 'share topics with every relay on this Redis (redis://...; needs the redis package)' },
-    { name: 'mode', value: 'M', help: 'pubsub (default: at most once, gaps reported) or streams (offsets, resume, no loss; needs --redis)' },
+    {
+      name: 'redis',
+      value: 'URL',
+      help: 'share topics with every relay on this Redis (redis://...; needs the redis package)',
+    },
+    {
+      name: 'mode',
+      value: 'M',
+      help: 'pubsub (default: at most once, gaps reported) or streams (offsets, resume, no loss; needs --redis)',
+    },
     { name: 'prefix', value: 'P', help: 'prefix of the Redis keys and channels (default nopoll)' },
     { name: 'history-length', value: 'N', help: 'streams: messages kept per topic (default 1000)' },
-    { name: 'history-age-ms', value: 'MS', help: 'streams: age past which a message is not replayed (default 300000; 0: none)' },
+    {
+      name: 'history-age-ms',
+      value: 'MS',
+      help: 'streams: age past which a message is not replayed (default 300000; 0: none)',
+    },
     { name: 'presence-ttl-ms', value: 'MS', help: "how long a dead relay's members stay listed (default 30000)" },
-    { name: 'max-queued-bytes', value: 'B', help: 'unsent bytes per subscriber before the slow-subscriber policy (default 1 MiB)' },
+    {
+      name: 'max-queued-bytes',
+      value: 'B',
+      help: 'unsent bytes per subscriber before the slow-subscriber policy (default 1 MiB)',
+    },
     { name: 'slow-subscriber', value: 'P', help: 'drop (default), close (1008) or latest' },
     { name: 'max-message-size', value: 'B', help: 'largest message a client may send (default 1 MiB)' },
   ],
@@ -58,12 +84,16 @@ async function relay(argv: string[]): Promise<void> {
   const port = intOption(values['port'], 'port', 0);
   const host = stringOption(values, 'host') ?? '127.0.0.1';
   const mode = stringOption(values, 'mode') ?? 'pubsub';
-  if (mode !== 'pubsub' && mode !== 'streams') usageError(`--mode must be pubsub or streams, got ${JSON.stringify(mode)}`);
+  if (mode !== 'pubsub' && mode !== 'streams')
+    usageError(`--mode must be pubsub or streams, got ${JSON.stringify(mode)}`);
   const policy = stringOption(values, 'slow-subscriber') ?? 'drop';
-  if (policy !== 'drop' && policy !== 'close' && policy !== 'latest') usageError(`--slow-subscriber must be drop, close or latest, got ${JSON.stringify(policy)}`);
+  if (policy !== 'drop' && policy !== 'close' && policy !== 'latest')
+    usageError(`--slow-subscriber must be drop, close or latest, got ${JSON.stringify(policy)}`);
   if (mode === 'streams' && values['redis'] === undefined) usageError('--mode streams needs --redis');
 
-  const ctx = new Context({ maxMessageSize: intOption(values['max-message-size'], 'max-message-size', 1024 * 1024) || 1024 * 1024 });
+  const ctx = new Context({
+    maxMessageSize: intOption(values['max-message-size'], 'max-message-size', 1024 * 1024) || 1024 * 1024,
+  });
   ctx.pubsub.configure({
     maxQueuedBytes: intOption(values['max-queued-bytes'], 'max-queued-bytes', 1024 * 1024) || 1024 * 1024,
     slowSubscriber: policy as SlowSubscriberPolicy,
@@ -77,13 +107,21 @@ async function relay(argv: string[]): Promise<void> {
       ...(typeof values['prefix'] === 'string' ? { prefix: values['prefix'] } : {}),
       presence: { ttlMs: intOption(values['presence-ttl-ms'], 'presence-ttl-ms', 30_000) || 30_000 },
       ...(mode === 'streams'
-        ? { history: { maxLength: intOption(values['history-length'], 'history-length', 1000) || 1000, maxAgeMs: intOption(values['history-age-ms'], 'history-age-ms', 300_000) } }
+        ? {
+            history: {
+              maxLength: intOption(values['history-length'], 'history-length', 1000) || 1000,
+              maxAgeMs: intOption(values['history-age-ms'], 'history-age-ms', 300_000),
+            },
+          }
         : {}),
     });
     ctx.pubsub.configure({ backplane });
   }
   ctx.pubsub.onError = (error) => process.stderr.write(`nopoll relay: ${error.message}\n`);
-  ctx.pubsub.onGap = (gap) => process.stderr.write(`nopoll relay: gap on ${gap.topic} (${gap.reason}${gap.missed === null ? '' : `, ${gap.missed} missed`})\n`);
+  ctx.pubsub.onGap = (gap) =>
+    process.stderr.write(
+      `nopoll relay: gap on ${gap.topic} (${gap.reason}${gap.missed === null ? '' : `, ${gap.missed} missed`})\n`,
+    );
 
   const listener = Listener.detached(ctx, { protocols: [PUBSUB_PROTOCOL] });
   ctx.onOpen = (conn) => {
@@ -153,7 +191,9 @@ function join(conn: Conn): void {
   }
   // A position that does not parse cannot be recovered from: the answer is {"recovered": false}.
   const since = parsePosition(target.since) ?? { epoch: '', offset: 0 };
-  conn.resumeTopic(target.topic, since, options).catch((error: unknown) => conn.ctx.log('warning', `resume failed: ${String(error)}`));
+  conn
+    .resumeTopic(target.topic, since, options)
+    .catch((error: unknown) => conn.ctx.log('warning', `resume failed: ${String(error)}`));
 }
 
 function serveHttp(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
@@ -179,7 +219,10 @@ function serveHttp(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
       return;
     }
     ctx.pubsub.presence(topic).then(
-      (presence) => res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' }).end(JSON.stringify(presence)),
+      (presence) =>
+        res
+          .writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' })
+          .end(JSON.stringify(presence)),
       (error: unknown) => res.writeHead(503, { 'content-type': 'text/plain' }).end(String(error)),
     );
     return;
@@ -195,7 +238,10 @@ async function connectRedis(url: string): Promise<RedisClientLike> {
   } catch {
     failure('--redis needs the redis package: npm install redis');
   }
-  const client = createClient({ url, socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), connectTimeout: 5000 } });
+  const client = createClient({
+    url,
+    socket: { reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000), connectTimeout: 5000 },
+  });
   let lastError = '';
   client.on('error', (error: Error) => (lastError = error.message));
   const timer = setTimeout(() => failure(`cannot connect to ${url} within 10 s: ${lastError}`), 10_000);

@@ -8,7 +8,13 @@ import { intOption, listOption, stringOption, usageError, type FlagSpec, type Va
 
 /** The request flags. */
 export const CLIENT_REQUEST_FLAGS: readonly FlagSpec[] = [
-  { name: 'header', short: 'H', value: "'NAME: VALUE'", multiple: true, help: 'add this header field to the handshake request' },
+  {
+    name: 'header',
+    short: 'H',
+    value: "'NAME: VALUE'",
+    multiple: true,
+    help: 'add this header field to the handshake request',
+  },
   { name: 'origin', short: 'o', value: 'ORIGIN', help: 'send this Origin header (http://example.com)' },
   {
     name: 'auth',
@@ -40,23 +46,30 @@ function headerField(text: string): [string, string] {
 }
 
 /** The handshake options from the flags. A usage error on a flag that cannot be used. */
-export function clientRequestOptions(values: Values): Pick<ConnOptsInit, 'extraHeaders' | 'origin' | 'protocols' | 'followRedirects' | 'maxRedirects'> {
+export function clientRequestOptions(
+  values: Values,
+): Pick<ConnOptsInit, 'extraHeaders' | 'origin' | 'protocols' | 'followRedirects' | 'maxRedirects'> {
   const headers = listOption(values, 'header').map(headerField);
   const auth = stringOption(values, 'auth');
   if (auth !== undefined) {
     if (!auth.includes(':')) usageError(`--auth needs USER:PASS, got ${JSON.stringify(auth)}`);
-    if (headers.some(([name]) => name.toLowerCase() === 'authorization')) usageError('--auth and --header Authorization exclude each other');
+    if (headers.some(([name]) => name.toLowerCase() === 'authorization'))
+      usageError('--auth and --header Authorization exclude each other');
     // RFC 7617 §2: base64 of user-id ":" password, in UTF-8 (§2.1).
     headers.push(['Authorization', `Basic ${Buffer.from(auth, 'utf8').toString('base64')}`]);
   }
   const origin = stringOption(values, 'origin');
-  if (origin !== undefined && headers.some(([name]) => name.toLowerCase() === 'origin')) usageError('--origin and --header Origin exclude each other');
+  if (origin !== undefined && headers.some(([name]) => name.toLowerCase() === 'origin'))
+    usageError('--origin and --header Origin exclude each other');
   const protocols = listOption(values, 'subprotocol');
-  if (values['max-redirects'] !== undefined && values['location'] !== true) usageError('--max-redirects needs --location');
+  if (values['max-redirects'] !== undefined && values['location'] !== true)
+    usageError('--max-redirects needs --location');
   return {
     ...(headers.length > 0 ? { extraHeaders: headers } : {}),
     ...(origin !== undefined ? { origin } : {}),
     ...(protocols.length > 0 ? { protocols } : {}),
-    ...(values['location'] === true ? { followRedirects: true, maxRedirects: intOption(values['max-redirects'], 'max-redirects', 10) } : {}),
+    ...(values['location'] === true
+      ? { followRedirects: true, maxRedirects: intOption(values['max-redirects'], 'max-redirects', 10) }
+      : {}),
   };
 }

@@ -27,7 +27,7 @@ export function sessionView(values: Values, handlers: PromptHandlers | null): Vi
   const noColor = values['no-color'] === true;
   const out = palette(process.stdout, noColor);
   const err = palette(process.stderr, noColor);
-  const historyFile = (typeof values['history-file'] === 'string' ? values['history-file'] : undefined);
+  const historyFile = typeof values['history-file'] === 'string' ? values['history-file'] : undefined;
   const prompt =
     handlers === null
       ? printOnly()
@@ -65,7 +65,12 @@ export function showTraffic(conn: Conn, view: View, label: string): void {
  * Carries out `action` on every connection of `conns` (a client's one, or listen mode's clients); `label` names a
  * connection in what is printed. Returns `'quit'` for `/quit`. Mistakes and refusals are printed, never thrown.
  */
-export function perform(action: LineAction, conns: readonly Conn[], view: View, label: (conn: Conn) => string): 'quit' | undefined {
+export function perform(
+  action: LineAction,
+  conns: readonly Conn[],
+  view: View,
+  label: (conn: Conn) => string,
+): 'quit' | undefined {
   switch (action.kind) {
     case 'mistake':
       notice(view, action.message, 'error');
@@ -96,7 +101,12 @@ export function perform(action: LineAction, conns: readonly Conn[], view: View, 
           break;
         case 'close':
           conn.close(action.code, action.reason).catch((error: Error) => failed(error.message));
-          if (conn.state === 'closing') notice(view, `${label(conn)}> close ${action.code}${action.reason === '' ? '' : ` ${escapeText(action.reason)}`}`, 'close');
+          if (conn.state === 'closing')
+            notice(
+              view,
+              `${label(conn)}> close ${action.code}${action.reason === '' ? '' : ` ${escapeText(action.reason)}`}`,
+              'close',
+            );
           break;
       }
     } catch (error) {

@@ -41,7 +41,12 @@ export async function listenShared(
   ctx: Context,
   host: string,
   port: number,
-  options: { opts?: ConnOptsLike; listener?: (server: Server) => Listener; sniffTimeoutMs?: number; lineEcho?: LineEchoOptions } = {},
+  options: {
+    opts?: ConnOptsLike;
+    listener?: (server: Server) => Listener;
+    sniffTimeoutMs?: number;
+    lineEcho?: LineEchoOptions;
+  } = {},
 ): Promise<SharedEchoPort> {
   const server = createServer({ noDelay: true });
   const lineClients = new Set<Socket>();

@@ -52,12 +52,15 @@ export function parseLine(line: string, slash: boolean): LineAction {
       return { kind: name, data: rest };
     case 'binary': {
       const bytes = parseHex(rest);
-      return bytes === null ? { kind: 'mistake', message: `/binary needs hex digits in pairs (00ff1b), got ${JSON.stringify(rest)}` } : { kind: 'binary', bytes };
+      return bytes === null
+        ? { kind: 'mistake', message: `/binary needs hex digits in pairs (00ff1b), got ${JSON.stringify(rest)}` }
+        : { kind: 'binary', bytes };
     }
     case 'close': {
       const [, code, reason] = /^(\S*)\s*(.*)$/s.exec(rest)!;
       if (code === '') return { kind: 'close', code: 1000, reason: '' };
-      if (!/^\d{1,4}$/.test(code!)) return { kind: 'mistake', message: `/close needs a close code (1000, 3000-4999), got ${JSON.stringify(code)}` };
+      if (!/^\d{1,4}$/.test(code!))
+        return { kind: 'mistake', message: `/close needs a close code (1000, 3000-4999), got ${JSON.stringify(code)}` };
       return { kind: 'close', code: Number(code), reason: reason! };
     }
     case 'help':
@@ -65,7 +68,10 @@ export function parseLine(line: string, slash: boolean): LineAction {
       return { kind: name };
     default: {
       const near = suggest(name, COMMANDS);
-      return { kind: 'mistake', message: `unknown command /${name}${near === null ? '' : ` (did you mean /${near}?)`}; /help lists them, //text sends /text` };
+      return {
+        kind: 'mistake',
+        message: `unknown command /${name}${near === null ? '' : ` (did you mean /${near}?)`}; /help lists them, //text sends /text`,
+      };
     }
   }
 }

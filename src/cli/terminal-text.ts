@@ -73,7 +73,8 @@ const plain = (text: string): string => text;
  */
 export function palette(stream: NodeJS.WriteStream, noColorFlag: boolean): Palette {
   const noColor = process.env['NO_COLOR'];
-  const enabled = !noColorFlag && (noColor === undefined || noColor === '') && stream.isTTY === true && process.stdout.isTTY === true;
+  const enabled =
+    !noColorFlag && (noColor === undefined || noColor === '') && stream.isTTY === true && process.stdout.isTTY === true;
   if (!enabled) return { enabled, escape: plain, event: plain, close: plain, error: plain, prompt: plain };
   return { enabled, escape: sgr('7'), event: sgr('36'), close: sgr('33'), error: sgr('31'), prompt: sgr('1') };
 }

@@ -18,7 +18,11 @@ export const SERVER_TLS_FLAGS: readonly FlagSpec[] = [
 /** Flags of a TLS client. */
 export const CLIENT_TLS_FLAGS: readonly FlagSpec[] = [
   { name: 'ca', value: 'F', help: "trust these CA certificates (PEM) for a wss:// server instead of the system's" },
-  { name: 'cert', value: 'F', help: 'present this client certificate (PEM) to a wss:// server (mutual TLS; needs --key)' },
+  {
+    name: 'cert',
+    value: 'F',
+    help: 'present this client certificate (PEM) to a wss:// server (mutual TLS; needs --key)',
+  },
   { name: 'key', value: 'F', help: 'the private key of --cert (PEM)' },
   { name: 'insecure', help: "do not verify the wss:// server's certificate (testing only)" },
 ];

@@ -13,8 +13,7 @@ import { isValidUtf8 } from './utf8.js';
  */
 export function isValidCloseCode(code: number): boolean {
   return (
-    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) ||
-    (code >= 3000 && code <= 4999)
+    (code >= 1000 && code <= 1014 && code !== 1004 && code !== 1005 && code !== 1006) || (code >= 3000 && code <= 4999)
   );
 }
 
@@ -54,7 +53,9 @@ export function encodeCloseBody(code?: number, reason?: string): Buffer {
   if (!Number.isInteger(code) || !isValidCloseCode(code)) throw new RangeError(`close code ${code} may not be sent`);
   const reasonLength = reason ? Buffer.byteLength(reason) : 0;
   if (reasonLength > MAX_CLOSE_REASON_BYTES) {
-    throw new RangeError(`close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON_BYTES} fit in a close frame`);
+    throw new RangeError(
+      `close reason is ${reasonLength} bytes; at most ${MAX_CLOSE_REASON_BYTES} fit in a close frame`,
+    );
   }
   const body = Buffer.allocUnsafe(2 + reasonLength);
   body.writeUInt16BE(code, 0);

@@ -222,8 +222,10 @@ export class FrameParser {
       const low = buf.readUInt32BE(at + 4);
       at += 8;
       // §5.2: the most significant bit of a 64-bit length must be 0.
-      if (high >= 0x80000000) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_LENGTH', 'frame length has its top bit set'));
-      if (high !== 0) return this.#fail(new MessageTooBigError(`frame of ${high * 0x100000000 + low} bytes`, this.#maxFrameBytes));
+      if (high >= 0x80000000)
+        return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_LENGTH', 'frame length has its top bit set'));
+      if (high !== 0)
+        return this.#fail(new MessageTooBigError(`frame of ${high * 0x100000000 + low} bytes`, this.#maxFrameBytes));
       length = low;
     }
     if (masked !== this.#expectMasked) {
@@ -234,18 +236,23 @@ export class FrameParser {
       );
     }
     if (opcode >= Opcode.CLOSE) {
-      if (opcode > Opcode.PONG) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
+      if (opcode > Opcode.PONG)
+        return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
       // §5.5: control frames are never fragmented and carry at most 125 bytes.
       if (!fin) return this.#fail(new ProtocolError('NOPOLL_ERR_FRAGMENTED_CONTROL', 'fragmented control frame'));
       if (length > MAX_CONTROL_PAYLOAD) {
         return this.#fail(new ProtocolError('NOPOLL_ERR_CONTROL_FRAME_TOO_LONG', `control frame of ${length} bytes`));
       }
-      if (rsv !== 0) return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a control frame'));
+      if (rsv !== 0)
+        return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a control frame'));
       this.#streamFrame = false;
     } else {
-      if (opcode > Opcode.BINARY) return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
+      if (opcode > Opcode.BINARY)
+        return this.#fail(new ProtocolError('NOPOLL_ERR_INVALID_OPCODE', `unknown opcode ${opcode}`));
       if (opcode !== Opcode.CONTINUATION && (rsv & ~this.#allowedRsv) !== 0) {
-        return this.#fail(new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'));
+        return this.#fail(
+          new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set without a negotiated extension'),
+        );
       }
       const mode = this.#sink.onDataHeader(fin, rsv, opcode, length);
       if (mode === FrameMode.REFUSED) return this.#stopped();

@@ -68,7 +68,10 @@ export abstract class FrameWriter<O extends FrameOutput = FrameOutput> {
     }
     const header = Buffer.allocUnsafe(frameHeaderSize(length, false));
     writeFrameHeader(header, 0, fin, rsv, opcode, length, null);
-    this.output.sessionWrite(header, Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length));
+    this.output.sessionWrite(
+      header,
+      Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.length),
+    );
   }
 
   /** One frame of a string, encoded as UTF-8 straight into the frame buffer. Returns the payload bytes. */

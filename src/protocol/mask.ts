@@ -90,13 +90,20 @@ export function applyMaskKey(buf: Uint8Array, key: number, offset = 0): number {
  * Copies `source` into `target` at `targetOffset`, masked with `key` from position `offset` of the mask cycle, in
  * one pass where WebAssembly SIMD allows (the parser's path for frames that arrive in several chunks).
  */
-export function copyMaskKey(source: Uint8Array, target: Uint8Array, targetOffset: number, key: number, offset: number): void {
+export function copyMaskKey(
+  source: Uint8Array,
+  target: Uint8Array,
+  targetOffset: number,
+  key: number,
+  offset: number,
+): void {
   const length = source.length;
   // In the read buffer the bytes need no copy into WebAssembly memory, so SIMD pays off from much smaller sizes.
   if (length >= SIMD_THRESHOLD || (length >= WORD_THRESHOLD && inSimdReadBuffer(source))) {
     const shift = (offset & 3) << 3;
     const k = shift === 0 ? key | 0 : (key << shift) | (key >>> (32 - shift));
-    if (simdCopyMask(source, target, targetOffset, (k >>> 24) & 0xff, (k >>> 16) & 0xff, (k >>> 8) & 0xff, k & 0xff)) return;
+    if (simdCopyMask(source, target, targetOffset, (k >>> 24) & 0xff, (k >>> 16) & 0xff, (k >>> 8) & 0xff, k & 0xff))
+      return;
   }
   target.set(source, targetOffset);
   applyMaskKey(target.subarray(targetOffset, targetOffset + length), key, offset);

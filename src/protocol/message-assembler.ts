@@ -119,11 +119,16 @@ export class MessageAssembler {
   header(fin: boolean, rsv: number, opcode: number, length: number): number {
     let error: ProtocolError | null = null;
     if (opcode === Opcode.CONTINUATION) {
-      if (!this.#open) error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_CONTINUATION', 'continuation frame with no message open');
+      if (!this.#open)
+        error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_CONTINUATION', 'continuation frame with no message open');
       // Extensions mark only the first frame of a message (RFC 7692 §6.1).
-      else if (rsv !== 0) error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame');
+      else if (rsv !== 0)
+        error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame');
     } else if (this.#open) {
-      error = new ProtocolError('NOPOLL_ERR_EXPECTED_CONTINUATION', 'new data frame while a fragmented message is open');
+      error = new ProtocolError(
+        'NOPOLL_ERR_EXPECTED_CONTINUATION',
+        'new data frame while a fragmented message is open',
+      );
     } else {
       const compressed = (rsv & this.#compressedRsv) !== 0;
       this.#opcode = compressed ? opcode | RSV1 : opcode;
@@ -136,7 +141,10 @@ export class MessageAssembler {
       if (this.#streamed) {
         this.#passedBytes += length;
         if (this.#maxStreamBytes >= 0 && this.#passedBytes > this.#maxStreamBytes) {
-          error = new MessageTooBigError(`streamed message of over ${this.#passedBytes - length} bytes exceeds the limit`, this.#maxStreamBytes);
+          error = new MessageTooBigError(
+            `streamed message of over ${this.#passedBytes - length} bytes exceeds the limit`,
+            this.#maxStreamBytes,
+          );
         }
       } else if (this.#deliverFrames) {
         error = this.#buffer.room(length, this.#passedBytes);
@@ -190,13 +198,15 @@ export class MessageAssembler {
     if (this.#streamed) return this.#streamFrame(fin, payload, checked);
     const buffer = this.#buffer;
     if (this.#deliverFrames) {
-      if (opcode === Opcode.TEXT && ((!checked && !buffer.checkText(payload)) || (fin && !buffer.textComplete))) return this.#fail(notUtf8());
+      if (opcode === Opcode.TEXT && ((!checked && !buffer.checkText(payload)) || (fin && !buffer.textComplete)))
+        return this.#fail(notUtf8());
       this.#out.sessionMessage(this.#frameOpcode, payload, fin);
       return;
     }
     if (fin && buffer.size === 0) {
       // The whole message is this frame (the common case): delivered without a copy.
-      if (opcode === Opcode.TEXT && (checked ? !buffer.textComplete : !isValidUtf8(payload))) return this.#fail(notUtf8());
+      if (opcode === Opcode.TEXT && (checked ? !buffer.textComplete : !isValidUtf8(payload)))
+        return this.#fail(notUtf8());
       this.#out.sessionMessage(opcode, payload, true);
       return;
     }

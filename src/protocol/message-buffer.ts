@@ -72,7 +72,8 @@ export class MessageBuffer {
    */
   room(more: number, size: number = this.#size): ProtocolError | null {
     const total = size + more;
-    if (total > this.#limit) return new MessageTooBigError(`message of over ${total - more} bytes exceeds the limit`, this.#limit);
+    if (total > this.#limit)
+      return new MessageTooBigError(`message of over ${total - more} bytes exceeds the limit`, this.#limit);
     return null;
   }
 
@@ -105,7 +106,9 @@ export class MessageBuffer {
     const end = this.#size + length;
     let buf = this.#buf;
     if (buf === null || end > buf.length) {
-      const grown = Buffer.allocUnsafe(Math.min(this.#limit, Math.max(end, MIN_CAPACITY, buf === null ? 0 : buf.length * 2)));
+      const grown = Buffer.allocUnsafe(
+        Math.min(this.#limit, Math.max(end, MIN_CAPACITY, buf === null ? 0 : buf.length * 2)),
+      );
       if (buf !== null && this.#size > 0) buf.copy(grown, 0, 0, this.#size);
       this.#buf = buf = grown;
     }

@@ -11,7 +11,8 @@ import { isValidUtf8, Utf8Validator } from './utf8.js';
  * @throws TypeError for text bytes that are not valid UTF-8.
  */
 export function checkWholeMessage(kind: number, data: string | Uint8Array): number {
-  if (kind === Opcode.TEXT && typeof data !== 'string' && !isValidUtf8(data)) throw new TypeError('text payload is not valid UTF-8');
+  if (kind === Opcode.TEXT && typeof data !== 'string' && !isValidUtf8(data))
+    throw new TypeError('text payload is not valid UTF-8');
   return kind;
 }
 
@@ -34,7 +35,8 @@ export class OutgoingMessages {
    */
   next(kind: number, data: string | Uint8Array, fin: boolean): number {
     const open = this.#open;
-    if (open !== 0 && open !== kind) throw new TypeError('a fragmented message of the other type is still open; finish it first');
+    if (open !== 0 && open !== kind)
+      throw new TypeError('a fragmented message of the other type is still open; finish it first');
     if (open === 0 && fin) return checkWholeMessage(kind, data);
     if (kind === Opcode.TEXT) {
       // A string is valid text, but it may follow a fragment that ended inside a character.

@@ -111,7 +111,8 @@ export class Session extends FrameWriter<SessionHandler> {
       throw new TypeError('perMessageDeflate needs a handler with sessionCompressed');
     }
     const rsv = ((options.allowedRsv ?? 0) | (deflate ? COMPRESSED_RSV : 0)) & RSV_BITS;
-    this.#bits = SessionState.OPEN | rsv | (options.deliverFrames === true ? DELIVER_FRAMES : 0) | (deflate ? DEFLATE : 0);
+    this.#bits =
+      SessionState.OPEN | rsv | (options.deliverFrames === true ? DELIVER_FRAMES : 0) | (deflate ? DEFLATE : 0);
     this.#budget = options.budget ?? null;
     this.#maxFrameBytes = options.maxFrameBytes;
     this.#maxMessageBytes = options.maxMessageBytes;
@@ -192,7 +193,8 @@ export class Session extends FrameWriter<SessionHandler> {
    * `sessionCompressed`.
    */
   setStreaming(on: boolean, maxStreamBytes = Infinity): void {
-    if (on && typeof this.output.sessionStream !== 'function') throw new TypeError('streaming needs a handler with sessionStream');
+    if (on && typeof this.output.sessionStream !== 'function')
+      throw new TypeError('streaming needs a handler with sessionStream');
     // The assembler keeps the mode (made now if no byte arrived yet: a streaming connection is not an idle one).
     if (this.#assembler === null) this.parserNow();
     this.#assembler!.setStreaming(on, maxStreamBytes === Infinity ? -1 : maxStreamBytes);
@@ -387,7 +389,8 @@ export class Session extends FrameWriter<SessionHandler> {
 
   /** @internal */
   private control(opcode: number, data: Uint8Array): boolean {
-    if (data.length > MAX_CONTROL_PAYLOAD) throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
+    if (data.length > MAX_CONTROL_PAYLOAD)
+      throw new RangeError(`control frame payload of ${data.length} bytes; at most 125`);
     if (this.state !== SessionState.OPEN) return false;
     this.writeFrame(opcode, data, true);
     return true;

@@ -15,8 +15,10 @@ import { isValidUtf8 } from './utf8.js';
  * @throws TypeError for an opcode other than TEXT or BINARY, or uncompressed text bytes that are not UTF-8 (§5.6).
  */
 export function frameServerMessage(opcode: number, payload: Uint8Array, compressed = false): Buffer {
-  if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY) throw new TypeError(`a shared frame carries TEXT or BINARY, not opcode ${opcode}`);
-  if (opcode === Opcode.TEXT && !compressed && !isValidUtf8(payload)) throw new TypeError('text payload is not valid UTF-8');
+  if (opcode !== Opcode.TEXT && opcode !== Opcode.BINARY)
+    throw new TypeError(`a shared frame carries TEXT or BINARY, not opcode ${opcode}`);
+  if (opcode === Opcode.TEXT && !compressed && !isValidUtf8(payload))
+    throw new TypeError('text payload is not valid UTF-8');
   return frameOnce(opcode, payload, true, compressed ? COMPRESSED_RSV : 0);
 }
 

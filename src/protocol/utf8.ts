@@ -69,11 +69,13 @@ export class Utf8Validator {
     if (b >= 0xc2 && b <= 0xdf) this.#need = 1;
     else if (b >= 0xe0 && b <= 0xef) {
       this.#need = 2;
-      if (b === 0xe0) this.#low = 0xa0; // overlong
+      if (b === 0xe0)
+        this.#low = 0xa0; // overlong
       else if (b === 0xed) this.#high = 0x9f; // UTF-16 surrogates
     } else if (b >= 0xf0 && b <= 0xf4) {
       this.#need = 3;
-      if (b === 0xf0) this.#low = 0x90; // overlong
+      if (b === 0xf0)
+        this.#low = 0x90; // overlong
       else if (b === 0xf4) this.#high = 0x8f; // over U+10FFFF
     } else return false;
     return true;

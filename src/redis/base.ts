@@ -42,18 +42,30 @@ export abstract class RedisBackplaneBase implements Backplane {
 
   constructor(options: RedisCommonOptions) {
     const client = options.client;
-    if (client === null || typeof client !== 'object' || typeof client.sendCommand !== 'function' || typeof client.duplicate !== 'function') {
+    if (
+      client === null ||
+      typeof client !== 'object' ||
+      typeof client.sendCommand !== 'function' ||
+      typeof client.duplicate !== 'function'
+    ) {
       throw new TypeError('client must be a node-redis client (createClient() from the redis package)');
     }
     this.client = client;
     this.prefix = options.prefix ?? 'nopoll';
-    if (typeof this.prefix !== 'string' || this.prefix.length === 0) throw new TypeError('prefix must be a non-empty string');
+    if (typeof this.prefix !== 'string' || this.prefix.length === 0)
+      throw new TypeError('prefix must be a non-empty string');
     this.maxPending = options.maxPendingPublishes ?? 10_000;
-    if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1) throw new RangeError('maxPendingPublishes must be an integer >= 1');
+    if (!Number.isSafeInteger(this.maxPending) || this.maxPending < 1)
+      throw new RangeError('maxPendingPublishes must be an integer >= 1');
     // Without a listener, node-redis's 'error' event would end the process: reported instead.
     this.#onClientError = (error) => this.report(new BackplaneError(`redis: ${error.message}`, { cause: error }));
     client.on('error', this.#onClientError);
-    if (!client.isOpen) client.connect().catch((error: unknown) => this.report(new BackplaneError(`cannot connect to redis: ${String(error)}`, { cause: error })));
+    if (!client.isOpen)
+      client
+        .connect()
+        .catch((error: unknown) =>
+          this.report(new BackplaneError(`cannot connect to redis: ${String(error)}`, { cause: error })),
+        );
     this.link = new RedisLink(client, options.subscriber, {
       down: () => this.linkDown(),
       up: () => this.linkUp(),

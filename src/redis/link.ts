@@ -54,7 +54,11 @@ export class RedisLink {
     if (this.#client.isReady) this.#ready = true;
     else if (!this.#client.isOpen) {
       // Connecting sets isOpen at once: subscriptions made meanwhile wait in node-redis's queue.
-      this.#client.connect().catch((error: unknown) => events.error(new BackplaneError(`cannot connect the redis subscriber: ${String(error)}`, { cause: error })));
+      this.#client
+        .connect()
+        .catch((error: unknown) =>
+          events.error(new BackplaneError(`cannot connect the redis subscriber: ${String(error)}`, { cause: error })),
+        );
     }
   }
 
@@ -79,7 +83,11 @@ export class RedisLink {
   /** Unsubscribes from `channel`. */
   unsubscribe(channel: string, listener: ChannelListener): void {
     if (this.#closed) return;
-    this.#client.unsubscribe(channel, listener, true).catch((error: unknown) => this.#events.error(new BackplaneError(`unsubscribing ${channel}: ${String(error)}`, { cause: error })));
+    this.#client
+      .unsubscribe(channel, listener, true)
+      .catch((error: unknown) =>
+        this.#events.error(new BackplaneError(`unsubscribing ${channel}: ${String(error)}`, { cause: error })),
+      );
   }
 
   /** Stops: the listeners go, and the connection too when the link made it. */

@@ -61,7 +61,10 @@ export class StreamOutbox {
   /** Queues a publish; resolves with its position once Redis confirmed it. */
   push(topic: string, data: Buffer, flags: number, origin: string | null): Promise<Position | null> {
     if (this.#closed) return Promise.reject(new BackplaneError('the backplane is closed'));
-    if (this.#queue.length >= this.#max) return Promise.reject(new BackplaneError(`${this.#queue.length} publishes are waiting for redis (maxPendingPublishes)`));
+    if (this.#queue.length >= this.#max)
+      return Promise.reject(
+        new BackplaneError(`${this.#queue.length} publishes are waiting for redis (maxPendingPublishes)`),
+      );
     const seq = ++this.#seq;
     const prev = this.#lastOnTopic.get(topic) ?? 0;
     this.#lastOnTopic.delete(topic);
@@ -103,7 +106,11 @@ export class StreamOutbox {
     if (entry.done || this.#closed || generation !== this.#generation) return;
     this.#generation++;
     if (++this.#failures >= MAX_FAILURES) {
-      this.#giveUp(new BackplaneError(`redis refused the publishes ${MAX_FAILURES} times in a row: ${String(error)}`, { cause: error }));
+      this.#giveUp(
+        new BackplaneError(`redis refused the publishes ${MAX_FAILURES} times in a row: ${String(error)}`, {
+          cause: error,
+        }),
+      );
       return;
     }
     this.#timer = setTimeout(() => this.#retry(), this.#delay);

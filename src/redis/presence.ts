@@ -23,7 +23,13 @@ export class RedisPresence implements BackplanePresence {
   readonly #local = new Map<string, Set<string>>();
   #timer: NodeJS.Timeout | null = null;
 
-  constructor(client: RedisClientLike, prefix: string, node: string, ttlMs = DEFAULT_PRESENCE_TTL_MS, report: (error: Error) => void) {
+  constructor(
+    client: RedisClientLike,
+    prefix: string,
+    node: string,
+    ttlMs = DEFAULT_PRESENCE_TTL_MS,
+    report: (error: Error) => void,
+  ) {
     if (!Number.isSafeInteger(ttlMs) || ttlMs < 100) throw new RangeError('presence ttlMs must be an integer >= 100');
     this.ttlMs = ttlMs;
     this.#client = client;
@@ -74,7 +80,11 @@ export class RedisPresence implements BackplanePresence {
     this.#timer = null;
     const removals: Array<Promise<unknown>> = [];
     for (const [topic, members] of this.#local) {
-      removals.push(command(this.#client, ['ZREM', this.#key(topic), ...[...members].map((m) => this.#entry(m))]).catch(() => undefined));
+      removals.push(
+        command(this.#client, ['ZREM', this.#key(topic), ...[...members].map((m) => this.#entry(m))]).catch(
+          () => undefined,
+        ),
+      );
     }
     this.#local.clear();
     await Promise.all(removals);
@@ -94,7 +104,9 @@ export class RedisPresence implements BackplanePresence {
   }
 
   #run(args: string[]): void {
-    command(this.#client, args).catch((error: unknown) => this.#report(new BackplaneError(`presence: ${String(error)}`, { cause: error })));
+    command(this.#client, args).catch((error: unknown) =>
+      this.#report(new BackplaneError(`presence: ${String(error)}`, { cause: error })),
+    );
   }
 
   #key(topic: string): string {

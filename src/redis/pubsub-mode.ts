@@ -35,7 +35,9 @@ export class PubSubModeBackplane extends RedisBackplaneBase {
   publish(message: Omit<BackplaneMessage, 'offset' | 'epoch'>): Promise<Position | null> {
     if (this.closed) return Promise.reject(new BackplaneError('the backplane is closed'));
     if (this.#pending >= this.maxPending) {
-      return Promise.reject(new BackplaneError(`${this.#pending} publishes are waiting for redis (maxPendingPublishes)`));
+      return Promise.reject(
+        new BackplaneError(`${this.#pending} publishes are waiting for redis (maxPendingPublishes)`),
+      );
     }
     const topic = message.topic;
     const count = (this.#published.get(topic) ?? 0) + 1;
@@ -52,7 +54,9 @@ export class PubSubModeBackplane extends RedisBackplaneBase {
       },
       (error: unknown) => {
         this.#pending--;
-        throw new BackplaneError(`PUBLISH to ${topic} failed (the message is lost): ${String(error)}`, { cause: error });
+        throw new BackplaneError(`PUBLISH to ${topic} failed (the message is lost): ${String(error)}`, {
+          cause: error,
+        });
       },
     );
   }
@@ -67,10 +71,20 @@ export class PubSubModeBackplane extends RedisBackplaneBase {
     if (publishers === undefined) this.#seen.set(topic, (publishers = new Map()));
     const last = publishers.get(message.source);
     // A count at or below the last one: that publisher started counting again (a restart, a forgotten topic).
-    if (last !== undefined && message.sequence > last + 1) host.gap({ topic, reason: 'sequence', missed: message.sequence - last - 1 });
+    if (last !== undefined && message.sequence > last + 1)
+      host.gap({ topic, reason: 'sequence', missed: message.sequence - last - 1 });
     publishers.set(message.source, message.sequence);
-    if (last === undefined && publishers.size > MAX_TRACKED_PUBLISHERS) publishers.delete(publishers.keys().next().value!);
-    host.deliver({ topic, data: message.data, binary: message.binary, compress: message.compress, offset: null, epoch: null, origin: message.origin });
+    if (last === undefined && publishers.size > MAX_TRACKED_PUBLISHERS)
+      publishers.delete(publishers.keys().next().value!);
+    host.deliver({
+      topic,
+      data: message.data,
+      binary: message.binary,
+      compress: message.compress,
+      offset: null,
+      epoch: null,
+      origin: message.origin,
+    });
   }
 
   protected subscribing(): void {

@@ -62,8 +62,13 @@ export class StreamsModeBackplane extends RedisBackplaneBase {
     this.maxLength = history.maxLength ?? 1000;
     this.maxAgeMs = history.maxAgeMs ?? 300_000;
     this.metaTtlMs = Math.max(history.metaTtlMs ?? 86_400_000, this.maxAgeMs);
-    for (const [name, value] of [['maxLength', this.maxLength], ['maxAgeMs', this.maxAgeMs], ['metaTtlMs', this.metaTtlMs]] as const) {
-      if (!Number.isSafeInteger(value) || value < (name === 'maxAgeMs' ? 0 : 1)) throw new RangeError(`history.${name} must be a non-negative integer`);
+    for (const [name, value] of [
+      ['maxLength', this.maxLength],
+      ['maxAgeMs', this.maxAgeMs],
+      ['metaTtlMs', this.metaTtlMs],
+    ] as const) {
+      if (!Number.isSafeInteger(value) || value < (name === 'maxAgeMs' ? 0 : 1))
+        throw new RangeError(`history.${name} must be a non-negative integer`);
     }
     this.#outbox = new StreamOutbox((entry) => {
       const keys = this.keys(entry.topic);
@@ -102,7 +107,13 @@ export class StreamsModeBackplane extends RedisBackplaneBase {
     const top = integer(topReply);
     const none = (): HistoryResult => ({ recovered: false, messages: [], epoch, offset: top });
     // Redis trims whole blocks (MAXLEN ~): the length bound is applied here exactly.
-    if (epoch === null || epoch !== since.epoch || since.offset > top || top - since.offset > Math.min(limit, this.maxLength)) return none();
+    if (
+      epoch === null ||
+      epoch !== since.epoch ||
+      since.offset > top ||
+      top - since.offset > Math.min(limit, this.maxLength)
+    )
+      return none();
     if (since.offset === top) return { recovered: true, messages: [], epoch, offset: top };
     const entries = await this.#read(keys.stream, since.offset, top - since.offset);
     const oldest = this.maxAgeMs > 0 ? Date.now() - this.maxAgeMs : -Infinity;
@@ -261,7 +272,8 @@ export class StreamsModeBackplane extends RedisBackplaneBase {
       if (!state.active) return;
       for (const entry of entries) {
         if (entry.offset <= state.last) continue;
-        if (entry.offset > state.last + 1) host?.gap({ topic, reason: 'history', missed: entry.offset - state.last - 1 });
+        if (entry.offset > state.last + 1)
+          host?.gap({ topic, reason: 'history', missed: entry.offset - state.last - 1 });
         state.last = entry.offset;
         host?.deliver(this.#message(topic, entry, epoch));
       }

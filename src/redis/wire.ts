@@ -55,7 +55,15 @@ export function parseWire(message: Buffer): WireMessage | null {
   const flags = Number(fields[3]);
   if (!Number.isSafeInteger(sequence) || !Number.isInteger(flags)) return null;
   const { binary, compress } = readFlags(flags);
-  return { kind, source: fields[1]!, sequence, binary, compress, origin: fields[4] === '' ? null : fields[4]!, data: message.subarray(at) };
+  return {
+    kind,
+    source: fields[1]!,
+    sequence,
+    binary,
+    compress,
+    origin: fields[4] === '' ? null : fields[4]!,
+    data: message.subarray(at),
+  };
 }
 
 /** A topic's Redis names. */

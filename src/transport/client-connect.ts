@@ -166,7 +166,10 @@ export function connectClient(
   const onClose = (): void => {
     finish(new HandshakeError('connection closed during the opening handshake'));
   };
-  const timer = setTimeout(() => finish(new TimeoutError('handshake', `no WebSocket handshake within ${options.timeoutMs} ms`)), options.timeoutMs);
+  const timer = setTimeout(
+    () => finish(new TimeoutError('handshake', `no WebSocket handshake within ${options.timeoutMs} ms`)),
+    options.timeoutMs,
+  );
 
   socket.on('data', onData);
   socket.on('error', onError);

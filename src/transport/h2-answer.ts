@@ -73,7 +73,10 @@ export function streamAnswer(stream: ServerHttp2Stream): UpgradeAnswer {
  * flat `rawHeaders` (order and repeats kept) when given, else from its header object (repeated fields arrive there
  * as arrays; `cookie` already joined).
  */
-export function headerListOf(headers: Readonly<Record<string, string | string[] | undefined>>, rawHeaders?: readonly string[]): HeaderList {
+export function headerListOf(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  rawHeaders?: readonly string[],
+): HeaderList {
   const list = new HeaderList();
   if (rawHeaders !== undefined) {
     for (let i = 0; i + 1 < rawHeaders.length; i += 2) list.append(rawHeaders[i]!, rawHeaders[i + 1]!);

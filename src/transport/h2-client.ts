@@ -5,7 +5,13 @@
  * streams are opened on it, each with its extended CONNECT and the wait for the answer. Owns the timers of both.
  * @packageDocumentation
  */
-import { connect as h2Connect, constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2';
+import {
+  connect as h2Connect,
+  constants,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+} from 'node:http2';
 import { connect as netConnect, type Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { ConnectError, HandshakeError, TimeoutError } from '../errors.js';
@@ -36,9 +42,7 @@ export interface H2ConnectOptions {
  * something that is not HTTP/2); or an error before the server was reached (TCP, TLS, the time limit).
  */
 export type H2ConnectOutcome =
-  | { kind: 'session'; session: H2ClientSession }
-  | { kind: 'no-h2'; reason: string }
-  | { kind: 'error'; error: Error };
+  { kind: 'session'; session: H2ClientSession } | { kind: 'no-h2'; reason: string } | { kind: 'error'; error: Error };
 
 /** An answered extended CONNECT. */
 export interface H2Answer {
@@ -88,16 +92,28 @@ export class H2ClientSession {
     };
     const onSocketError = (error: Error): void => {
       if (reached) return; // the session reports it
-      finish({ kind: 'error', error: new ConnectError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, { cause: error }) });
+      finish({
+        kind: 'error',
+        error: new ConnectError(`cannot connect to ${options.host}:${options.port}: ${error.message}`, {
+          cause: error,
+        }),
+      });
     };
     const onSocketClose = (): void => {
-      if (!reached) finish({ kind: 'error', error: new ConnectError(`connection to ${options.host}:${options.port} closed before HTTP/2 started`) });
+      if (!reached)
+        finish({
+          kind: 'error',
+          error: new ConnectError(`connection to ${options.host}:${options.port} closed before HTTP/2 started`),
+        });
     };
     const start = (carrier: Socket): void => {
       socket = carrier;
       const alpn = (carrier as TLSSocket).alpnProtocol;
       if (options.upgrade !== undefined && alpn !== 'h2') {
-        return finish({ kind: 'no-h2', reason: `the server chose ${alpn ? `ALPN ${alpn}` : 'no ALPN protocol'} instead of h2` });
+        return finish({
+          kind: 'no-h2',
+          reason: `the server chose ${alpn ? `ALPN ${alpn}` : 'no ALPN protocol'} instead of h2`,
+        });
       }
       reached = true;
       const scheme = options.upgrade !== undefined ? 'https' : 'http';
@@ -110,8 +126,12 @@ export class H2ClientSession {
         },
       });
       session = made;
-      made.on('error', (error: Error) => finish({ kind: 'no-h2', reason: `the server does not speak HTTP/2 here: ${error.message}` }));
-      made.once('close', () => finish({ kind: 'no-h2', reason: 'the server closed the connection before its HTTP/2 SETTINGS' }));
+      made.on('error', (error: Error) =>
+        finish({ kind: 'no-h2', reason: `the server does not speak HTTP/2 here: ${error.message}` }),
+      );
+      made.once('close', () =>
+        finish({ kind: 'no-h2', reason: 'the server closed the connection before its HTTP/2 SETTINGS' }),
+      );
       made.once('remoteSettings', () => {
         if (finished) return;
         made.removeAllListeners('error');
@@ -125,7 +145,14 @@ export class H2ClientSession {
         finish({ kind: 'session', session: new H2ClientSession(made, carrier) });
       });
     };
-    const timer = setTimeout(() => finish({ kind: 'error', error: new TimeoutError('handshake', `no HTTP/2 session within ${options.timeoutMs} ms`) }), options.timeoutMs);
+    const timer = setTimeout(
+      () =>
+        finish({
+          kind: 'error',
+          error: new TimeoutError('handshake', `no HTTP/2 session within ${options.timeoutMs} ms`),
+        }),
+      options.timeoutMs,
+    );
     tcp.on('error', onSocketError);
     tcp.on('close', onSocketClose);
     tcp.once('connect', () => {
@@ -136,7 +163,11 @@ export class H2ClientSession {
           upgraded?.destroy();
           return;
         }
-        if (error || !upgraded) return finish({ kind: 'error', error: error ?? new ConnectError(`cannot connect to ${options.host}:${options.port}`) });
+        if (error || !upgraded)
+          return finish({
+            kind: 'error',
+            error: error ?? new ConnectError(`cannot connect to ${options.host}:${options.port}`),
+          });
         start(upgraded);
       });
     });
@@ -180,7 +211,13 @@ export class H2ClientSession {
     this.#streams++;
     stream.once('close', () => {
       this.#streams--;
-      finish(new HandshakeError(stream.rstCode ? `the server reset the stream (HTTP/2 error ${stream.rstCode})` : 'the stream closed before the answer'));
+      finish(
+        new HandshakeError(
+          stream.rstCode
+            ? `the server reset the stream (HTTP/2 error ${stream.rstCode})`
+            : 'the stream closed before the answer',
+        ),
+      );
       closed();
     });
     let finished = false;
@@ -196,8 +233,12 @@ export class H2ClientSession {
     const onResponse = (headers: IncomingHttpHeaders, _flags: number, raw?: string[]): void => {
       finish(null, { status: Number(headers[':status']), headers: headerListOf(headers, raw) });
     };
-    const onError = (error: Error): void => finish(new HandshakeError(`extended CONNECT failed: ${error.message}`, 0, { cause: error }));
-    const timer = setTimeout(() => finish(new TimeoutError('handshake', `no answer to the extended CONNECT within ${timeoutMs} ms`)), timeoutMs);
+    const onError = (error: Error): void =>
+      finish(new HandshakeError(`extended CONNECT failed: ${error.message}`, 0, { cause: error }));
+    const timer = setTimeout(
+      () => finish(new TimeoutError('handshake', `no answer to the extended CONNECT within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     stream.on('response', onResponse);
     stream.on('error', onError);
     return stream;

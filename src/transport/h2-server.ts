@@ -8,7 +8,14 @@
  * streams, invalid frames, reset floods) stay on.
  * @packageDocumentation
  */
-import { constants, createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2';
+import {
+  constants,
+  createServer,
+  type Http2Server,
+  type IncomingHttpHeaders,
+  type ServerHttp2Session,
+  type ServerHttp2Stream,
+} from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { HeaderList } from '../protocol/handshake/headers.js';
@@ -46,7 +53,12 @@ export interface H2StreamOrigin {
  * Receives each stream a client opens, with its header fields (pseudo-header fields included) as a list and as
  * Node's header object.
  */
-export type H2StreamHandler = (stream: ServerHttp2Stream, headers: HeaderList, raw: IncomingHttpHeaders, origin: H2StreamOrigin) => void;
+export type H2StreamHandler = (
+  stream: ServerHttp2Stream,
+  headers: HeaderList,
+  raw: IncomingHttpHeaders,
+  origin: H2StreamOrigin,
+) => void;
 
 // Per session: the socket it was made from, streams open, the handshakes that failed, the idle timer.
 interface SessionState {
@@ -79,15 +91,18 @@ export class H2Acceptor {
       maxHeaderListPairs: settings.maxHeaderCount,
     });
     this.#server.on('session', (session: ServerHttp2Session) => this.#started(session));
-    this.#server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw?: string[]) => {
-      const state = this.#sessions.get(stream.session as ServerHttp2Session);
-      if (state === undefined) {
-        stream.close(constants.NGHTTP2_REFUSED_STREAM);
-        return;
-      }
-      this.#opened(stream, state);
-      onStream(stream, headerListOf(headers, raw), headers, state.origin);
-    });
+    this.#server.on(
+      'stream',
+      (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, raw?: string[]) => {
+        const state = this.#sessions.get(stream.session as ServerHttp2Session);
+        if (state === undefined) {
+          stream.close(constants.NGHTTP2_REFUSED_STREAM);
+          return;
+        }
+        this.#opened(stream, state);
+        onStream(stream, headerListOf(headers, raw), headers, state.origin);
+      },
+    );
     // A session's error is also reported on its 'close'; without a listener it would reach the process.
     this.#server.on('sessionError', ignore);
   }
@@ -152,7 +167,8 @@ export class H2Acceptor {
       state.open--;
       if (failed(stream) && ++state.failed > this.#settings.maxFailedStreams) {
         // A client that keeps opening handshakes that fail (refused, or reset before the answer) is cut off.
-        if (!session.destroyed) session.destroy(new Error('too many failed handshakes'), constants.NGHTTP2_ENHANCE_YOUR_CALM);
+        if (!session.destroyed)
+          session.destroy(new Error('too many failed handshakes'), constants.NGHTTP2_ENHANCE_YOUR_CALM);
         return;
       }
       if (state.open === 0) this.#arm(session, state, this.#settings.idleTimeoutMs);

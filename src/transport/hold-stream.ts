@@ -6,7 +6,12 @@
 import type { Duplex } from 'node:stream';
 
 /** Listens on `stream` for an exchange; returns the function that removes the four listeners again. */
-export function holdStream(stream: Duplex, onData: (chunk: Buffer) => void, onEnd: () => void, onError: (error: Error) => void): () => void {
+export function holdStream(
+  stream: Duplex,
+  onData: (chunk: Buffer) => void,
+  onEnd: () => void,
+  onError: (error: Error) => void,
+): () => void {
   stream.on('data', onData);
   stream.on('end', onEnd);
   stream.on('close', onEnd);

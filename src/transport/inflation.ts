@@ -32,7 +32,13 @@ export class Inflation {
    * connection (1009 past the limit, 1008 past the budget, 1007 for data zlib rejects or text that is not UTF-8).
    * Never calls back after {@link release}.
    */
-  run(opcode: number, payload: Buffer, fin: boolean, limit: number, done: (data: Buffer | null, error: ProtocolError | null) => void): void {
+  run(
+    opcode: number,
+    payload: Buffer,
+    fin: boolean,
+    limit: number,
+    done: (data: Buffer | null, error: ProtocolError | null) => void,
+  ): void {
     const out = this.#out;
     out.setLimit(limit);
     // One message, or the first frame of one in frame mode: a new text check starts.
@@ -50,7 +56,10 @@ export class Inflation {
       (error) => {
         if (error !== null) {
           out.reset();
-          return done(null, new ProtocolError('NOPOLL_ERR_INVALID_COMPRESSED_DATA', `invalid compressed data: ${error.message}`, 1007));
+          return done(
+            null,
+            new ProtocolError('NOPOLL_ERR_INVALID_COMPRESSED_DATA', `invalid compressed data: ${error.message}`, 1007),
+          );
         }
         const data = fin ? out.finish() : out.take();
         if (data instanceof ProtocolError) done(null, data);

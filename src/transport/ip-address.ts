@@ -17,14 +17,18 @@ export function ipBytes(address: string): Buffer | null {
   const lastColon = text.lastIndexOf(':');
   if (text.indexOf('.', lastColon) > 0) {
     // A trailing dotted IPv4 (::ffff:1.2.3.4) fills the last two groups.
-    tail = text.slice(lastColon + 1).split('.').map(Number);
+    tail = text
+      .slice(lastColon + 1)
+      .split('.')
+      .map(Number);
     text = `${text.slice(0, lastColon + 1)}0:0`;
   }
   const [head, rest] = text.split('::') as [string, string | undefined];
   const groups = (part: string): number[] => (part === '' ? [] : part.split(':').map((g) => parseInt(g, 16)));
   const left = groups(head);
   const right = rest === undefined ? [] : groups(rest);
-  const all = rest === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
+  const all =
+    rest === undefined ? left : [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
   const out = Buffer.alloc(16);
   all.forEach((group, i) => out.writeUInt16BE(group, i * 2));
   if (tail.length === 4) Buffer.from(tail).copy(out, 12);

@@ -59,7 +59,8 @@ export class Keepalive {
     this.#interval = options.pingIntervalMs > 0 ? options.pingIntervalMs : 0;
     this.#pongTimeout = this.#interval === 0 ? 0 : options.pongTimeoutMs > 0 ? options.pongTimeoutMs : this.#interval;
     let shortest = Infinity;
-    for (const period of [this.#idle, this.#interval, this.#pongTimeout]) if (period > 0 && period < shortest) shortest = period;
+    for (const period of [this.#idle, this.#interval, this.#pongTimeout])
+      if (period > 0 && period < shortest) shortest = period;
     this.#granularity = Math.max(1, Math.floor(shortest / 4));
     this.#quietSince = Date.now();
     this.#arm(this.#quietSince);
@@ -75,7 +76,11 @@ export class Keepalive {
   #arm(now: number): void {
     let next = Infinity;
     if (this.#idle > 0) next = this.#quietSince + this.#idle;
-    if (this.#interval > 0) next = Math.min(next, this.#pingSentAt >= 0 ? this.#pingSentAt + this.#pongTimeout : this.#quietSince + this.#interval);
+    if (this.#interval > 0)
+      next = Math.min(
+        next,
+        this.#pingSentAt >= 0 ? this.#pingSentAt + this.#pongTimeout : this.#quietSince + this.#interval,
+      );
     const delay = Math.max(1, Math.min(next - now, this.#granularity));
     this.#timer = setTimeout(Keepalive.#fire, delay, this);
     this.#timer.unref?.();

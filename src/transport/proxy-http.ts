@@ -46,7 +46,11 @@ export function connectRequest(options: HttpConnectOptions): Buffer {
  * bytes that followed the answer's head are put back into the socket for whoever reads next. On failure the
  * socket is left to the caller (which destroys it).
  */
-export function httpConnect(socket: Duplex, options: HttpConnectOptions, done: (error: ProxyError | null) => void): void {
+export function httpConnect(
+  socket: Duplex,
+  options: HttpConnectOptions,
+  done: (error: ProxyError | null) => void,
+): void {
   let request: Buffer;
   try {
     request = connectRequest(options);
@@ -67,7 +71,9 @@ export function httpConnect(socket: Duplex, options: HttpConnectOptions, done: (
     const parsed = parser.push(chunk);
     if (parsed.kind === 'incomplete') return;
     if (parsed.kind === 'error') {
-      finish(new ProxyError('protocol', options.proxy, `invalid answer from the proxy ${options.proxy}: ${parsed.message}`));
+      finish(
+        new ProxyError('protocol', options.proxy, `invalid answer from the proxy ${options.proxy}: ${parsed.message}`),
+      );
       return;
     }
     const head = parsed.head as ResponseHead;
@@ -80,10 +86,23 @@ export function httpConnect(socket: Duplex, options: HttpConnectOptions, done: (
     finish(refusal(head, options));
   };
   const onEnd = (): void => {
-    finish(new ProxyError('protocol', options.proxy, `the proxy ${options.proxy} closed the connection before answering CONNECT`));
+    finish(
+      new ProxyError(
+        'protocol',
+        options.proxy,
+        `the proxy ${options.proxy} closed the connection before answering CONNECT`,
+      ),
+    );
   };
   const onError = (error: Error): void => {
-    finish(new ProxyError('connect', options.proxy, `the connection to the proxy ${options.proxy} failed: ${error.message}`, { cause: error }));
+    finish(
+      new ProxyError(
+        'connect',
+        options.proxy,
+        `the connection to the proxy ${options.proxy} failed: ${error.message}`,
+        { cause: error },
+      ),
+    );
   };
   release = holdStream(socket, onData, onEnd, onError);
   socket.write(request);
@@ -106,5 +125,7 @@ function refusal(head: ResponseHead, options: HttpConnectOptions): ProxyError {
     return new ProxyError('auth', options.proxy, message, { status });
   }
   const why = status === 403 ? 'refused' : 'did not open';
-  return new ProxyError('refused', options.proxy, `the proxy ${options.proxy} ${why} a tunnel to ${target}: ${line}`, { status });
+  return new ProxyError('refused', options.proxy, `the proxy ${options.proxy} ${why} a tunnel to ${target}: ${line}`, {
+    status,
+  });
 }

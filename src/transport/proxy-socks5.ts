@@ -51,7 +51,10 @@ const REPLIES: Readonly<Record<number, string>> = {
 /** Checks credentials before anything is sent: RFC 1929 carries each in 1 to 255 bytes. */
 export function checkSocksCredentials(username: string | undefined, password: string | undefined): void {
   if (username === undefined && password === undefined) return;
-  for (const [name, value] of [['username', username ?? ''], ['password', password ?? '']] as const) {
+  for (const [name, value] of [
+    ['username', username ?? ''],
+    ['password', password ?? ''],
+  ] as const) {
     const bytes = Buffer.byteLength(value);
     if (bytes < 1 || bytes > 255) throw new RangeError(`a SOCKS5 ${name} must be 1 to 255 bytes, got ${bytes}`);
   }
@@ -96,7 +99,12 @@ function connectRequest(host: string, port: number, address: Buffer | null): Buf
 
 // The exchange, one state per answer awaited: method choice (2 bytes), authentication status (2 bytes), reply
 // (4 bytes, then an address whose length the 4th byte gives, then 2 port bytes). At most 262 bytes are held.
-function run(socket: Duplex, options: Socks5Options, address: Buffer | null, done: (error: Error | null) => void): void {
+function run(
+  socket: Duplex,
+  options: Socks5Options,
+  address: Buffer | null,
+  done: (error: Error | null) => void,
+): void {
   const proxy = options.proxy;
   const credentials = options.username !== undefined || options.password !== undefined;
   let request: Buffer;
@@ -133,10 +141,15 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
   const step = (): number => {
     if (buffer.length < 2) return 0;
     if (state === 'method') {
-      if (buffer[0] !== VERSION) return fail('protocol', `answered with version ${buffer[0]} instead of 5 (not a SOCKS5 proxy?)`);
+      if (buffer[0] !== VERSION)
+        return fail('protocol', `answered with version ${buffer[0]} instead of 5 (not a SOCKS5 proxy?)`);
       const method = buffer[1];
       if (method === NO_ACCEPTABLE) {
-        return fail('auth', credentials ? 'accepted none of the authentication methods offered' : 'requires authentication', NO_ACCEPTABLE);
+        return fail(
+          'auth',
+          credentials ? 'accepted none of the authentication methods offered' : 'requires authentication',
+          NO_ACCEPTABLE,
+        );
       }
       if (method === USER_PASS && credentials) {
         const user = Buffer.from(options.username ?? '', 'utf8');
@@ -160,9 +173,23 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
     if (buffer.length < 4) return 0;
     if (buffer[0] !== VERSION) return fail('protocol', `answered with version ${buffer[0]} instead of 5`);
     const reply = buffer[1]!;
-    if (reply !== 0) return fail('refused', `did not connect to ${options.host}:${options.port}: ${REPLIES[reply] ?? 'unknown failure'} (reply ${reply})`, reply);
+    if (reply !== 0)
+      return fail(
+        'refused',
+        `did not connect to ${options.host}:${options.port}: ${REPLIES[reply] ?? 'unknown failure'} (reply ${reply})`,
+        reply,
+      );
     const atyp = buffer[3];
-    const length = atyp === ATYP_IPV4 ? 4 : atyp === ATYP_IPV6 ? 16 : atyp === ATYP_DOMAIN ? (buffer.length < 5 ? -1 : 1 + buffer[4]!) : -2;
+    const length =
+      atyp === ATYP_IPV4
+        ? 4
+        : atyp === ATYP_IPV6
+          ? 16
+          : atyp === ATYP_DOMAIN
+            ? buffer.length < 5
+              ? -1
+              : 1 + buffer[4]!
+            : -2;
     if (length === -2) return fail('protocol', `answered with address type ${atyp}`);
     if (length === -1 || buffer.length < 4 + length + 2) return 0;
     const rest = buffer.subarray(4 + length + 2);
@@ -172,7 +199,11 @@ function run(socket: Duplex, options: Socks5Options, address: Buffer | null, don
   };
   const onEnd = (): void => void fail('protocol', 'closed the connection before the tunnel was open');
   const onError = (error: Error): void => {
-    finish(new ProxyError('connect', proxy, `the connection to the SOCKS5 proxy ${proxy} failed: ${error.message}`, { cause: error }));
+    finish(
+      new ProxyError('connect', proxy, `the connection to the SOCKS5 proxy ${proxy} failed: ${error.message}`, {
+        cause: error,
+      }),
+    );
   };
   release = holdStream(socket, onData, onEnd, onError);
   socket.write(Buffer.from(credentials ? [VERSION, 2, NO_AUTH, USER_PASS] : [VERSION, 1, NO_AUTH]));

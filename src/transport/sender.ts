@@ -82,7 +82,17 @@ export abstract class Sender implements TurnCorked {
   constructor(stream: Duplex, codec: ZlibCodec | null, writeLimit: number, refuseOverLimit: boolean) {
     this.stream = stream;
     this.compression =
-      codec === null ? null : { codec, threshold: codec.setup.threshold, jobs: [], jobBytes: 0, fragment: 0, idleWaiters: null, inflation: null };
+      codec === null
+        ? null
+        : {
+            codec,
+            threshold: codec.setup.threshold,
+            jobs: [],
+            jobBytes: 0,
+            fragment: 0,
+            idleWaiters: null,
+            inflation: null,
+          };
     this.#writeLimit = writeLimit;
     this.bits = refuseOverLimit ? SenderBit.REFUSE_OVER_LIMIT : 0;
   }
@@ -135,7 +145,8 @@ export abstract class Sender implements TurnCorked {
     const compression = this.compression;
     if (compression !== null) {
       const open = session.sendingFragmented;
-      const compressed = open === 0 ? (compress ?? byteLength(data) >= compression.threshold) : compression.fragment !== 0;
+      const compressed =
+        open === 0 ? (compress ?? byteLength(data) >= compression.threshold) : compression.fragment !== 0;
       if (compressed) {
         const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
         const wire = session.beginCompressed(opcode, bytes, fin);
@@ -158,7 +169,9 @@ export abstract class Sender implements TurnCorked {
   /** @internal */
   private refuseWrite(pending: number): number {
     if ((this.bits & SenderBit.REFUSE_OVER_LIMIT) !== 0) return 0;
-    this.writeLimitPassed(new PolicyViolationError(`write limit of ${this.#writeLimit} bytes exceeded (${pending} pending)`));
+    this.writeLimitPassed(
+      new PolicyViolationError(`write limit of ${this.#writeLimit} bytes exceeded (${pending} pending)`),
+    );
     return -1;
   }
 

@@ -57,7 +57,11 @@ export const DEFAULT_MAX_SNIFF_BYTES = 4096;
  * is destroyed.
  * @returns a function that stops sniffing without calling `done` (the socket is left as it is, paused).
  */
-export function sniffSocket(socket: Socket, options: SniffOptions, done: (error: Error | null, result?: SniffResult) => void): () => void {
+export function sniffSocket(
+  socket: Socket,
+  options: SniffOptions,
+  done: (error: Error | null, result?: SniffResult) => void,
+): () => void {
   let head: Buffer = EMPTY;
   let finished = false;
   let release = (): void => {};
@@ -96,7 +100,14 @@ export function sniffSocket(socket: Socket, options: SniffOptions, done: (error:
     if (claim === true) return decide('other', timedOut);
     if (claim === 'more' && !timedOut && head.length < maxBytes) return;
     if (timedOut) fail(new TimeoutError('sniff', `no protocol claimed the connection within ${options.timeoutMs} ms`));
-    else fail(new PolicyViolationError(claim === 'more' ? `no protocol claimed the connection in ${head.length} bytes` : 'the connection is neither HTTP nor TLS, and no detector claimed it'));
+    else
+      fail(
+        new PolicyViolationError(
+          claim === 'more'
+            ? `no protocol claimed the connection in ${head.length} bytes`
+            : 'the connection is neither HTTP nor TLS, and no detector claimed it',
+        ),
+      );
   };
   const onData = (chunk: Buffer): void => {
     head = head.length === 0 ? chunk : Buffer.concat([head, chunk]);
@@ -104,7 +115,8 @@ export function sniffSocket(socket: Socket, options: SniffOptions, done: (error:
     if (kind === 'other') other(false);
     else if (kind !== 'more') decide(kind, false);
   };
-  const onEnd = (): void => fail(new ConnectionClosedError('the connection ended before its first bytes could be classified'));
+  const onEnd = (): void =>
+    fail(new ConnectionClosedError('the connection ended before its first bytes could be classified'));
   const onError = (error: Error): void => fail(error);
 
   release = holdStream(socket, onData, onEnd, onError);

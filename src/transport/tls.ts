@@ -36,7 +36,10 @@ const REFUSED_VERSIONS: Readonly<Record<string, string>> = {
  * set explicitly, so a process started with `--tls-min-v1.0` still never negotiates below TLS 1.2.
  * @throws RangeError for an unknown or refused version, or a minimum above the maximum.
  */
-export function resolveVersions(min: string | undefined, max: string | undefined): { minVersion: TlsVersion; maxVersion: TlsVersion } {
+export function resolveVersions(
+  min: string | undefined,
+  max: string | undefined,
+): { minVersion: TlsVersion; maxVersion: TlsVersion } {
   const minVersion = checkVersion(min, 'minVersion') ?? 'TLSv1.2';
   const maxVersion = checkVersion(max, 'maxVersion') ?? 'TLSv1.3';
   if (VERSIONS.indexOf(minVersion) > VERSIONS.indexOf(maxVersion)) {
@@ -50,7 +53,9 @@ function checkVersion(version: string | undefined, name: string): TlsVersion | u
   if (VERSIONS.includes(version)) return version as TlsVersion;
   const old = REFUSED_VERSIONS[version];
   if (old !== undefined) {
-    throw new RangeError(`${name}: ${old} is refused; nopoll speaks TLS 1.2 and TLS 1.3 only (RFC 8996 deprecates the older versions)`);
+    throw new RangeError(
+      `${name}: ${old} is refused; nopoll speaks TLS 1.2 and TLS 1.3 only (RFC 8996 deprecates the older versions)`,
+    );
   }
   throw new RangeError(`${name} must be 'TLSv1.2' or 'TLSv1.3', got ${JSON.stringify(version)}`);
 }
@@ -64,7 +69,9 @@ export function loadPem(source: PemSource, what: string): string | Buffer {
   if (typeof source === 'string') {
     // The text is not repeated in the message: it may be key material.
     if (!source.includes('-----BEGIN ')) {
-      throw new TypeError(`${what} must be PEM text ("-----BEGIN ...") or { file: path }; a file name must be given as { file: name }`);
+      throw new TypeError(
+        `${what} must be PEM text ("-----BEGIN ...") or { file: path }; a file name must be given as { file: name }`,
+      );
     }
     return source;
   }
@@ -101,7 +108,10 @@ export interface TlsMaterial {
 export function secureContextOptions(material: TlsMaterial): SecureContextOptions {
   const options: SecureContextOptions = { minVersion: material.minVersion, maxVersion: material.maxVersion };
   if (material.cert !== undefined) {
-    options.cert = material.chain === undefined ? material.cert : Buffer.concat([pemBuffer(material.cert), NEWLINE, pemBuffer(material.chain)]);
+    options.cert =
+      material.chain === undefined
+        ? material.cert
+        : Buffer.concat([pemBuffer(material.cert), NEWLINE, pemBuffer(material.chain)]);
   }
   if (material.key !== undefined) options.key = material.key;
   if (material.passphrase !== undefined) options.passphrase = material.passphrase;
@@ -154,8 +164,15 @@ export function acceptTls(
     secureContext: settings.secureContext,
     requestCert: settings.verifyPeer,
     rejectUnauthorized: settings.verifyPeer,
-    ...(sni ? { SNICallback: (name: string, answer: (error: Error | null, context?: SecureContext) => void) => sniAnswer(sni, name, answer) } : {}),
-    ...(settings.alpnProtocols && settings.alpnProtocols.length > 0 ? { ALPNProtocols: [...settings.alpnProtocols] } : {}),
+    ...(sni
+      ? {
+          SNICallback: (name: string, answer: (error: Error | null, context?: SecureContext) => void) =>
+            sniAnswer(sni, name, answer),
+        }
+      : {}),
+    ...(settings.alpnProtocols && settings.alpnProtocols.length > 0
+      ? { ALPNProtocols: [...settings.alpnProtocols] }
+      : {}),
   });
   const gate = handshakeGate(secured, socket, check, done);
   const timer = setTimeout(

@@ -53,7 +53,12 @@ export class Transport extends Sender {
 
   constructor(stream: Duplex, events: TransportEvents, options: TransportOptions) {
     const deflate = options.deflate ?? null;
-    super(stream, deflate === null ? null : new ZlibCodec(deflate), options.maxPendingWriteBytes ?? Infinity, options.writeLimitPolicy === 'refuse');
+    super(
+      stream,
+      deflate === null ? null : new ZlibCodec(deflate),
+      options.maxPendingWriteBytes ?? Infinity,
+      options.writeLimitPolicy === 'refuse',
+    );
     this.#events = events;
     if (options.role === 'client') this.bits |= CLIENT;
     this.#closeTimeoutMs = options.closeTimeoutMs;
@@ -107,7 +112,8 @@ export class Transport extends Sender {
    * @throws TypeError on a client connection (its frames are masked, each with its own key, RFC 6455 §5.3).
    */
   override sendFrame(frame: Buffer): number {
-    if ((this.bits & CLIENT) !== 0) throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
+    if ((this.bits & CLIENT) !== 0)
+      throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
     return super.sendFrame(frame);
   }
 
@@ -228,7 +234,10 @@ export class Transport extends Sender {
 
   /** @internal RateWatched: the message under way is too slow. */
   tooSlow(received: number, windowMs: number): void {
-    const error = new TimeoutError('message', `message under way: ${received} bytes in ${windowMs} ms, under ${this.minMessageRate} bytes/s`);
+    const error = new TimeoutError(
+      'message',
+      `message under way: ${received} bytes in ${windowMs} ms, under ${this.minMessageRate} bytes/s`,
+    );
     this.closeWithError(error, 1008, 'message too slow');
     this.session.abort(); // nothing more of it is read
   }

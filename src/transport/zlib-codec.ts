@@ -43,7 +43,8 @@ export function deflateConcurrency(): number {
 
 /** Sets the process-wide limit on concurrent zlib jobs (an integer ≥ 1); queued jobs start as slots free up. */
 export function setDeflateConcurrency(limit: number): void {
-  if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`deflate concurrency must be an integer >= 1, got ${String(limit)}`);
+  if (!Number.isInteger(limit) || limit < 1)
+    throw new RangeError(`deflate concurrency must be an integer >= 1, got ${String(limit)}`);
   concurrency = limit;
   drain();
 }
@@ -108,7 +109,9 @@ function takeStream(inflate: boolean, windowBits: number, level: number, memLeve
   let stream = pool.get(key)?.pop();
   if (stream === undefined) {
     const flush = constants.Z_SYNC_FLUSH;
-    stream = inflate ? createInflateRaw({ windowBits, flush }) : createDeflateRaw({ windowBits, level, memLevel, flush });
+    stream = inflate
+      ? createInflateRaw({ windowBits, flush })
+      : createDeflateRaw({ windowBits, level, memLevel, flush });
     liveStreams++;
     stream.on('data', onStreamData);
     stream.on('error', onStreamError);
@@ -231,7 +234,12 @@ export class ZlibCodec {
    * `output`, which returns false to stop (a limit passed: the stream is then dropped). `done` follows with zlib's
    * error (corrupt data) or null; it is not called after `output` stopped.
    */
-  decompress(data: Buffer, fin: boolean, output: (chunk: Buffer) => boolean, done: (error: Error | null) => void): void {
+  decompress(
+    data: Buffer,
+    fin: boolean,
+    output: (chunk: Buffer) => boolean,
+    done: (error: Error | null) => void,
+  ): void {
     const s = this.#setup;
     acquire(() => {
       if (this.#released) return releaseSlot();

@@ -6,7 +6,13 @@
  * (RFC 6455 §4.1, RFC 7692) and the socket becomes a nopoll connection.
  * @packageDocumentation
  */
-import { request as httpRequest, type ClientRequest, type IncomingMessage, type OutgoingHttpHeaders, type RequestOptions } from 'node:http';
+import {
+  request as httpRequest,
+  type ClientRequest,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type RequestOptions,
+} from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { connect as netConnect, isIP, type NetConnectOpts, type Socket } from 'node:net';
 import { unescape } from 'node:querystring';
@@ -47,12 +53,19 @@ let sharedContext: Context | null = null;
  * Starts the handshake. Throws what `ws` throws at once: `RangeError` for a `protocolVersion` other than 8 or 13,
  * `SyntaxError` for an invalid URL or subprotocol (and nopoll's `RangeError` / `TypeError` for an invalid option).
  */
-export function startClient(host: ClientHost, address: string | URL, protocols: unknown[], options: ClientOptions): ClientAttempt {
+export function startClient(
+  host: ClientHost,
+  address: string | URL,
+  protocols: unknown[],
+  options: ClientOptions,
+): ClientAttempt {
   const version = options.protocolVersion ?? 13;
-  if (version !== 8 && version !== 13) throw new RangeError(`Unsupported protocol version: ${version} (supported versions: 8, 13)`);
+  if (version !== 8 && version !== 13)
+    throw new RangeError(`Unsupported protocol version: ${version} (supported versions: 8, 13)`);
   const seen = new Set<string>();
   for (const p of protocols) {
-    if (typeof p !== 'string' || !isToken(p) || seen.has(p)) throw new SyntaxError('An invalid or duplicated subprotocol was specified');
+    if (typeof p !== 'string' || !isToken(p) || seen.has(p))
+      throw new SyntaxError('An invalid or duplicated subprotocol was specified');
     seen.add(p);
   }
   const attempt = new Attempt(host, [...seen], options, version);
@@ -107,7 +120,8 @@ class Attempt implements ClientAttempt {
     const secure = url.protocol === 'wss:';
     const ipc = url.protocol === 'ws+unix:';
     let invalid: string | null = null;
-    if (url.protocol !== 'ws:' && !secure && !ipc) invalid = 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"';
+    if (url.protocol !== 'ws:' && !secure && !ipc)
+      invalid = 'The URL\'s protocol must be one of "ws:", "wss:", "http:", "https:", or "ws+unix:"';
     else if (ipc && !url.pathname) invalid = "The URL's pathname is empty";
     else if (url.hash) invalid = 'The URL contains a fragment identifier';
     if (invalid !== null) return this.#invalid(new SyntaxError(invalid), first);
@@ -169,7 +183,8 @@ class Attempt implements ClientAttempt {
       timeout: undefined,
       headers,
       auth,
-      createConnection: (o.createConnection ?? (secure ? connectTls : connectTcp)) as RequestOptions['createConnection'],
+      createConnection: (o.createConnection ??
+        (secure ? connectTls : connectTcp)) as RequestOptions['createConnection'],
     };
     const req = (secure ? httpsRequest : httpRequest)(requestOptions);
     this.#req = req;
@@ -181,7 +196,9 @@ class Attempt implements ClientAttempt {
       this.#fail(error);
     });
     req.on('response', (res) => this.#response(req, res, url));
-    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => this.#upgrade(req, res, socket, head, url, key, secure, path));
+    req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) =>
+      this.#upgrade(req, res, socket, head, url, key, secure, path),
+    );
     if (o.finishRequest) o.finishRequest(req, this.#host.ws);
     else req.end();
   }
@@ -243,7 +260,16 @@ class Attempt implements ClientAttempt {
     }
   }
 
-  #upgrade(req: ClientRequest, res: IncomingMessage, socket: Socket, head: Buffer, url: URL, key: string, secure: boolean, path: string): void {
+  #upgrade(
+    req: ClientRequest,
+    res: IncomingMessage,
+    socket: Socket,
+    head: Buffer,
+    url: URL,
+    key: string,
+    secure: boolean,
+    path: string,
+  ): void {
     this.#host.ws.emit('upgrade', res);
     // A listener of 'upgrade' may have closed the socket.
     if (this.#done || this.#req !== req) {
@@ -270,7 +296,12 @@ class Attempt implements ClientAttempt {
         key,
         tls: secure,
         socket,
-        response: { version: `HTTP/${res.httpVersion}`, status: res.statusCode ?? 0, reason: res.statusMessage ?? '', headers: new HeaderList(pairs) },
+        response: {
+          version: `HTTP/${res.httpVersion}`,
+          status: res.statusCode ?? 0,
+          reason: res.statusMessage ?? '',
+          headers: new HeaderList(pairs),
+        },
         rest: head,
       },
       this.#connOpts,
@@ -290,6 +321,7 @@ function connectTcp(options: NetConnectOpts & { socketPath?: string }): Socket {
 
 function connectTls(options: ConnectionOptions & { path?: string }): Socket {
   const given = options.servername;
-  const servername = given || given === '' ? given : options.host !== undefined && isIP(options.host) === 0 ? options.host : '';
+  const servername =
+    given || given === '' ? given : options.host !== undefined && isIP(options.host) === 0 ? options.host : '';
   return tlsConnect({ ...options, path: undefined, servername } as ConnectionOptions);
 }

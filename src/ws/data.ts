@@ -15,7 +15,8 @@ export type BinaryType = 'nodebuffer' | 'arraybuffer' | 'fragments' | 'blob';
 export function toBytes(data: unknown): Buffer {
   if (Buffer.isBuffer(data)) return data;
   if (ArrayBuffer.isView(data)) return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
-  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer)) return Buffer.from(data);
+  if (data instanceof ArrayBuffer || (typeof SharedArrayBuffer !== 'undefined' && data instanceof SharedArrayBuffer))
+    return Buffer.from(data);
   if (typeof data === 'string') return Buffer.from(data, 'utf8');
   return (Buffer.from as (value: unknown) => Buffer)(data);
 }

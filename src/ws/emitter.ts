@@ -24,12 +24,19 @@ type Attribute<K extends keyof WebSocketEventMap> = ((this: WebSocket, event: We
 /** The base of {@link WebSocket}: its event interfaces. */
 export class WebSocketEmitter extends EventEmitter {
   /** Adds a listener for `'open'`, `'message'`, `'error'` or `'close'`, called with an event object. */
-  addEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>, options: EventListenerOptions = {}): void {
+  addEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: EventListenerLike<WebSocketEventMap[K]>,
+    options: EventListenerOptions = {},
+  ): void {
     addListener(this, type, listener as EventListenerLike<never>, options);
   }
 
   /** Removes a listener added with {@link addEventListener} (never an `on...` attribute). */
-  removeEventListener<K extends keyof WebSocketEventMap>(type: K, listener: EventListenerLike<WebSocketEventMap[K]>): void {
+  removeEventListener<K extends keyof WebSocketEventMap>(
+    type: K,
+    listener: EventListenerLike<WebSocketEventMap[K]>,
+  ): void {
     removeListener(this, type, listener as EventListenerLike<never>);
   }
 
@@ -72,7 +79,10 @@ export interface WebSocketEmitter {
   on(event: 'open', listener: (this: WebSocket) => void): this;
   on(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   on(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
-  on(event: 'unexpected-response', listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void): this;
+  on(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
   on(event: string | symbol, listener: EmitterListener): this;
   once(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
   once(event: 'error', listener: (this: WebSocket, error: Error) => void): this;
@@ -81,7 +91,10 @@ export interface WebSocketEmitter {
   once(event: 'open', listener: (this: WebSocket) => void): this;
   once(event: 'ping' | 'pong', listener: (this: WebSocket, data: Buffer) => void): this;
   once(event: 'redirect', listener: (this: WebSocket, url: string, request: ClientRequest) => void): this;
-  once(event: 'unexpected-response', listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void): this;
+  once(
+    event: 'unexpected-response',
+    listener: (this: WebSocket, request: ClientRequest, response: IncomingMessage) => void,
+  ): this;
   once(event: string | symbol, listener: EmitterListener): this;
   off(event: 'close', listener: (this: WebSocket, code: number, reason: Buffer) => void): this;
   off(event: 'error', listener: (this: WebSocket, error: Error) => void): this;

@@ -43,7 +43,12 @@ export function wsFailure(error: Error): Error {
     case 'NOPOLL_ERR_FRAGMENTED_CONTROL':
       return wsError(RangeError, `${FRAME}FIN must be set`, 'WS_ERR_EXPECTED_FIN', error);
     case 'NOPOLL_ERR_CONTROL_FRAME_TOO_LONG':
-      return wsError(RangeError, `${FRAME}invalid payload length ${number}`, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', error);
+      return wsError(
+        RangeError,
+        `${FRAME}invalid payload length ${number}`,
+        'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH',
+        error,
+      );
     case 'NOPOLL_ERR_INVALID_CLOSE_BODY':
       return wsError(RangeError, `${FRAME}invalid payload length 1`, 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH', error);
     case 'NOPOLL_ERR_INVALID_CLOSE_CODE':
@@ -51,7 +56,12 @@ export function wsFailure(error: Error): Error {
     case 'NOPOLL_ERR_INVALID_UTF8':
       return wsError(Error, `${FRAME}invalid UTF-8 sequence`, 'WS_ERR_INVALID_UTF8', error);
     case 'NOPOLL_ERR_INVALID_LENGTH':
-      return wsError(RangeError, 'Unsupported WebSocket frame: payload length > 2^53 - 1', 'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH', error);
+      return wsError(
+        RangeError,
+        'Unsupported WebSocket frame: payload length > 2^53 - 1',
+        'WS_ERR_UNSUPPORTED_DATA_PAYLOAD_LENGTH',
+        error,
+      );
     case 'NOPOLL_ERR_MESSAGE_TOO_BIG':
       return wsError(RangeError, 'Max payload size exceeded', 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH', error);
     default:
@@ -72,7 +82,8 @@ export function wsRequestMessage(message: string, status: number): string {
   if (status === 405) return 'Invalid HTTP method';
   if (message.startsWith('missing Upgrade')) return 'Invalid Upgrade header';
   if (message.includes('Sec-WebSocket-Key')) return 'Missing or invalid Sec-WebSocket-Key header';
-  if (message.includes('Sec-WebSocket-Version') || message.startsWith('WebSocket version')) return 'Missing or invalid Sec-WebSocket-Version header';
+  if (message.includes('Sec-WebSocket-Version') || message.startsWith('WebSocket version'))
+    return 'Missing or invalid Sec-WebSocket-Version header';
   if (message.includes('Sec-WebSocket-Protocol')) return 'Invalid Sec-WebSocket-Protocol header';
   if (message.includes('Sec-WebSocket-Extensions')) return 'Invalid or unacceptable Sec-WebSocket-Extensions header';
   return message;
@@ -89,7 +100,9 @@ export function wsResponseMessage(error: Error, offered: boolean): string {
   if (m.includes('although none was offered')) return 'Server sent a subprotocol but none was requested';
   if (m.includes('subprotocol')) return 'Server sent an invalid subprotocol';
   if (m.includes('extension that was not offered')) {
-    return offered ? 'Server indicated an extension that was not requested' : 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
+    return offered
+      ? 'Server indicated an extension that was not requested'
+      : 'Server sent a Sec-WebSocket-Extensions header but no extension was requested';
   }
   if (/xtensions|deflate|window_bits|context_takeover/.test(m)) return 'Invalid Sec-WebSocket-Extensions header';
   return m;

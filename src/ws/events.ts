@@ -128,7 +128,13 @@ function wrappers(emitter: EventEmitter, type: string): Wrapper[] {
 }
 
 /** `addEventListener`: adding the same listener twice does nothing; unknown types are ignored. */
-export function addListener(ws: EventEmitter, type: string, listener: Listener, options: EventListenerOptions, attribute = false): void {
+export function addListener(
+  ws: EventEmitter,
+  type: string,
+  listener: Listener,
+  options: EventListenerOptions,
+  attribute = false,
+): void {
   if (!attribute && wrappers(ws, type).some((w) => w.handler === listener && !w.attribute)) return;
   const wrapper = wrap(type, listener, attribute);
   if (wrapper === null) return;

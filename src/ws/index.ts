@@ -14,7 +14,15 @@ Object.assign(WebSocket, { WebSocket, WebSocketServer, Server: WebSocketServer, 
 export { WebSocket, WebSocketServer, WebSocketServer as Server, createWebSocketStream };
 export default WebSocket;
 export type { BinaryType, SendCallback, SendOptions } from './websocket.js';
-export type { CloseEvent, ErrorEvent, Event, EventListenerLike, EventListenerOptions, MessageEvent, WebSocketEventMap } from './events.js';
+export type {
+  CloseEvent,
+  ErrorEvent,
+  Event,
+  EventListenerLike,
+  EventListenerOptions,
+  MessageEvent,
+  WebSocketEventMap,
+} from './events.js';
 export type {
   CertMeta,
   ClientOptions,

@@ -55,7 +55,9 @@ export interface VerifyClientInfo<Request extends IncomingMessage = IncomingMess
 }
 
 /** Decides synchronously whether to accept a handshake (`false`: 401). */
-export type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = (info: VerifyClientInfo<Request>) => boolean;
+export type VerifyClientCallbackSync<Request extends IncomingMessage = IncomingMessage> = (
+  info: VerifyClientInfo<Request>,
+) => boolean;
 
 /** Decides asynchronously; a refusal may choose the HTTP status, reason text and headers. */
 export type VerifyClientCallbackAsync<Request extends IncomingMessage = IncomingMessage> = (
@@ -67,7 +69,10 @@ export type VerifyClientCallbackAsync<Request extends IncomingMessage = Incoming
 export type FinishRequestCallback = (request: ClientRequest, websocket: WebSocket) => void;
 
 /** Options of `new WebSocketServer(options)`. */
-export interface ServerOptions<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> {
+export interface ServerOptions<
+  T extends typeof WebSocket = typeof WebSocket,
+  U extends typeof IncomingMessage = typeof IncomingMessage,
+> {
   /** Address to bind with `port`. */
   host?: string | undefined;
   /** Port of the HTTP server created and bound for you. One of `port`, `server` or `noServer`. */
@@ -159,11 +164,14 @@ export interface ClientOptions extends SecureContextOptions {
  * default): the same offer and the same answer on the wire as ws.
  * @throws TypeError for a value that is neither boolean nor object.
  */
-export function deflateOption(value: boolean | PerMessageDeflateOptions | undefined): false | NopollDeflateOptions | undefined {
+export function deflateOption(
+  value: boolean | PerMessageDeflateOptions | undefined,
+): false | NopollDeflateOptions | undefined {
   if (value === undefined) return undefined;
   if (value === false) return false;
   if (value === true) return { contextTakeover: true };
-  if (typeof value !== 'object' || value === null) throw new TypeError('perMessageDeflate must be a boolean or an object');
+  if (typeof value !== 'object' || value === null)
+    throw new TypeError('perMessageDeflate must be a boolean or an object');
   const out: NopollDeflateOptions = { contextTakeover: true };
   if (value.serverNoContextTakeover !== undefined) out.serverNoContextTakeover = value.serverNoContextTakeover;
   if (value.clientNoContextTakeover !== undefined) out.clientNoContextTakeover = value.clientNoContextTakeover;
@@ -181,7 +189,12 @@ export function deflateOption(value: boolean | PerMessageDeflateOptions | undefi
  * (`maxPayload` is both the frame and the message limit, 0 the largest nopoll allows; `closeTimeout`; compression).
  */
 export function connOptions(
-  o: { maxPayload?: number | undefined; closeTimeout?: number | undefined; perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined; nopoll?: NopollOptions | undefined },
+  o: {
+    maxPayload?: number | undefined;
+    closeTimeout?: number | undefined;
+    perMessageDeflate?: boolean | PerMessageDeflateOptions | undefined;
+    nopoll?: NopollOptions | undefined;
+  },
   side: 'client' | 'server',
 ): ConnOptsInit {
   const opts: ConnOptsInit = { ...o.nopoll?.opts };
@@ -193,7 +206,8 @@ export function connOptions(
   if (o.closeTimeout !== undefined) opts.closeTimeoutMs = o.closeTimeout;
   const deflate = deflateOption(o.perMessageDeflate);
   if (deflate !== undefined) opts.perMessageDeflate = deflate;
-  else if (opts.perMessageDeflate === undefined) opts.perMessageDeflate = side === 'client' ? { contextTakeover: true } : false;
+  else if (opts.perMessageDeflate === undefined)
+    opts.perMessageDeflate = side === 'client' ? { contextTakeover: true } : false;
   if (side === 'server') opts.protocols = []; // the server layer chooses the subprotocol itself
   return opts;
 }

@@ -6,7 +6,13 @@
  * @packageDocumentation
  */
 import { EventEmitter } from 'node:events';
-import { createServer, STATUS_CODES, type IncomingMessage, type OutgoingHttpHeaders, type Server as HttpServer } from 'node:http';
+import {
+  createServer,
+  STATUS_CODES,
+  type IncomingMessage,
+  type OutgoingHttpHeaders,
+  type Server as HttpServer,
+} from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -28,12 +34,21 @@ const CLOSED = 2;
 // Sockets already handed to a server: `ws` refuses a second handleUpgrade on the same socket.
 const upgraded = new WeakSet<object>();
 // Headers the 101 answer sets itself (see buildAcceptResponse): lines a 'headers' listener adds may not repeat them.
-const MANAGED = new Set(['upgrade', 'connection', 'sec-websocket-accept', 'sec-websocket-protocol', 'sec-websocket-extensions']);
+const MANAGED = new Set([
+  'upgrade',
+  'connection',
+  'sec-websocket-accept',
+  'sec-websocket-protocol',
+  'sec-websocket-extensions',
+]);
 
 type EmitterListener = Parameters<EventEmitter['on']>[1];
 
 /** A WebSocket server. See the module comment and docs/ws-migration.md. */
-export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> extends EventEmitter {
+export class WebSocketServer<
+  T extends typeof WebSocket = typeof WebSocket,
+  U extends typeof IncomingMessage = typeof IncomingMessage,
+> extends EventEmitter {
   /** The options, with their defaults. */
   readonly options: ServerOptions<T, U>;
   /** The open connections (absent with `clientTracking: false`). */
@@ -51,8 +66,20 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
    */
   constructor(options: ServerOptions<T, U>, callback?: () => void) {
     super();
-    const o: ServerOptions<T, U> = { allowSynchronousEvents: true, autoPong: true, clientTracking: true, perMessageDeflate: false, noServer: false, WebSocket: WebSocket as T, ...options };
-    if ((o.port == null && !o.server && !o.noServer) || (o.port != null && (o.server || o.noServer)) || (o.server && o.noServer)) {
+    const o: ServerOptions<T, U> = {
+      allowSynchronousEvents: true,
+      autoPong: true,
+      clientTracking: true,
+      perMessageDeflate: false,
+      noServer: false,
+      WebSocket: WebSocket as T,
+      ...options,
+    };
+    if (
+      (o.port == null && !o.server && !o.noServer) ||
+      (o.port != null && (o.server || o.noServer)) ||
+      (o.server && o.noServer)
+    ) {
       throw new TypeError('One and only one of the "port", "server", or "noServer" options must be specified');
     }
     this.#ctx = o.nopoll?.context ?? new Context();
@@ -64,7 +91,14 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
         res.writeHead(426, { 'Content-Length': body.length, 'Content-Type': 'text/plain' });
         res.end(body);
       });
-      server.listen({ port: o.port, ...(o.host != null ? { host: o.host } : {}), ...(o.backlog != null ? { backlog: o.backlog } : {}) }, callback);
+      server.listen(
+        {
+          port: o.port,
+          ...(o.host != null ? { host: o.host } : {}),
+          ...(o.backlog != null ? { backlog: o.backlog } : {}),
+        },
+        callback,
+      );
       this.#server = server;
     } else if (o.server) {
       this.#server = o.server;
@@ -149,18 +183,34 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
    * Completes an upgrade (`server.on('upgrade', ...)` in `noServer` mode): the request is checked, then `path`,
    * `verifyClient` and `handleProtocols` decide; `callback` gets the socket once the handshake is done.
    */
-  handleUpgrade(request: InstanceType<U>, socket: Duplex, head: Buffer, callback: (client: InstanceType<T>, request: InstanceType<U>) => void): void {
+  handleUpgrade(
+    request: InstanceType<U>,
+    socket: Duplex,
+    head: Buffer,
+    callback: (client: InstanceType<T>, request: InstanceType<U>) => void,
+  ): void {
     socket.on('error', destroyOnError);
     const checked = checkIncomingUpgrade(request, head, {
       policy: { version: this.#ctx.protocolVersion, requireOrigin: this.#listener.opts.requireOrigin ?? false },
       maxHeaderCount: this.#ctx.maxHeaderCount,
     });
-    if (!checked.ok) return this.#clientError(request, socket, checked.status, wsRequestMessage(checked.message, checked.status), checked.headers);
+    if (!checked.ok)
+      return this.#clientError(
+        request,
+        socket,
+        checked.status,
+        wsRequestMessage(checked.message, checked.status),
+        checked.headers,
+      );
     if (!this.shouldHandle(request)) return refuse(socket, 400);
     const verify = this.options.verifyClient;
     if (verify) {
       const encrypted = request.socket as Partial<TLSSocket>;
-      const info = { origin: request.headers.origin as string, secure: Boolean(encrypted.authorized || encrypted.encrypted), req: request };
+      const info = {
+        origin: request.headers.origin as string,
+        secure: Boolean(encrypted.authorized || encrypted.encrypted),
+        req: request,
+      };
       try {
         if (verify.length === 2) {
           verify(info, (result, code, message, headers) => {
@@ -179,19 +229,32 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
   }
 
   // Refuses a request nopoll's check failed, or hands it to 'wsClientError' listeners, who then answer it.
-  #clientError(req: InstanceType<U>, socket: Duplex, status: number, message: string, headers: Array<[string, string]>): void {
+  #clientError(
+    req: InstanceType<U>,
+    socket: Duplex,
+    status: number,
+    message: string,
+    headers: Array<[string, string]>,
+  ): void {
     if (this.listenerCount('wsClientError') > 0) this.emit('wsClientError', new Error(message), socket, req);
     else refuse(socket, status, message, Object.fromEntries(headers));
   }
 
-  #complete(req: InstanceType<U>, socket: Duplex, upgrade: PendingUpgrade, callback: (client: InstanceType<T>, request: InstanceType<U>) => void): void {
+  #complete(
+    req: InstanceType<U>,
+    socket: Duplex,
+    upgrade: PendingUpgrade,
+    callback: (client: InstanceType<T>, request: InstanceType<U>) => void,
+  ): void {
     // The client may have gone (or half-closed) while verifyClient decided.
     if (!socket.readable || !socket.writable) {
       socket.destroy();
       return;
     }
     if (upgraded.has(socket)) {
-      throw new Error('server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration');
+      throw new Error(
+        'server.handleUpgrade() was called more than once with the same socket, possibly due to a misconfiguration',
+      );
     }
     if (this.#state > RUNNING) return refuse(socket, 503);
     let protocol: string | null = null;
@@ -217,7 +280,12 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
 
   // 'headers': listeners see the 101's lines and may add some; lines that are not valid headers are dropped.
   #headers(reply: AcceptReply, key: string, req: InstanceType<U>): void {
-    const lines = ['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${acceptKeyFor(key)}`];
+    const lines = [
+      'HTTP/1.1 101 Switching Protocols',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Accept: ${acceptKeyFor(key)}`,
+    ];
     if (reply.protocol !== null) lines.push(`Sec-WebSocket-Protocol: ${reply.protocol}`);
     if (reply.extensions) lines.push(`Sec-WebSocket-Extensions: ${reply.extensions}`);
     const fixed = lines.length;
@@ -240,8 +308,16 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
     if (extra.length > 0) reply.headers = extra;
   }
 
-  #connected(conn: Conn, req: InstanceType<U>, callback: (client: InstanceType<T>, request: InstanceType<U>) => void): void {
-    const Ctor = this.options.WebSocket as unknown as new (address: null, protocols: undefined, options: object) => InstanceType<T>;
+  #connected(
+    conn: Conn,
+    req: InstanceType<U>,
+    callback: (client: InstanceType<T>, request: InstanceType<U>) => void,
+  ): void {
+    const Ctor = this.options.WebSocket as unknown as new (
+      address: null,
+      protocols: undefined,
+      options: object,
+    ) => InstanceType<T>;
     const ws = new Ctor(null, undefined, this.options);
     attachServerSocket(ws, conn, { allowSynchronousEvents: this.options.allowSynchronousEvents !== false });
     const clients = this.clients as Set<InstanceType<T>> | undefined;
@@ -257,20 +333,44 @@ export class WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U ex
 }
 
 /** The events of `WebSocketServer`, with their arguments (as in `@types/ws`). */
-export interface WebSocketServer<T extends typeof WebSocket = typeof WebSocket, U extends typeof IncomingMessage = typeof IncomingMessage> {
-  on(event: 'connection', listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+export interface WebSocketServer<
+  T extends typeof WebSocket = typeof WebSocket,
+  U extends typeof IncomingMessage = typeof IncomingMessage,
+> {
+  on(
+    event: 'connection',
+    listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+  ): this;
   on(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;
-  on(event: 'headers', listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void): this;
+  on(
+    event: 'headers',
+    listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void,
+  ): this;
   on(event: 'close' | 'listening', listener: (this: WebSocketServer<T, U>) => void): this;
-  on(event: 'wsClientError', listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
+  on(
+    event: 'wsClientError',
+    listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void,
+  ): this;
   on(event: string | symbol, listener: EmitterListener): this;
-  once(event: 'connection', listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+  once(
+    event: 'connection',
+    listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+  ): this;
   once(event: 'error', listener: (this: WebSocketServer<T, U>, error: Error) => void): this;
-  once(event: 'headers', listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void): this;
+  once(
+    event: 'headers',
+    listener: (this: WebSocketServer<T, U>, headers: string[], request: InstanceType<U>) => void,
+  ): this;
   once(event: 'close' | 'listening', listener: (this: WebSocketServer<T, U>) => void): this;
-  once(event: 'wsClientError', listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void): this;
+  once(
+    event: 'wsClientError',
+    listener: (this: WebSocketServer<T, U>, error: Error, socket: Duplex, request: InstanceType<U>) => void,
+  ): this;
   once(event: string | symbol, listener: EmitterListener): this;
-  off(event: 'connection', listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void): this;
+  off(
+    event: 'connection',
+    listener: (this: WebSocketServer<T, U>, websocket: InstanceType<T>, request: InstanceType<U>) => void,
+  ): this;
   off(event: string | symbol, listener: EmitterListener): this;
 }
 

@@ -15,7 +15,13 @@ type Callback = (error?: Error | null) => void;
 /** A `Duplex` stream over `websocket`; `options` go to the `Duplex` constructor (its object modes are forced off, except `readableObjectMode`). */
 export function createWebSocketStream(websocket: WebSocket, options?: DuplexOptions): Duplex {
   let terminateOnDestroy = true;
-  const duplex = new Duplex({ ...options, autoDestroy: false, emitClose: false, objectMode: false, writableObjectMode: false });
+  const duplex = new Duplex({
+    ...options,
+    autoDestroy: false,
+    emitClose: false,
+    objectMode: false,
+    writableObjectMode: false,
+  });
 
   websocket.on('message', (data: RawData, isBinary: boolean) => {
     const chunk = !isBinary && duplex.readableObjectMode ? String(data) : data;

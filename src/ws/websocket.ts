@@ -130,7 +130,8 @@ export class WebSocket extends WebSocketEmitter {
     return this.#binaryType;
   }
   set binaryType(type: BinaryType) {
-    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments' || type === 'blob') this.#binaryType = type;
+    if (type === 'nodebuffer' || type === 'arraybuffer' || type === 'fragments' || type === 'blob')
+      this.#binaryType = type;
   }
 
   /** Bytes queued and not yet handed to the operating system (frame headers included), plus those sent once closing. */
@@ -186,10 +187,19 @@ export class WebSocket extends WebSocketEmitter {
     // The common case first (a whole message of a Buffer or a string on an open socket), with no more checks than
     // the connection makes anyway.
     const conn = this.#conn;
-    if (conn !== null && this.#state === OPEN && this.#sendQueue === null && this.#fragmentKind === 0 && options?.fin !== false && conn.state === 'open') {
+    if (
+      conn !== null &&
+      this.#state === OPEN &&
+      this.#sendQueue === null &&
+      this.#fragmentKind === 0 &&
+      options?.fin !== false &&
+      conn.state === 'open'
+    ) {
       let sent: number | undefined;
-      if (Buffer.isBuffer(data)) sent = options?.binary === false ? conn.sendText(data, options) : conn.sendBinary(data, options);
-      else if (typeof data === 'string') sent = options?.binary === true ? conn.sendBinary(Buffer.from(data), options) : conn.sendText(data, options);
+      if (Buffer.isBuffer(data))
+        sent = options?.binary === false ? conn.sendText(data, options) : conn.sendBinary(data, options);
+      else if (typeof data === 'string')
+        sent = options?.binary === true ? conn.sendBinary(Buffer.from(data), options) : conn.sendText(data, options);
       if (sent !== undefined) {
         if (cb !== undefined) this.#whenWritten(sent, cb);
         return;
@@ -211,11 +221,16 @@ export class WebSocket extends WebSocketEmitter {
     if (conn.state !== 'open') return this.#sentAfterClose(data, cb);
     const fin = options?.fin !== false;
     // Later fragments continue the open message whatever their type, as ws sends them (opcode 0).
-    const kind = this.#fragmentKind !== 0 ? this.#fragmentKind : (options?.binary ?? typeof data !== 'string') ? BINARY : TEXT;
+    const kind =
+      this.#fragmentKind !== 0 ? this.#fragmentKind : (options?.binary ?? typeof data !== 'string') ? BINARY : TEXT;
     const payload = data == null ? EMPTY : kind === TEXT && typeof data === 'string' ? data : toBytes(data);
     let sent: number;
     if (!fin || this.#fragmentKind !== 0) {
-      sent = conn.sendFragment(payload, { binary: kind === BINARY, fin, ...(options?.compress !== undefined ? { compress: options.compress } : {}) });
+      sent = conn.sendFragment(payload, {
+        binary: kind === BINARY,
+        fin,
+        ...(options?.compress !== undefined ? { compress: options.compress } : {}),
+      });
       this.#fragmentKind = fin ? 0 : kind;
     } else if (kind === TEXT) {
       sent = conn.sendText(payload, options);
@@ -237,7 +252,12 @@ export class WebSocket extends WebSocketEmitter {
     this.#control('pong', data, mask, cb);
   }
 
-  #control(kind: 'ping' | 'pong', data: unknown, mask: boolean | SendCallback | undefined, cb: SendCallback | undefined): void {
+  #control(
+    kind: 'ping' | 'pong',
+    data: unknown,
+    mask: boolean | SendCallback | undefined,
+    cb: SendCallback | undefined,
+  ): void {
     const state = this.readyState;
     if (state === CONNECTING) throw notOpenError(CONNECTING);
     if (typeof data === 'function') {
@@ -260,7 +280,8 @@ export class WebSocket extends WebSocketEmitter {
       }
       if (cb !== undefined) this.#whenWritten(sent ? 0 : -1, cb);
     };
-    if (data instanceof Blob && data.size > 125) throw new RangeError('The data size must not be greater than 125 bytes');
+    if (data instanceof Blob && data.size > 125)
+      throw new RangeError('The data size must not be greater than 125 bytes');
     if (this.#sendQueue !== null || data instanceof Blob) this.#queue().push(data, send);
     else send(data);
   }
@@ -287,7 +308,9 @@ export class WebSocket extends WebSocketEmitter {
   }
 
   #sentAfterClose(data: unknown, cb: SendCallback | undefined): void {
-    if (data) this.#afterClose += data instanceof Blob ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toBytes(data).length;
+    if (data)
+      this.#afterClose +=
+        data instanceof Blob ? data.size : typeof data === 'string' ? Buffer.byteLength(data) : toBytes(data).length;
     if (cb !== undefined) process.nextTick(cb, notOpenError(this.readyState));
   }
 
@@ -305,7 +328,8 @@ export class WebSocket extends WebSocketEmitter {
     let text = '';
     if (code !== undefined) {
       // ws writes the code with writeUInt16BE, which drops a fraction; the code that goes out must be valid.
-      if (typeof code !== 'number' || !isValidCloseCode(Math.trunc(code))) throw new TypeError('First argument must be a valid error code number');
+      if (typeof code !== 'number' || !isValidCloseCode(Math.trunc(code)))
+        throw new TypeError('First argument must be a valid error code number');
       code = Math.trunc(code);
       if (reason !== undefined && reason.length > 0) text = closeReason(reason);
     }
@@ -415,7 +439,12 @@ export class WebSocket extends WebSocketEmitter {
   }
 }
 
-for (const [name, value] of [['CONNECTING', CONNECTING], ['OPEN', OPEN], ['CLOSING', CLOSING], ['CLOSED', CLOSED]] as const) {
+for (const [name, value] of [
+  ['CONNECTING', CONNECTING],
+  ['OPEN', OPEN],
+  ['CLOSING', CLOSING],
+  ['CLOSED', CLOSED],
+] as const) {
   Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
 }
 

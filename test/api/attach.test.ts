@@ -7,7 +7,13 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { createServer as createHttpServer, get as httpGet, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer as createHttpServer,
+  get as httpGet,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import { createServer as createHttpsServer, get as httpsGet } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -69,7 +75,12 @@ function fetchText(port: number, path: string): Promise<{ status: number; body: 
 }
 
 /** Opens a `ws` client; resolves when open, rejects with the HTTP status when refused. */
-async function openWs(t: TestContext, url: string, protocols?: string[], options: WebSocket.ClientOptions = {}): Promise<WsPeer> {
+async function openWs(
+  t: TestContext,
+  url: string,
+  protocols?: string[],
+  options: WebSocket.ClientOptions = {},
+): Promise<WsPeer> {
   const ws = new WebSocket(url, protocols, options);
   t.after(() => ws.terminate());
   const peer = wrapWs(ws);
@@ -101,14 +112,19 @@ describe('attach: WebSocket endpoints on an http.Server', () => {
   it('serves plain HTTP and two WebSocket paths, with ws and nopoll clients at once', async (t) => {
     const server = createHttpServer(httpHandler);
     const { upperCtx, echo } = endpoints(t);
-    const router = attach(server, { paths: { '/echo': echo, '/upper': { ctx: upperCtx, opts: { protocols: ['upper'] } } } });
+    const router = attach(server, {
+      paths: { '/echo': echo, '/upper': { ctx: upperCtx, opts: { protocols: ['upper'] } } },
+    });
     t.after(() => router.close());
     const port = await listen(t, server);
     assert.deepEqual(router.paths.sort(), ['/echo', '/upper']);
 
     const ws = await openWs(t, `ws://127.0.0.1:${port}/echo?room=1`);
     const client = context(t);
-    const upper = await Conn.open(client, `ws://127.0.0.1:${port}/upper`, { protocols: ['other', 'upper'], timeoutMs: 5000 });
+    const upper = await Conn.open(client, `ws://127.0.0.1:${port}/upper`, {
+      protocols: ['other', 'upper'],
+      timeoutMs: 5000,
+    });
     const wsUpper = await openWs(t, `ws://127.0.0.1:${port}/upper`, ['upper']);
     const nopollEcho = await Conn.open(client, `ws://127.0.0.1:${port}/echo`, { timeoutMs: 5000 });
 
@@ -169,7 +185,10 @@ describe('attach: WebSocket endpoints on an http.Server', () => {
     ctx.onClose = (_conn, info) => closed.push(info.error);
     attach(server, { paths: { '/ws': ctx } });
     const port = await listen(t, server);
-    await assert.rejects(openWs(t, `ws://127.0.0.1:${port}/ws`, undefined, { origin: 'http://evil.example' }), /status 403/);
+    await assert.rejects(
+      openWs(t, `ws://127.0.0.1:${port}/ws`, undefined, { origin: 'http://evil.example' }),
+      /status 403/,
+    );
     const error = await closed.next();
     assert.ok(error instanceof HandshakeError && error.status === 403);
     await openWs(t, `ws://127.0.0.1:${port}/ws`, undefined, { origin: 'http://good.example' });

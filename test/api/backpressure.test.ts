@@ -15,13 +15,19 @@ import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 const CHUNK = 'x'.repeat(64 * 1024);
 const MAX_SENDS = 400; // 25 MiB at most: kernel buffers on loopback fill long before
 
-async function pausedPeer(t: TestContext, extraHeaders: string[] = []): Promise<{ conn: Conn; peer: RawPeer; ctx: Context }> {
+async function pausedPeer(
+  t: TestContext,
+  extraHeaders: string[] = [],
+): Promise<{ conn: Conn; peer: RawPeer; ctx: Context }> {
   const raw = await RawServer.start();
   t.after(() => raw.close());
   const ctx = new Context();
   ctx.onError = () => undefined;
   t.after(() => withTimeout(ctx.close(), 10_000, 'closing the client'));
-  const opening = Conn.open(ctx, `ws://127.0.0.1:${raw.port}/`, { timeoutMs: 5000, perMessageDeflate: extraHeaders.length > 0 });
+  const opening = Conn.open(ctx, `ws://127.0.0.1:${raw.port}/`, {
+    timeoutMs: 5000,
+    perMessageDeflate: extraHeaders.length > 0,
+  });
   const peer = RawServer.accept(await raw.next(), extraHeaders);
   peer.socket.pause();
   return { conn: await opening, peer, ctx };

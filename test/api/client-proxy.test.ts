@@ -24,7 +24,8 @@ async function echoServer(t: TestContext, ipv6Too = false): Promise<{ port: numb
   ctx.onReady = (conn) => ready.push(conn);
   ctx.onMessage = (conn, msg) => void conn.sendText(msg.payload);
   const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0 });
-  if (ipv6Too && (await ipv6LoopbackAvailable())) await Listener.listen(ctx, { host: '::1', port: listener.port, ipv6: true });
+  if (ipv6Too && (await ipv6LoopbackAvailable()))
+    await Listener.listen(ctx, { host: '::1', port: listener.port, ipv6: true });
   t.after(() => withTimeout(ctx.close(), 10_000, 'closing the echo server'));
   return { port: listener.port, ready };
 }
@@ -57,7 +58,11 @@ async function rejection(promise: Promise<unknown>): Promise<unknown> {
   assert.fail('expected a rejection');
 }
 
-function assertProxyError(error: unknown, failure: ProxyError['failure'], fields: { status?: number; socksReply?: number } = {}): ProxyError {
+function assertProxyError(
+  error: unknown,
+  failure: ProxyError['failure'],
+  fields: { status?: number; socksReply?: number } = {},
+): ProxyError {
   assert.ok(error instanceof ProxyError, `expected a ProxyError, got ${String(error)}`);
   assert.equal(error.code, 'NOPOLL_ERR_PROXY');
   assert.equal(error.failure, failure, error.message);
@@ -79,7 +84,10 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     if (!needTinyproxy(t)) return;
     const proxy = await startTinyproxy(t);
     const server = await echoServer(t);
-    const conn = await Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, { proxy: proxy.url, timeoutMs: 5000 });
+    const conn = await Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, {
+      proxy: proxy.url,
+      timeoutMs: 5000,
+    });
     await assertThroughProxy(conn, proxy.port, server.ready);
     await roundTrip(conn);
     assert.equal((await conn.close()).wasClean, true);
@@ -90,12 +98,18 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     const proxy = await startTinyproxy(t);
     const server = await tlsServer(t);
     const ctx = clientContext(t);
-    const conn = await Conn.open(ctx, `wss://127.0.0.1:${server.port}/`, { proxy: proxy.url, tls: { ca: certs.ca }, timeoutMs: 5000 });
+    const conn = await Conn.open(ctx, `wss://127.0.0.1:${server.port}/`, {
+      proxy: proxy.url,
+      tls: { ca: certs.ca },
+      timeoutMs: 5000,
+    });
     assert.equal(conn.isTlsOn, true);
     await roundTrip(conn);
     await conn.close();
     // Without the test CA, the same tunnel reaches the same server, whose certificate is then refused.
-    const refused = await rejection(Conn.open(ctx, `wss://127.0.0.1:${server.port}/`, { proxy: proxy.url, timeoutMs: 5000 }));
+    const refused = await rejection(
+      Conn.open(ctx, `wss://127.0.0.1:${server.port}/`, { proxy: proxy.url, timeoutMs: 5000 }),
+    );
     assert.ok(refused instanceof TlsError, String(refused));
   });
 
@@ -108,10 +122,15 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     const viaUrl = await Conn.open(ctx, url, { proxy: `http://alice:s3cret@127.0.0.1:${proxy.port}`, timeoutMs: 5000 });
     await roundTrip(viaUrl);
     await viaUrl.close();
-    const viaOptions = await Conn.open(ctx, url, { proxy: { url: proxy.url, username: 'alice', password: 's3cret' }, timeoutMs: 5000 });
+    const viaOptions = await Conn.open(ctx, url, {
+      proxy: { url: proxy.url, username: 'alice', password: 's3cret' },
+      timeoutMs: 5000,
+    });
     await roundTrip(viaOptions);
     await viaOptions.close();
-    const none = assertProxyError(await rejection(Conn.open(ctx, url, { proxy: proxy.url, timeoutMs: 5000 })), 'auth', { status: 407 });
+    const none = assertProxyError(await rejection(Conn.open(ctx, url, { proxy: proxy.url, timeoutMs: 5000 })), 'auth', {
+      status: 407,
+    });
     assert.match(none.message, /requires authentication \(it asks for Basic\)/);
     const wrong = assertProxyError(
       await rejection(Conn.open(ctx, url, { proxy: `http://alice:nope@127.0.0.1:${proxy.port}`, timeoutMs: 5000 })),
@@ -135,7 +154,10 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     assert.match(forbidden.message, new RegExp(`refused a tunnel to 127\\.0\\.0\\.1:${server.port}: 403`));
     const open = await startTinyproxy(t);
     const closed = await freePort();
-    const unreachable = assertProxyError(await rejection(Conn.open(ctx, `ws://127.0.0.1:${closed}/`, { proxy: open.url, timeoutMs: 5000 })), 'refused');
+    const unreachable = assertProxyError(
+      await rejection(Conn.open(ctx, `ws://127.0.0.1:${closed}/`, { proxy: open.url, timeoutMs: 5000 })),
+      'refused',
+    );
     assert.ok(unreachable.status >= 500 && unreachable.status < 600, `status ${unreachable.status}`);
   });
 
@@ -143,7 +165,12 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     const server = await echoServer(t);
     const port = await freePort();
     const error = assertProxyError(
-      await rejection(Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, { proxy: `http://127.0.0.1:${port}`, timeoutMs: 5000 })),
+      await rejection(
+        Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, {
+          proxy: `http://127.0.0.1:${port}`,
+          timeoutMs: 5000,
+        }),
+      ),
       'connect',
     );
     assert.equal((error.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
@@ -158,7 +185,9 @@ describe('HTTP CONNECT proxy (tinyproxy)', () => {
     t.after(() => new Promise<void>((resolve) => silent.close(() => resolve())));
     const port = (silent.address() as { port: number }).port;
     const ctx = clientContext(t);
-    const error = await rejection(Conn.open(ctx, 'ws://127.0.0.1:9/', { proxy: `http://127.0.0.1:${port}`, connectTimeoutMs: 300 }));
+    const error = await rejection(
+      Conn.open(ctx, 'ws://127.0.0.1:9/', { proxy: `http://127.0.0.1:${port}`, connectTimeoutMs: 300 }),
+    );
     assert.ok(error instanceof TimeoutError, String(error));
     assert.equal(error.phase, 'proxy');
   });
@@ -171,7 +200,10 @@ describe('HTTPS proxy (TLS front + tinyproxy)', () => {
     const front = await startHttpsFront(t, tiny.port);
     const ctx = clientContext(t);
     const plain = await echoServer(t);
-    const ws = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, { proxy: { url: front.url, tls: { ca: certs.ca } }, timeoutMs: 5000 });
+    const ws = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, {
+      proxy: { url: front.url, tls: { ca: certs.ca } },
+      timeoutMs: 5000,
+    });
     await roundTrip(ws);
     await ws.close();
     assert.equal(front.accepted(), 1);
@@ -187,13 +219,15 @@ describe('HTTPS proxy (TLS front + tinyproxy)', () => {
     assert.equal(front.accepted(), 2);
   });
 
-  it("a proxy certificate the client does not trust → ProxyError tls (cause TlsError)", async (t) => {
+  it('a proxy certificate the client does not trust → ProxyError tls (cause TlsError)', async (t) => {
     if (!needTinyproxy(t)) return;
     const tiny = await startTinyproxy(t);
     const front = await startHttpsFront(t, tiny.port);
     const server = await echoServer(t);
     const error = assertProxyError(
-      await rejection(Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, { proxy: front.url, timeoutMs: 5000 })),
+      await rejection(
+        Conn.open(clientContext(t), `ws://127.0.0.1:${server.port}/`, { proxy: front.url, timeoutMs: 5000 }),
+      ),
       'tls',
     );
     assert.ok(error.cause instanceof TlsError);
@@ -215,7 +249,11 @@ describe('SOCKS5 proxy (danted)', () => {
     await roundTrip(byName);
     await byName.close();
     const secure = await tlsServer(t);
-    const wss = await Conn.open(ctx, `wss://127.0.0.1:${secure.port}/`, { proxy, tls: { ca: certs.ca }, timeoutMs: 5000 });
+    const wss = await Conn.open(ctx, `wss://127.0.0.1:${secure.port}/`, {
+      proxy,
+      tls: { ca: certs.ca },
+      timeoutMs: 5000,
+    });
     await roundTrip(wss);
     await wss.close();
   });
@@ -227,11 +265,18 @@ describe('SOCKS5 proxy (danted)', () => {
     // RFC 2606 reserves .invalid: no resolver finds it. Through socks5h the proxy is asked and answers a failure;
     // through socks5 the client fails to resolve it and never asks the proxy.
     const remote = assertProxyError(
-      await rejection(Conn.open(ctx, 'ws://no-such-host.invalid:80/', { proxy: `socks5h://127.0.0.1:${dante.port}`, timeoutMs: 5000 })),
+      await rejection(
+        Conn.open(ctx, 'ws://no-such-host.invalid:80/', {
+          proxy: `socks5h://127.0.0.1:${dante.port}`,
+          timeoutMs: 5000,
+        }),
+      ),
       'refused',
     );
     assert.notEqual(remote.socksReply, 0);
-    const local = await rejection(Conn.open(ctx, 'ws://no-such-host.invalid:80/', { proxy: `socks5://127.0.0.1:${dante.port}`, timeoutMs: 5000 }));
+    const local = await rejection(
+      Conn.open(ctx, 'ws://no-such-host.invalid:80/', { proxy: `socks5://127.0.0.1:${dante.port}`, timeoutMs: 5000 }),
+    );
     assert.ok(local instanceof ConnectError && !(local instanceof ProxyError), String(local));
     assert.match(local.message, /cannot resolve no-such-host\.invalid/);
   });
@@ -242,10 +287,18 @@ describe('SOCKS5 proxy (danted)', () => {
     const dante = (await startDante(t, { blockedPort: blocked }))!;
     const ctx = clientContext(t);
     const proxy = `socks5://127.0.0.1:${dante.port}`;
-    const ruleset = assertProxyError(await rejection(Conn.open(ctx, `ws://127.0.0.1:${blocked}/`, { proxy, timeoutMs: 5000 })), 'refused', { socksReply: 2 });
+    const ruleset = assertProxyError(
+      await rejection(Conn.open(ctx, `ws://127.0.0.1:${blocked}/`, { proxy, timeoutMs: 5000 })),
+      'refused',
+      { socksReply: 2 },
+    );
     assert.match(ruleset.message, /connection not allowed by ruleset \(reply 2\)/);
     const closed = await freePort();
-    const refused = assertProxyError(await rejection(Conn.open(ctx, `ws://127.0.0.1:${closed}/`, { proxy, timeoutMs: 5000 })), 'refused', { socksReply: 5 });
+    const refused = assertProxyError(
+      await rejection(Conn.open(ctx, `ws://127.0.0.1:${closed}/`, { proxy, timeoutMs: 5000 })),
+      'refused',
+      { socksReply: 5 },
+    );
     assert.match(refused.message, /connection refused \(reply 5\)/);
   });
 
@@ -256,16 +309,31 @@ describe('SOCKS5 proxy (danted)', () => {
     const server = await echoServer(t);
     const ctx = clientContext(t);
     const url = `ws://127.0.0.1:${server.port}/`;
-    const good = await Conn.open(ctx, url, { proxy: { url: `socks5://127.0.0.1:${dante.port}`, username: dante.user!, password: dante.password! }, timeoutMs: 5000 });
+    const good = await Conn.open(ctx, url, {
+      proxy: { url: `socks5://127.0.0.1:${dante.port}`, username: dante.user!, password: dante.password! },
+      timeoutMs: 5000,
+    });
     await roundTrip(good);
     await good.close();
-    const inUrl = await Conn.open(ctx, url, { proxy: `socks5h://${dante.user!}:${dante.password!}@127.0.0.1:${dante.port}`, timeoutMs: 5000 });
+    const inUrl = await Conn.open(ctx, url, {
+      proxy: `socks5h://${dante.user!}:${dante.password!}@127.0.0.1:${dante.port}`,
+      timeoutMs: 5000,
+    });
     await roundTrip(inUrl);
     await inUrl.close();
-    const none = assertProxyError(await rejection(Conn.open(ctx, url, { proxy: `socks5://127.0.0.1:${dante.port}`, timeoutMs: 5000 })), 'auth', { socksReply: 0xff });
+    const none = assertProxyError(
+      await rejection(Conn.open(ctx, url, { proxy: `socks5://127.0.0.1:${dante.port}`, timeoutMs: 5000 })),
+      'auth',
+      { socksReply: 0xff },
+    );
     assert.match(none.message, /requires authentication/);
     const wrong = assertProxyError(
-      await rejection(Conn.open(ctx, url, { proxy: { url: `socks5://127.0.0.1:${dante.port}`, username: dante.user!, password: 'wrong' }, timeoutMs: 5000 })),
+      await rejection(
+        Conn.open(ctx, url, {
+          proxy: { url: `socks5://127.0.0.1:${dante.port}`, username: dante.user!, password: 'wrong' },
+          timeoutMs: 5000,
+        }),
+      ),
       'auth',
     );
     assert.match(wrong.message, /refused the username and password/);
@@ -279,11 +347,18 @@ describe('proxy from the environment (proxyEnv)', () => {
     const plain = await echoServer(t);
     const secure = await tlsServer(t);
     const ctx = clientContext(t);
-    const wss = await Conn.open(ctx, `wss://127.0.0.1:${secure.port}/`, { proxyEnv: { HTTPS_PROXY: proxy.url }, tls: { ca: certs.ca }, timeoutMs: 5000 });
+    const wss = await Conn.open(ctx, `wss://127.0.0.1:${secure.port}/`, {
+      proxyEnv: { HTTPS_PROXY: proxy.url },
+      tls: { ca: certs.ca },
+      timeoutMs: 5000,
+    });
     assert.equal(wss.socket?.remotePort, proxy.port);
     await roundTrip(wss);
     await wss.close();
-    const ws = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, { proxyEnv: { http_proxy: proxy.url, HTTPS_PROXY: 'http://127.0.0.1:9' }, timeoutMs: 5000 });
+    const ws = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, {
+      proxyEnv: { http_proxy: proxy.url, HTTPS_PROXY: 'http://127.0.0.1:9' },
+      timeoutMs: 5000,
+    });
     await assertThroughProxy(ws, proxy.port, plain.ready);
     await ws.close();
     const direct = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, {
@@ -292,7 +367,11 @@ describe('proxy from the environment (proxyEnv)', () => {
     });
     assert.equal(direct.socket?.remotePort, plain.port);
     await direct.close();
-    const forced = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, { proxyEnv: { ALL_PROXY: 'http://127.0.0.1:9' }, proxy: false, timeoutMs: 5000 });
+    const forced = await Conn.open(ctx, `ws://127.0.0.1:${plain.port}/`, {
+      proxyEnv: { ALL_PROXY: 'http://127.0.0.1:9' },
+      proxy: false,
+      timeoutMs: 5000,
+    });
     assert.equal(forced.socket?.remotePort, plain.port);
     await forced.close();
   });
@@ -300,9 +379,21 @@ describe('proxy from the environment (proxyEnv)', () => {
   it('an unusable proxy setting throws at connect(): unknown scheme, SOCKS4', (t) => {
     const ctx = clientContext(t);
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: 'ftp://127.0.0.1:21' }), TypeError);
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: 'socks4://127.0.0.1:1080' }), /SOCKS4 is not supported/);
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxyEnv: { ALL_PROXY: 'socks://127.0.0.1' } }), TypeError);
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: { url: 'socks5://h:1', username: 'x'.repeat(256), password: 'p' } }), RangeError);
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxy: 'socks4://127.0.0.1:1080' }),
+      /SOCKS4 is not supported/,
+    );
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:9/', { proxyEnv: { ALL_PROXY: 'socks://127.0.0.1' } }),
+      TypeError,
+    );
+    assert.throws(
+      () =>
+        Conn.connect(ctx, 'ws://127.0.0.1:9/', {
+          proxy: { url: 'socks5://h:1', username: 'x'.repeat(256), password: 'p' },
+        }),
+      RangeError,
+    );
   });
 });
 

@@ -19,7 +19,9 @@ import { OP, rawClient } from '../helpers/raw-peer.js';
 const KiB = 1024;
 
 /** A listener whose accepted connections are queued (no handler: the test drives them). */
-async function server(t: TestContext): Promise<{ ctx: Context; listener: Listener; url: string; ready: AsyncQueue<Conn> }> {
+async function server(
+  t: TestContext,
+): Promise<{ ctx: Context; listener: Listener; url: string; ready: AsyncQueue<Conn> }> {
   const ctx = new Context();
   const ready = new AsyncQueue<Conn>();
   ctx.onReady = (conn) => {
@@ -121,7 +123,11 @@ describe('AbortSignal on every wait', () => {
 
     // Aborted while waiting.
     const controller = new AbortController();
-    const waits: Array<Promise<unknown>> = [conn.nextMsg({ signal: controller.signal }), srv.listener.accept({ signal: controller.signal }), ctx.loopWait(0, { signal: controller.signal })];
+    const waits: Array<Promise<unknown>> = [
+      conn.nextMsg({ signal: controller.signal }),
+      srv.listener.accept({ signal: controller.signal }),
+      ctx.loopWait(0, { signal: controller.signal }),
+    ];
     // A flush that cannot finish: the server stops reading, the client sends more than the kernel buffers hold.
     await peer.waitUntilReady({ timeoutMs: 5000 });
     peer.socket!.pause();
@@ -178,7 +184,10 @@ describe('ConnStream: a Duplex over a connection', () => {
     void peer.close();
     const reads: Buffer[] = [];
     for await (const payload of new ConnStream(conn, { messageMode: true })) reads.push(payload as Buffer);
-    assert.deepEqual(reads.map((b) => b.toString('hex')), [Buffer.from('one').toString('hex'), '', '0102']);
+    assert.deepEqual(
+      reads.map((b) => b.toString('hex')),
+      [Buffer.from('one').toString('hex'), '', '0102'],
+    );
 
     const conn2 = await Conn.open(clientCtx(t), srv.url, { timeoutMs: 5000 });
     const peer2 = await srv.ready.next();
@@ -203,10 +212,17 @@ describe('ConnStream: a Duplex over a connection', () => {
     const size = 64 * KiB;
     for (let i = 0; i < count; i++) peer.sendBinary(Buffer.alloc(size, i & 0xff));
     // Nobody reads: the client stops reading its socket, so the bytes back up to the server's socket buffer.
-    await until(() => peer.pendingWriteBytes > 0 && conn.socket!.isPaused(), 10_000, 'backpressure reaching the sender');
+    await until(
+      () => peer.pendingWriteBytes > 0 && conn.socket!.isPaused(),
+      10_000,
+      'backpressure reaching the sender',
+    );
     await new Promise((done) => setTimeout(done, 50));
     // Held in memory on the client: the stream's buffer, plus at most what one socket read carried.
-    assert.ok(stream.readableLength <= 16 * KiB + 2 * size + 64 * KiB, `readable side holds ${stream.readableLength} bytes`);
+    assert.ok(
+      stream.readableLength <= 16 * KiB + 2 * size + 64 * KiB,
+      `readable side holds ${stream.readableLength} bytes`,
+    );
     let total = 0;
     let mismatch = -1;
     let index = 0;
@@ -282,7 +298,8 @@ describe('ConnStream: a Duplex over a connection', () => {
 
   it('works with stream.pipeline from a Readable to a Writable through the connection', async (t) => {
     const srv = await server(t);
-    srv.ctx.onMessage = (conn, msg) => void conn.sendBinary(Buffer.from(msg.payload.toString('latin1').toUpperCase(), 'latin1'));
+    srv.ctx.onMessage = (conn, msg) =>
+      void conn.sendBinary(Buffer.from(msg.payload.toString('latin1').toUpperCase(), 'latin1'));
     const conn = await Conn.open(clientCtx(t), srv.url, { timeoutMs: 5000 });
     const stream = new ConnStream(conn, { messageMode: true });
     const out: string[] = [];
@@ -294,7 +311,11 @@ describe('ConnStream: a Duplex over a connection', () => {
         callback();
       },
     });
-    await withTimeout(pipeline(Readable.from(['abc', 'def', 'ghi'].map((s) => Buffer.from(s))), stream, sink), 10_000, 'the pipeline');
+    await withTimeout(
+      pipeline(Readable.from(['abc', 'def', 'ghi'].map((s) => Buffer.from(s))), stream, sink),
+      10_000,
+      'the pipeline',
+    );
     assert.deepEqual(out, ['ABC', 'DEF', 'GHI']);
   });
 

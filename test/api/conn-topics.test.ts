@@ -113,44 +113,56 @@ describe('in-process topics', () => {
     assert.ok(frames[0] === frames[1] && frames[1] === frames[2], 'one Buffer for every subscriber');
     for (const peer of peers) {
       const frame = await peer.reader.next();
-      assert.deepEqual({ fin: frame.fin, rsv: frame.rsv, opcode: frame.opcode, masked: frame.masked }, { fin: true, rsv: 0, opcode: 1, masked: false });
+      assert.deepEqual(
+        { fin: frame.fin, rsv: frame.rsv, opcode: frame.opcode, masked: frame.masked },
+        { fin: true, rsv: 0, opcode: 1, masked: false },
+      );
       assert.deepEqual(frame.payload, payload);
     }
   });
 
   // It counts the calls into Node's net.Socket internals (_write, _writev), which Bun's sockets do not go through.
   const nodeSocket = process.versions['bun'] === undefined ? false : "Bun's sockets have no _write/_writev to count";
-  it('flushes a subscriber once per event-loop turn: 200 publishes in one turn leave in one write', { skip: nodeSocket }, async (t) => {
-    const server = await startTopicServer(t);
-    const peer = await rawUpgrade(server.port, '127.0.0.1', '/burst');
-    t.after(() => peer.destroy());
-    const conn = await server.ready.next();
-    const socket = conn.socket! as unknown as { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
-    let writes = 0;
-    let writevs = 0;
-    const write = socket._write.bind(socket);
-    const writev = socket._writev.bind(socket);
-    socket._write = (...args) => {
-      writes++;
-      write(...args);
-    };
-    socket._writev = (...args) => {
-      writevs++;
-      writev(...args);
-    };
-    for (let i = 0; i < 200; i++) server.ctx.publish('burst', `message ${i}`);
-    assert.equal(writes + writevs, 0, 'nothing is written during the turn');
-    for (let i = 0; i < 200; i++) assert.equal((await peer.reader.next()).payload.toString(), `message ${i}`);
-    assert.equal(writes + writevs, 1, `one write for the turn (write ${writes}, writev ${writevs})`);
-    server.ctx.publish('burst', 'next turn');
-    assert.equal((await peer.reader.next()).payload.toString(), 'next turn');
-    assert.equal(writes + writevs, 2);
-  });
+  it(
+    'flushes a subscriber once per event-loop turn: 200 publishes in one turn leave in one write',
+    { skip: nodeSocket },
+    async (t) => {
+      const server = await startTopicServer(t);
+      const peer = await rawUpgrade(server.port, '127.0.0.1', '/burst');
+      t.after(() => peer.destroy());
+      const conn = await server.ready.next();
+      const socket = conn.socket! as unknown as {
+        _write: (...a: unknown[]) => void;
+        _writev: (...a: unknown[]) => void;
+      };
+      let writes = 0;
+      let writevs = 0;
+      const write = socket._write.bind(socket);
+      const writev = socket._writev.bind(socket);
+      socket._write = (...args) => {
+        writes++;
+        write(...args);
+      };
+      socket._writev = (...args) => {
+        writevs++;
+        writev(...args);
+      };
+      for (let i = 0; i < 200; i++) server.ctx.publish('burst', `message ${i}`);
+      assert.equal(writes + writevs, 0, 'nothing is written during the turn');
+      for (let i = 0; i < 200; i++) assert.equal((await peer.reader.next()).payload.toString(), `message ${i}`);
+      assert.equal(writes + writevs, 1, `one write for the turn (write ${writes}, writev ${writevs})`);
+      server.ctx.publish('burst', 'next turn');
+      assert.equal((await peer.reader.next()).payload.toString(), 'next turn');
+      assert.equal(writes + writevs, 2);
+    },
+  );
 
   it('compresses once for every subscriber that agreed on server_no_context_takeover, per connection for the others', async (t) => {
     // contextTakeover: the listener keeps its context unless a client asks for server_no_context_takeover.
     const server = await startTopicServer(t, { opts: { perMessageDeflate: { contextTakeover: true } } });
-    const sharing = await Promise.all([1, 2].map(() => openWs(server.url('z'), undefined, { perMessageDeflate: { serverNoContextTakeover: true } })));
+    const sharing = await Promise.all(
+      [1, 2].map(() => openWs(server.url('z'), undefined, { perMessageDeflate: { serverNoContextTakeover: true } })),
+    );
     const keeping = await openWs(server.url('z'), undefined, { perMessageDeflate: true });
     const plain = await rawUpgrade(server.port, '127.0.0.1', '/z');
     t.after(() => {
@@ -170,7 +182,9 @@ describe('in-process topics', () => {
     assert.ok(compressed[0]!.length < Buffer.byteLength(text) / 2);
     // The shared payload is a whole message compressed alone (RFC 7692 §7.2.1): it inflates by itself.
     const header = compressed[0]![1]! === 126 ? 4 : 10;
-    const inflated = inflateRawSync(Buffer.concat([compressed[0]!.subarray(header), Buffer.from([0, 0, 0xff, 0xff])]), { finishFlush: constants.Z_SYNC_FLUSH });
+    const inflated = inflateRawSync(Buffer.concat([compressed[0]!.subarray(header), Buffer.from([0, 0, 0xff, 0xff])]), {
+      finishFlush: constants.Z_SYNC_FLUSH,
+    });
     assert.equal(inflated.toString(), text);
     for (const peer of [...sharing, keeping]) {
       const m = await peer.messages.next(3000);
@@ -200,7 +214,9 @@ describe('in-process topics', () => {
   });
 
   it('refuses bad topics, too many topics and text that is not UTF-8; skips a connection sending a fragmented message', async (t) => {
-    const server = await startTopicServer(t, { context: { pubsub: { maxTopicsPerConnection: 3, maxTopicLength: 10 } } });
+    const server = await startTopicServer(t, {
+      context: { pubsub: { maxTopicsPerConnection: 3, maxTopicLength: 10 } },
+    });
     const peer = await rawUpgrade(server.port, '127.0.0.1', '/a');
     t.after(() => peer.destroy());
     const conn = await server.ready.next();
@@ -266,6 +282,7 @@ describe('in-process topics', () => {
     assert.deepEqual(JSON.parse((await current.messages.next()).data.toString()), { topic: 'feed', recovered: true });
     assert.deepEqual(JSON.parse((await behind.messages.next()).data.toString()), { topic: 'feed', recovered: false });
     server.ctx.publish('feed', 'three');
-    for (const peer of [v1, current, behind]) assert.equal(JSON.parse((await peer.messages.next()).data.toString()).offset, 3);
+    for (const peer of [v1, current, behind])
+      assert.equal(JSON.parse((await peer.messages.next()).data.toString()).offset, 3);
   });
 });

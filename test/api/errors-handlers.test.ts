@@ -7,19 +7,28 @@
  * shapes (and reads) the bytes itself. Every configured timeout is short; every wait is bounded; every context,
  * listener and socket is closed after its test.
  */
-import {  describe, it} from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn } from '../../src/api/conn.js';
-import { Context} from '../../src/api/context.js';
+import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { MessageStream } from '../../src/api/message-stream.js';
+import { OP, RawServer, closeBody, rawHttp } from '../helpers/raw-peer.js';
+import { delay, withTimeout } from '../helpers/ws-async.js';
 import {
-  OP,
-  RawServer,
-  closeBody,
-  rawHttp} from '../helpers/raw-peer.js';
-import {  delay, withTimeout } from '../helpers/ws-async.js';
-import { LogLine, assertLogged, assertNothingEscaped, captureConsole, closedPort, nextCloseCode, rawPeer, rawServer, recordedContext, rejection, startServer, trackEscapes } from '../helpers/errors.js';
+  LogLine,
+  assertLogged,
+  assertNothingEscaped,
+  captureConsole,
+  closedPort,
+  nextCloseCode,
+  rawPeer,
+  rawServer,
+  recordedContext,
+  rejection,
+  startServer,
+  trackEscapes,
+} from '../helpers/errors.js';
 
 trackEscapes();
 
@@ -54,7 +63,11 @@ describe('user handlers that throw: only that connection ends, the process never
   });
 
   // Each handler of a listener's context, made to throw (sync) or reject (async): what the raw client sees.
-  const SERVER_HANDLERS: Array<{ name: string; install: (ctx: Context, fail: () => never) => void; expect: 'close 1011' | 'http 500' | 'dropped' | 'open' }> = [
+  const SERVER_HANDLERS: Array<{
+    name: string;
+    install: (ctx: Context, fail: () => never) => void;
+    expect: 'close 1011' | 'http 500' | 'dropped' | 'open';
+  }> = [
     { name: 'onMessage', install: (ctx, fail) => (ctx.onMessage = () => fail()), expect: 'close 1011' },
     { name: 'onReady', install: (ctx, fail) => (ctx.onReady = () => fail()), expect: 'close 1011' },
     { name: 'onOpen', install: (ctx, fail) => (ctx.onOpen = () => fail()), expect: 'http 500' },
@@ -66,12 +79,18 @@ describe('user handlers that throw: only that connection ends, the process never
       it(`${handler.name} ${mode} → ${handler.expect}; onError gets it; nothing escapes`, async (t) => {
         const srv = await startServer(t);
         const boom = new Error(`${handler.name} ${mode}`);
-        const fail = mode === 'throws' ? (): never => {
-          throw boom;
-        } : ((): never => Promise.reject(boom) as never);
+        const fail =
+          mode === 'throws'
+            ? (): never => {
+                throw boom;
+              }
+            : (): never => Promise.reject(boom) as never;
         handler.install(srv.ctx, fail);
         if (handler.expect === 'http 500' || handler.expect === 'dropped') {
-          const answer = await rawHttp(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+          const answer = await rawHttp(
+            srv.port,
+            'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+          );
           if (handler.expect === 'http 500') assert.equal(answer.response?.status, 500);
           else assert.equal(answer.raw, '', 'dropped without an answer');
         } else {
@@ -121,7 +140,10 @@ describe('user handlers that throw: only that connection ends, the process never
     assert.equal((await peer.nextFrame()).opcode, OP.PONG);
     assert.equal((await peer.nextFrame()).payload.toString(), 'still open');
     await delay(20);
-    assert.deepEqual(srv.handlerErrors.map((e) => (e as Error).message), ['ping handler', 'pong handler']);
+    assert.deepEqual(
+      srv.handlerErrors.map((e) => (e as Error).message),
+      ['ping handler', 'pong handler'],
+    );
     await assertNothingEscaped();
   });
 
@@ -234,8 +256,14 @@ describe('user handlers that throw: only that connection ends, the process never
       peer.destroy();
     }
     await delay(20);
-    assert.ok(printed.some((line) => line.startsWith('error:') && line.includes('onError threw')), printed.join('\n'));
-    assert.ok(printed.some((line) => line.startsWith('error:') && line.includes('onError rejected')), printed.join('\n'));
+    assert.ok(
+      printed.some((line) => line.startsWith('error:') && line.includes('onError threw')),
+      printed.join('\n'),
+    );
+    assert.ok(
+      printed.some((line) => line.startsWith('error:') && line.includes('onError rejected')),
+      printed.join('\n'),
+    );
 
     const errors: unknown[] = [];
     srv.ctx.onError = (error) => void errors.push(error);
@@ -326,7 +354,10 @@ describe('logging: off by default, levels to a handler, notable failures logged'
     await rawHttp(srv.port, 'GET / HTTP/1.1\r\nHost: x\r\n\r\n');
     await srv.ended.next(3000, 'refused, logged to the console');
     srv.ctx.setLogEnabled(false);
-    assert.ok(printed.some((line) => line.startsWith('log: nopoll [warning] ') && line.includes('HTTP 400')), printed.join('\n'));
+    assert.ok(
+      printed.some((line) => line.startsWith('log: nopoll [warning] ') && line.includes('HTTP 400')),
+      printed.join('\n'),
+    );
     assert.equal(new Context({ log: true }).logEnabled, true);
   });
 
@@ -359,4 +390,3 @@ describe('logging: off by default, levels to a handler, notable failures logged'
     for (const line of srv.logs) assert.ok(['debug', 'warning', 'critical'].includes(line.level));
   });
 });
-

@@ -7,20 +7,24 @@
  * shapes (and reads) the bytes itself. Every configured timeout is short; every wait is bounded; every context,
  * listener and socket is closed after its test.
  */
-import {  describe, it} from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
 import { Context, type ContextOptions } from '../../src/api/context.js';
 import type { CloseInfo } from '../../src/api/conn.js';
-import { 
-  HandshakeError,
-  TimeoutError} from '../../src/errors.js';
+import { HandshakeError, TimeoutError } from '../../src/errors.js';
+import { OP, acceptFor, rawHttp } from '../helpers/raw-peer.js';
 import {
-  OP,
-  acceptFor,
-  rawHttp} from '../helpers/raw-peer.js';
-import { assertError, assertLogged, rawPeer, rawServer, recordedContext, rejection, startServer, trackEscapes } from '../helpers/errors.js';
+  assertError,
+  assertLogged,
+  rawPeer,
+  rawServer,
+  recordedContext,
+  rejection,
+  startServer,
+  trackEscapes,
+} from '../helpers/errors.js';
 
 trackEscapes();
 
@@ -33,32 +37,90 @@ function response(lines: string[]): string {
 }
 
 describe('client handshake failures: Conn.open rejects with HandshakeError and the status received', () => {
-  const CASES: Array<{ name: string; answer: (key: string, accept: string) => string; opts?: ConnOptsInit; status: number; message: RegExp }> = [
-    { name: 'status 404', answer: () => response(['HTTP/1.1 404 Not Found', 'Content-Length: 0']), status: 404, message: /404/ },
-    { name: 'redirect 302', answer: () => response(['HTTP/1.1 302 Found', 'Location: ws://127.0.0.1:1/', 'Content-Length: 0']), status: 302, message: /302/ },
-    { name: 'wrong Sec-WebSocket-Accept', answer: () => response(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=']), status: 101, message: /Accept/ },
-    { name: 'no Upgrade header', answer: (_k, accept) => response(['HTTP/1.1 101 Switching Protocols', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`]), status: 101, message: /Upgrade/ },
+  const CASES: Array<{
+    name: string;
+    answer: (key: string, accept: string) => string;
+    opts?: ConnOptsInit;
+    status: number;
+    message: RegExp;
+  }> = [
+    {
+      name: 'status 404',
+      answer: () => response(['HTTP/1.1 404 Not Found', 'Content-Length: 0']),
+      status: 404,
+      message: /404/,
+    },
+    {
+      name: 'redirect 302',
+      answer: () => response(['HTTP/1.1 302 Found', 'Location: ws://127.0.0.1:1/', 'Content-Length: 0']),
+      status: 302,
+      message: /302/,
+    },
+    {
+      name: 'wrong Sec-WebSocket-Accept',
+      answer: () =>
+        response([
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          'Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA=',
+        ]),
+      status: 101,
+      message: /Accept/,
+    },
+    {
+      name: 'no Upgrade header',
+      answer: (_k, accept) =>
+        response(['HTTP/1.1 101 Switching Protocols', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`]),
+      status: 101,
+      message: /Upgrade/,
+    },
     {
       name: 'subprotocol not offered',
-      answer: (_k, accept) => response(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, 'Sec-WebSocket-Protocol: chat']),
+      answer: (_k, accept) =>
+        response([
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Accept: ${accept}`,
+          'Sec-WebSocket-Protocol: chat',
+        ]),
       opts: { protocols: ['other'] },
       status: 101,
       message: /subprotocol/,
     },
     {
       name: 'extension not offered',
-      answer: (_k, accept) => response(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, 'Sec-WebSocket-Extensions: x-unknown']),
+      answer: (_k, accept) =>
+        response([
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Accept: ${accept}`,
+          'Sec-WebSocket-Extensions: x-unknown',
+        ]),
       status: 101,
       message: /extension/,
     },
     {
       name: 'invalid permessage-deflate parameters',
       answer: (_k, accept) =>
-        response(['HTTP/1.1 101 Switching Protocols', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${accept}`, 'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7']),
+        response([
+          'HTTP/1.1 101 Switching Protocols',
+          'Upgrade: websocket',
+          'Connection: Upgrade',
+          `Sec-WebSocket-Accept: ${accept}`,
+          'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7',
+        ]),
       status: 101,
       message: /window|deflate/,
     },
-    { name: 'not HTTP at all', answer: () => 'SSH-2.0-OpenSSH_9.0\r\n\r\n', status: 0, message: /invalid handshake response/ },
+    {
+      name: 'not HTTP at all',
+      answer: () => 'SSH-2.0-OpenSSH_9.0\r\n\r\n',
+      status: 0,
+      message: /invalid handshake response/,
+    },
   ];
   for (const c of CASES) {
     it(c.name, async (t) => {
@@ -82,7 +144,9 @@ describe('client handshake failures: Conn.open rejects with HandshakeError and t
     ctx.onClose = (_conn, info) => void closes.push(info);
     const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`);
     (await raw.next()).socket.destroy();
-    const error = assertError(await rejection(conn.waitUntilReady()), HandshakeError, 'NOPOLL_ERR_HANDSHAKE', { status: 0 });
+    const error = assertError(await rejection(conn.waitUntilReady()), HandshakeError, 'NOPOLL_ERR_HANDSHAKE', {
+      status: 0,
+    });
     assert.equal(conn.closeInfo?.error, error);
     assert.equal(closes.length, 1);
     assert.equal(closes[0]!.error, error);
@@ -96,7 +160,12 @@ describe('client handshake failures: Conn.open rejects with HandshakeError and t
 // Opening handshake, server side
 
 describe('server handshake refusals: the HTTP status on the wire is HandshakeError.status', () => {
-  const GOOD = ['Host: 127.0.0.1', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=='];
+  const GOOD = [
+    'Host: 127.0.0.1',
+    'Upgrade: websocket',
+    'Connection: Upgrade',
+    'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  ];
   const request = (first: string, headers: string[]): string => `${[first, ...headers].join('\r\n')}\r\n\r\n`;
   const CASES: Array<{
     name: string;
@@ -106,7 +175,11 @@ describe('server handshake refusals: the HTTP status on the wire is HandshakeErr
     options?: ContextOptions;
     setup?: (ctx: Context) => void;
   }> = [
-    { name: 'no Sec-WebSocket-Key → 400', request: request('GET / HTTP/1.1', [...GOOD.slice(0, 3), 'Sec-WebSocket-Version: 13']), status: 400 },
+    {
+      name: 'no Sec-WebSocket-Key → 400',
+      request: request('GET / HTTP/1.1', [...GOOD.slice(0, 3), 'Sec-WebSocket-Version: 13']),
+      status: 400,
+    },
     { name: 'POST → 405', request: request('POST / HTTP/1.1', [...GOOD, 'Sec-WebSocket-Version: 13']), status: 405 },
     { name: 'version 8 → 426', request: request('GET / HTTP/1.1', [...GOOD, 'Sec-WebSocket-Version: 8']), status: 426 },
     {
@@ -115,7 +188,12 @@ describe('server handshake refusals: the HTTP status on the wire is HandshakeErr
       options: { maxHeaderCount: 6 },
       status: 431,
     },
-    { name: 'Origin required and missing → 403', request: request('GET / HTTP/1.1', [...GOOD, 'Sec-WebSocket-Version: 13']), opts: { requireOrigin: true }, status: 403 },
+    {
+      name: 'Origin required and missing → 403',
+      request: request('GET / HTTP/1.1', [...GOOD, 'Sec-WebSocket-Version: 13']),
+      opts: { requireOrigin: true },
+      status: 403,
+    },
     {
       name: 'onOpen returns false → 403',
       request: request('GET / HTTP/1.1', [...GOOD, 'Sec-WebSocket-Version: 13']),
@@ -170,7 +248,8 @@ describe('server handshake refusals: the HTTP status on the wire is HandshakeErr
     const srv = await startServer(t);
     srv.ctx.onOpen = () => false;
     const { ctx } = recordedContext(t);
-    assertError(await rejection(Conn.open(ctx, srv.url, { timeoutMs: 3000 })), HandshakeError, 'NOPOLL_ERR_HANDSHAKE', { status: 403 });
+    assertError(await rejection(Conn.open(ctx, srv.url, { timeoutMs: 3000 })), HandshakeError, 'NOPOLL_ERR_HANDSHAKE', {
+      status: 403,
+    });
   });
 });
-

@@ -7,11 +7,11 @@
  * shapes (and reads) the bytes itself. Every configured timeout is short; every wait is bounded; every context,
  * listener and socket is closed after its test.
  */
-import {  describe, it, type TestContext } from 'node:test';
+import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import {  Socket} from 'node:net';
+import { Socket } from 'node:net';
 import { Conn } from '../../src/api/conn.js';
-import { Context} from '../../src/api/context.js';
+import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import {
   AbortError,
@@ -22,18 +22,23 @@ import {
   NopollError,
   PolicyViolationError,
   TimeoutError,
-  TlsError
+  TlsError,
 } from '../../src/errors.js';
-import {
-  OP,
-  RawServer,
-  closeBody,
-  tcpConnect,
-  type RawPeer
-} from '../helpers/raw-peer.js';
+import { OP, RawServer, closeBody, tcpConnect, type RawPeer } from '../helpers/raw-peer.js';
 import { certs, startTlsEchoListener } from '../helpers/tls.js';
-import {  delay, withTimeout } from '../helpers/ws-async.js';
-import { assertError, assertLogged, closedPort, nextCloseCode, rawPeer, rawServer, recordedContext, rejection, startServer, trackEscapes } from '../helpers/errors.js';
+import { delay, withTimeout } from '../helpers/ws-async.js';
+import {
+  assertError,
+  assertLogged,
+  closedPort,
+  nextCloseCode,
+  rawPeer,
+  rawServer,
+  recordedContext,
+  rejection,
+  startServer,
+  trackEscapes,
+} from '../helpers/errors.js';
 
 trackEscapes();
 
@@ -55,7 +60,9 @@ describe('timeouts: TimeoutError with the phase that ran out', () => {
     const { ctx } = recordedContext(t);
     const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`);
     const incoming = await raw.next();
-    assertError(await rejection(conn.waitUntilReady({ timeoutMs: 50 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', { phase: 'ready' });
+    assertError(await rejection(conn.waitUntilReady({ timeoutMs: 50 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', {
+      phase: 'ready',
+    });
     assert.equal(conn.state, 'connecting');
     RawServer.accept(incoming);
     await conn.waitUntilReady({ timeoutMs: 3000 });
@@ -65,9 +72,13 @@ describe('timeouts: TimeoutError with the phase that ran out', () => {
     const srv = await startServer(t);
     const { ctx } = recordedContext(t);
     const conn = await Conn.open(ctx, srv.url, { timeoutMs: 3000 });
-    assertError(await rejection(conn.nextMsg({ timeoutMs: 30 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', { phase: 'read' });
+    assertError(await rejection(conn.nextMsg({ timeoutMs: 30 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', {
+      phase: 'read',
+    });
     const other = await Listener.listen(srv.ctx, { host: '127.0.0.1', port: 0 });
-    assertError(await rejection(other.accept({ timeoutMs: 30 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', { phase: 'accept' });
+    assertError(await rejection(other.accept({ timeoutMs: 30 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', {
+      phase: 'accept',
+    });
   });
 
   it('closing handshake unanswered (closeTimeoutMs) → phase close', async (t) => {
@@ -107,7 +118,11 @@ describe('socket errors: ConnectError before the connection, ConnectionClosedErr
   it('ECONNREFUSED → ConnectError, cause.code ECONNREFUSED', async (t) => {
     const { ctx, logs } = recordedContext(t);
     const port = await closedPort();
-    const error = assertError(await rejection(Conn.open(ctx, `ws://127.0.0.1:${port}/`)), ConnectError, 'NOPOLL_ERR_CONNECT');
+    const error = assertError(
+      await rejection(Conn.open(ctx, `ws://127.0.0.1:${port}/`)),
+      ConnectError,
+      'NOPOLL_ERR_CONNECT',
+    );
     assert.equal((error.cause as NodeJS.ErrnoException).code, 'ECONNREFUSED');
     assertLogged(logs, 'warning', 'NOPOLL_ERR_CONNECT');
   });
@@ -149,7 +164,11 @@ describe('TLS failures: TlsError (cause: Node error) or TimeoutError(tls)', () =
     const srv = await startTlsEchoListener();
     t.after(() => srv.close());
     const { ctx, logs } = recordedContext(t);
-    const error = assertError(await rejection(Conn.open(ctx, srv.url, { timeoutMs: 5000 })), TlsError, 'NOPOLL_ERR_TLS');
+    const error = assertError(
+      await rejection(Conn.open(ctx, srv.url, { timeoutMs: 5000 })),
+      TlsError,
+      'NOPOLL_ERR_TLS',
+    );
     assert.equal(typeof (error.cause as NodeJS.ErrnoException).code, 'string');
     assertLogged(logs, 'warning', 'NOPOLL_ERR_TLS');
   });
@@ -170,7 +189,9 @@ describe('TLS failures: TlsError (cause: Node error) or TimeoutError(tls)', () =
     const srv = await startTlsEchoListener({}, serverCtx);
     t.after(() => srv.close());
     const { ctx } = recordedContext(t);
-    assert.ok((await rejection(Conn.open(ctx, srv.url, { tls: { ca: certs.ca }, timeoutMs: 5000 }))) instanceof NopollError);
+    assert.ok(
+      (await rejection(Conn.open(ctx, srv.url, { tls: { ca: certs.ca }, timeoutMs: 5000 }))) instanceof NopollError,
+    );
     const conn = await srv.closed.next(5000, 'server conn ended');
     const error = assertError(conn.closeInfo?.error, TlsError, 'NOPOLL_ERR_TLS');
     assert.match(error.message, /post-handshake check/);
@@ -180,7 +201,12 @@ describe('TLS failures: TlsError (cause: Node error) or TimeoutError(tls)', () =
     const raw = await rawServer(t); // accepts TCP, never speaks TLS
     const { ctx } = recordedContext(t);
     const url = `wss://127.0.0.1:${raw.port}/`;
-    assertError(await rejection(Conn.open(ctx, url, { tls: { ca: certs.ca }, connectTimeoutMs: 150 })), TimeoutError, 'NOPOLL_ERR_TIMEOUT', { phase: 'tls' });
+    assertError(
+      await rejection(Conn.open(ctx, url, { tls: { ca: certs.ca }, connectTimeoutMs: 150 })),
+      TimeoutError,
+      'NOPOLL_ERR_TIMEOUT',
+      { phase: 'tls' },
+    );
   });
 
   it('server: no ClientHello within handshakeTimeoutMs → TimeoutError(tls)', async (t) => {
@@ -198,10 +224,17 @@ describe('TLS failures: TlsError (cause: Node error) or TimeoutError(tls)', () =
 // Local limits, aborts, and operations on a closed connection
 
 describe('write limit (maxPendingWriteBytes) against a peer that does not read', () => {
-  async function stalledClient(t: TestContext, policy: 'close' | 'refuse'): Promise<{ conn: Conn; peer: RawPeer; sent: number }> {
+  async function stalledClient(
+    t: TestContext,
+    policy: 'close' | 'refuse',
+  ): Promise<{ conn: Conn; peer: RawPeer; sent: number }> {
     const raw = await rawServer(t);
     const { ctx } = recordedContext(t, { closeTimeoutMs: 2000 });
-    const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`, { maxPendingWriteBytes: 64 * 1024, writeLimitPolicy: policy, perMessageDeflate: false });
+    const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`, {
+      maxPendingWriteBytes: 64 * 1024,
+      writeLimitPolicy: policy,
+      perMessageDeflate: false,
+    });
     const peer = RawServer.accept(await raw.next());
     await conn.waitUntilReady({ timeoutMs: 3000 });
     peer.socket.pause();
@@ -253,9 +286,11 @@ describe('AbortSignal → AbortError', () => {
     const conn = await Conn.open(ctx, srv.url, { timeoutMs: 3000 });
     const idle = await Listener.listen(srv.ctx, { host: '127.0.0.1', port: 0 }); // nothing to accept there
     const controller = new AbortController();
-    const waiting = [conn.nextMsg({ signal: controller.signal }), idle.accept({ signal: controller.signal }), ctx.loopWait(0, { signal: controller.signal })].map((p) =>
-      rejection(p),
-    );
+    const waiting = [
+      conn.nextMsg({ signal: controller.signal }),
+      idle.accept({ signal: controller.signal }),
+      ctx.loopWait(0, { signal: controller.signal }),
+    ].map((p) => rejection(p));
     controller.abort();
     for (const wait of waiting) assertError(await wait, AbortError, 'NOPOLL_ERR_ABORTED');
     assert.equal(conn.state, 'open', 'a wait that gives up does not change the connection');
@@ -274,12 +309,19 @@ describe('operations on a closed connection or listener', () => {
     assert.equal(conn.sendTextFragment('x'), -1);
     assert.equal(conn.ping(), false);
     assert.equal(conn.pong(), false);
-    assert.equal(await withTimeout(conn.close(), 1000, 'close again'), info, 'close() again resolves with the same end');
+    assert.equal(
+      await withTimeout(conn.close(), 1000, 'close again'),
+      info,
+      'close() again resolves with the same end',
+    );
     // The server's echo carries the code only (RFC 6455 §5.5.1), so the reason seen is empty.
     for (const wait of [conn.nextMsg(), conn.waitUntilReady()].map((p) => rejection(p))) {
       assertError(await wait, ConnectionClosedError, 'NOPOLL_ERR_CLOSED', { closeCode: 4001, reason: '' });
     }
-    assert.throws(() => (conn.acceptedProtocol = 'x'), (e: unknown) => e instanceof InvalidStateError && e.code === 'NOPOLL_ERR_INVALID_STATE');
+    assert.throws(
+      () => (conn.acceptedProtocol = 'x'),
+      (e: unknown) => e instanceof InvalidStateError && e.code === 'NOPOLL_ERR_INVALID_STATE',
+    );
     const writer = conn.sendStream();
     writer.on('error', () => undefined);
     const written = await new Promise<Error | null | undefined>((resolve) => writer.write('x', resolve));
@@ -291,8 +333,10 @@ describe('operations on a closed connection or listener', () => {
     await srv.listener.close();
     assertError(await rejection(srv.listener.accept()), InvalidStateError, 'NOPOLL_ERR_INVALID_STATE');
     const socket = new Socket();
-    assert.throws(() => srv.listener.acceptSocket(socket), (e: unknown) => e instanceof InvalidStateError);
+    assert.throws(
+      () => srv.listener.acceptSocket(socket),
+      (e: unknown) => e instanceof InvalidStateError,
+    );
     assert.equal(socket.destroyed, true, 'the socket handed over is not left open');
   });
 });
-

@@ -7,27 +7,32 @@
  * shapes (and reads) the bytes itself. Every configured timeout is short; every wait is bounded; every context,
  * listener and socket is closed after its test.
  */
-import {  describe, it} from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Conn } from '../../src/api/conn.js';
 import type { ConnOptsInit } from '../../src/api/conn-opts.js';
-import { 
+import {
   ConnectionClosedError,
   InvalidPayloadError,
   MessageTooBigError,
   PolicyViolationError,
   ProtocolError,
-  type ErrorCode
+  type ErrorCode,
 } from '../../src/errors.js';
 import { deflateOnce } from '../helpers/deflate.js';
+import { OP, RawServer, closeBody, type FrameSpec } from '../helpers/raw-peer.js';
+import { withTimeout } from '../helpers/ws-async.js';
 import {
-  OP,
-  RawServer,
-  closeBody,
-  type FrameSpec
-} from '../helpers/raw-peer.js';
-import {  withTimeout } from '../helpers/ws-async.js';
-import { assertError, assertLogged, nextCloseCode, rawPeer, rawServer, recordedContext, rejection, startServer, trackEscapes } from '../helpers/errors.js';
+  assertError,
+  assertLogged,
+  nextCloseCode,
+  rawPeer,
+  rawServer,
+  recordedContext,
+  rejection,
+  startServer,
+  trackEscapes,
+} from '../helpers/errors.js';
 
 trackEscapes();
 
@@ -50,24 +55,93 @@ interface PeerFault {
 }
 
 const SERVER_FAULTS: PeerFault[] = [
-  { name: 'unmasked frame from a client', frames: [{ opcode: OP.TEXT, payload: 'x', mask: false }], type: ProtocolError, code: 'NOPOLL_ERR_MASK_REQUIRED', closeCode: 1002 },
-  { name: 'reserved opcode 3', frames: [{ opcode: 3 }], type: ProtocolError, code: 'NOPOLL_ERR_INVALID_OPCODE', closeCode: 1002 },
-  { name: 'reserved opcode 11 (control)', frames: [{ opcode: 11 }], type: ProtocolError, code: 'NOPOLL_ERR_INVALID_OPCODE', closeCode: 1002 },
-  { name: 'RSV1 with no extension', frames: [{ opcode: OP.TEXT, rsv: 0x40, payload: 'x' }], type: ProtocolError, code: 'NOPOLL_ERR_UNEXPECTED_RSV', closeCode: 1002 },
-  { name: 'ping of 126 bytes', frames: [{ opcode: OP.PING, payload: Buffer.alloc(126) }], type: ProtocolError, code: 'NOPOLL_ERR_CONTROL_FRAME_TOO_LONG', closeCode: 1002 },
-  { name: 'fragmented ping', frames: [{ opcode: OP.PING, fin: false }], type: ProtocolError, code: 'NOPOLL_ERR_FRAGMENTED_CONTROL', closeCode: 1002 },
-  { name: 'continuation with no message open', frames: [{ opcode: OP.CONT, payload: 'x' }], type: ProtocolError, code: 'NOPOLL_ERR_UNEXPECTED_CONTINUATION', closeCode: 1002 },
+  {
+    name: 'unmasked frame from a client',
+    frames: [{ opcode: OP.TEXT, payload: 'x', mask: false }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_MASK_REQUIRED',
+    closeCode: 1002,
+  },
+  {
+    name: 'reserved opcode 3',
+    frames: [{ opcode: 3 }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_INVALID_OPCODE',
+    closeCode: 1002,
+  },
+  {
+    name: 'reserved opcode 11 (control)',
+    frames: [{ opcode: 11 }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_INVALID_OPCODE',
+    closeCode: 1002,
+  },
+  {
+    name: 'RSV1 with no extension',
+    frames: [{ opcode: OP.TEXT, rsv: 0x40, payload: 'x' }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_UNEXPECTED_RSV',
+    closeCode: 1002,
+  },
+  {
+    name: 'ping of 126 bytes',
+    frames: [{ opcode: OP.PING, payload: Buffer.alloc(126) }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_CONTROL_FRAME_TOO_LONG',
+    closeCode: 1002,
+  },
+  {
+    name: 'fragmented ping',
+    frames: [{ opcode: OP.PING, fin: false }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_FRAGMENTED_CONTROL',
+    closeCode: 1002,
+  },
+  {
+    name: 'continuation with no message open',
+    frames: [{ opcode: OP.CONT, payload: 'x' }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_UNEXPECTED_CONTINUATION',
+    closeCode: 1002,
+  },
   {
     name: 'new message inside a fragmented one',
-    frames: [{ opcode: OP.TEXT, fin: false, payload: 'a' }, { opcode: OP.TEXT, payload: 'b' }],
+    frames: [
+      { opcode: OP.TEXT, fin: false, payload: 'a' },
+      { opcode: OP.TEXT, payload: 'b' },
+    ],
     type: ProtocolError,
     code: 'NOPOLL_ERR_EXPECTED_CONTINUATION',
     closeCode: 1002,
   },
-  { name: 'close code 1005 on the wire', frames: [{ opcode: OP.CLOSE, payload: closeBody(1005) }], type: ProtocolError, code: 'NOPOLL_ERR_INVALID_CLOSE_CODE', closeCode: 1002 },
-  { name: 'close body of 1 byte', frames: [{ opcode: OP.CLOSE, payload: Buffer.from([3]) }], type: ProtocolError, code: 'NOPOLL_ERR_INVALID_CLOSE_BODY', closeCode: 1002 },
-  { name: '64-bit length with its top bit set', frames: [{ opcode: OP.BINARY, announce: TOP_BIT_LENGTH }], type: ProtocolError, code: 'NOPOLL_ERR_INVALID_LENGTH', closeCode: 1002 },
-  { name: 'text that is not UTF-8', frames: [{ opcode: OP.TEXT, payload: Buffer.from([0xc3, 0x28]) }], type: InvalidPayloadError, code: 'NOPOLL_ERR_INVALID_UTF8', closeCode: 1007 },
+  {
+    name: 'close code 1005 on the wire',
+    frames: [{ opcode: OP.CLOSE, payload: closeBody(1005) }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_INVALID_CLOSE_CODE',
+    closeCode: 1002,
+  },
+  {
+    name: 'close body of 1 byte',
+    frames: [{ opcode: OP.CLOSE, payload: Buffer.from([3]) }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_INVALID_CLOSE_BODY',
+    closeCode: 1002,
+  },
+  {
+    name: '64-bit length with its top bit set',
+    frames: [{ opcode: OP.BINARY, announce: TOP_BIT_LENGTH }],
+    type: ProtocolError,
+    code: 'NOPOLL_ERR_INVALID_LENGTH',
+    closeCode: 1002,
+  },
+  {
+    name: 'text that is not UTF-8',
+    frames: [{ opcode: OP.TEXT, payload: Buffer.from([0xc3, 0x28]) }],
+    type: InvalidPayloadError,
+    code: 'NOPOLL_ERR_INVALID_UTF8',
+    closeCode: 1007,
+  },
   {
     name: 'close reason that is not UTF-8',
     frames: [{ opcode: OP.CLOSE, payload: closeBody(1000, Buffer.from([0xff, 0xfe])) }],
@@ -141,15 +215,41 @@ describe('peer protocol violations, server side: typed error, its close code on 
 
   it('ping flood from a peer that does not read: PolicyViolationError 1008 (see hardening-limits.test.ts)', () => {
     // Covered on real sockets in hardening-limits.test.ts; here only the error's shape, as the driver builds it.
-    assertError(new PolicyViolationError('ping flood'), PolicyViolationError, 'NOPOLL_ERR_POLICY_VIOLATION', { closeCode: 1008 });
+    assertError(new PolicyViolationError('ping flood'), PolicyViolationError, 'NOPOLL_ERR_POLICY_VIOLATION', {
+      closeCode: 1008,
+    });
   });
 });
 
 describe('peer protocol violations, client side (our client, raw server)', () => {
-  const CLIENT_FAULTS: Array<{ name: string; frame: FrameSpec; type: abstract new (...args: never[]) => ProtocolError; code: ErrorCode; closeCode: number }> = [
-    { name: 'masked frame from a server', frame: { opcode: OP.TEXT, payload: 'x', mask: true }, type: ProtocolError, code: 'NOPOLL_ERR_UNEXPECTED_MASK', closeCode: 1002 },
-    { name: 'text that is not UTF-8', frame: { opcode: OP.TEXT, payload: Buffer.from([0xed, 0xa0, 0x80]) }, type: InvalidPayloadError, code: 'NOPOLL_ERR_INVALID_UTF8', closeCode: 1007 },
-    { name: 'frame over maxFrameSize', frame: { opcode: OP.BINARY, payload: Buffer.alloc(100) }, type: MessageTooBigError, code: 'NOPOLL_ERR_MESSAGE_TOO_BIG', closeCode: 1009 },
+  const CLIENT_FAULTS: Array<{
+    name: string;
+    frame: FrameSpec;
+    type: abstract new (...args: never[]) => ProtocolError;
+    code: ErrorCode;
+    closeCode: number;
+  }> = [
+    {
+      name: 'masked frame from a server',
+      frame: { opcode: OP.TEXT, payload: 'x', mask: true },
+      type: ProtocolError,
+      code: 'NOPOLL_ERR_UNEXPECTED_MASK',
+      closeCode: 1002,
+    },
+    {
+      name: 'text that is not UTF-8',
+      frame: { opcode: OP.TEXT, payload: Buffer.from([0xed, 0xa0, 0x80]) },
+      type: InvalidPayloadError,
+      code: 'NOPOLL_ERR_INVALID_UTF8',
+      closeCode: 1007,
+    },
+    {
+      name: 'frame over maxFrameSize',
+      frame: { opcode: OP.BINARY, payload: Buffer.alloc(100) },
+      type: MessageTooBigError,
+      code: 'NOPOLL_ERR_MESSAGE_TOO_BIG',
+      closeCode: 1009,
+    },
   ];
   for (const fault of CLIENT_FAULTS) {
     it(`${fault.name} → ${fault.type.name} ${fault.code}, close ${fault.closeCode}`, async (t) => {
@@ -172,4 +272,3 @@ describe('peer protocol violations, client side (our client, raw server)', () =>
     });
   }
 });
-

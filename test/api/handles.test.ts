@@ -38,6 +38,9 @@ it('50 connections with heartbeat and idle timers open, echo, close: TCP handles
   const after = count();
   assert.equal(srv.ctx.conns.size, 0);
   assert.equal(after.get('TCPSocketWrap') ?? 0, before.get('TCPSocketWrap') ?? 0, 'sockets released');
-  assert.ok((after.get('Timeout') ?? 0) <= (before.get('Timeout') ?? 0), `timers released: ${JSON.stringify([...after])}`);
+  assert.ok(
+    (after.get('Timeout') ?? 0) <= (before.get('Timeout') ?? 0),
+    `timers released: ${JSON.stringify([...after])}`,
+  );
   await srv.close();
 });

@@ -41,7 +41,10 @@ function memorySampler(): { stop(): { arrayBuffers: number; rss: number } } {
   };
 }
 
-async function streamingListener(t: TestContext, maxStreamBytes?: number): Promise<{ listener: Listener; streams: MessageStream[]; next(): Promise<MessageStream> }> {
+async function streamingListener(
+  t: TestContext,
+  maxStreamBytes?: number,
+): Promise<{ listener: Listener; streams: MessageStream[]; next(): Promise<MessageStream> }> {
   const ctx = new Context();
   const streams: MessageStream[] = [];
   const waiters: Array<(s: MessageStream) => void> = [];
@@ -52,7 +55,11 @@ async function streamingListener(t: TestContext, maxStreamBytes?: number): Promi
       else streams.push(stream);
     };
   };
-  const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: maxStreamBytes !== undefined ? { maxStreamBytes } : {} });
+  const listener = await Listener.listen(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    opts: maxStreamBytes !== undefined ? { maxStreamBytes } : {},
+  });
   t.after(async () => {
     await listener.close();
     await ctx.close();
@@ -108,7 +115,9 @@ test('a 256 MiB message is received as a stream, in one frame, with memory far b
   }
   await sending;
   const memory = sampler.stop();
-  t.diagnostic(`256 MiB streamed receive: peak arrayBuffers +${(memory.arrayBuffers / MiB).toFixed(1)} MiB, rss +${(memory.rss / MiB).toFixed(1)} MiB`);
+  t.diagnostic(
+    `256 MiB streamed receive: peak arrayBuffers +${(memory.arrayBuffers / MiB).toFixed(1)} MiB, rss +${(memory.rss / MiB).toFixed(1)} MiB`,
+  );
   assert.equal(bytes, size);
   assert.equal(stream.complete, true);
   assert.equal(received.digest('hex'), sent.digest('hex'));
@@ -190,7 +199,9 @@ test('streamed messages: maxStreamBytes replaces the frame and message limits (1
  * A WebSocket server written without the library that reads slowly (one socket chunk per timer tick), parses the
  * client's frames incrementally without keeping them, and hashes the payload.
  */
-async function slowReader(t: TestContext): Promise<{ port: number; done: Promise<{ opcodes: string[]; bytes: number; hash: string }> }> {
+async function slowReader(
+  t: TestContext,
+): Promise<{ port: number; done: Promise<{ opcodes: string[]; bytes: number; hash: string }> }> {
   let resolveDone!: (value: { opcodes: string[]; bytes: number; hash: string }) => void;
   const done = new Promise<{ opcodes: string[]; bytes: number; hash: string }>((resolve) => (resolveDone = resolve));
   const sockets = new Set<Socket>();
@@ -199,7 +210,9 @@ async function slowReader(t: TestContext): Promise<{ port: number; done: Promise
     socket.on('error', () => undefined);
     void readHead(socket).then(({ head, rest }) => {
       const key = headerValue(head, 'sec-websocket-key') ?? '';
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${expectedAccept(key)}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${expectedAccept(key)}\r\n\r\n`,
+      );
       const hash = createHash('sha256');
       const opcodes: string[] = [];
       let bytes = 0;
@@ -297,7 +310,10 @@ test('a 32 MiB message sent through sendStream() to a slow reader: fragments wit
   assert.equal(result.bytes, size);
   assert.equal(result.hash, expected.digest('hex'));
   assert.equal(result.opcodes[0], '2', 'first frame BINARY without FIN');
-  assert.ok(result.opcodes.slice(1, -1).every((op) => op === '0'), 'then CONTINUATION frames without FIN');
+  assert.ok(
+    result.opcodes.slice(1, -1).every((op) => op === '0'),
+    'then CONTINUATION frames without FIN',
+  );
   assert.equal(result.opcodes.at(-1), '0F', 'the last frame is a CONTINUATION with FIN');
   assert.ok(maxPending <= 256 * 1024 + chunk + 64, `pendingWriteBytes reached ${maxPending}`);
   assert.ok(memory.arrayBuffers < 16 * MiB, `arrayBuffers grew by ${memory.arrayBuffers} bytes`);

@@ -26,7 +26,10 @@ const FIXTURES = join(ROOT, 'test', 'fixtures', 'tls');
 const tlsFile = (name: string): Buffer => readFileSync(join(FIXTURES, name));
 
 /** A TCP server on 127.0.0.1:0 whose sockets all go to `onSocket`; closed (with its sockets) after the test. */
-async function tcpServer(t: TestContext, onSocket?: (socket: Socket) => void): Promise<{ server: Server; port: number }> {
+async function tcpServer(
+  t: TestContext,
+  onSocket?: (socket: Socket) => void,
+): Promise<{ server: Server; port: number }> {
   const server = createServer({ noDelay: true });
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
@@ -43,7 +46,10 @@ async function tcpServer(t: TestContext, onSocket?: (socket: Socket) => void): P
 }
 
 /** A TCP client; its received bytes are collected. Destroyed after the test. */
-async function lineClient(t: TestContext, port: number): Promise<{ socket: Socket; received: () => string; ended: Promise<void> }> {
+async function lineClient(
+  t: TestContext,
+  port: number,
+): Promise<{ socket: Socket; received: () => string; ended: Promise<void> }> {
   const socket = tcpConnect({ port, host: '127.0.0.1' });
   t.after(() => socket.destroy());
   let text = '';
@@ -113,10 +119,16 @@ async function startShared(
 }
 
 describe('sniffSocket (transport)', () => {
-  async function sniffed(t: TestContext, send: (socket: Socket) => void | Promise<void>, timeoutMs = 5000): Promise<{ result?: SniffResult; error?: Error; socket: Socket }> {
+  async function sniffed(
+    t: TestContext,
+    send: (socket: Socket) => void | Promise<void>,
+    timeoutMs = 5000,
+  ): Promise<{ result?: SniffResult; error?: Error; socket: Socket }> {
     const got = new AsyncQueue<{ result?: SniffResult; error?: Error; socket: Socket }>();
     const { port } = await tcpServer(t, (socket) => {
-      sniffSocket(socket, { timeoutMs }, (error, result) => got.push({ ...(error ? { error } : {}), ...(result ? { result } : {}), socket }));
+      sniffSocket(socket, { timeoutMs }, (error, result) =>
+        got.push({ ...(error ? { error } : {}), ...(result ? { result } : {}), socket }),
+      );
     });
     const client = tcpConnect({ port, host: '127.0.0.1' });
     client.on('error', () => undefined);
@@ -155,7 +167,10 @@ describe('sniffSocket (transport)', () => {
     const quiet = await sniffed(t, () => undefined, 50);
     assert.deepEqual([quiet.result?.kind, quiet.result?.timedOut, quiet.result?.head.length], ['other', true, 0]);
     const short = await sniffed(t, (client) => void client.write('GE'), 50);
-    assert.deepEqual([short.result?.kind, short.result?.timedOut, short.result?.head.toString()], ['other', true, 'GE']);
+    assert.deepEqual(
+      [short.result?.kind, short.result?.timedOut, short.result?.head.toString()],
+      ['other', true, 'GE'],
+    );
   });
 
   it('fails, and destroys the socket, when the client leaves before a verdict', async (t) => {
@@ -302,7 +317,11 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     const { port, serverConns, listener } = await startShared(t, {
       tls: (socket) => {
         seen.push(socket);
-        const secured = new TLSSocket(socket, { isServer: true, cert: tlsFile('server.crt'), key: tlsFile('server.key') });
+        const secured = new TLSSocket(socket, {
+          isServer: true,
+          cert: tlsFile('server.crt'),
+          key: tlsFile('server.key'),
+        });
         secured.on('error', () => undefined);
         shared!.acceptSocket(secured as unknown as Socket);
       },
@@ -314,7 +333,11 @@ describe('sharePort: WebSocket and a line protocol on one port', () => {
     const ws = wrapWs(new WebSocket(`ws://127.0.0.1:${port}/plain`));
     t.after(() => ws.ws.terminate());
     const line = await lineClient(t, port);
-    await withTimeout(Promise.all([new Promise((d) => wss.ws.once('open', d)), new Promise((d) => ws.ws.once('open', d))]), 5000, 'both open');
+    await withTimeout(
+      Promise.all([new Promise((d) => wss.ws.once('open', d)), new Promise((d) => ws.ws.once('open', d))]),
+      5000,
+      'both open',
+    );
     wss.ws.send('secret');
     ws.ws.send('public');
     line.socket.write('plain line\n');
@@ -345,7 +368,10 @@ describe('sharePort with the TLS support: ws, wss and lines on one port', () => 
 
     const clients = new Context();
     t.after(() => withTimeout(clients.close(), 10_000, 'closing the clients'));
-    const secure = await Conn.open(clients, `wss://localhost:${port}/`, { tls: { ca: tlsFile('ca.crt') }, timeoutMs: 5000 });
+    const secure = await Conn.open(clients, `wss://localhost:${port}/`, {
+      tls: { ca: tlsFile('ca.crt') },
+      timeoutMs: 5000,
+    });
     const plain = await Conn.open(clients, `ws://127.0.0.1:${port}/`, { timeoutMs: 5000 });
     const wss = wrapWs(new WebSocket(`wss://localhost:${port}/`, { ca: tlsFile('ca.crt') }));
     t.after(() => wss.ws.terminate());
@@ -363,7 +389,10 @@ describe('sharePort with the TLS support: ws, wss and lines on one port', () => 
     await until(() => line.received() === 'd\n', 5000, 'the line echo');
     assert.equal(secure.isTlsOn, true);
     const served = [await ready.next(), await ready.next(), await ready.next()];
-    assert.ok(served.every((conn) => conn.listener === listener), 'every connection belongs to the shared listener');
+    assert.ok(
+      served.every((conn) => conn.listener === listener),
+      'every connection belongs to the shared listener',
+    );
     assert.equal(served.filter((conn) => conn.isTlsOn).length, 2);
   });
 });
@@ -438,7 +467,19 @@ describe('nopoll echo-server --share-port', () => {
   });
 
   it('with --tls --cert --key also echoes over wss on the same port', async (t) => {
-    const args = ['echo-server', '--share-port', '--port', '0', '--host', '127.0.0.1', '--tls', '--cert', join(FIXTURES, 'server.crt'), '--key', join(FIXTURES, 'server.key')];
+    const args = [
+      'echo-server',
+      '--share-port',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--tls',
+      '--cert',
+      join(FIXTURES, 'server.crt'),
+      '--key',
+      join(FIXTURES, 'server.key'),
+    ];
     const cli = nopoll(t, args);
     const port = Number((await expectLine(cli, /^listening on \S+:(\d+)\//))[1]);
 
@@ -446,7 +487,11 @@ describe('nopoll echo-server --share-port', () => {
     t.after(() => wss.ws.terminate());
     const ws = wrapWs(new WebSocket(`ws://127.0.0.1:${port}/`));
     t.after(() => ws.ws.terminate());
-    await withTimeout(Promise.all([new Promise((d) => wss.ws.once('open', d)), new Promise((d) => ws.ws.once('open', d))]), 5000, 'both open');
+    await withTimeout(
+      Promise.all([new Promise((d) => wss.ws.once('open', d)), new Promise((d) => ws.ws.once('open', d))]),
+      5000,
+      'both open',
+    );
     wss.ws.send('over tls');
     ws.ws.send('in clear');
     assert.equal((await wss.messages.next()).data.toString(), 'over tls');

@@ -34,7 +34,9 @@ describe('the reconnecting subscriber', { skip }, () => {
   it('resumes after each cut of its connection during a publish storm: every message once, in order', async (t) => {
     const redis = await startRedis(t);
     const node = await startNode(t, redis, { mode: 'streams' });
-    const client = new PubSubClient(clientContext(t), node.url('storm'), { policy: { initialDelayMs: 10, maxDelayMs: 100 } });
+    const client = new PubSubClient(clientContext(t), node.url('storm'), {
+      policy: { initialDelayMs: 10, maxDelayMs: 100 },
+    });
     t.after(() => client.close());
     const seen = track(client);
     await node.ready.next();
@@ -51,9 +53,15 @@ describe('the reconnecting subscriber', { skip }, () => {
       if (i % 4 === 0) await delay(1);
     }
     await until(() => seen.messages.length >= N, 15_000, `everything arrives (${seen.messages.length})`);
-    assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: N }, (_, i) => String(i)));
+    assert.deepEqual(
+      seen.messages.map((m) => m.data),
+      Array.from({ length: N }, (_, i) => String(i)),
+    );
     assert.equal(seen.recovered.length, cuts, 'one resume per cut');
-    assert.ok(seen.recovered.every((r) => r), 'each resume recovered everything');
+    assert.ok(
+      seen.recovered.every((r) => r),
+      'each resume recovered everything',
+    );
     assert.equal(client.position?.offset, N);
   });
 
@@ -64,7 +72,9 @@ describe('the reconnecting subscriber', { skip }, () => {
     const otherPort = Number((await expectLine(other, /:(\d+)\/ /, 15_000))[1]);
     let relay = nopoll(t, ['relay', '--port', '0', ...args]);
     const port = Number((await expectLine(relay, /:(\d+)\/ /, 15_000))[1]);
-    const client = new PubSubClient(clientContext(t), `ws://127.0.0.1:${port}/news`, { policy: { initialDelayMs: 50, maxDelayMs: 200 } });
+    const client = new PubSubClient(clientContext(t), `ws://127.0.0.1:${port}/news`, {
+      policy: { initialDelayMs: 50, maxDelayMs: 200 },
+    });
     t.after(() => client.close());
     const seen = track(client);
     const publisher = await openWs(`ws://127.0.0.1:${otherPort}/news`);
@@ -82,14 +92,19 @@ describe('the reconnecting subscriber', { skip }, () => {
       await delay(1);
     }
     await until(() => seen.messages.length >= N, 15_000, `everything arrives (${seen.messages.length})`);
-    assert.deepEqual(seen.messages.map((m) => m.data), Array.from({ length: N }, (_, i) => String(i)));
+    assert.deepEqual(
+      seen.messages.map((m) => m.data),
+      Array.from({ length: N }, (_, i) => String(i)),
+    );
     assert.deepEqual(seen.recovered, [true]);
   });
 
   it('says so when the history no longer covers what it missed', async (t) => {
     const redis = await startRedis(t);
     const node = await startNode(t, redis, { mode: 'streams', history: { maxLength: 10 } });
-    const client = new PubSubClient(clientContext(t), node.url('short'), { policy: { initialDelayMs: 300, jitter: 0 } });
+    const client = new PubSubClient(clientContext(t), node.url('short'), {
+      policy: { initialDelayMs: 300, jitter: 0 },
+    });
     t.after(() => client.close());
     const seen = track(client);
     await node.ready.next();

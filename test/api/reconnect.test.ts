@@ -120,7 +120,11 @@ describe('ReconnectingConn', () => {
   it("'refuse' (the default) returns -1 while disconnected; 'queue' refuses past maxQueuedBytes", async (t) => {
     const srv = await server(t);
     const refusing = client(t, `ws://127.0.0.1:${srv.port}/`, { initialDelayMs: 1000 });
-    const queueing = client(t, `ws://127.0.0.1:${srv.port}/`, { initialDelayMs: 1000, whileDisconnected: 'queue', maxQueuedBytes: 10 });
+    const queueing = client(t, `ws://127.0.0.1:${srv.port}/`, {
+      initialDelayMs: 1000,
+      whileDisconnected: 'queue',
+      maxQueuedBytes: 10,
+    });
     await refusing.opens.next(5000, 'open');
     await queueing.opens.next(5000, 'open');
     await srv.stop();
@@ -135,7 +139,13 @@ describe('ReconnectingConn', () => {
 
   it('gives up after maxAttempts retries: onGiveUp, ready() rejects, state closed', async (t) => {
     const port = await freePort();
-    const { rc, attempts, gaveUp } = client(t, `ws://127.0.0.1:${port}/`, { initialDelayMs: 10, factor: 3, maxDelayMs: 50, jitter: 0, maxAttempts: 3 });
+    const { rc, attempts, gaveUp } = client(t, `ws://127.0.0.1:${port}/`, {
+      initialDelayMs: 10,
+      factor: 3,
+      maxDelayMs: 50,
+      jitter: 0,
+      maxAttempts: 3,
+    });
     const waiting = rc.ready();
     const delays: number[] = [];
     for (let i = 1; i <= 3; i++) delays.push((await attempts.next(5000, `retry ${i}`)).delayMs);
@@ -155,7 +165,11 @@ describe('ReconnectingConn', () => {
     const error = await plain.gaveUp.next(5000, 'give up');
     assert.ok(error instanceof HandshakeError && error.status === 403, String(error));
     assert.equal(plain.attempts.size, 0);
-    const stubborn = client(t, `ws://127.0.0.1:${srv.port}/`, { initialDelayMs: 10, jitter: 0, shouldReconnect: () => true });
+    const stubborn = client(t, `ws://127.0.0.1:${srv.port}/`, {
+      initialDelayMs: 10,
+      jitter: 0,
+      shouldReconnect: () => true,
+    });
     assert.equal((await stubborn.attempts.next(5000, 'retry')).attempt, 1);
     srv.refuse = false;
     assert.deepEqual(await stubborn.opens.next(5000, 'open'), { attempt: 1, reconnect: false });
@@ -180,7 +194,12 @@ describe('ReconnectingConn', () => {
     const errors = new AsyncQueue<unknown>();
     const ctx = clientContext(t);
     ctx.onError = (error) => errors.push(error);
-    const rc = new ReconnectingConn(ctx, `ws://127.0.0.1:${srv.port}/`, {}, { initialDelayMs: 20, whileDisconnected: 'queue' });
+    const rc = new ReconnectingConn(
+      ctx,
+      `ws://127.0.0.1:${srv.port}/`,
+      {},
+      { initialDelayMs: 20, whileDisconnected: 'queue' },
+    );
     t.after(() => rc.close());
     let opened = 0;
     rc.onOpen = async (conn) => {
@@ -218,11 +237,16 @@ describe('ReconnectingConn', () => {
     const srv = await server(t);
     const targets: string[] = [];
     let n = 0;
-    const rc = new ReconnectingConn(clientContext(t), () => {
-      const url = `ws://127.0.0.1:${srv.port}/attempt-${++n}`;
-      targets.push(url);
-      return url;
-    }, {}, { initialDelayMs: 20, jitter: 0 });
+    const rc = new ReconnectingConn(
+      clientContext(t),
+      () => {
+        const url = `ws://127.0.0.1:${srv.port}/attempt-${++n}`;
+        targets.push(url);
+        return url;
+      },
+      {},
+      { initialDelayMs: 20, jitter: 0 },
+    );
     t.after(() => rc.close());
     const got = new AsyncQueue<string>();
     rc.onMessage = (_conn, msg) => got.push(msg.text);
@@ -233,6 +257,9 @@ describe('ReconnectingConn', () => {
     first.shutdown();
     const second = await srv.ready.next(5000, 'second connection');
     assert.equal(second.requestedUrl, '/attempt-2');
-    assert.deepEqual(targets.map((u) => new URL(u).pathname), ['/attempt-1', '/attempt-2']);
+    assert.deepEqual(
+      targets.map((u) => new URL(u).pathname),
+      ['/attempt-1', '/attempt-2'],
+    );
   });
 });

@@ -28,7 +28,11 @@ interface Redirector {
 }
 
 /** An HTTP (or, with `tls`, HTTPS) server on 127.0.0.1 whose upgrade requests are answered by `routes`. */
-async function redirector(t: TestContext, routes: Record<string, Route> | (() => Record<string, Route>), tls = false): Promise<Redirector> {
+async function redirector(
+  t: TestContext,
+  routes: Record<string, Route> | (() => Record<string, Route>),
+  tls = false,
+): Promise<Redirector> {
   const ctx = new Context();
   ctx.onMessage = (conn, msg) => void conn.sendText(msg.payload);
   const listener = Listener.detached(ctx);
@@ -49,7 +53,9 @@ async function redirector(t: TestContext, routes: Record<string, Route> | (() =>
       return;
     }
     const answer = route ?? { status: 404, location: '' };
-    socket.end(`HTTP/1.1 ${answer.status} Moved\r\n${answer.location ? `Location: ${answer.location}\r\n` : ''}Content-Length: 0\r\n\r\n`);
+    socket.end(
+      `HTTP/1.1 ${answer.status} Moved\r\n${answer.location ? `Location: ${answer.location}\r\n` : ''}Content-Length: 0\r\n\r\n`,
+    );
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   t.after(async () => {
@@ -96,7 +102,10 @@ describe('redirects', () => {
   it('followRedirects: 301, 302, 303, 307, 308 each lead to the new location; the connection works there', async (t) => {
     for (const status of [301, 302, 303, 307, 308]) {
       const server = await redirector(t, { '/old': { status, location: '/new?x=1' }, '/new': 'ws' });
-      const conn = await Conn.open(clientContext(t), `${server.origin}/old`, { followRedirects: true, timeoutMs: 5000 });
+      const conn = await Conn.open(clientContext(t), `${server.origin}/old`, {
+        followRedirects: true,
+        timeoutMs: 5000,
+      });
       assert.equal(conn.requestedUrl, '/new?x=1');
       await echoes(conn);
       await conn.close();
@@ -146,21 +155,28 @@ describe('redirects', () => {
     assert.equal(there['x-trace'], 't2');
     assert.equal(there.host, `127.0.0.1:${target.port}`);
     // URL credentials too.
-    const again = await Conn.open(clientContext(t), `ws://ann:pw@127.0.0.1:${start.port}/here`, { followRedirects: true, timeoutMs: 5000 });
+    const again = await Conn.open(clientContext(t), `ws://ann:pw@127.0.0.1:${start.port}/here`, {
+      followRedirects: true,
+      timeoutMs: 5000,
+    });
     await again.close();
     assert.equal(target.seen[1]!.headers.authorization, undefined);
   });
 
   it('more than maxRedirects → RedirectError (loops end)', async (t) => {
     const server = await redirector(t, { '/loop': { status: 302, location: '/loop' } });
-    const error = await rejection(Conn.open(clientContext(t), `${server.origin}/loop`, { followRedirects: true, maxRedirects: 3, timeoutMs: 5000 }));
+    const error = await rejection(
+      Conn.open(clientContext(t), `${server.origin}/loop`, { followRedirects: true, maxRedirects: 3, timeoutMs: 5000 }),
+    );
     assert.ok(error instanceof RedirectError, String(error));
     assert.equal(error.code, 'NOPOLL_ERR_REDIRECT');
     assert.deepEqual([error.status, error.location, error.redirects], [302, '/loop', 3]);
     assert.equal(server.seen.length, 4);
     // The default is 10.
     const loop = await redirector(t, { '/loop': { status: 302, location: '/loop' } });
-    const byDefault = await rejection(Conn.open(clientContext(t), `${loop.origin}/loop`, { followRedirects: true, timeoutMs: 5000 }));
+    const byDefault = await rejection(
+      Conn.open(clientContext(t), `${loop.origin}/loop`, { followRedirects: true, timeoutMs: 5000 }),
+    );
     assert.ok(byDefault instanceof RedirectError && byDefault.redirects === 10, String(byDefault));
     assert.equal(loop.seen.length, 11);
   });
@@ -184,7 +200,11 @@ describe('redirects', () => {
   it('ws: to wss: is followed, with TLS verified for the new host', async (t) => {
     const secure = await redirector(t, { '/s': 'ws' }, true);
     const plain = await redirector(t, { '/p': { status: 308, location: `${secure.origin}/s` } });
-    const conn = await Conn.open(clientContext(t), `${plain.origin}/p`, { followRedirects: true, tls: { ca: certs.ca }, timeoutMs: 5000 });
+    const conn = await Conn.open(clientContext(t), `${plain.origin}/p`, {
+      followRedirects: true,
+      tls: { ca: certs.ca },
+      timeoutMs: 5000,
+    });
     assert.equal(conn.isTlsOn, true);
     await echoes(conn);
     await conn.close();
@@ -203,9 +223,15 @@ describe('redirects', () => {
   });
 
   it('300 and 304 are not redirects to follow: HandshakeError', async (t) => {
-    const server = await redirector(t, { '/300': { status: 300, location: '/x' }, '/304': { status: 304, location: '/x' }, '/x': 'ws' });
+    const server = await redirector(t, {
+      '/300': { status: 300, location: '/x' },
+      '/304': { status: 304, location: '/x' },
+      '/x': 'ws',
+    });
     for (const path of ['/300', '/304']) {
-      const error = await rejection(Conn.open(clientContext(t), `${server.origin}${path}`, { followRedirects: true, timeoutMs: 5000 }));
+      const error = await rejection(
+        Conn.open(clientContext(t), `${server.origin}${path}`, { followRedirects: true, timeoutMs: 5000 }),
+      );
       assert.ok(error instanceof HandshakeError, String(error));
       assert.equal(error.status, Number(path.slice(1)));
     }

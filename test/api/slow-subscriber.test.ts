@@ -28,8 +28,15 @@ interface Setup {
   fastGot: string[];
 }
 
-async function setup(t: TestContext, policy: SlowSubscriberPolicy, topics: string[], closeTimeoutMs = 500): Promise<Setup> {
-  const server = await startTopicServer(t, { context: { closeTimeoutMs, pubsub: { maxQueuedBytes: CAP, slowSubscriber: policy } } });
+async function setup(
+  t: TestContext,
+  policy: SlowSubscriberPolicy,
+  topics: string[],
+  closeTimeoutMs = 500,
+): Promise<Setup> {
+  const server = await startTopicServer(t, {
+    context: { closeTimeoutMs, pubsub: { maxQueuedBytes: CAP, slowSubscriber: policy } },
+  });
   const slow = await rawUpgrade(server.port, '127.0.0.1', `/${topics[0]}`);
   t.after(() => slow.destroy());
   const slowConn = await server.ready.next();
@@ -80,8 +87,15 @@ describe('slow subscribers', () => {
     const s = await setup(t, 'drop', topics);
     const most = await publishPaced(s, topics);
     const serverFast = [...s.server.ctx.conns].find((c) => c !== s.slowConn)!;
-    await until(() => s.fastGot.length === COUNT, 15_000, `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`);
-    assert.deepEqual(s.fastGot, Array.from({ length: COUNT }, (_, i) => `t:${i}`));
+    await until(
+      () => s.fastGot.length === COUNT,
+      15_000,
+      `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`,
+    );
+    assert.deepEqual(
+      s.fastGot,
+      Array.from({ length: COUNT }, (_, i) => `t:${i}`),
+    );
     const dropped = s.slowConn.subscriberStats.dropped;
     assert.ok(dropped > 0, 'messages were dropped for the slow subscriber');
     assert.equal(s.server.ctx.pubsub.stats.dropped, dropped);
@@ -93,7 +107,10 @@ describe('slow subscribers', () => {
     const frames = (await reading).slice(0, -1);
     const numbers = frames.map((f) => Number(label(f).slice(2)));
     assert.equal(numbers.length, COUNT - dropped, 'it got every message that was not dropped');
-    assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), 'in publish order');
+    assert.ok(
+      numbers.every((n, i) => i === 0 || n > numbers[i - 1]!),
+      'in publish order',
+    );
   });
 
   it("'close': the slow one is closed with 1008 after what it was sent; the others go on", async (t) => {
@@ -102,13 +119,20 @@ describe('slow subscribers', () => {
     const s = await setup(t, 'close', topics, 30_000);
     await publishPaced(s, topics);
     const serverFast = [...s.server.ctx.conns].find((c) => c !== s.slowConn)!;
-    await until(() => s.fastGot.length === COUNT, 15_000, `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`);
+    await until(
+      () => s.fastGot.length === COUNT,
+      15_000,
+      `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`,
+    );
     assert.equal(s.server.ctx.pubsub.stats.closedSlow, 1);
     assert.notEqual(s.slowConn.state, 'open');
     const frames = await readAll(s.slow, (f) => f.opcode === 8);
     const close = frames[frames.length - 1]!;
     assert.equal(close.payload.readUInt16BE(0), 1008);
-    assert.ok(frames.slice(0, -1).every((f, i) => label(f) === `t:${i}`), 'what it had been sent came first, in order');
+    assert.ok(
+      frames.slice(0, -1).every((f, i) => label(f) === `t:${i}`),
+      'what it had been sent came first, in order',
+    );
     s.slow.destroy();
     const info = await withTimeout(s.slowConn.closed, 5000, 'the slow connection ends');
     assert.equal(info.error?.name, 'PolicyViolationError');
@@ -119,7 +143,11 @@ describe('slow subscribers', () => {
     const s = await setup(t, 'latest', topics);
     const most = await publishPaced(s, topics);
     const serverFast = [...s.server.ctx.conns].find((c) => c !== s.slowConn)!;
-    await until(() => s.fastGot.length === COUNT, 15_000, `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`);
+    await until(
+      () => s.fastGot.length === COUNT,
+      15_000,
+      `the fast subscriber gets everything (${s.fastGot.length}, dropped ${serverFast.subscriberStats.dropped})`,
+    );
     assert.ok(s.slowConn.subscriberStats.conflated > 0);
     assert.equal(s.server.ctx.pubsub.stats.conflated, s.slowConn.subscriberStats.conflated);
     assert.ok(most <= CAP + SIZE + 64, `backlog ${most} stayed within the cap plus one message`);
@@ -129,8 +157,14 @@ describe('slow subscribers', () => {
       return seen.has(`a:${COUNT - 2}`) && seen.has(`b:${COUNT - 1}`);
     });
     for (const topic of topics) {
-      const numbers = frames.map(label).filter((l) => l.startsWith(`${topic}:`)).map((l) => Number(l.slice(2)));
-      assert.ok(numbers.every((n, i) => i === 0 || n > numbers[i - 1]!), `topic ${topic} stays in order`);
+      const numbers = frames
+        .map(label)
+        .filter((l) => l.startsWith(`${topic}:`))
+        .map((l) => Number(l.slice(2)));
+      assert.ok(
+        numbers.every((n, i) => i === 0 || n > numbers[i - 1]!),
+        `topic ${topic} stays in order`,
+      );
     }
     assert.equal(s.slowConn.state, 'open');
   });

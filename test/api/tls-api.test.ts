@@ -27,8 +27,6 @@ import { withTimeout } from '../helpers/ws-async.js';
 
 const READY = { timeoutMs: 5000 };
 
-
-
 async function echo(conn: Conn, text: string): Promise<void> {
   assert.equal(conn.sendText(text), Buffer.byteLength(text));
   const msg = await conn.nextMsg({ timeoutMs: 3000 });
@@ -150,17 +148,45 @@ describe('certificates at three levels', () => {
     const ctx = new Context();
     t.after(() => ctx.close());
     await assert.rejects(
-      Listener.listen(ctx, { port: 0, host: '127.0.0.1', certificate: { cert: certs.serverCert, key: certs.serverKey } }),
+      Listener.listen(ctx, {
+        port: 0,
+        host: '127.0.0.1',
+        certificate: { cert: certs.serverCert, key: certs.serverKey },
+      }),
       TypeError,
       'a certificate needs tls: true',
     );
     await assert.rejects(
-      Listener.listen(ctx, { port: 0, host: '127.0.0.1', tls: true, certificate: { cert: { file: tlsFile('nope.crt') }, key: certs.serverKey } }),
+      Listener.listen(ctx, {
+        port: 0,
+        host: '127.0.0.1',
+        tls: true,
+        certificate: { cert: { file: tlsFile('nope.crt') }, key: certs.serverKey },
+      }),
       TlsError,
     );
-    await assert.rejects(Listener.listen(ctx, { port: 0, host: '127.0.0.1', tls: true, opts: { tls: { sslProtocol: SslProtocol.TLSV1 } } }), RangeError);
-    await assert.rejects(Listener.listen(ctx, { port: 0, host: '127.0.0.1', tls: true, opts: { tls: { cert: certs.serverCert } } }), TypeError);
-    await assert.rejects(Listener.listen(ctx, { port: 0, host: '127.0.0.1', tls: true, opts: { tls: { cert: 'server.crt', key: 'server.key' } } }), /\{ file/);
+    await assert.rejects(
+      Listener.listen(ctx, {
+        port: 0,
+        host: '127.0.0.1',
+        tls: true,
+        opts: { tls: { sslProtocol: SslProtocol.TLSV1 } },
+      }),
+      RangeError,
+    );
+    await assert.rejects(
+      Listener.listen(ctx, { port: 0, host: '127.0.0.1', tls: true, opts: { tls: { cert: certs.serverCert } } }),
+      TypeError,
+    );
+    await assert.rejects(
+      Listener.listen(ctx, {
+        port: 0,
+        host: '127.0.0.1',
+        tls: true,
+        opts: { tls: { cert: 'server.crt', key: 'server.key' } },
+      }),
+      /\{ file/,
+    );
     assert.equal(ctx.listeners.size, 0);
   });
 });
@@ -196,12 +222,17 @@ describe('client verification', () => {
     const pinned = (expected: string): ConnOptsInit => ({
       tls: {
         ca: certs.ca,
-        checkServerIdentity: (_host, cert) => (cert.fingerprint256 === expected ? undefined : new Error(`certificate ${cert.fingerprint256} is not the pinned one`)),
+        checkServerIdentity: (_host, cert) =>
+          cert.fingerprint256 === expected
+            ? undefined
+            : new Error(`certificate ${cert.fingerprint256} is not the pinned one`),
       },
     });
     // 127.0.0.1 is not in other.crt: the pin is the only identity check.
     assert.equal(await serverNameSeen(ctx, srv.url, pinned(pin)), 'other.test');
-    const error = await failure(Conn.connect(ctx, srv.url, pinned(new X509Certificate(certs.serverCert).fingerprint256)));
+    const error = await failure(
+      Conn.connect(ctx, srv.url, pinned(new X509Certificate(certs.serverCert).fingerprint256)),
+    );
     assert.ok(error instanceof TlsError);
     assert.match(error.message, /is not the pinned one/);
     // The chain is still verified first: a pin does not make an unknown CA acceptable.
@@ -216,7 +247,10 @@ describe('mutual TLS (manual 3.1)', () => {
   it('a client certificate signed by the CA is verified; the listener sees who it is', async (t) => {
     const srv = await listenTls(t, { opts: mutualOpts });
     const ctx = clientCtx(t);
-    const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
+    const conn = await Conn.open(ctx, srv.url, {
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      ...READY,
+    });
     await echo(conn, 'mutual');
     const server = await srv.ready.next(3000);
     const socket = server.socket as TLSSocket;
@@ -234,7 +268,9 @@ describe('mutual TLS (manual 3.1)', () => {
     assert.ok(refused.closeInfo?.error instanceof TlsError);
     assert.match(refused.closeInfo.error.message, /did not return a certificate/);
 
-    const untrusted = Conn.connect(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey } });
+    const untrusted = Conn.connect(ctx, srv.url, {
+      tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey },
+    });
     const untrustedError = await failure(untrusted);
     // TLS 1.3 completes the client's side before the server has judged its certificate: the client only sees the
     // connection end during the WebSocket handshake.
@@ -244,14 +280,20 @@ describe('mutual TLS (manual 3.1)', () => {
     assert.match(dropped.closeInfo.error.message, /client certificate refused: DEPTH_ZERO_SELF_SIGNED_CERT/);
 
     // The listener keeps serving verified clients.
-    const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
+    const conn = await Conn.open(ctx, srv.url, {
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      ...READY,
+    });
     await echo(conn, 'still serving');
   });
 
   it('without verifyPeer a listener neither asks for nor checks a client certificate', async (t) => {
     const srv = await listenTls(t);
     const ctx = clientCtx(t);
-    const conn = await Conn.open(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey }, ...READY });
+    const conn = await Conn.open(ctx, srv.url, {
+      tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey },
+      ...READY,
+    });
     await echo(conn, 'no client check');
     const server = await srv.ready.next(3000);
     assert.equal((server.socket as TLSSocket).authorized, false);
@@ -284,7 +326,9 @@ describe('post-handshake check (manual 3.2)', () => {
     };
     const conn = await Conn.open(ctx, srv.url, { ...TRUST, ...READY });
     await echo(conn, 'checked');
-    assert.deepEqual(client, [{ role: 'client', cn: 'localhost', authorized: true, ready: false, socketIsConn: false }]);
+    assert.deepEqual(client, [
+      { role: 'client', cn: 'localhost', authorized: true, ready: false, socketIsConn: false },
+    ]);
     assert.equal(server.length, 1);
     assert.deepEqual([server[0]!.role, server[0]!.protocol, server[0]!.opened], ['listener', 'TLSv1.3', false]);
     assert.ok(server[0]!.cipher.length > 0);
@@ -293,9 +337,12 @@ describe('post-handshake check (manual 3.2)', () => {
 
   for (const [how, verdict] of [
     ['returns false', () => false],
-    ['throws', () => {
-      throw new Error('no such client');
-    }],
+    [
+      'throws',
+      () => {
+        throw new Error('no such client');
+      },
+    ],
     ['rejects', () => Promise.reject(new Error('revoked'))],
   ] as const) {
     it(`on the listener: a check that ${how} drops the connection before the request is read`, async (t) => {
@@ -327,7 +374,9 @@ describe('post-handshake check (manual 3.2)', () => {
       });
       tlsServer.on('tlsClientError', () => undefined);
       // The TCP connection as the server saw it: closed once the client dropped it.
-      const tcpClosed = new Promise<void>((resolve) => tlsServer.once('connection', (raw: Socket) => raw.once('close', () => resolve())));
+      const tcpClosed = new Promise<void>((resolve) =>
+        tlsServer.once('connection', (raw: Socket) => raw.once('close', () => resolve())),
+      );
       await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
       t.after(() => new Promise<void>((resolve) => tlsServer.close(() => resolve())));
       const ctx = clientCtx(t);
@@ -447,15 +496,28 @@ describe('versions, ALPN, options', () => {
     assert.throws(() => Conn.connect(ctx, url, { tls: { cert: certs.clientCert } }), TypeError);
     assert.throws(() => Conn.connect(ctx, url, { tls: { ca: 'ca.crt' } }), /\{ file/);
     assert.throws(() => Conn.connect(ctx, url, { tls: { ca: { file: tlsFile('missing.crt') } } }), TlsError);
-    assert.throws(() => Conn.connect(ctx, url, { tls: { cert: certs.clientCert, key: certs.otherKey } }), TlsError, 'a key that does not match');
+    assert.throws(
+      () => Conn.connect(ctx, url, { tls: { cert: certs.clientCert, key: certs.otherKey } }),
+      TlsError,
+      'a key that does not match',
+    );
     assert.throws(() => Conn.connect(ctx, url, { tls: { alpnProtocols: [''] } }), TypeError);
     assert.throws(() => Conn.connect(ctx, 'ftp://127.0.0.1/'), TypeError);
     assert.equal(ctx.connCount, 0);
   });
 
   it('ConnOpts setters: setSslCerts, sslPeerVerify, setSslProtocol build the tls options', () => {
-    const opts = new ConnOpts().setSslCerts(certs.clientCert, certs.clientKey, null, certs.ca).sslPeerVerify(false).setSslProtocol(SslProtocol.TLSV1_2);
-    assert.deepEqual(opts.values.tls, { cert: certs.clientCert, key: certs.clientKey, ca: certs.ca, verifyPeer: false, sslProtocol: SslProtocol.TLSV1_2 });
+    const opts = new ConnOpts()
+      .setSslCerts(certs.clientCert, certs.clientKey, null, certs.ca)
+      .sslPeerVerify(false)
+      .setSslProtocol(SslProtocol.TLSV1_2);
+    assert.deepEqual(opts.values.tls, {
+      cert: certs.clientCert,
+      key: certs.clientKey,
+      ca: certs.ca,
+      verifyPeer: false,
+      sslProtocol: SslProtocol.TLSV1_2,
+    });
     // All four are replaced, as in noPoll: null (or nothing) clears one.
     opts.setSslCerts(null, null, null, certs.ca);
     assert.deepEqual(opts.values.tls, { ca: certs.ca, verifyPeer: false, sslProtocol: SslProtocol.TLSV1_2 });
@@ -524,7 +586,10 @@ describe('port sharing with TLS (manual 2.2)', () => {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
     const ctx = clientCtx(t);
-    const conn = await Conn.open(ctx, `wss://127.0.0.1:${(server.address() as AddressInfo).port}/`, { ...TRUST, ...READY });
+    const conn = await Conn.open(ctx, `wss://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+      ...TRUST,
+      ...READY,
+    });
     conn.sendText('hi');
     assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'shared: hi');
     await conn.close();

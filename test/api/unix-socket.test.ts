@@ -24,7 +24,10 @@ function tempDir(t: TestContext): string {
   return dir;
 }
 
-async function echoOn(t: TestContext, options: ListenOptions): Promise<{ listener: Listener; ready: AsyncQueue<Conn> }> {
+async function echoOn(
+  t: TestContext,
+  options: ListenOptions,
+): Promise<{ listener: Listener; ready: AsyncQueue<Conn> }> {
   const ctx = new Context();
   const ready = new AsyncQueue<Conn>();
   ctx.onReady = (conn) => ready.push(conn);
@@ -78,7 +81,11 @@ describe('unix domain sockets', () => {
   it('ConnectTarget.socketPath, with hostName for the Host header', async (t) => {
     const path = join(tempDir(t), 'target.sock');
     const server = await echoOn(t, { path });
-    const conn = await Conn.open(clientContext(t), { host: 'daemon.local', socketPath: path, path: '/api' }, { timeoutMs: 5000 });
+    const conn = await Conn.open(
+      clientContext(t),
+      { host: 'daemon.local', socketPath: path, path: '/api' },
+      { timeoutMs: 5000 },
+    );
     const accepted = await server.ready.next(5000, 'server side');
     assert.deepEqual([accepted.requestedUrl, accepted.hostHeader], ['/api', 'daemon.local']);
     await conn.close();
@@ -93,7 +100,9 @@ describe('unix domain sockets', () => {
     conn.sendText('TLS over unix');
     assert.equal((await conn.nextMsg({ timeoutMs: 5000 })).text, 'TLS over unix');
     await conn.close();
-    const wrongName = await rejection(Conn.open(ctx, `wss+unix://${path}:/`, { tls: { ca: certs.ca, serverName: 'elsewhere.test' }, timeoutMs: 5000 }));
+    const wrongName = await rejection(
+      Conn.open(ctx, `wss+unix://${path}:/`, { tls: { ca: certs.ca, serverName: 'elsewhere.test' }, timeoutMs: 5000 }),
+    );
     assert.ok(wrongName instanceof TlsError, String(wrongName));
   });
 
@@ -114,7 +123,10 @@ describe('unix domain sockets', () => {
     const live = join(dir, 'live.sock');
     const first = await echoOn(t, { path: live });
     const taken = await rejection(Listener.listen(clientContext(t), { path: live }));
-    assert.ok(taken instanceof ConnectError && (taken.cause as NodeJS.ErrnoException).code === 'EADDRINUSE', String(taken));
+    assert.ok(
+      taken instanceof ConnectError && (taken.cause as NodeJS.ErrnoException).code === 'EADDRINUSE',
+      String(taken),
+    );
     const conn = await Conn.open(clientContext(t), `ws+unix://${live}:/`, { timeoutMs: 5000 });
     await first.ready.next(5000, 'the first listener still accepts');
     await conn.close();

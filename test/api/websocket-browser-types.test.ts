@@ -94,7 +94,11 @@ describe('WHATWG WebSocket types (browser code under tsc --strict)', () => {
     assert.deepEqual(seen.bytes, [1, 2, 3]);
     assert.equal(seen.code, 4000); // the listener echoes the code (RFC 6455 §5.5.1)
     assert.equal(seen.wasClean, true);
-    assert.deepEqual(seen.types, [`open:${srv.url}`, `message:ws://127.0.0.1:${srv.port}`, `message:ws://127.0.0.1:${srv.port}`]);
+    assert.deepEqual(seen.types, [
+      `open:${srv.url}`,
+      `message:ws://127.0.0.1:${srv.port}`,
+      `message:ws://127.0.0.1:${srv.port}`,
+    ]);
     assert.equal(typeof misuses, 'function');
   });
 });

@@ -17,7 +17,10 @@ import { startWsServer } from '../helpers/ws-peers.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** A nopoll echo listener choosing among `protocols`; the server-side connections are queued. */
-async function echoServer(t: TestContext, protocols: string[] = []): Promise<{ url: string; port: number; ctx: Context; conns: AsyncQueue<Conn> }> {
+async function echoServer(
+  t: TestContext,
+  protocols: string[] = [],
+): Promise<{ url: string; port: number; ctx: Context; conns: AsyncQueue<Conn> }> {
   const ctx = new Context();
   const conns = new AsyncQueue<Conn>();
   ctx.onReady = (conn) => void conns.push(conn);
@@ -31,7 +34,11 @@ async function echoServer(t: TestContext, protocols: string[] = []): Promise<{ u
 }
 
 /** A WebSocket whose events are recorded; closed (abandoned) after the test. */
-function open(t: TestContext, url: string, protocols?: string | string[]): { ws: WebSocket; events: AsyncQueue<Event>; log: string[] } {
+function open(
+  t: TestContext,
+  url: string,
+  protocols?: string | string[],
+): { ws: WebSocket; events: AsyncQueue<Event>; log: string[] } {
   const ws = protocols === undefined ? new WebSocket(url) : new WebSocket(url, protocols);
   const events = new AsyncQueue<Event>();
   const log: string[] = [];
@@ -74,14 +81,35 @@ describe('WebSocket: constructor', () => {
   });
 
   it('throws SyntaxError for URLs that are not absolute ws/wss/http/https URLs without fragment', () => {
-    for (const url of ['/echo', 'test', '?', 'ftp://127.0.0.1/', 'mailto:example@example.org', 'about:blank', 'ws://foo bar.com/', 'wss://foo bar.com/', 'ws://127.0.0.1/#', 'ws://127.0.0.1/#test', '#test']) {
+    for (const url of [
+      '/echo',
+      'test',
+      '?',
+      'ftp://127.0.0.1/',
+      'mailto:example@example.org',
+      'about:blank',
+      'ws://foo bar.com/',
+      'wss://foo bar.com/',
+      'ws://127.0.0.1/#',
+      'ws://127.0.0.1/#test',
+      '#test',
+    ]) {
       assertDomException(() => new WebSocket(url), 'SyntaxError');
     }
   });
 
   it('throws SyntaxError for empty, non-token or repeated subprotocols (compared case-insensitively)', () => {
     const url = 'ws://127.0.0.1:1/';
-    for (const protocols of ['', 'a b', 'a\u0001b', 'a\u007fb', 'a\u00e9b', ['echo', 'echo'], ['echo', 'eCho'], ['ok', '']]) {
+    for (const protocols of [
+      '',
+      'a b',
+      'a\u0001b',
+      'a\u007fb',
+      'a\u00e9b',
+      ['echo', 'echo'],
+      ['echo', 'eCho'],
+      ['ok', ''],
+    ]) {
       assertDomException(() => new WebSocket(url, protocols), 'SyntaxError');
     }
   });
@@ -133,9 +161,15 @@ describe('WebSocket: against a nopoll Listener', () => {
     assert.deepEqual([...new Uint16Array(ab)], [0x0102, 0x0304]);
 
     ws.send(new Uint8Array([9, 8]).buffer);
-    assert.deepEqual([...new Uint8Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)], [9, 8]);
+    assert.deepEqual(
+      [...new Uint8Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)],
+      [9, 8],
+    );
     ws.send(new DataView(new Uint8Array([5, 6, 7]).buffer, 1));
-    assert.deepEqual([...new Uint8Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)], [6, 7]);
+    assert.deepEqual(
+      [...new Uint8Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)],
+      [6, 7],
+    );
 
     ws.binaryType = 'nodebuffer';
     ws.send(new Blob(['blob ', 'bytes']));
@@ -162,7 +196,10 @@ describe('WebSocket: against a nopoll Listener', () => {
     const serverSaw = await withTimeout(server.closed, 5000, 'the server side closing');
     assert.deepEqual([serverSaw.code, serverSaw.reason], [3000, 'done here']);
     assert.equal(ws.readyState, WebSocket.CLOSED);
-    assert.deepEqual(log.filter((l) => !l.startsWith('message')), ['open:1', 'close:3']);
+    assert.deepEqual(
+      log.filter((l) => !l.startsWith('message')),
+      ['open:1', 'close:3'],
+    );
   });
 
   it('close() checks its arguments (InvalidAccessError, SyntaxError) and then does nothing', async (t) => {
@@ -183,7 +220,11 @@ describe('WebSocket: against a nopoll Listener', () => {
     const close = (await nextOf(events, 'close')) as CloseEvent;
     assert.deepEqual([close.code, close.wasClean], [1000, true]);
     const serverSaw = await withTimeout(server.closed, 5000, 'the server side closing');
-    assert.deepEqual([serverSaw.code, serverSaw.reason], [1000, 'é'.repeat(61)], 'a reason without a code is sent with 1000');
+    assert.deepEqual(
+      [serverSaw.code, serverSaw.reason],
+      [1000, 'é'.repeat(61)],
+      'a reason without a code is sent with 1000',
+    );
     ws.close(); // once closed: nothing
     ws.close(4999);
     assert.equal(ws.readyState, WebSocket.CLOSED);
@@ -343,11 +384,19 @@ describe('WebSocket: wss://', () => {
     const fixture = (name: string): { file: string } => ({ file: join(ROOT, 'test', 'fixtures', 'tls', name) });
     const ctx = new Context();
     ctx.onMessage = (conn, msg) => void conn.sendText(`${conn.isTlsOn ? 'tls' : 'plain'} ${msg.text}`);
-    const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, tls: true, opts: { tls: { cert: fixture('server.crt'), key: fixture('server.key') } } });
+    const listener = await Listener.listen(ctx, {
+      host: '127.0.0.1',
+      port: 0,
+      tls: true,
+      opts: { tls: { cert: fixture('server.crt'), key: fixture('server.key') } },
+    });
     t.after(() => withTimeout(ctx.close(), 10_000, 'closing the TLS listener'));
     const clientCtx = new Context();
     t.after(() => withTimeout(clientCtx.close(), 10_000, 'closing the client context'));
-    const ws = new WebSocket(`wss://localhost:${listener.port}/`, [], { context: clientCtx, opts: { tls: { ca: fixture('ca.crt') } } });
+    const ws = new WebSocket(`wss://localhost:${listener.port}/`, [], {
+      context: clientCtx,
+      opts: { tls: { ca: fixture('ca.crt') } },
+    });
     const events = new AsyncQueue<Event>();
     for (const type of ['open', 'message', 'error', 'close']) ws.addEventListener(type, (event) => events.push(event));
     await nextOf(events, 'open');
@@ -377,7 +426,10 @@ describe('WebSocket: against a ws server', () => {
     ws.send('hello ws');
     assert.equal(((await nextOf(events, 'message')) as MessageEvent).data, 'hello ws');
     ws.send(new Float64Array([1.5]));
-    assert.deepEqual([...new Float64Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)], [1.5]);
+    assert.deepEqual(
+      [...new Float64Array(((await nextOf(events, 'message')) as MessageEvent).data as ArrayBuffer)],
+      [1.5],
+    );
     ws.close(4000, 'client done');
     const close = (await nextOf(events, 'close')) as CloseEvent;
     assert.deepEqual([close.code, close.reason, close.wasClean], [4000, 'client done', true]);
@@ -413,7 +465,8 @@ describe('WebSocket: against a ws server', () => {
           if (got.length === 2) socket.close(1000, 'bye');
         };
         socket.onerror = () => reject(new Error('error event'));
-        socket.onclose = (event) => ((event as CloseEvent).wasClean ? resolve(got) : reject(new Error('unclean close')));
+        socket.onclose = (event) =>
+          (event as CloseEvent).wasClean ? resolve(got) : reject(new Error('unclean close'));
       });
     }
     assert.deepEqual(await withTimeout(chat(WebSocket, wss.url), 5000, 'the browser-style chat'), ['one', 'two']);

@@ -31,7 +31,9 @@ async function rawServer(t: TestContext, after: (socket: Socket) => void): Promi
       head += chunk.toString('latin1');
       if (!head.endsWith('\r\n\r\n')) return;
       const key = /sec-websocket-key: *(\S+)/i.exec(head)![1]!;
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`);
+      socket.write(
+        `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`,
+      );
       after(socket);
     });
   });

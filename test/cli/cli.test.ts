@@ -81,22 +81,26 @@ describe('nopoll CLI', () => {
     assert.deepEqual([info.code, info.wasClean], [1000, true]);
   });
 
-  it('listen --offset-port N: listens on 127.0.0.1:1234+N and [::1]:2234+N, echoes, exits 0 on SIGTERM', { timeout: 60_000 }, async (t) => {
-    const { cli, offset, printed } = await listenOnFreeOffset(t, []);
-    const port = 1234 + offset;
-    assert.deepEqual(printed, [`listening on ws://127.0.0.1:${port}/`, `listening on ws://[::1]:${2234 + offset}/`]);
-    const peer = await openWs(`ws://127.0.0.1:${port}/`);
-    t.after(() => peer.ws.terminate());
-    peer.ws.send('hello regression listener');
-    const text = await peer.messages.next();
-    assert.deepEqual([text.isBinary, text.data.toString()], [false, 'hello regression listener']);
-    peer.ws.send(Buffer.from([9, 8, 7]));
-    const bin = await peer.messages.next();
-    assert.equal(bin.isBinary, true);
-    assert.deepEqual(bin.data, Buffer.from([9, 8, 7]));
-    cli.child.kill('SIGTERM');
-    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
-  });
+  it(
+    'listen --offset-port N: listens on 127.0.0.1:1234+N and [::1]:2234+N, echoes, exits 0 on SIGTERM',
+    { timeout: 60_000 },
+    async (t) => {
+      const { cli, offset, printed } = await listenOnFreeOffset(t, []);
+      const port = 1234 + offset;
+      assert.deepEqual(printed, [`listening on ws://127.0.0.1:${port}/`, `listening on ws://[::1]:${2234 + offset}/`]);
+      const peer = await openWs(`ws://127.0.0.1:${port}/`);
+      t.after(() => peer.ws.terminate());
+      peer.ws.send('hello regression listener');
+      const text = await peer.messages.next();
+      assert.deepEqual([text.isBinary, text.data.toString()], [false, 'hello regression listener']);
+      peer.ws.send(Buffer.from([9, 8, 7]));
+      const bin = await peer.messages.next();
+      assert.equal(bin.isBinary, true);
+      assert.deepEqual(bin.data, Buffer.from([9, 8, 7]));
+      cli.child.kill('SIGTERM');
+      assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+    },
+  );
 
   it('an unknown command exits 2 with one line naming it and the nearest command', async (t) => {
     const cli = nopoll(t, ['conect']);

@@ -50,7 +50,10 @@ describe('nopoll connect: handshake flags', () => {
     peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
     peer.end();
     assert.equal(await exitCode(cli), 0, cli.stderr());
-    assert.match(cli.stderr(), new RegExp(`^connected to ws://127\\.0\\.0\\.1:${raw.port}/chat\\?room=1 \\(protocol chat\\.v1\\)$`, 'm'));
+    assert.match(
+      cli.stderr(),
+      new RegExp(`^connected to ws://127\\.0\\.0\\.1:${raw.port}/chat\\?room=1 \\(protocol chat\\.v1\\)$`, 'm'),
+    );
   });
 
   it('a header the handshake writes itself, or a malformed one, is a usage mistake: exit 2, one line', async (t) => {
@@ -60,7 +63,10 @@ describe('nopoll connect: handshake flags', () => {
       [['-H', 'Upgrade: h2c'], /^nopoll connect: header Upgrade is set by the handshake itself\n$/],
       [['-H', 'no colon'], /^nopoll connect: --header needs 'NAME: VALUE', got "no colon"\n$/],
       [['--auth', 'nocolon'], /^nopoll connect: --auth needs USER:PASS, got "nocolon"\n$/],
-      [['--auth', 'a:b', '-H', 'authorization: x'], /^nopoll connect: --auth and --header Authorization exclude each other\n$/],
+      [
+        ['--auth', 'a:b', '-H', 'authorization: x'],
+        /^nopoll connect: --auth and --header Authorization exclude each other\n$/,
+      ],
     ] as const) {
       const cli = nopoll(t, ['connect', srv.url, ...args]);
       assert.equal(await exitCode(cli), 2, args.join(' '));
@@ -73,7 +79,22 @@ describe('nopoll connect -x and -w', () => {
   it('runs the -x lines in order (messages and slash commands), waits -w seconds, then closes with 1000', async (t) => {
     const srv = await startEchoListener();
     t.after(() => srv.close());
-    const cli = nopoll(t, ['connect', srv.url, '-x', 'one', '-x', '/ping p', '-x', '/binary 00 01ff', '-x', 'two', '-x', '//slash', '-w', '1']);
+    const cli = nopoll(t, [
+      'connect',
+      srv.url,
+      '-x',
+      'one',
+      '-x',
+      '/ping p',
+      '-x',
+      '/binary 00 01ff',
+      '-x',
+      'two',
+      '-x',
+      '//slash',
+      '-w',
+      '1',
+    ]);
     const conn = await srv.ready.next(10_000, 'the connection');
     const openedAt = Date.now();
     const got = [];
@@ -109,7 +130,10 @@ describe('nopoll connect -x and -w', () => {
   it('a mistaken -x line is refused before connecting (exit 2)', async (t) => {
     const cli = nopoll(t, ['connect', 'ws://127.0.0.1:9/', '-x', '/binary 0g']);
     assert.equal(await exitCode(cli), 2);
-    assert.equal(cli.stderr(), 'nopoll connect: --execute "/binary 0g": /binary needs hex digits in pairs (00ff1b), got "0g"\n');
+    assert.equal(
+      cli.stderr(),
+      'nopoll connect: --execute "/binary 0g": /binary needs hex digits in pairs (00ff1b), got "0g"\n',
+    );
   });
 });
 
@@ -151,7 +175,10 @@ describe('nopoll connect from a pipe', () => {
     assert.deepEqual([close.opcode, parseClose(close.payload).code], [OP.CLOSE, 4002]);
     peer.end();
     assert.equal(await exitCode(cli), 0, cli.stderr());
-    assert.equal(cli.stdout(), '< red \\x1b[31mtext\\x1b[0m\\r\\nline2\\ttab \\x9b2J \\u202egnp.exe bell\\x07 del\\x7f\n< binary 4 bytes: 1b5b324a\n');
+    assert.equal(
+      cli.stdout(),
+      '< red \\x1b[31mtext\\x1b[0m\\r\\nline2\\ttab \\x9b2J \\u202egnp.exe bell\\x07 del\\x7f\n< binary 4 bytes: 1b5b324a\n',
+    );
     assert.match(cli.stderr(), /^< ping: hex ff1b00$/m);
     assert.match(cli.stderr(), /^< pong: \\x1b\]2;title\\x07$/m);
     assert.match(cli.stderr(), /^closed: 4002 bye \\x1b\[2J$/m);

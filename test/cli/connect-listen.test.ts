@@ -55,7 +55,15 @@ describe('nopoll connect --listen', () => {
   });
 
   it('--cert and --key serve wss://', async (t) => {
-    const cli = nopoll(t, ['connect', '--listen', '0', '--cert', tlsFile('server.crt'), '--key', tlsFile('server.key')]);
+    const cli = nopoll(t, [
+      'connect',
+      '--listen',
+      '0',
+      '--cert',
+      tlsFile('server.crt'),
+      '--key',
+      tlsFile('server.key'),
+    ]);
     const [, port] = await expectLine(cli, /^listening on wss:\/\/127\.0\.0\.1:(\d+)\/$/);
     const peer = await openWs(`wss://localhost:${port}/`, undefined, { ca: tlsPem('ca.crt') });
     t.after(() => peer.ws.terminate());

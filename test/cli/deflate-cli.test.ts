@@ -21,9 +21,18 @@ const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const BIN = join(ROOT, 'bin', 'nopoll.js');
 
 /** Runs `nopoll echo-server ...args` and resolves with its URL once it listens (or with its exit code). */
-async function echoServer(t: TestContext, args: string[]): Promise<{ url: string | null; code: number | null; stderr: string }> {
-  assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
-  const child = spawn(process.execPath, [BIN, 'echo-server', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+async function echoServer(
+  t: TestContext,
+  args: string[],
+): Promise<{ url: string | null; code: number | null; stderr: string }> {
+  assert.ok(
+    existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')),
+    'the package must be built (scripts/test.mjs builds dist/)',
+  );
+  const child = spawn(process.execPath, [BIN, 'echo-server', '--port', '0', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const exited = new Promise<number | null>((done) => child.once('exit', (code) => done(code)));
   t.after(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -41,8 +50,14 @@ async function echoServer(t: TestContext, args: string[]): Promise<{ url: string
       if (match) done(match[1]!);
     });
   });
-  const first = await withTimeout(Promise.race([listening, exited.then((code) => ({ code }))]), 10_000, 'echo-server start');
-  return typeof first === 'string' ? { url: first, code: null, stderr: err } : { url: null, code: first.code, stderr: err };
+  const first = await withTimeout(
+    Promise.race([listening, exited.then((code) => ({ code }))]),
+    10_000,
+    'echo-server start',
+  );
+  return typeof first === 'string'
+    ? { url: first, code: null, stderr: err }
+    : { url: null, code: first.code, stderr: err };
 }
 
 it('nopoll echo-server --deflate compresses; without the flag it does not', { timeout: 30_000 }, async (t) => {
@@ -77,53 +92,65 @@ it('nopoll echo-server refuses unusable deflate flags', { timeout: 30_000 }, asy
   assert.match(orphan.stderr, /needs --deflate/);
 });
 
-it('the regression listener with deflate: fragmented frames, joins and get-file over a compressed connection', { timeout: 30_000 }, async (t) => {
-  const running = await startRegressionListener({ port4: 0, port6: null, host4: '127.0.0.1', deflate: true });
-  t.after(() => running.close());
-  const ctx = new Context();
-  t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
-  const received = new AsyncQueue<Msg>();
-  ctx.onMessage = (_conn, msg) => received.push(msg);
-  const conn = await Conn.open(ctx, `ws://127.0.0.1:${running.ipv4.port}/`, { timeoutMs: 5000 });
-  assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
-  const text = compressibleText(50_000).toString();
-  conn.sendText(text);
-  assert.equal((await received.next(5000)).text, text);
-  // The listener delivers frames (noPoll's behaviour) and joins them before echoing.
-  conn.sendFragment('part one, ', { compress: true });
-  conn.sendTextFragment('part two, ');
-  conn.sendText('the end');
-  assert.equal((await received.next(5000)).text, 'part one, part two, the end');
-  conn.sendText('get-file');
-  const file = await received.next(5000);
-  assert.ok(file.size > 0);
-  await conn.close();
-});
-
-it('the regression listener with deflate compresses on its TLS ports too (1235 and the TLS 1.3 port)', { timeout: 30_000 }, async (t) => {
-  const running = await startRegressionListener({
-    port4: 0,
-    port6: null,
-    host4: '127.0.0.1',
-    deflate: true,
-    tls: {
-      cert: { file: tlsFile('server.crt') },
-      key: { file: tlsFile('server.key') },
-      ca: { file: tlsFile('ca.crt') },
-      ports: { 1235: 0, 2235: null, 1238: 0, 2238: null, 1239: 0, 1240: 0 },
-    },
-  });
-  t.after(() => running.close());
-  const ctx = new Context();
-  t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
-  const received = new AsyncQueue<Msg>();
-  ctx.onMessage = (_conn, msg) => received.push(msg);
-  for (const port of [running.tls![1235]!.port, running.tls![1240]!.port]) {
-    const conn = await Conn.open(ctx, `wss://127.0.0.1:${port}/`, { tls: { ca: certs.ca }, timeoutMs: 5000 });
-    assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover', `port ${port}`);
-    const text = compressibleText(20_000).toString();
+it(
+  'the regression listener with deflate: fragmented frames, joins and get-file over a compressed connection',
+  { timeout: 30_000 },
+  async (t) => {
+    const running = await startRegressionListener({ port4: 0, port6: null, host4: '127.0.0.1', deflate: true });
+    t.after(() => running.close());
+    const ctx = new Context();
+    t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
+    const received = new AsyncQueue<Msg>();
+    ctx.onMessage = (_conn, msg) => received.push(msg);
+    const conn = await Conn.open(ctx, `ws://127.0.0.1:${running.ipv4.port}/`, { timeoutMs: 5000 });
+    assert.equal(conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+    const text = compressibleText(50_000).toString();
     conn.sendText(text);
     assert.equal((await received.next(5000)).text, text);
+    // The listener delivers frames (noPoll's behaviour) and joins them before echoing.
+    conn.sendFragment('part one, ', { compress: true });
+    conn.sendTextFragment('part two, ');
+    conn.sendText('the end');
+    assert.equal((await received.next(5000)).text, 'part one, part two, the end');
+    conn.sendText('get-file');
+    const file = await received.next(5000);
+    assert.ok(file.size > 0);
     await conn.close();
-  }
-});
+  },
+);
+
+it(
+  'the regression listener with deflate compresses on its TLS ports too (1235 and the TLS 1.3 port)',
+  { timeout: 30_000 },
+  async (t) => {
+    const running = await startRegressionListener({
+      port4: 0,
+      port6: null,
+      host4: '127.0.0.1',
+      deflate: true,
+      tls: {
+        cert: { file: tlsFile('server.crt') },
+        key: { file: tlsFile('server.key') },
+        ca: { file: tlsFile('ca.crt') },
+        ports: { 1235: 0, 2235: null, 1238: 0, 2238: null, 1239: 0, 1240: 0 },
+      },
+    });
+    t.after(() => running.close());
+    const ctx = new Context();
+    t.after(() => withTimeout(ctx.close(), 5000, 'closing'));
+    const received = new AsyncQueue<Msg>();
+    ctx.onMessage = (_conn, msg) => received.push(msg);
+    for (const port of [running.tls![1235]!.port, running.tls![1240]!.port]) {
+      const conn = await Conn.open(ctx, `wss://127.0.0.1:${port}/`, { tls: { ca: certs.ca }, timeoutMs: 5000 });
+      assert.equal(
+        conn.extensions,
+        'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+        `port ${port}`,
+      );
+      const text = compressibleText(20_000).toString();
+      conn.sendText(text);
+      assert.equal((await received.next(5000)).text, text);
+      await conn.close();
+    }
+  },
+);

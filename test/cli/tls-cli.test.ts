@@ -36,14 +36,26 @@ describe('nopoll CLI with TLS', () => {
   });
 
   it('echo-server --tls --ca --verify-peer: only clients with a certificate from the CA get in', async (t) => {
-    const cli = nopoll(t, ['echo-server', '--port', '0', '--tls', ...SERVER_CERT, '--ca', tlsFile('ca.crt'), '--verify-peer']);
+    const cli = nopoll(t, [
+      'echo-server',
+      '--port',
+      '0',
+      '--tls',
+      ...SERVER_CERT,
+      '--ca',
+      tlsFile('ca.crt'),
+      '--verify-peer',
+    ]);
     const [, port] = await expectLine(cli, /^listening on wss:\/\/127\.0\.0\.1:(\d+)\/$/);
     const ctx = new Context();
     ctx.onError = () => undefined;
     t.after(() => ctx.close());
     const url = `wss://127.0.0.1:${port}/`;
     await assert.rejects(Conn.open(ctx, url, { tls: { ca: certs.ca }, ...READY }), TlsError);
-    const conn = await Conn.open(ctx, url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
+    const conn = await Conn.open(ctx, url, {
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      ...READY,
+    });
     conn.sendText('with a certificate');
     assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'with a certificate');
   });
@@ -82,7 +94,16 @@ describe('nopoll CLI with TLS', () => {
 
     const mutual = await startTlsEchoListener({ opts: { tls: { ca: certs.ca, verifyPeer: true } } });
     t.after(() => mutual.close());
-    const cli = nopoll(t, ['connect', mutual.url, '--ca', tlsFile('ca.crt'), '--cert', tlsFile('client.crt'), '--key', tlsFile('client.key')]);
+    const cli = nopoll(t, [
+      'connect',
+      mutual.url,
+      '--ca',
+      tlsFile('ca.crt'),
+      '--cert',
+      tlsFile('client.crt'),
+      '--key',
+      tlsFile('client.key'),
+    ]);
     cli.child.stdin.write('mutual line\n');
     await expectLine(cli, /^< mutual line$/);
     cli.child.stdin.end();
@@ -101,25 +122,46 @@ describe('nopoll CLI with TLS', () => {
       assert.equal(await exitCode(cli), 2, `${args.join(' ')}: ${cli.stderr()}`);
     }
     // A certificate file that does not exist is not a usage mistake: exit 1 with the reason.
-    const missing = nopoll(t, ['echo-server', '--port', '0', '--tls', '--cert', tlsFile('missing.crt'), '--key', tlsFile('server.key')]);
+    const missing = nopoll(t, [
+      'echo-server',
+      '--port',
+      '0',
+      '--tls',
+      '--cert',
+      tlsFile('missing.crt'),
+      '--key',
+      tlsFile('server.key'),
+    ]);
     assert.equal(await exitCode(missing), 1);
     assert.match(missing.stderr(), /missing\.crt/);
   });
 
-  it('listen --offset-port N --tls-dir DIR opens the TLS ports too: wss on 1235+N echoes, 1239+N wants a client certificate', { timeout: 60_000 }, async (t) => {
-    const bases = [1234, 2234, 1235, 2235, 1238, 2238, 1239, 1240];
-    const { cli, offset, printed } = await listenOnFreeOffset(t, ['--tls-dir', dirname(tlsFile('ca.crt'))], { bases });
-    assert.ok(printed.includes(`listening on wss://127.0.0.1:${1235 + offset}/ (TLS)`), printed.join('\n'));
-    assert.ok(printed.includes(`listening on wss://127.0.0.1:${1239 + offset}/ (TLS, client certificate required)`), printed.join('\n'));
-    const ctx = new Context();
-    ctx.onError = () => undefined;
-    t.after(() => ctx.close());
-    const conn = await Conn.open(ctx, `wss://127.0.0.1:${1235 + offset}/`, { tls: { ca: certs.ca }, ...READY });
-    conn.sendText('regression over TLS');
-    assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'regression over TLS');
-    await conn.close();
-    await assert.rejects(Conn.open(ctx, `wss://127.0.0.1:${1239 + offset}/`, { tls: { ca: certs.ca }, ...READY }), TlsError);
-    cli.child.kill('SIGTERM');
-    assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
-  });
+  it(
+    'listen --offset-port N --tls-dir DIR opens the TLS ports too: wss on 1235+N echoes, 1239+N wants a client certificate',
+    { timeout: 60_000 },
+    async (t) => {
+      const bases = [1234, 2234, 1235, 2235, 1238, 2238, 1239, 1240];
+      const { cli, offset, printed } = await listenOnFreeOffset(t, ['--tls-dir', dirname(tlsFile('ca.crt'))], {
+        bases,
+      });
+      assert.ok(printed.includes(`listening on wss://127.0.0.1:${1235 + offset}/ (TLS)`), printed.join('\n'));
+      assert.ok(
+        printed.includes(`listening on wss://127.0.0.1:${1239 + offset}/ (TLS, client certificate required)`),
+        printed.join('\n'),
+      );
+      const ctx = new Context();
+      ctx.onError = () => undefined;
+      t.after(() => ctx.close());
+      const conn = await Conn.open(ctx, `wss://127.0.0.1:${1235 + offset}/`, { tls: { ca: certs.ca }, ...READY });
+      conn.sendText('regression over TLS');
+      assert.equal((await conn.nextMsg({ timeoutMs: 3000 })).text, 'regression over TLS');
+      await conn.close();
+      await assert.rejects(
+        Conn.open(ctx, `wss://127.0.0.1:${1239 + offset}/`, { tls: { ca: certs.ca }, ...READY }),
+        TlsError,
+      );
+      cli.child.kill('SIGTERM');
+      assert.equal(await exitCode(cli), 0, `stderr: ${cli.stderr()}`);
+    },
+  );
 });

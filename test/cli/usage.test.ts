@@ -14,8 +14,16 @@ import { listenCommand } from '../../src/cli/listen.js';
 import { relayCommand } from '../../src/cli/relay.js';
 import { exitCode, nopoll } from '../helpers/cli.js';
 
-const COMMANDS: readonly Command[] = [listenCommand, echoServerCommand, echoClientCommand, connectCommand, relayCommand];
-const VERSION = (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+const COMMANDS: readonly Command[] = [
+  listenCommand,
+  echoServerCommand,
+  echoClientCommand,
+  connectCommand,
+  relayCommand,
+];
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 /** The flags an option line of a help starts with: `-H, --header VALUE  ...` gives `--header` (and `-H`). */
 function optionLines(help: string): Array<{ long: string; short: string | null; text: string }> {
@@ -67,9 +75,17 @@ describe('nopoll --help, --version, bare nopoll', () => {
 
       const listed = optionLines(help);
       const longs = listed.map((o) => o.long);
-      assert.deepEqual(longs.filter((l, i) => longs.indexOf(l) !== i), [], 'no flag listed twice');
+      assert.deepEqual(
+        longs.filter((l, i) => longs.indexOf(l) !== i),
+        [],
+        'no flag listed twice',
+      );
       const accepted = flagsOf(command.spec.flags);
-      assert.deepEqual([...longs].sort(), accepted.map((f) => f.name).sort(), 'every flag accepted is listed, and only those');
+      assert.deepEqual(
+        [...longs].sort(),
+        accepted.map((f) => f.name).sort(),
+        'every flag accepted is listed, and only those',
+      );
       for (const flag of accepted) {
         const line = listed.find((o) => o.long === flag.name)!;
         assert.equal(line.short, flag.short ?? null, `--${flag.name}: its short form beside it`);
@@ -88,12 +104,21 @@ describe('usage mistakes: one line on standard error, exit 2', () => {
     const cases: Array<[string[], string]> = [
       [['conect'], 'nopoll: unknown command conect (did you mean connect?); "nopoll --help" lists them\n'],
       [['bogus'], 'nopoll: unknown command bogus; "nopoll --help" lists them\n'],
-      [['--verison'], 'nopoll: unknown option --verison (did you mean --version?); a command comes first: nopoll <command> [options]\n'],
-      [['connect', '--hedaer', 'x: y', 'ws://h/'], 'nopoll connect: unknown option --hedaer (did you mean --header?)\n'],
+      [
+        ['--verison'],
+        'nopoll: unknown option --verison (did you mean --version?); a command comes first: nopoll <command> [options]\n',
+      ],
+      [
+        ['connect', '--hedaer', 'x: y', 'ws://h/'],
+        'nopoll connect: unknown option --hedaer (did you mean --header?)\n',
+      ],
       [['connect', '-header', 'x: y'], 'nopoll connect: unknown option -header (did you mean --header?)\n'],
       [['connect', '--insec'], 'nopoll connect: unknown option --insec (did you mean --insecure?)\n'],
       [['echo-server', '--prot', '1'], 'nopoll echo-server: unknown option --prot (did you mean --port?)\n'],
-      [['echo-client', '--timeout', '1'], 'nopoll echo-client: unknown option --timeout (did you mean --timeout-ms?)\n'],
+      [
+        ['echo-client', '--timeout', '1'],
+        'nopoll echo-client: unknown option --timeout (did you mean --timeout-ms?)\n',
+      ],
       [['listen', '--tlsdir', 'x'], 'nopoll listen: unknown option --tlsdir (did you mean --tls-dir?)\n'],
       [['echo-server', '-q'], 'nopoll echo-server: unknown option -q\n'],
       [['echo-server', '--zzzzzzzz'], 'nopoll echo-server: unknown option --zzzzzzzz\n'],

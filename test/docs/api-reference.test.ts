@@ -15,20 +15,32 @@ function exportedNames(file: string): string[] {
   const names: string[] = [];
   for (const m of text.matchAll(/export\s+(?:type\s+)?\{([^}]*)\}\s*from\s*['"]([^'"]+)['"]/g)) {
     for (const part of m[1]!.split(',')) {
-      const name = part.trim().replace(/^type\s+/, '').split(/\s+as\s+/).pop()!.trim();
+      const name = part
+        .trim()
+        .replace(/^type\s+/, '')
+        .split(/\s+as\s+/)
+        .pop()!
+        .trim();
       if (name !== '') names.push(name);
     }
   }
   for (const m of text.matchAll(/export\s*\*\s*from\s*['"]([^'"]+)['"]/g)) {
     names.push(...declaredNames(join(file, '..', m[1]!.replace(/\.js$/, '.ts'))));
   }
-  for (const m of text.matchAll(/^export\s+(?:declare\s+)?(?:abstract\s+)?(?:class|function|const|let|interface|type|enum)\s+(\w+)/gm)) names.push(m[1]!);
+  for (const m of text.matchAll(
+    /^export\s+(?:declare\s+)?(?:abstract\s+)?(?:class|function|const|let|interface|type|enum)\s+(\w+)/gm,
+  ))
+    names.push(m[1]!);
   return [...new Set(names)];
 }
 
 function declaredNames(file: string): string[] {
   const text = readFileSync(file, 'utf8');
-  return [...text.matchAll(/^export\s+(?:declare\s+)?(?:abstract\s+)?(?:class|function|const|let|interface|type|enum)\s+(\w+)/gm)].map((m) => m[1]!);
+  return [
+    ...text.matchAll(
+      /^export\s+(?:declare\s+)?(?:abstract\s+)?(?:class|function|const|let|interface|type|enum)\s+(\w+)/gm,
+    ),
+  ].map((m) => m[1]!);
 }
 
 for (const [entry, page] of [

@@ -18,7 +18,13 @@ describe('fuzz (quick)', () => {
   });
 
   it('live listener: 80 mutated handshakes and frame streams: every connection ends, the listener still serves', async (t) => {
-    const srv = await startEchoListener({ handshakeTimeoutMs: 400, closeTimeoutMs: 300, idleTimeoutMs: 500, maxMessageSize: 256 * 1024, maxFrameSize: 128 * 1024 });
+    const srv = await startEchoListener({
+      handshakeTimeoutMs: 400,
+      closeTimeoutMs: 300,
+      idleTimeoutMs: 500,
+      maxMessageSize: 256 * 1024,
+      maxFrameSize: 128 * 1024,
+    });
     t.after(() => srv.close());
     const stats = await fuzzLive(srv.port, 80, SEED, 16, 8000);
     assert.deepEqual(stats.problems, []);

@@ -52,7 +52,13 @@ export function validStream(r: Rand, role: Role): Buffer {
     else {
       const n = 1 + int(r, 6);
       for (let f = 0; f < n; f++) {
-        parts.push(peer.frame({ opcode: f === 0 ? OP.BINARY : OP.CONT, fin: f === n - 1, payload: randomBytes(r, int(r, 3000)) }));
+        parts.push(
+          peer.frame({
+            opcode: f === 0 ? OP.BINARY : OP.CONT,
+            fin: f === n - 1,
+            payload: randomBytes(r, int(r, 3000)),
+          }),
+        );
         if (r() < 0.3) parts.push(peer.ping('in between'));
       }
     }
@@ -116,12 +122,18 @@ export function fuzzCore(iterations: number, seed: number): CoreStats {
     const mutations = r() < 0.15 ? 0 : 1 + (r() < 0.2 ? int(r, 4) : 0);
     for (let m = 0; m < mutations; m++) bytes = mutate(r, bytes);
     const handler = new RecordingHandler(false);
-    const session = new Session(handler, { role, maxFrameBytes: MAX_FRAME, maxMessageBytes: MAX_MESSAGE, deliverFrames: r() < 0.2 });
+    const session = new Session(handler, {
+      role,
+      maxFrameBytes: MAX_FRAME,
+      maxMessageBytes: MAX_MESSAGE,
+      deliverFrames: r() < 0.2,
+    });
     stats.bytes += bytes.length;
     try {
       for (const chunk of chunks(r, bytes)) {
         session.receive(Buffer.from(chunk));
-        if (session.bufferedBytes > MAX_MESSAGE + MAX_FRAME) stats.problems.push(`#${i}: ${session.bufferedBytes} bytes held`);
+        if (session.bufferedBytes > MAX_MESSAGE + MAX_FRAME)
+          stats.problems.push(`#${i}: ${session.bufferedBytes} bytes held`);
       }
     } catch (error) {
       stats.problems.push(`#${i} (${role}, seed ${seed}): threw ${String(error)}`);
@@ -149,7 +161,13 @@ const HEAD = (key: string): string =>
  * Fuzzes a live listener on 127.0.0.1:`port` with `connections` connections, `parallel` at a time. The listener
  * should have short handshake and close timeouts; each connection must end within `endWithinMs`.
  */
-export async function fuzzLive(port: number, connections: number, seed: number, parallel = 16, endWithinMs = 8000): Promise<LiveStats> {
+export async function fuzzLive(
+  port: number,
+  connections: number,
+  seed: number,
+  parallel = 16,
+  endWithinMs = 8000,
+): Promise<LiveStats> {
   const r = rng(seed);
   const stats: LiveStats = { connections, upgraded: 0, problems: [] };
   let next = 0;
@@ -163,7 +181,8 @@ export async function fuzzLive(port: number, connections: number, seed: number, 
       const pieces = chunks(r, Buffer.concat([head, frames]));
       const halfClose = r() < 0.5;
       const result = await oneConnection(port, pieces, halfClose, endWithinMs);
-      if (result === 'hung') stats.problems.push(`connection #${i} (seed ${seed}) did not end within ${endWithinMs} ms`);
+      if (result === 'hung')
+        stats.problems.push(`connection #${i} (seed ${seed}) did not end within ${endWithinMs} ms`);
       if (result === 'upgraded') stats.upgraded++;
     }
   };
@@ -171,7 +190,12 @@ export async function fuzzLive(port: number, connections: number, seed: number, 
   return stats;
 }
 
-function oneConnection(port: number, pieces: Buffer[], halfClose: boolean, endWithinMs: number): Promise<'upgraded' | 'ended' | 'hung'> {
+function oneConnection(
+  port: number,
+  pieces: Buffer[],
+  halfClose: boolean,
+  endWithinMs: number,
+): Promise<'upgraded' | 'ended' | 'hung'> {
   return new Promise((resolve) => {
     const socket: Socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true });
     let upgraded = false;

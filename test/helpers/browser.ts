@@ -31,7 +31,10 @@ export function hasChromium(): boolean {
 /** Serves `html()` at `/` on 127.0.0.1 until the test ends (404 elsewhere); returns the page's URL. */
 export async function servePage(t: TestContext, html: () => string): Promise<string> {
   const http: Server = createServer((req, res) => {
-    res.writeHead(req.url === '/' ? 200 : 404, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+    res.writeHead(req.url === '/' ? 200 : 404, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+    });
     res.end(req.url === '/' ? html() : 'not found');
   });
   await new Promise<void>((resolve, reject) => {

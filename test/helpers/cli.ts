@@ -35,7 +35,10 @@ export interface Cli {
 
 /** Spawns `node bin/nopoll.js ...args` (with `env` added to the environment); kills it after the test if still running. */
 export function nopoll(t: TestContext, args: string[], env?: Readonly<Record<string, string>>): Cli {
-  assert.ok(existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')), 'the package must be built (scripts/test.mjs builds dist/)');
+  assert.ok(
+    existsSync(join(ROOT, 'dist', 'esm', 'cli', 'main.js')),
+    'the package must be built (scripts/test.mjs builds dist/)',
+  );
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: ROOT,
     stdio: ['pipe', 'pipe', 'pipe'],
@@ -87,7 +90,8 @@ export async function expectStderr(cli: Cli, pattern: RegExp, timeoutMs = 10_000
   for (;;) {
     const match = cli.stderr().match(pattern);
     if (match) return match;
-    if (Date.now() > deadline) throw new Error(`no ${pattern} on stderr within ${timeoutMs} ms; stderr: ${cli.stderr()}`);
+    if (Date.now() > deadline)
+      throw new Error(`no ${pattern} on stderr within ${timeoutMs} ms; stderr: ${cli.stderr()}`);
     await new Promise((res) => setTimeout(res, 20));
   }
 }
@@ -101,7 +105,9 @@ export function exitCode(cli: Cli, timeoutMs = 10_000): Promise<number | string>
 export function portFree(port: number, host: string): Promise<boolean> {
   return new Promise((res) => {
     const probe: Server = createServer();
-    probe.once('error', (error: NodeJS.ErrnoException) => res(error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT'));
+    probe.once('error', (error: NodeJS.ErrnoException) =>
+      res(error.code === 'EADDRNOTAVAIL' || error.code === 'EAFNOSUPPORT'),
+    );
     probe.listen({ port, host, exclusive: true }, () => probe.close(() => res(true)));
   });
 }

@@ -36,9 +36,14 @@ export function callWithDeadline(url: URL, name: string, args: unknown[], deadli
       void worker.terminate();
       done();
     };
-    const timer = setTimeout(() => settle(() => reject(new Error(`${name}() did not return within ${deadlineMs} ms`))), deadlineMs);
+    const timer = setTimeout(
+      () => settle(() => reject(new Error(`${name}() did not return within ${deadlineMs} ms`))),
+      deadlineMs,
+    );
     worker.once('message', (m: { ok: boolean; value?: string; error?: string }) =>
-      settle(() => (m.ok ? resolve(m.value === undefined ? undefined : JSON.parse(m.value)) : reject(new Error(m.error)))),
+      settle(() =>
+        m.ok ? resolve(m.value === undefined ? undefined : JSON.parse(m.value)) : reject(new Error(m.error)),
+      ),
     );
     worker.once('error', (error) => settle(() => reject(error)));
     worker.once('exit', (code) => settle(() => reject(new Error(`the worker exited with ${code} before answering`))));

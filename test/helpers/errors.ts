@@ -11,17 +11,8 @@ import { Context, type ContextOptions } from '../../src/api/context.js';
 import type { LogLevel } from '../../src/api/handlers.js';
 import { Listener } from '../../src/api/listener.js';
 import type { CloseInfo } from '../../src/api/conn.js';
-import { 
-  NopollError,
-  type ErrorCode
-} from '../../src/errors.js';
-import {
-  OP,
-  RawServer,
-  parseClose,
-  rawClient,
-  type RawPeer
-} from './raw-peer.js';
+import { NopollError, type ErrorCode } from '../../src/errors.js';
+import { OP, RawServer, parseClose, rawClient, type RawPeer } from './raw-peer.js';
 import { AsyncQueue, delay, withTimeout } from './ws-async.js';
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -57,7 +48,11 @@ export interface Server extends Recorded {
   ended: AsyncQueue<{ conn: Conn; info: CloseInfo }>;
 }
 
-export async function startServer(t: TestContext, opts: ConnOptsInit = {}, options: ContextOptions = {}): Promise<Server> {
+export async function startServer(
+  t: TestContext,
+  opts: ConnOptsInit = {},
+  options: ContextOptions = {},
+): Promise<Server> {
   const rec = recordedContext(t, options);
   const ready = new AsyncQueue<Conn>();
   const ended = new AsyncQueue<{ conn: Conn; info: CloseInfo }>();
@@ -106,7 +101,8 @@ export function assertError<T extends NopollError>(
   assert.ok(error instanceof NopollError);
   assert.equal(error.code, code, String(error));
   assert.equal(error.name, error.constructor.name);
-  for (const [name, value] of Object.entries(fields)) assert.equal((error as unknown as Record<string, unknown>)[name], value, `${name} of ${String(error)}`);
+  for (const [name, value] of Object.entries(fields))
+    assert.equal((error as unknown as Record<string, unknown>)[name], value, `${name} of ${String(error)}`);
   return error;
 }
 
@@ -144,7 +140,8 @@ export function captureConsole(t: TestContext): string[] {
   const printed: string[] = [];
   const names = ['log', 'error', 'warn', 'info', 'debug'] as const;
   const saved = names.map((name) => console[name]);
-  for (const name of names) console[name] = (...args: unknown[]) => void printed.push(`${name}: ${args.map(String).join(' ')}`);
+  for (const name of names)
+    console[name] = (...args: unknown[]) => void printed.push(`${name}: ${args.map(String).join(' ')}`);
   t.after(() => names.forEach((name, i) => (console[name] = saved[i]!)));
   return printed;
 }
@@ -167,4 +164,3 @@ export async function assertNothingEscaped(): Promise<void> {
   await delay(20); // let nextTick throws and rejections surface
   assert.deepEqual(escaped.splice(0), [], 'an error escaped to the process');
 }
-

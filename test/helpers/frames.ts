@@ -8,7 +8,13 @@ import assert from 'node:assert/strict';
 import type { ProtocolError } from '../../src/errors.js';
 import type { FrameSink } from '../../src/protocol/frame-parser.js';
 import type { MaskSource } from '../../src/protocol/mask.js';
-import { Session, SessionState, type Role, type SessionHandler, type SessionOptions } from '../../src/protocol/session.js';
+import {
+  Session,
+  SessionState,
+  type Role,
+  type SessionHandler,
+  type SessionOptions,
+} from '../../src/protocol/session.js';
 
 export const ROLES: readonly Role[] = ['client', 'server'];
 
@@ -376,7 +382,12 @@ export class Peer {
   }
   nextKey(): Buffer {
     const n = this.#n++;
-    return Buffer.from([(0x37 + n * 11) & 0xff, (0xfa + n * 29) & 0xff, (0x21 + n * 53) & 0xff, (0x3d + n * 97) & 0xff]);
+    return Buffer.from([
+      (0x37 + n * 11) & 0xff,
+      (0xfa + n * 29) & 0xff,
+      (0x21 + n * 53) & 0xff,
+      (0x3d + n * 97) & 0xff,
+    ]);
   }
   frame(spec: FrameSpec): Buffer {
     return buildFrame({ ...spec, mask: spec.mask !== undefined ? spec.mask : this.masks ? this.nextKey() : null });

@@ -4,7 +4,13 @@
  * flags, stream, error code), to see on the wire whether a stream ended with END_STREAM or RST_STREAM.
  * Loopback only; everything is closed after the test.
  */
-import { connect as h2Connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2';
+import {
+  connect as h2Connect,
+  type ClientHttp2Session,
+  type ClientHttp2Stream,
+  type IncomingHttpHeaders,
+  type OutgoingHttpHeaders,
+} from 'node:http2';
 import { createServer, connect as netConnect, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { TestContext } from 'node:test';
 import { Context } from '../../src/api/context.js';
@@ -78,7 +84,11 @@ export async function nodeH2Session(t: TestContext, origin: string): Promise<Cli
   t.after(() => {
     if (!session.destroyed) session.destroy();
   });
-  await withTimeout(new Promise<void>((resolve) => session.once('remoteSettings', () => resolve())), 5000, 'the server SETTINGS');
+  await withTimeout(
+    new Promise<void>((resolve) => session.once('remoteSettings', () => resolve())),
+    5000,
+    'the server SETTINGS',
+  );
   return session;
 }
 
@@ -93,8 +103,17 @@ export interface RawConnect {
  * Sends an extended CONNECT for a WebSocket on `session` (`:protocol websocket`, version 13, then `extra`, which
  * may override or, with undefined, remove a field) and waits for the answer's HEADERS.
  */
-export async function rawConnect(session: ClientHttp2Session, path = '/', extra: Record<string, string | string[] | undefined> = {}): Promise<RawConnect> {
-  const headers: OutgoingHttpHeaders = { ':method': 'CONNECT', ':protocol': 'websocket', ':path': path, 'sec-websocket-version': '13' };
+export async function rawConnect(
+  session: ClientHttp2Session,
+  path = '/',
+  extra: Record<string, string | string[] | undefined> = {},
+): Promise<RawConnect> {
+  const headers: OutgoingHttpHeaders = {
+    ':method': 'CONNECT',
+    ':protocol': 'websocket',
+    ':path': path,
+    'sec-websocket-version': '13',
+  };
   for (const [name, value] of Object.entries(extra)) {
     if (value === undefined) delete headers[name];
     else headers[name] = value;
@@ -170,7 +189,13 @@ export async function h2FrameRelay(t: TestContext, targetPort: number): Promise<
         while (pending.length >= 9) {
           const length = pending.readUIntBE(0, 3);
           if (pending.length < 9 + length) break;
-          const frame: SeenFrame = { dir, type: pending[3]!, flags: pending[4]!, stream: pending.readUInt32BE(5) & 0x7fffffff, length };
+          const frame: SeenFrame = {
+            dir,
+            type: pending[3]!,
+            flags: pending[4]!,
+            stream: pending.readUInt32BE(5) & 0x7fffffff,
+            length,
+          };
           if (frame.type === H2.RST_STREAM) frame.code = pending.readUInt32BE(9);
           if (frame.type === H2.GOAWAY) frame.code = pending.readUInt32BE(13);
           frames.push(frame);
@@ -217,12 +242,22 @@ export class RawH2 {
   static async connect(t: TestContext, port: number, sendPreface = true): Promise<RawH2> {
     const socket = netConnect(port, '127.0.0.1');
     t.after(() => socket.destroy());
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      socket.once('connect', () => resolve());
-      socket.once('error', reject);
-    }), 3000, 'raw HTTP/2 connect');
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        socket.once('connect', () => resolve());
+        socket.once('error', reject);
+      }),
+      3000,
+      'raw HTTP/2 connect',
+    );
     const peer = new RawH2(socket);
-    if (sendPreface) socket.write(Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'), frame(H2.SETTINGS, 0, 0, Buffer.alloc(0))]));
+    if (sendPreface)
+      socket.write(
+        Buffer.concat([
+          Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n', 'latin1'),
+          frame(H2.SETTINGS, 0, 0, Buffer.alloc(0)),
+        ]),
+      );
     return peer;
   }
 
@@ -233,13 +268,23 @@ export class RawH2 {
 
   /** Sends HEADERS (END_HEADERS, and END_STREAM when `endStream`) with `fields` on stream `id`. */
   headers(id: number, fields: ReadonlyArray<readonly [string, string]>, endStream = false): void {
-    const block = Buffer.concat(fields.map(([name, value]) => Buffer.concat([Buffer.from([0x00]), hpackString(name), hpackString(value)])));
+    const block = Buffer.concat(
+      fields.map(([name, value]) => Buffer.concat([Buffer.from([0x00]), hpackString(name), hpackString(value)])),
+    );
     this.socket.write(frame(H2.HEADERS, 0x4 | (endStream ? H2.END_STREAM : 0), id, block));
   }
 
   /** Sends a WebSocket extended CONNECT on stream `id` (`extra` fields appended). */
   connectWebSocket(id: number, extra: ReadonlyArray<readonly [string, string]> = []): void {
-    this.headers(id, [[':method', 'CONNECT'], [':protocol', 'websocket'], [':scheme', 'http'], [':path', '/'], [':authority', 'x'], ['sec-websocket-version', '13'], ...extra]);
+    this.headers(id, [
+      [':method', 'CONNECT'],
+      [':protocol', 'websocket'],
+      [':scheme', 'http'],
+      [':path', '/'],
+      [':authority', 'x'],
+      ['sec-websocket-version', '13'],
+      ...extra,
+    ]);
   }
 
   /** Sends DATA on stream `id`. */
@@ -258,7 +303,8 @@ export class RawH2 {
   async until(test: (frames: SeenFrame[]) => boolean, timeoutMs: number, what: string, orClose = false): Promise<void> {
     await withTimeout(
       (async () => {
-        while (!test(this.frames) && !(orClose && this.#closed)) await new Promise((resolve) => setTimeout(resolve, 10));
+        while (!test(this.frames) && !(orClose && this.#closed))
+          await new Promise((resolve) => setTimeout(resolve, 10));
       })(),
       timeoutMs,
       what,
@@ -276,7 +322,8 @@ export class RawH2 {
       if (seen.type === H2.GOAWAY) seen.code = p.readUInt32BE(13);
       this.frames.push(seen);
       // Acknowledge the server's SETTINGS, as any client must (else it may give up on us).
-      if (seen.type === H2.SETTINGS && (seen.flags & 0x1) === 0 && !this.socket.destroyed) this.socket.write(frame(H2.SETTINGS, 0x1, 0, Buffer.alloc(0)));
+      if (seen.type === H2.SETTINGS && (seen.flags & 0x1) === 0 && !this.socket.destroyed)
+        this.socket.write(frame(H2.SETTINGS, 0x1, 0, Buffer.alloc(0)));
       this.#pending = p.subarray(9 + length);
     }
   }

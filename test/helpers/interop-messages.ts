@@ -40,7 +40,11 @@ export function interopMessages(): InteropMessage[] {
     { name: 'text', isBinary: false, parts: [Buffer.from('héllo ✓ from the other runtime')] },
     { name: 'binary', isBinary: true, parts: [Buffer.from([0, 1, 2, 0x7f, 0x80, 0xfe, 0xff])] },
     { name: 'empty text', isBinary: false, parts: [Buffer.alloc(0)] },
-    { name: 'fragmented text', isBinary: false, parts: ['frag-one ', 'frag-two ✓ ', 'frag-three'].map((s) => Buffer.from(s)) },
+    {
+      name: 'fragmented text',
+      isBinary: false,
+      parts: ['frag-one ', 'frag-two ✓ ', 'frag-three'].map((s) => Buffer.from(s)),
+    },
     { name: 'fragmented binary', isBinary: true, parts: [noise(1000, 1), noise(1000, 2), noise(1000, 3)] },
     { name: 'large binary (4 MiB)', isBinary: true, parts: [noise(LARGE_BINARY_BYTES, 4)] },
     { name: 'compressible text (1 MiB)', isBinary: false, parts: [compressibleText(COMPRESSIBLE_BYTES)] },

@@ -10,7 +10,15 @@
  * answered with `{ baseline, peak, now }` RSS figures and the inbound budget. `{ budget: N }` sets the inbound
  * budget. The process samples RSS every 10 ms.
  */
-import { Conn, Context, inboundBudgetStats, Listener, setInboundBudget, type ConnOptsInit, type MessageStream } from '../../src/index.js';
+import {
+  Conn,
+  Context,
+  inboundBudgetStats,
+  Listener,
+  setInboundBudget,
+  type ConnOptsInit,
+  type MessageStream,
+} from '../../src/index.js';
 
 type ChildOptions = ConnOptsInit & { stream?: boolean; budget?: number; context?: Record<string, number> };
 
@@ -32,7 +40,12 @@ const sampler = setInterval(() => {
 const ctx = new Context({ ...(options.context ?? {}) });
 const closes: Array<{ code: number; error: string | null }> = [];
 ctx.onClose = (_conn, info) => {
-  closes.push({ code: info.code, error: info.error ? `${info.error.name}:${(info.error as { code?: string }).code ?? ''}:${info.error.message}` : null });
+  closes.push({
+    code: info.code,
+    error: info.error
+      ? `${info.error.name}:${(info.error as { code?: string }).code ?? ''}:${info.error.message}`
+      : null,
+  });
 };
 function serve(conn: Conn): void {
   if (options.stream) {
@@ -52,7 +65,14 @@ process.on('message', (m: { report?: boolean; budget?: number }) => {
   if (m.budget !== undefined) setInboundBudget(m.budget);
   if (m.report) {
     const now = process.memoryUsage().rss;
-    process.send!({ baseline, peak: Math.max(peak, now), now, budget: inboundBudgetStats(), closes, conns: ctx.conns.size });
+    process.send!({
+      baseline,
+      peak: Math.max(peak, now),
+      now,
+      budget: inboundBudgetStats(),
+      closes,
+      conns: ctx.conns.size,
+    });
   }
 });
 process.on('SIGTERM', () => {

@@ -11,7 +11,9 @@ export const WS_GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** Sec-WebSocket-Accept for `key`, computed here (not with the library) so tests check the library against it. */
 export function expectedAccept(key: string): string {
-  return createHash('sha1').update(key + WS_GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + WS_GUID)
+    .digest('base64');
 }
 
 /** A frame as read off the wire, payload already unmasked. */
@@ -37,7 +39,8 @@ export interface FrameSpec {
 
 /** Builds one frame (RFC 6455 §5.2). The payload is copied, never masked in place. */
 export function encodeFrame(spec: FrameSpec): Buffer {
-  const payload = typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : (spec.payload ?? Buffer.alloc(0));
+  const payload =
+    typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : (spec.payload ?? Buffer.alloc(0));
   const mask = spec.mask ?? null;
   const fin = spec.fin ?? true;
   let lengthBytes: Buffer;
@@ -203,7 +206,8 @@ export class FrameReader {
   #end(): void {
     if (this.#ended) return;
     this.#ended = true;
-    for (const waiter of this.#waiters.splice(0)) waiter.reject(new Error('the socket ended before another frame arrived'));
+    for (const waiter of this.#waiters.splice(0))
+      waiter.reject(new Error('the socket ended before another frame arrived'));
     for (const resolve of this.#endWaiters.splice(0)) resolve();
   }
 }
@@ -287,7 +291,8 @@ export async function rawUpgrade(port: number, host = '127.0.0.1', path = '/'): 
     );
     const { head, rest } = await readHead(socket);
     if (!head.startsWith('HTTP/1.1 101')) throw new Error(`upgrade refused: ${head.split('\r\n')[0]}`);
-    if (headerValue(head, 'sec-websocket-accept') !== expectedAccept(key)) throw new Error('wrong Sec-WebSocket-Accept');
+    if (headerValue(head, 'sec-websocket-accept') !== expectedAccept(key))
+      throw new Error('wrong Sec-WebSocket-Accept');
     const reader = new FrameReader(socket, rest);
     return {
       socket,
@@ -303,7 +308,12 @@ export async function rawUpgrade(port: number, host = '127.0.0.1', path = '/'): 
 }
 
 /** Writes `data` cut at the offsets `cuts` (ascending), pausing `pauseMs` between the pieces. */
-export async function writeInPieces(socket: Socket, data: Buffer, cuts: readonly number[], pauseMs: number): Promise<void> {
+export async function writeInPieces(
+  socket: Socket,
+  data: Buffer,
+  cuts: readonly number[],
+  pauseMs: number,
+): Promise<void> {
   let from = 0;
   for (const cut of [...cuts, data.length]) {
     if (from > 0) await new Promise((resolve) => setTimeout(resolve, pauseMs));
@@ -348,7 +358,9 @@ export class RawWsServer {
         ({ head, rest }) => {
           const key = headerValue(head, 'sec-websocket-key') ?? '';
           const accept = options.acceptFor ? options.acceptFor(key) : expectedAccept(key);
-          socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+          socket.write(
+            `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+          );
           const reader = new FrameReader(socket, rest);
           if (options.echoClose ?? true) {
             reader.onFrame = (frame) => {

@@ -22,8 +22,15 @@ function bytesOf(data: RawData): Buffer {
 }
 
 function serve(): void {
-  const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: true, maxPayload: 64 * 1024 * 1024 });
-  wss.on('listening', () => process.stdout.write(`listening on ws://127.0.0.1:${(wss.address() as AddressInfo).port}/\n`));
+  const wss = new WebSocketServer({
+    host: '127.0.0.1',
+    port: 0,
+    perMessageDeflate: true,
+    maxPayload: 64 * 1024 * 1024,
+  });
+  wss.on('listening', () =>
+    process.stdout.write(`listening on ws://127.0.0.1:${(wss.address() as AddressInfo).port}/\n`),
+  );
   wss.on('connection', (ws) => {
     print({ event: 'open', extensions: ws.extensions });
     ws.on('error', () => undefined);
@@ -32,7 +39,9 @@ function serve(): void {
       if (request !== null) ws.close(request.code, request.reason);
       else ws.send(bytesOf(data), { binary: isBinary });
     });
-    ws.addEventListener('close', (e) => print({ event: 'close', code: e.code, reason: e.reason, wasClean: e.wasClean }));
+    ws.addEventListener('close', (e) =>
+      print({ event: 'close', code: e.code, reason: e.reason, wasClean: e.wasClean }),
+    );
   });
   process.on('SIGTERM', () => {
     for (const ws of wss.clients) ws.terminate();
@@ -51,7 +60,9 @@ async function client(url: string, closer: string): Promise<void> {
   });
   ws.on('error', (error) => failures.push(`socket error: ${error.message}`));
   const closed = new Promise<PeerEvent & { event: 'close' }>((resolve) =>
-    ws.addEventListener('close', (e) => resolve({ event: 'close', code: e.code, reason: e.reason, wasClean: e.wasClean })),
+    ws.addEventListener('close', (e) =>
+      resolve({ event: 'close', code: e.code, reason: e.reason, wasClean: e.wasClean }),
+    ),
   );
   await new Promise<void>((resolve, reject) => {
     ws.once('open', resolve);
@@ -62,10 +73,14 @@ async function client(url: string, closer: string): Promise<void> {
     return inbox.shift()!;
   };
   for (const message of interopMessages()) {
-    message.parts.forEach((part, i) => ws.send(part, { binary: message.isBinary, fin: i === message.parts.length - 1 }));
+    message.parts.forEach((part, i) =>
+      ws.send(part, { binary: message.isBinary, fin: i === message.parts.length - 1 }),
+    );
     const echo = await next();
-    if (echo.isBinary !== message.isBinary) failures.push(`${message.name}: echoed as ${echo.isBinary ? 'binary' : 'text'}`);
-    if (!echo.data.equals(whole(message))) failures.push(`${message.name}: echo differs (${echo.data.length} bytes back)`);
+    if (echo.isBinary !== message.isBinary)
+      failures.push(`${message.name}: echoed as ${echo.isBinary ? 'binary' : 'text'}`);
+    if (!echo.data.equals(whole(message)))
+      failures.push(`${message.name}: echo differs (${echo.data.length} bytes back)`);
   }
   const pong = new Promise<Buffer>((resolve) => ws.once('pong', resolve));
   ws.ping('are you there');

@@ -64,7 +64,11 @@ async function waitListening(port: number, child: ChildProcess, what: string, ou
 }
 
 // Starts a daemon in its own process group, stopped (group-wide SIGTERM, then SIGKILL) after the test.
-async function startDaemon(t: TestContext, what: string, make: (dir: string, port: number) => { cmd: string; args: string[] }): Promise<number> {
+async function startDaemon(
+  t: TestContext,
+  what: string,
+  make: (dir: string, port: number) => { cmd: string; args: string[] },
+): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'nopoll-proxy-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   let lastError: Error | null = null;
@@ -156,7 +160,10 @@ export interface Dante {
  * user with no home and no login shell is created for the run (root only) and removed after. Null when that
  * cannot be done here (the test is skipped; under CI it fails).
  */
-export async function startDante(t: TestContext, options: { auth?: boolean; blockedPort?: number } = {}): Promise<Dante | null> {
+export async function startDante(
+  t: TestContext,
+  options: { auth?: boolean; blockedPort?: number } = {},
+): Promise<Dante | null> {
   let user: string | undefined;
   let password: string | undefined;
   if (options.auth) {
@@ -186,7 +193,9 @@ export async function startDante(t: TestContext, options: { auth?: boolean; bloc
       `socksmethod: ${options.auth ? 'username' : 'none'}`,
       ...(asRoot ? ['user.privileged: root', 'user.unprivileged: nobody'] : []),
       'client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }',
-      ...(options.blockedPort ? [`socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = ${options.blockedPort} }`] : []),
+      ...(options.blockedPort
+        ? [`socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = ${options.blockedPort} }`]
+        : []),
       'socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 command: connect }',
       'socks pass { from: 127.0.0.0/8 to: ::/0 command: connect }',
     ];
@@ -200,7 +209,10 @@ export async function startDante(t: TestContext, options: { auth?: boolean; bloc
  * An HTTPS proxy: a TLS front (`node:tls`, certificate `server.crt` for localhost and 127.0.0.1, signed by the
  * test CA) that passes the decrypted bytes to tinyproxy at `tinyproxyPort`. Counts the TLS connections it took.
  */
-export async function startHttpsFront(t: TestContext, tinyproxyPort: number): Promise<{ port: number; url: string; accepted: () => number }> {
+export async function startHttpsFront(
+  t: TestContext,
+  tinyproxyPort: number,
+): Promise<{ port: number; url: string; accepted: () => number }> {
   let accepted = 0;
   const sockets = new Set<Socket>();
   const server = createTlsServer({ cert: certs.serverCert, key: certs.serverKey }, (front) => {

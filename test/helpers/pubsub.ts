@@ -9,7 +9,12 @@ import { Context, type ContextOptions } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { ConnOptsLike } from '../../src/api/conn-opts.js';
 import { PUBSUB_PROTOCOL } from '../../src/api/pubsub-envelope.js';
-import { redisBackplane, type RedisBackplane, type RedisBackplaneOptions, type RedisClientLike } from '../../src/redis/index.js';
+import {
+  redisBackplane,
+  type RedisBackplane,
+  type RedisBackplaneOptions,
+  type RedisClientLike,
+} from '../../src/redis/index.js';
 import type { RedisServer } from './redis.js';
 import WebSocket from 'ws';
 import { AsyncQueue, withTimeout } from './ws-async.js';
@@ -38,7 +43,11 @@ export async function startTopicServer(
 ): Promise<TopicServer> {
   // Raw peers do not answer close frames: the end of a test need not wait the default 5 s for them.
   const ctx = new Context({ closeTimeoutMs: 500, ...options.context });
-  const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: { protocols: [PUBSUB_PROTOCOL], ...options.opts } });
+  const listener = await Listener.listen(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    opts: { protocols: [PUBSUB_PROTOCOL], ...options.opts },
+  });
   const ready = new AsyncQueue<Conn>();
   ctx.onReady = async (conn) => {
     const query = new URLSearchParams(conn.requestedUrl.split('?')[1] ?? '');

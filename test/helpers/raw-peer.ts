@@ -13,7 +13,9 @@ const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11';
 
 /** `Sec-WebSocket-Accept` for a key, computed independently of the library. */
 export function acceptFor(key: string): string {
-  return createHash('sha1').update(key + GUID).digest('base64');
+  return createHash('sha1')
+    .update(key + GUID)
+    .digest('base64');
 }
 
 /** Opcodes, spelled out here so the helper depends on nothing under test. */
@@ -44,7 +46,8 @@ export interface Frame {
 
 /** Encodes a frame; `defaultMask` applies when the spec does not say. */
 export function encodeFrame(spec: FrameSpec, defaultMask: boolean): Buffer {
-  const payload = typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : (spec.payload ?? Buffer.alloc(0));
+  const payload =
+    typeof spec.payload === 'string' ? Buffer.from(spec.payload, 'utf8') : (spec.payload ?? Buffer.alloc(0));
   const length = spec.announce ?? payload.length;
   const masked = spec.mask ?? defaultMask;
   const ext = length < 126 ? 0 : length < 0x10000 ? 2 : 8;
@@ -284,7 +287,9 @@ export async function rawClient(port: number, options: RawUpgradeOptions = {}): 
     'Connection: Upgrade',
     `Sec-WebSocket-Key: ${key}`,
     'Sec-WebSocket-Version: 13',
-    ...(options.protocols && options.protocols.length > 0 ? [`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`] : []),
+    ...(options.protocols && options.protocols.length > 0
+      ? [`Sec-WebSocket-Protocol: ${options.protocols.join(', ')}`]
+      : []),
     ...(options.extraHeaders ?? []),
   ];
   const head = Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1');

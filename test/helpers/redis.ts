@@ -57,7 +57,22 @@ export async function startRedis(t: TestContext, options: { persist?: boolean } 
   const clients: Array<ReturnType<typeof createClient>> = [];
 
   const launch = async (): Promise<void> => {
-    const args = ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--daemonize', 'no', '--protected-mode', 'no', '--loglevel', 'warning'];
+    const args = [
+      '--port',
+      String(port),
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      dir,
+      '--save',
+      '',
+      '--daemonize',
+      'no',
+      '--protected-mode',
+      'no',
+      '--loglevel',
+      'warning',
+    ];
     if (options.persist) args.push('--appendonly', 'yes', '--appendfsync', 'always');
     const proc = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = proc;
@@ -69,7 +84,10 @@ export async function startRedis(t: TestContext, options: { persist?: boolean } 
     const deadline = Date.now() + 10_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`redis-server exited: ${output}`);
-      const probe = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: false, connectTimeout: 500 } });
+      const probe = createClient({
+        url: `redis://127.0.0.1:${port}`,
+        socket: { reconnectStrategy: false, connectTimeout: 500 },
+      });
       probe.on('error', () => undefined);
       try {
         await probe.connect();
@@ -113,7 +131,10 @@ export async function startRedis(t: TestContext, options: { persist?: boolean } 
       await exited;
     },
     client: async () => {
-      const client = createClient({ url: `redis://127.0.0.1:${port}`, socket: { reconnectStrategy: () => 50, connectTimeout: 1000 } });
+      const client = createClient({
+        url: `redis://127.0.0.1:${port}`,
+        socket: { reconnectStrategy: () => 50, connectTimeout: 1000 },
+      });
       client.on('error', () => undefined);
       clients.push(client);
       await client.connect();

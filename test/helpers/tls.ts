@@ -61,7 +61,10 @@ export interface TlsEchoListener {
 }
 
 /** Starts a TLS echo listener. `options` overrides the listen options (certificate, opts, host...). */
-export async function startTlsEchoListener(options: Partial<ListenOptions> = {}, ctx = new Context()): Promise<TlsEchoListener> {
+export async function startTlsEchoListener(
+  options: Partial<ListenOptions> = {},
+  ctx = new Context(),
+): Promise<TlsEchoListener> {
   const received = new AsyncQueue<{ conn: Conn; msg: Msg }>();
   const ready = new AsyncQueue<Conn>();
   const closed = new AsyncQueue<Conn>();
@@ -159,7 +162,10 @@ export function clientCtx(t: TestContext): Context {
 }
 
 /** {@link startTlsEchoListener}, closed after the test. */
-export async function listenTls(t: TestContext, ...args: Parameters<typeof startTlsEchoListener>): Promise<TlsEchoListener> {
+export async function listenTls(
+  t: TestContext,
+  ...args: Parameters<typeof startTlsEchoListener>
+): Promise<TlsEchoListener> {
   const srv = await startTlsEchoListener(...args);
   t.after(() => srv.close());
   return srv;

@@ -47,7 +47,11 @@ export const needTmux = (t: TestContext): boolean => needBinary(t, TMUX, 'tmux')
  * plus `env` (a value of null removes a variable). The pane stays after the command ends, so its last screen and
  * exit status can be read.
  */
-export function startPane(t: TestContext, argv: readonly string[], options: { width?: number; height?: number; env?: Record<string, string | null> } = {}): TmuxPane {
+export function startPane(
+  t: TestContext,
+  argv: readonly string[],
+  options: { width?: number; height?: number; env?: Record<string, string | null> } = {},
+): TmuxPane {
   const name = `nopoll-test-${process.pid}-${++sessions}-${Math.random().toString(36).slice(2, 8)}`;
   const dir = mkdtempSync(join(tmpdir(), 'nopoll-tmux-'));
   const conf = join(dir, 'tmux.conf');
@@ -58,7 +62,8 @@ export function startPane(t: TestContext, argv: readonly string[], options: { wi
     if (value === null) delete env[key];
     else env[key] = value;
   }
-  const tmux = (...args: string[]): string => execFileSync(TMUX, ['-L', name, '-f', conf, ...args], { env, encoding: 'utf8', timeout: 5000 });
+  const tmux = (...args: string[]): string =>
+    execFileSync(TMUX, ['-L', name, '-f', conf, ...args], { env, encoding: 'utf8', timeout: 5000 });
   t.after(() => {
     try {
       tmux('kill-session', '-t', name);
@@ -71,7 +76,18 @@ export function startPane(t: TestContext, argv: readonly string[], options: { wi
   // Run by sh, which prints the exit status on the screen: tmux's own record of it (#{pane_dead_status}) stays
   // empty when tmux is started from under the test runner.
   const wrapped = ['sh', '-c', '"$@"; echo "[exit $?]"', 'sh', ...argv];
-  tmux('new-session', '-d', '-s', name, '-x', String(options.width ?? 100), '-y', String(options.height ?? 30), '--', ...wrapped);
+  tmux(
+    'new-session',
+    '-d',
+    '-s',
+    name,
+    '-x',
+    String(options.width ?? 100),
+    '-y',
+    String(options.height ?? 30),
+    '--',
+    ...wrapped,
+  );
   const screen = (attributes = false): string[] =>
     tmux('capture-pane', '-p', ...(attributes ? ['-e'] : []), '-t', name)
       .split('\n')
@@ -100,7 +116,8 @@ export function startPane(t: TestContext, argv: readonly string[], options: { wi
       for (;;) {
         const rows = screen();
         if (accepts(rows)) return rows;
-        if (Date.now() > deadline) throw new Error(`tmux: no ${what} within ${timeoutMs} ms ; the screen:\n${rows.join('\n')}`);
+        if (Date.now() > deadline)
+          throw new Error(`tmux: no ${what} within ${timeoutMs} ms ; the screen:\n${rows.join('\n')}`);
         await delay(50);
       }
     },

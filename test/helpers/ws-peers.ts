@@ -93,13 +93,19 @@ export function wrapWs(ws: WebSocket): WsPeer {
   ws.on('pong', (data: Buffer) => pongs.push(data));
   ws.on('error', () => undefined);
   const closed = new Promise<WsClose>((resolve) => {
-    ws.addEventListener('close', (event) => resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean }));
+    ws.addEventListener('close', (event) =>
+      resolve({ code: event.code, reason: event.reason, wasClean: event.wasClean }),
+    );
   });
   return { ws, messages, pings, pongs, closed };
 }
 
 /** Opens a `ws` client and waits for the handshake. */
-export async function openWs(url: string, protocols?: string | string[], options: WebSocket.ClientOptions = {}): Promise<WsPeer> {
+export async function openWs(
+  url: string,
+  protocols?: string | string[],
+  options: WebSocket.ClientOptions = {},
+): Promise<WsPeer> {
   const ws = new WebSocket(url, protocols, options);
   const peer = wrapWs(ws);
   const opening = new Promise<void>((resolve, reject) => {
@@ -128,7 +134,10 @@ export interface WsServerHandle {
 }
 
 /** Starts a `ws` server; `echo` makes it echo every message with its type. */
-export async function startWsServer(options: Omit<ServerOptions, 'port' | 'host' | 'server' | 'noServer'> = {}, echo = false): Promise<WsServerHandle> {
+export async function startWsServer(
+  options: Omit<ServerOptions, 'port' | 'host' | 'server' | 'noServer'> = {},
+  echo = false,
+): Promise<WsServerHandle> {
   const wss = new WebSocketServer({ perMessageDeflate: false, ...options, host: '127.0.0.1', port: 0 });
   await withTimeout(
     new Promise<void>((resolve, reject) => {
@@ -141,7 +150,8 @@ export async function startWsServer(options: Omit<ServerOptions, 'port' | 'host'
   const connections = new AsyncQueue<WsPeer>();
   wss.on('connection', (ws) => {
     const peer = wrapWs(ws);
-    if (echo) ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => ws.send(data as Buffer, { binary: isBinary }));
+    if (echo)
+      ws.on('message', (data: WebSocket.RawData, isBinary: boolean) => ws.send(data as Buffer, { binary: isBinary }));
     connections.push(peer);
   });
   const port = (wss.address() as AddressInfo).port;

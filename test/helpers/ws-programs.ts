@@ -94,7 +94,8 @@ export function runProgram(t: TestContext, name: string, lib: Lib, env: Record<s
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`${name} (${lib}): no line ${what}; output: ${JSON.stringify(output)}; stderr: ${err}`);
+      if (left <= 0)
+        throw new Error(`${name} (${lib}): no line ${what}; output: ${JSON.stringify(output)}; stderr: ${err}`);
       const next = await lines.next(left, `${name} (${lib}): ${what}`).catch((error: unknown) => {
         throw new Error(`${String(error)}; output: ${JSON.stringify(output)}; stderr: ${err}`);
       });

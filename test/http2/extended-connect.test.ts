@@ -65,7 +65,10 @@ describe('checkExtendedConnect (server, RFC 8441 §4, §5)', () => {
     assert.equal(checked.request.origin, 'https://127.0.0.1:8443');
     assert.equal(checked.request.key, null);
     assert.equal(checked.request.version, 13);
-    assert.deepEqual(checked.request.extensions.map((e) => e.name), ['permessage-deflate']);
+    assert.deepEqual(
+      checked.request.extensions.map((e) => e.name),
+      ['permessage-deflate'],
+    );
   });
 
   it('needs no Sec-WebSocket-Key and ignores one (RFC 8441 §5)', () => {
@@ -182,7 +185,16 @@ describe('the client side', () => {
 
   it('refuses what HTTP/2 cannot carry or the builder writes itself', () => {
     const base = { scheme: 'https' as const, host: 'h', path: '/' };
-    for (const name of ['Connection', 'Upgrade', 'Keep-Alive', 'Transfer-Encoding', 'TE', 'Sec-WebSocket-Key', 'Host', 'Sec-WebSocket-Version']) {
+    for (const name of [
+      'Connection',
+      'Upgrade',
+      'Keep-Alive',
+      'Transfer-Encoding',
+      'TE',
+      'Sec-WebSocket-Key',
+      'Host',
+      'Sec-WebSocket-Version',
+    ]) {
       assert.throws(() => buildExtendedConnect({ ...base, extraHeaders: { [name]: 'x' } }), TypeError, name);
     }
     assert.throws(() => buildExtendedConnect({ ...base, path: 'x' }), TypeError);
@@ -191,7 +203,14 @@ describe('the client side', () => {
   });
 
   it('opens on any 2xx and checks the agreement as over HTTP/1.1; a Sec-WebSocket-Accept is ignored', () => {
-    const ok = checkExtendedConnectResponse(200, new HeaderList([['sec-websocket-protocol', 'chat'], ['sec-websocket-accept', 'nonsense']]), { protocols: ['chat'] });
+    const ok = checkExtendedConnectResponse(
+      200,
+      new HeaderList([
+        ['sec-websocket-protocol', 'chat'],
+        ['sec-websocket-accept', 'nonsense'],
+      ]),
+      { protocols: ['chat'] },
+    );
     assert.ok(ok.ok);
     assert.equal(ok.result.protocol, 'chat');
     for (const status of [101, 301, 400, 404, 501]) {
@@ -200,9 +219,13 @@ describe('the client side', () => {
       assert.ok(failed.error instanceof HandshakeError);
       assert.equal(failed.error.status, status);
     }
-    const notOffered = checkExtendedConnectResponse(200, new HeaderList([['sec-websocket-protocol', 'other']]), { protocols: ['chat'] });
+    const notOffered = checkExtendedConnectResponse(200, new HeaderList([['sec-websocket-protocol', 'other']]), {
+      protocols: ['chat'],
+    });
     assert.ok(!notOffered.ok);
-    const ext = checkExtendedConnectResponse(200, new HeaderList([['sec-websocket-extensions', 'x-unknown']]), { extensionsOffered: ['permessage-deflate'] });
+    const ext = checkExtendedConnectResponse(200, new HeaderList([['sec-websocket-extensions', 'x-unknown']]), {
+      extensionsOffered: ['permessage-deflate'],
+    });
     assert.ok(!ext.ok);
   });
 });

@@ -45,7 +45,15 @@ for (const suite of SUITES) {
     const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
     const pass = Number(/^# pass (\d+)/m.exec(out)?.[1] ?? 0);
     const fail = Number(/^# fail (\d+)/m.exec(out)?.[1] ?? -1);
-    assert.equal(fail, 0, `${suite}: failures\n${out.split('\n').filter((l) => /not ok|error/.test(l)).slice(0, 20).join('\n')}`);
+    assert.equal(
+      fail,
+      0,
+      `${suite}: failures\n${out
+        .split('\n')
+        .filter((l) => /not ok|error/.test(l))
+        .slice(0, 20)
+        .join('\n')}`,
+    );
     assert.ok(pass > 0, `${suite}: no test ran`);
     assert.equal(code, 0);
   });

@@ -57,10 +57,17 @@ async function site(t: TestContext, api: 'request' | 'stream'): Promise<Site> {
   return { server, router, ctx, port: (server.address() as AddressInfo).port };
 }
 
-async function status(session: ReturnType<typeof nodeH2Session> extends Promise<infer S> ? S : never, headers: Record<string, string>): Promise<[number, string]> {
+async function status(
+  session: ReturnType<typeof nodeH2Session> extends Promise<infer S> ? S : never,
+  headers: Record<string, string>,
+): Promise<[number, string]> {
   const req = session.request(headers, { endStream: headers[':method'] !== 'CONNECT' });
   req.on('error', () => undefined);
-  const st = await withTimeout(new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[':status'])))), 3000, 'an answer');
+  const st = await withTimeout(
+    new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[':status'])))),
+    3000,
+    'an answer',
+  );
   return [st, await readBody(req)];
 }
 
@@ -90,8 +97,16 @@ for (const api of ['request', 'stream'] as const) {
       // HTTP/1.1 WebSocket clients arrive through 'upgrade' on the same port.
       const ws = new WebSocket(url, ['chat'], { ca: certs.ca });
       t.after(() => ws.terminate());
-      await withTimeout(new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 5000, 'ws open');
-      const reply = withTimeout(new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d)))), 3000, 'ws echo');
+      await withTimeout(
+        new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)),
+        5000,
+        'ws open',
+      );
+      const reply = withTimeout(
+        new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d)))),
+        3000,
+        'ws echo',
+      );
       ws.send('from ws');
       assert.equal(await reply, '/chat 1.1: from ws');
       await h2.close();
@@ -104,7 +119,17 @@ for (const api of ['request', 'stream'] as const) {
       assert.equal(unknown.status, 404);
       if (api === 'request') {
         // Without a 'stream' handler of its own, the user's server relies on the compatibility layer for these.
-        assert.equal((await status(session, { ':method': 'CONNECT', ':protocol': 'connect-udp', ':path': '/x', ':scheme': 'https' }))[0], 501);
+        assert.equal(
+          (
+            await status(session, {
+              ':method': 'CONNECT',
+              ':protocol': 'connect-udp',
+              ':path': '/x',
+              ':scheme': 'https',
+            })
+          )[0],
+          501,
+        );
         assert.equal((await status(session, { ':method': 'CONNECT', ':authority': 'example.com:443' }))[0], 405);
       }
       // A WebSocket through Node's client by hand, on the same connection.

@@ -21,7 +21,10 @@ describe('nopoll echo-server --http2', () => {
       const args = ['echo-server', '--port', '0', '--host', '127.0.0.1', '--http2'];
       if (tls) args.push('--tls', '--cert', tlsFile('server.crt'), '--key', tlsFile('server.key'));
       const cli = nopoll(t, args);
-      const [, scheme, port] = await expectLine(cli, /^listening on (wss?):\/\/127\.0\.0\.1:(\d+)\/ \(HTTP\/1\.1 and HTTP\/2\)$/);
+      const [, scheme, port] = await expectLine(
+        cli,
+        /^listening on (wss?):\/\/127\.0\.0\.1:(\d+)\/ \(HTTP\/1\.1 and HTTP\/2\)$/,
+      );
       assert.equal(scheme, tls ? 'wss' : 'ws');
       const session = await nodeH2Session(t, `${tls ? 'https' : 'http'}://127.0.0.1:${port}`);
       assert.equal(session.remoteSettings.enableConnectProtocol, true);
@@ -41,8 +44,16 @@ describe('nopoll echo-server --http2', () => {
 
       const ws = new WebSocket(`${scheme}://127.0.0.1:${port}/`, { ca: certs.ca });
       t.after(() => ws.terminate());
-      await withTimeout(new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)), 5000, 'ws open');
-      const reply = withTimeout(new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d)))), 3000, 'ws echo');
+      await withTimeout(
+        new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject)),
+        5000,
+        'ws open',
+      );
+      const reply = withTimeout(
+        new Promise<string>((resolve) => ws.once('message', (d) => resolve(String(d)))),
+        3000,
+        'ws echo',
+      );
       ws.send('echo over h1');
       assert.equal(await reply, 'echo over h1');
 

@@ -19,7 +19,13 @@ function clientContext(t: TestContext): Context {
   return ctx;
 }
 
-async function open(t: TestContext, srv: H2Echo, tls: boolean, opts: ConnOptsInit = {}, ctx = clientContext(t)): Promise<Conn> {
+async function open(
+  t: TestContext,
+  srv: H2Echo,
+  tls: boolean,
+  opts: ConnOptsInit = {},
+  ctx = clientContext(t),
+): Promise<Conn> {
   return Conn.open(ctx, srv.url, { ...(tls ? TRUST : {}), http2: true, timeoutMs: 5000, ...opts });
 }
 
@@ -77,7 +83,13 @@ for (const tls of [false, true]) {
       conn.onPing = (_c, payload) => pings.push(payload.toString());
       assert.equal(conn.ping('p1'), true);
       assert.equal(server.ping('p2'), true);
-      await withTimeout((async () => { while (pongs.length < 1 || pings.length < 1) await delay(10); })(), 3000, 'ping and pong');
+      await withTimeout(
+        (async () => {
+          while (pongs.length < 1 || pings.length < 1) await delay(10);
+        })(),
+        3000,
+        'ping and pong',
+      );
       assert.deepEqual([pongs, pings], [['p1'], ['p2']]);
       const serverClose = server.close(4001, 'server says bye');
       const info = await withTimeout(conn.closed, 3000, 'the client side closing');
@@ -90,7 +102,8 @@ for (const tls of [false, true]) {
       const ctx = clientContext(t);
       const conns = await Promise.all([0, 1, 2, 3].map(() => open(t, srv, tls, {}, ctx)));
       const session = (conns[0]!.stream as unknown as { session: unknown }).session;
-      for (const c of conns) assert.equal((c.stream as unknown as { session: unknown }).session, session, 'one HTTP/2 connection');
+      for (const c of conns)
+        assert.equal((c.stream as unknown as { session: unknown }).session, session, 'one HTTP/2 connection');
       await conns[1]!.close(1000);
       conns[2]!.shutdown(); // an abrupt end (RST_STREAM) of one stream is that stream's business only
       await conns[2]!.closed;
@@ -205,7 +218,12 @@ for (const tls of [false, true]) {
       const srv = await startH2Echo(t, { tls, ctx });
       const client = clientContext(t);
       const started = Date.now();
-      const failed = await Conn.open(client, srv.url, { ...(tls ? TRUST : {}), http2: true, connectTimeoutMs: 400, timeoutMs: 5000 }).then(
+      const failed = await Conn.open(client, srv.url, {
+        ...(tls ? TRUST : {}),
+        http2: true,
+        connectTimeoutMs: 400,
+        timeoutMs: 5000,
+      }).then(
         () => assert.fail('must time out'),
         (error: unknown) => error,
       );

@@ -22,11 +22,22 @@ describe('HTTP/2 limits per connection', () => {
     const srv = await startH2Echo(t, { listen: { http2: { maxConcurrentStreams: 3 } } });
     const peer = await RawH2.connect(t, srv.port);
     for (let i = 0; i < 6; i++) peer.connectWebSocket(1 + 2 * i);
-    await peer.until((f) => f.filter((x) => x.type === H2.HEADERS).length + f.filter((x) => x.type === H2.RST_STREAM).length >= 6, 3000, 'six answers');
+    await peer.until(
+      (f) => f.filter((x) => x.type === H2.HEADERS).length + f.filter((x) => x.type === H2.RST_STREAM).length >= 6,
+      3000,
+      'six answers',
+    );
     const answered = peer.frames.filter((f) => f.type === H2.HEADERS).map((f) => f.stream);
     const refused = peer.frames.filter((f) => f.type === H2.RST_STREAM);
     assert.deepEqual(answered, [1, 3, 5]);
-    assert.deepEqual(refused.map((f) => [f.stream, f.code]), [[7, REFUSED_STREAM], [9, REFUSED_STREAM], [11, REFUSED_STREAM]]);
+    assert.deepEqual(
+      refused.map((f) => [f.stream, f.code]),
+      [
+        [7, REFUSED_STREAM],
+        [9, REFUSED_STREAM],
+        [11, REFUSED_STREAM],
+      ],
+    );
     assert.equal(srv.ctx.conns.size, 3, 'three WebSockets, no more');
   });
 
@@ -43,7 +54,13 @@ describe('HTTP/2 limits per connection', () => {
     await peer.until((f) => f.some((x) => x.type === H2.GOAWAY), 5000, 'GOAWAY', true);
     const goaway = peer.frames.find((f) => f.type === H2.GOAWAY);
     assert.equal(goaway?.code, ENHANCE_YOUR_CALM);
-    await withTimeout((async () => { while (!peer.closed) await delay(10); })(), 3000, 'the connection closing');
+    await withTimeout(
+      (async () => {
+        while (!peer.closed) await delay(10);
+      })(),
+      3000,
+      'the connection closing',
+    );
     // The listener is fine.
     const ok = await Conn.open(new Context(), srv.url, { http2: true, timeoutMs: 3000 });
     assert.equal(ok.httpVersion, '2');
@@ -56,9 +73,18 @@ describe('HTTP/2 limits per connection', () => {
     const stalled = await RawH2.connect(t, srv.port, false);
     stalled.socket.write('PRI * HTTP/2.0\r\n');
     const started = Date.now();
-    await withTimeout((async () => { while (!idle.closed || !stalled.closed) await delay(10); })(), 4000, 'both closed');
+    await withTimeout(
+      (async () => {
+        while (!idle.closed || !stalled.closed) await delay(10);
+      })(),
+      4000,
+      'both closed',
+    );
     assert.ok(Date.now() - started < 3000);
-    assert.ok(idle.frames.some((f) => f.type === H2.GOAWAY && f.code === 0), 'GOAWAY NO_ERROR for the idle connection');
+    assert.ok(
+      idle.frames.some((f) => f.type === H2.GOAWAY && f.code === 0),
+      'GOAWAY NO_ERROR for the idle connection',
+    );
   });
 
   it('counts WebSockets against maxConnections: the one past it gets 503 on its stream', async (t) => {
@@ -107,13 +133,22 @@ describe('HTTP/2 limits per stream', () => {
     // 1 MiB of a fragmented message, then the stream is reset before its last frame.
     cut.stream.write(clientFrame(0x2, Buffer.alloc(512 * 1024, 1), false));
     cut.stream.write(clientFrame(0x0, Buffer.alloc(512 * 1024, 2), false));
-    await withTimeout((async () => { while (inboundBudgetStats().used - before < 1024 * 1024) await delay(10); })(), 5000, 'the partial message held');
+    await withTimeout(
+      (async () => {
+        while (inboundBudgetStats().used - before < 1024 * 1024) await delay(10);
+      })(),
+      5000,
+      'the partial message held',
+    );
     const closing = srv.closed.next(5000, 'the reset WebSocket ending');
     cut.stream.close(0x8); // RST_STREAM CANCEL
     const ended = await closing;
     assert.equal(ended.closeInfo?.code, 1006);
     assert.equal(ended.closeInfo?.wasClean, false);
-    assert.ok(inboundBudgetStats().used - before <= 0, `released: ${inboundBudgetStats().used - before} bytes still held`);
+    assert.ok(
+      inboundBudgetStats().used - before <= 0,
+      `released: ${inboundBudgetStats().used - before} bytes still held`,
+    );
     const reader = new FrameReader(keep.stream as unknown as Socket);
     keep.stream.write(clientFrame(0x1, 'unaffected'));
     assert.equal((await reader.next()).payload.toString(), 'unaffected');
@@ -131,14 +166,23 @@ describe('HTTP/2 limits per stream', () => {
     await delay(300);
     const stream = server.stream as unknown as { readableLength: number };
     // The window, plus at most one DATA frame in flight when the window was last opened.
-    assert.ok(stream.readableLength <= 256 * 1024 + 16 * 1024, `the paused stream holds ${stream.readableLength} bytes`);
+    assert.ok(
+      stream.readableLength <= 256 * 1024 + 16 * 1024,
+      `the paused stream holds ${stream.readableLength} bytes`,
+    );
     assert.ok(conn.pendingWriteBytes > 4 * 1024 * 1024, 'the rest waits on the sending side');
     let received = 0;
     server.onMessage = (_c, msg) => {
       received += msg.size;
     };
     server.resume();
-    await withTimeout((async () => { while (received < 32 * chunk.length) await delay(20); })(), 15_000, 'everything after resume');
+    await withTimeout(
+      (async () => {
+        while (received < 32 * chunk.length) await delay(20);
+      })(),
+      15_000,
+      'everything after resume',
+    );
     await conn.close();
   });
 });

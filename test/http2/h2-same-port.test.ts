@@ -6,7 +6,12 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSecureServer, createServer as createH2cServer, type Http2SecureServer, type Http2Server } from 'node:http2';
+import {
+  createSecureServer,
+  createServer as createH2cServer,
+  type Http2SecureServer,
+  type Http2Server,
+} from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import WebSocket from 'ws';
 import { Conn, Context, HandshakeError, Listener } from '../../src/index.js';
@@ -24,11 +29,19 @@ function clientContext(t: TestContext): Context {
 async function wsEcho(url: string, text: string): Promise<string> {
   const ws = new WebSocket(url, { ca: certs.ca });
   try {
-    await withTimeout(new Promise<void>((resolve, reject) => {
-      ws.once('open', () => resolve());
-      ws.once('error', reject);
-    }), 5000, 'ws open');
-    const reply = withTimeout(new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data)))), 5000, 'ws echo');
+    await withTimeout(
+      new Promise<void>((resolve, reject) => {
+        ws.once('open', () => resolve());
+        ws.once('error', reject);
+      }),
+      5000,
+      'ws open',
+    );
+    const reply = withTimeout(
+      new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data)))),
+      5000,
+      'ws echo',
+    );
     ws.send(text);
     return await reply;
   } finally {
@@ -60,7 +73,11 @@ for (const tls of [false, true]) {
 
     it("'auto' uses HTTP/2 where offered", async (t) => {
       const srv = await startH2Echo(t, { tls });
-      const conn = await Conn.open(clientContext(t), srv.url, { ...(tls ? TRUST : {}), http2: 'auto', timeoutMs: 5000 });
+      const conn = await Conn.open(clientContext(t), srv.url, {
+        ...(tls ? TRUST : {}),
+        http2: 'auto',
+        timeoutMs: 5000,
+      });
       assert.equal(conn.httpVersion, '2');
       await conn.close();
     });
@@ -85,7 +102,11 @@ for (const tls of [false, true]) {
       // Remembered: the next one goes straight to HTTP/1.1.
       const again = await Conn.open(client, url, { ...(tls ? TRUST : {}), http2: 'auto', timeoutMs: 5000 });
       assert.equal(again.httpVersion, '1.1');
-      const forced = await Conn.open(clientContext(t), url, { ...(tls ? TRUST : {}), http2: true, timeoutMs: 5000 }).then(
+      const forced = await Conn.open(clientContext(t), url, {
+        ...(tls ? TRUST : {}),
+        http2: true,
+        timeoutMs: 5000,
+      }).then(
         () => assert.fail('HTTP/2 is not there'),
         (error: unknown) => error,
       );
@@ -115,7 +136,11 @@ describe('an HTTP/2 server that does not enable extended CONNECT', () => {
       });
       const port = (server.address() as AddressInfo).port;
       const url = `${tls ? 'wss' : 'ws'}://127.0.0.1:${port}/`;
-      const forced = await Conn.open(clientContext(t), url, { ...(tls ? TRUST : {}), http2: true, timeoutMs: 5000 }).then(
+      const forced = await Conn.open(clientContext(t), url, {
+        ...(tls ? TRUST : {}),
+        http2: true,
+        timeoutMs: 5000,
+      }).then(
         () => assert.fail('the server does not allow extended CONNECT'),
         (error: unknown) => error,
       );
@@ -176,6 +201,9 @@ describe('TLS hooks on a listener that serves HTTP/2', () => {
       (error: unknown) => error,
     );
     assert.ok(failed instanceof Error);
-    assert.ok(logged.some((line) => /context creator cannot serve an HTTP\/2 listener/.test(line)), logged.join('\n'));
+    assert.ok(
+      logged.some((line) => /context creator cannot serve an HTTP\/2 listener/.test(line)),
+      logged.join('\n'),
+    );
   });
 });

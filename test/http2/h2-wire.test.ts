@@ -22,7 +22,10 @@ for (const tls of [false, true]) {
       const session = await nodeH2Session(t, srv.origin);
       assert.equal(session.remoteSettings.enableConnectProtocol, true, 'SETTINGS_ENABLE_CONNECT_PROTOCOL advertised');
       assert.ok((session.remoteSettings.initialWindowSize ?? 0) >= 1024 * 1024, 'a stream window past 64 KiB');
-      const { stream, status, headers } = await rawConnect(session, '/chat?x=1', { 'sec-websocket-protocol': 'chat, other', origin: 'https://example.com' });
+      const { stream, status, headers } = await rawConnect(session, '/chat?x=1', {
+        'sec-websocket-protocol': 'chat, other',
+        origin: 'https://example.com',
+      });
       assert.equal(status, 200);
       assert.equal(headers['sec-websocket-protocol'], 'chat');
       assert.equal(headers['sec-websocket-accept'], undefined, 'no Sec-WebSocket-Accept over HTTP/2');
@@ -44,9 +47,17 @@ for (const tls of [false, true]) {
       assert.equal(close.opcode, OP.CLOSE);
       assert.equal(close.payload.readUInt16BE(0), 1000);
       // The server ends its side with END_STREAM (§7.1.1: it closes first), so our side sees the end of the stream.
-      await withTimeout(new Promise<void>((resolve) => (reader.ended ? resolve() : stream.once('end', () => resolve()))), 3000, 'END_STREAM from the server');
+      await withTimeout(
+        new Promise<void>((resolve) => (reader.ended ? resolve() : stream.once('end', () => resolve()))),
+        3000,
+        'END_STREAM from the server',
+      );
       stream.end();
-      await withTimeout(new Promise<void>((resolve) => stream.once('close', () => resolve())), 3000, 'the stream closing');
+      await withTimeout(
+        new Promise<void>((resolve) => stream.once('close', () => resolve())),
+        3000,
+        'the stream closing',
+      );
       assert.equal(stream.rstCode, 0);
       const info = await withTimeout(server.closed, 3000, 'the server side closing');
       assert.deepEqual([info.code, info.reason, info.wasClean], [1000, 'done', true]);
@@ -82,7 +93,11 @@ for (const tls of [false, true]) {
         ['bad subprotocol', { ...origin, 'sec-websocket-protocol': 'a b' }, 400, /subprotocol/],
       ];
       for (const [what, extra, expected, body] of cases) {
-        const { stream, status, headers } = await rawConnect(session, what === 'refused by onOpen' ? '/forbidden' : '/', extra);
+        const { stream, status, headers } = await rawConnect(
+          session,
+          what === 'refused by onOpen' ? '/forbidden' : '/',
+          extra,
+        );
         assert.equal(status, expected, what);
         if (expected === 426) assert.equal(headers['sec-websocket-version'], '13');
         assert.match(await readBody(stream), body, what);
@@ -90,13 +105,24 @@ for (const tls of [false, true]) {
       // A classic CONNECT (no :protocol) is not for us.
       const plain = session.request({ ':method': 'CONNECT', ':authority': 'example.com:443' }, { endStream: false });
       plain.on('error', () => undefined);
-      const plainStatus = await withTimeout(new Promise<number>((resolve) => plain.once('response', (h) => resolve(Number(h[':status'])))), 3000, 'CONNECT');
+      const plainStatus = await withTimeout(
+        new Promise<number>((resolve) => plain.once('response', (h) => resolve(Number(h[':status'])))),
+        3000,
+        'CONNECT',
+      );
       assert.equal(plainStatus, 405);
       // Ordinary requests go to onRequest; a handler that throws answers 500 and the session goes on.
-      for (const [path, expected] of [['/page', 200], ['/boom', 500]] as const) {
+      for (const [path, expected] of [
+        ['/page', 200],
+        ['/boom', 500],
+      ] as const) {
         const req = session.request({ ':path': path });
         req.on('error', () => undefined);
-        const st = await withTimeout(new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[':status'])))), 3000, path);
+        const st = await withTimeout(
+          new Promise<number>((resolve) => req.once('response', (h) => resolve(Number(h[':status'])))),
+          3000,
+          path,
+        );
         assert.equal(st, expected, path);
         if (expected === 200) assert.equal(await readBody(req), 'a page');
       }
@@ -127,7 +153,14 @@ describe('how a WebSocket over HTTP/2 ends, frame by frame', () => {
     assert.equal((await b!.nextMsg({ timeoutMs: 3000 })).text, 'after a');
     await serverA.closed;
     // A close started by the server ends the same way.
-    const serverSideOfC = [...srv.ctx.conns].find((conn) => conn !== serverA && conn.isOk && conn.requestedUrl === '/' && conn.stream !== null && (conn.stream as unknown as { id: number }).id === idc);
+    const serverSideOfC = [...srv.ctx.conns].find(
+      (conn) =>
+        conn !== serverA &&
+        conn.isOk &&
+        conn.requestedUrl === '/' &&
+        conn.stream !== null &&
+        (conn.stream as unknown as { id: number }).id === idc,
+    );
     assert.ok(serverSideOfC, 'the server side of c');
     await serverSideOfC.close(1001, 'server closes');
     await withTimeout(c!.closed, 3000, 'c closing');
@@ -137,13 +170,31 @@ describe('how a WebSocket over HTTP/2 ends, frame by frame', () => {
 
     for (const id of [ida, idc]) {
       const frames = relay.frames.filter((f) => f.stream === id);
-      const ends = (dir: 'c2s' | 's2c'): boolean => frames.some((f) => f.dir === dir && (f.type === H2.DATA || f.type === H2.HEADERS) && (f.flags & H2.END_STREAM) !== 0);
+      const ends = (dir: 'c2s' | 's2c'): boolean =>
+        frames.some(
+          (f) => f.dir === dir && (f.type === H2.DATA || f.type === H2.HEADERS) && (f.flags & H2.END_STREAM) !== 0,
+        );
       assert.ok(ends('c2s'), `stream ${id}: the client sent END_STREAM`);
       assert.ok(ends('s2c'), `stream ${id}: the server sent END_STREAM`);
-      assert.deepEqual(frames.filter((f) => f.type === H2.RST_STREAM), [], `stream ${id}: no RST_STREAM`);
+      assert.deepEqual(
+        frames.filter((f) => f.type === H2.RST_STREAM),
+        [],
+        `stream ${id}: no RST_STREAM`,
+      );
     }
-    assert.deepEqual(relay.frames.filter((f) => f.stream === idb && (f.type === H2.RST_STREAM || (f.flags & H2.END_STREAM) !== 0 && f.type !== H2.SETTINGS)), [], 'b untouched');
-    assert.deepEqual(relay.frames.filter((f) => f.type === H2.GOAWAY), [], 'the connection stays up');
+    assert.deepEqual(
+      relay.frames.filter(
+        (f) =>
+          f.stream === idb && (f.type === H2.RST_STREAM || ((f.flags & H2.END_STREAM) !== 0 && f.type !== H2.SETTINGS)),
+      ),
+      [],
+      'b untouched',
+    );
+    assert.deepEqual(
+      relay.frames.filter((f) => f.type === H2.GOAWAY),
+      [],
+      'the connection stays up',
+    );
     await b!.close();
   });
 });

@@ -57,47 +57,62 @@ ${PAGE_SOCKET}
 </body></html>`;
 }
 
-test('Chromium talks compressed to our Listener, with default and with negotiated parameters', { timeout: 90_000 }, async (t) => {
-  if (!hasChromium()) {
-    t.skip('chromium not installed');
-    return;
-  }
-  const listeners: EchoListener[] = [
-    await startEchoListener({ perMessageDeflate: true, keepHeaders: true }),
-    await startEchoListener({
-      perMessageDeflate: { serverMaxWindowBits: 10, clientMaxWindowBits: 11, serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
-      keepHeaders: true,
-    }),
-  ];
-  t.after(() => Promise.all(listeners.map((l) => l.close())));
+test(
+  'Chromium talks compressed to our Listener, with default and with negotiated parameters',
+  { timeout: 90_000 },
+  async (t) => {
+    if (!hasChromium()) {
+      t.skip('chromium not installed');
+      return;
+    }
+    const listeners: EchoListener[] = [
+      await startEchoListener({ perMessageDeflate: true, keepHeaders: true }),
+      await startEchoListener({
+        perMessageDeflate: {
+          serverMaxWindowBits: 10,
+          clientMaxWindowBits: 11,
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+          threshold: 0,
+        },
+        keepHeaders: true,
+      }),
+    ];
+    t.after(() => Promise.all(listeners.map((l) => l.close())));
 
-  let html = '';
-  const pageUrl = await servePage(t, () => html);
-  html = page(listeners.map((l) => l.url));
+    let html = '';
+    const pageUrl = await servePage(t, () => html);
+    html = page(listeners.map((l) => l.url));
 
-  const results = (await runPageInChromium(t, pageUrl, '__results', { timeoutMs: 60_000 })) as Array<Record<string, unknown>>;
+    const results = (await runPageInChromium(t, pageUrl, '__results', { timeoutMs: 60_000 })) as Array<
+      Record<string, unknown>
+    >;
 
-  const expected = [
-    'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
-    'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11',
-  ];
-  for (let i = 0; i < listeners.length; i++) {
-    const result = results[i]!;
-    assert.equal(result['error'], undefined, String(result['error']));
-    assert.equal(result['extensions'], expected[i], 'the extension Chromium accepted');
-    assert.equal(result['textsOk'], true, '30 compressible texts echoed in order');
-    assert.equal(result['bigOk'], true, '1 MiB binary echoed');
-    assert.equal(result['emptyOk'], true, 'empty text echoed');
-    assert.deepEqual(result['close'], { code: 1000, reason: '', wasClean: true });
+    const expected = [
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=11',
+    ];
+    for (let i = 0; i < listeners.length; i++) {
+      const result = results[i]!;
+      assert.equal(result['error'], undefined, String(result['error']));
+      assert.equal(result['extensions'], expected[i], 'the extension Chromium accepted');
+      assert.equal(result['textsOk'], true, '30 compressible texts echoed in order');
+      assert.equal(result['bigOk'], true, '1 MiB binary echoed');
+      assert.equal(result['emptyOk'], true, 'empty text echoed');
+      assert.deepEqual(result['close'], { code: 1000, reason: '', wasClean: true });
 
-    const conn = await listeners[i]!.ready.next(1000, 'the browser connection');
-    const offer = conn.handshake.headers?.get('sec-websocket-extensions') ?? '';
-    assert.match(offer, /^permessage-deflate(; client_max_window_bits)?$/, `Chromium's offer: ${offer}`);
-    assert.equal(conn.extensions, expected[i]);
-    const received = conn.socket!.bytesRead;
-    const sentByBrowser = 30 * 20_000 + MiB;
-    assert.ok(received < sentByBrowser / 3, `${received} bytes on the wire for about ${sentByBrowser} bytes of messages`);
-    const info = await withTimeout(conn.closed, 5000, 'the browser connection closing');
-    assert.equal(info.wasClean, true);
-  }
-});
+      const conn = await listeners[i]!.ready.next(1000, 'the browser connection');
+      const offer = conn.handshake.headers?.get('sec-websocket-extensions') ?? '';
+      assert.match(offer, /^permessage-deflate(; client_max_window_bits)?$/, `Chromium's offer: ${offer}`);
+      assert.equal(conn.extensions, expected[i]);
+      const received = conn.socket!.bytesRead;
+      const sentByBrowser = 30 * 20_000 + MiB;
+      assert.ok(
+        received < sentByBrowser / 3,
+        `${received} bytes on the wire for about ${sentByBrowser} bytes of messages`,
+      );
+      const info = await withTimeout(conn.closed, 5000, 'the browser connection closing');
+      assert.equal(info.wasClean, true);
+    }
+  },
+);

@@ -22,15 +22,30 @@ describe('ws server, our client', () => {
     // Our client announces client_no_context_takeover by default (its compressor keeps no memory between messages).
     ['defaults on both sides', true, undefined, 'permessage-deflate; client_no_context_takeover'],
     ['our client keeping its context (contextTakeover)', true, { contextTakeover: true }, 'permessage-deflate'],
-    ['ws without context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; client_no_context_takeover; server_no_context_takeover'],
-    ['ws asking for small windows', { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; client_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10'],
+    [
+      'ws without context takeover',
+      { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+      { threshold: 0 },
+      'permessage-deflate; client_no_context_takeover; server_no_context_takeover',
+    ],
+    [
+      'ws asking for small windows',
+      { serverMaxWindowBits: 10, clientMaxWindowBits: 9, threshold: 0 },
+      { threshold: 0 },
+      'permessage-deflate; client_no_context_takeover; client_max_window_bits=9; server_max_window_bits=10',
+    ],
     [
       'our client asking for an 8-bit server window and no server context',
       { threshold: 0 },
       { serverMaxWindowBits: 8, serverNoContextTakeover: true, clientMaxWindowBits: 11, threshold: 0 },
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=8; client_max_window_bits=11',
     ],
-    ['our client announcing no client context', { threshold: 0 }, { clientNoContextTakeover: true, clientMaxWindowBits: false, threshold: 0 }, 'permessage-deflate; client_no_context_takeover'],
+    [
+      'our client announcing no client context',
+      { threshold: 0 },
+      { clientNoContextTakeover: true, clientMaxWindowBits: false, threshold: 0 },
+      'permessage-deflate; client_no_context_takeover',
+    ],
   ];
   for (const [name, wsOption, ourOption, expected] of cases) {
     it(`${name}: ${expected}`, { timeout: 60_000 }, async (t) => {
@@ -40,7 +55,10 @@ describe('ws server, our client', () => {
       t.after(() => withTimeout(ctx.close(), 10_000, 'closing the client context'));
       const received = new AsyncQueue<Msg>();
       ctx.onMessage = (_conn, msg) => received.push(msg);
-      const conn = await Conn.open(ctx, server.url, { timeoutMs: 5000, ...(ourOption !== undefined ? { perMessageDeflate: ourOption } : {}) });
+      const conn = await Conn.open(ctx, server.url, {
+        timeoutMs: 5000,
+        ...(ourOption !== undefined ? { perMessageDeflate: ourOption } : {}),
+      });
       const peer = await server.connections.next(2000);
       assert.equal(conn.extensions, expected);
       assert.equal(peer.ws.extensions, 'permessage-deflate', "ws's view");
@@ -66,7 +84,10 @@ describe('ws server, our client', () => {
       const many = Array.from({ length: 100 }, (_, i) => compressibleText(1500 + i, i).toString());
       for (const m of many) conn.sendText(m, { compress: true });
       for (const m of many) assert.equal((await received.next(10_000)).text, m);
-      assert.ok(conn.socket!.bytesRead < total / 3, `${conn.socket!.bytesRead} bytes read for ${total} bytes of echoes: compressed`);
+      assert.ok(
+        conn.socket!.bytesRead < total / 3,
+        `${conn.socket!.bytesRead} bytes read for ${total} bytes of echoes: compressed`,
+      );
       await conn.close();
     });
   }
@@ -89,11 +110,31 @@ describe('ws server, our client', () => {
 describe('ws client, our listener', () => {
   const cases: Array<[string, boolean | WsDeflateOptions, boolean | PerMessageDeflateOptions, string]> = [
     // Our listener compresses without context both ways by default (RFC 7692 §7.1.1 lets the server ask for both).
-    ['defaults (ws offers client_max_window_bits)', true, true, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
+    [
+      'defaults (ws offers client_max_window_bits)',
+      true,
+      true,
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+    ],
     ['our listener keeping context (contextTakeover)', true, { contextTakeover: true }, 'permessage-deflate'],
-    ['ws asking for no context takeover', { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, { threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
-    ['windows from both sides', { serverMaxWindowBits: 9, clientMaxWindowBits: 10, threshold: 0 }, { serverMaxWindowBits: 12, clientMaxWindowBits: 8, threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8'],
-    ['our listener without context takeover', { threshold: 0 }, { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 }, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover'],
+    [
+      'ws asking for no context takeover',
+      { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+      { threshold: 0 },
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+    ],
+    [
+      'windows from both sides',
+      { serverMaxWindowBits: 9, clientMaxWindowBits: 10, threshold: 0 },
+      { serverMaxWindowBits: 12, clientMaxWindowBits: 8, threshold: 0 },
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8',
+    ],
+    [
+      'our listener without context takeover',
+      { threshold: 0 },
+      { serverNoContextTakeover: true, clientNoContextTakeover: true, threshold: 0 },
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover',
+    ],
   ];
   for (const [name, wsOption, ourOption, expected] of cases) {
     it(`${name}: ${expected}`, { timeout: 60_000 }, async (t) => {
@@ -126,7 +167,10 @@ describe('ws client, our listener', () => {
       const many = Array.from({ length: 100 }, (_, i) => compressibleText(1500 + i, i).toString());
       for (const m of many) peer.ws.send(m, { compress: true });
       for (const m of many) assert.equal((await peer.messages.next(10_000)).data.toString(), m);
-      assert.ok(conn.socket!.bytesRead < total / 3, `${conn.socket!.bytesRead} bytes read for ${total} bytes sent: compressed`);
+      assert.ok(
+        conn.socket!.bytesRead < total / 3,
+        `${conn.socket!.bytesRead} bytes read for ${total} bytes sent: compressed`,
+      );
       peer.ws.close(1000);
       const info = await withTimeout(conn.closed, 5000, 'closing');
       assert.equal(info.wasClean, true);

@@ -204,7 +204,7 @@ describe('ws client -> nopoll Listener', () => {
     assert.deepEqual(await peer.pongs.next(), max);
   });
 
-  it('gets ws\'s pong with the same payload for its own ping', async (t) => {
+  it("gets ws's pong with the same payload for its own ping", async (t) => {
     const srv = await startEchoListener();
     t.after(() => srv.close());
     const peer = await openWs(srv.url);

@@ -16,7 +16,15 @@ import { Context } from '../../src/api/context.js';
 import { Listener } from '../../src/api/listener.js';
 import type { Msg } from '../../src/api/msg.js';
 import type { CloseInfo } from '../../src/api/conn.js';
-import { COMPRESSIBLE_BYTES, LARGE_BINARY_BYTES, closeRequest, interopMessages, parseCloseRequest, whole, type PeerEvent } from '../helpers/interop-messages.js';
+import {
+  COMPRESSIBLE_BYTES,
+  LARGE_BINARY_BYTES,
+  closeRequest,
+  interopMessages,
+  parseCloseRequest,
+  whole,
+  type PeerEvent,
+} from '../helpers/interop-messages.js';
 import { AsyncQueue, withTimeout } from '../helpers/ws-async.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), '..', 'helpers', 'node-ws-peer.js');
@@ -60,7 +68,12 @@ function startPeer(t: TestContext, args: string[]): Peer {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await withTimeout(exited, 5000, 'the ws peer exiting').catch(() => undefined);
   });
-  return { events, url: () => withTimeout(url, WAIT_MS, `the ws peer listening (${NODE}; stderr: ${err})`), exited, stderr: () => err };
+  return {
+    events,
+    url: () => withTimeout(url, WAIT_MS, `the ws peer listening (${NODE}; stderr: ${err})`),
+    exited,
+    stderr: () => err,
+  };
 }
 
 async function nextEvent<K extends PeerEvent['event']>(peer: Peer, kind: K): Promise<PeerEvent & { event: K }> {
@@ -71,7 +84,9 @@ async function nextEvent<K extends PeerEvent['event']>(peer: Peer, kind: K): Pro
 }
 
 /** Our echo Listener: messages echoed with their type; a close request text closes with its code and reason. */
-async function ourListener(t: TestContext): Promise<{ port: number; conns: AsyncQueue<Conn>; closes: AsyncQueue<CloseInfo> }> {
+async function ourListener(
+  t: TestContext,
+): Promise<{ port: number; conns: AsyncQueue<Conn>; closes: AsyncQueue<CloseInfo> }> {
   const ctx = new Context();
   const conns = new AsyncQueue<Conn>();
   const closes = new AsyncQueue<CloseInfo>();
@@ -85,7 +100,11 @@ async function ourListener(t: TestContext): Promise<{ port: number; conns: Async
     else if (msg.isText) conn.sendText(msg.payload);
     else conn.sendBinary(msg.payload);
   };
-  const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: { perMessageDeflate: true, maxMessageSize: 64 * 1024 * 1024 } });
+  const listener = await Listener.listen(ctx, {
+    host: '127.0.0.1',
+    port: 0,
+    opts: { perMessageDeflate: true, maxMessageSize: 64 * 1024 * 1024 },
+  });
   t.after(() => withTimeout(ctx.close(), 10_000, 'closing the listener context'));
   return { port: listener.port, conns, closes };
 }
@@ -97,7 +116,10 @@ function assertEcho(message: ReturnType<typeof interopMessages>[number], msg: Ms
 
 // Compression must have happened on the wire: 1 MiB of JSON-like text shrinks to a few KiB.
 function assertCompressedOnWire(bytes: number, what: string): void {
-  assert.ok(bytes < LARGE_BINARY_BYTES + COMPRESSIBLE_BYTES / 2, `${what}: ${bytes} bytes, as if nothing was compressed`);
+  assert.ok(
+    bytes < LARGE_BINARY_BYTES + COMPRESSIBLE_BYTES / 2,
+    `${what}: ${bytes} bytes, as if nothing was compressed`,
+  );
 }
 
 describe(`our Listener on ${isBun ? 'Bun' : 'Node'}, a ws client on Node`, () => {
@@ -113,9 +135,22 @@ describe(`our Listener on ${isBun ? 'Bun' : 'Node'}, a ws client on Node`, () =>
       assert.match(result.extensions, /^permessage-deflate/);
       const info = await srv.closes.next(WAIT_MS, 'our connection ending');
       // Each side reports the close frame it received: nopoll echoes the code alone, ws the code and the reason.
-      const [ours, theirs] = closer === 'client' ? [[4000, 'done from ws'], [4000, '']] : [[4001, 'your turn, nopoll'], [4001, 'your turn, nopoll']];
+      const [ours, theirs] =
+        closer === 'client'
+          ? [
+              [4000, 'done from ws'],
+              [4000, ''],
+            ]
+          : [
+              [4001, 'your turn, nopoll'],
+              [4001, 'your turn, nopoll'],
+            ];
       assert.deepEqual([close.code, close.reason, close.wasClean], [...theirs, true], 'the ws side of the close');
-      assert.deepEqual([info.code, info.reason, info.wasClean, info.error], [...ours, true, undefined], 'our side of the close');
+      assert.deepEqual(
+        [info.code, info.reason, info.wasClean, info.error],
+        [...ours, true, undefined],
+        'our side of the close',
+      );
       assertCompressedOnWire(conn.socket?.bytesRead ?? 0, 'bytes our Listener read');
       assert.equal(await withTimeout(peer.exited, WAIT_MS, 'the ws client exiting'), 0, peer.stderr());
     });
@@ -136,7 +171,9 @@ describe(`our client on ${isBun ? 'Bun' : 'Node'}, a ws server on Node`, () => {
           if (message.isBinary) conn.sendBinary(message.parts[0]!);
           else conn.sendText(message.parts[0]!);
         } else {
-          message.parts.forEach((part, i) => conn.sendFragment(part, { binary: message.isBinary, fin: i === message.parts.length - 1 }));
+          message.parts.forEach((part, i) =>
+            conn.sendFragment(part, { binary: message.isBinary, fin: i === message.parts.length - 1 }),
+          );
         }
         assertEcho(message, await conn.nextMsg({ timeoutMs: WAIT_MS }));
       }
@@ -145,7 +182,16 @@ describe(`our client on ${isBun ? 'Bun' : 'Node'}, a ws server on Node`, () => {
       assert.equal((await withTimeout(pong, WAIT_MS, 'the pong')).toString(), 'are you there');
       assertCompressedOnWire(conn.socket?.bytesRead ?? 0, 'bytes our client read');
       // Each side reports the close frame it received: nopoll echoes the code alone, ws the code and the reason.
-      const [ours, theirs] = closer === 'client' ? [[4000, 'done from nopoll'], [4000, 'done from nopoll']] : [[4002, 'done from ws'], [4002, '']];
+      const [ours, theirs] =
+        closer === 'client'
+          ? [
+              [4000, 'done from nopoll'],
+              [4000, 'done from nopoll'],
+            ]
+          : [
+              [4002, 'done from ws'],
+              [4002, ''],
+            ];
       let info: CloseInfo;
       if (closer === 'client') {
         info = await withTimeout(conn.close(4000, 'done from nopoll'), WAIT_MS, 'our close');
@@ -153,7 +199,11 @@ describe(`our client on ${isBun ? 'Bun' : 'Node'}, a ws server on Node`, () => {
         conn.sendText(closeRequest(4002, 'done from ws'));
         info = await withTimeout(conn.closed, WAIT_MS, 'the server closing');
       }
-      assert.deepEqual([info.code, info.reason, info.wasClean, info.error], [...ours, true, undefined], 'our side of the close');
+      assert.deepEqual(
+        [info.code, info.reason, info.wasClean, info.error],
+        [...ours, true, undefined],
+        'our side of the close',
+      );
       const seen = await nextEvent(peer, 'close');
       assert.deepEqual([seen.code, seen.reason, seen.wasClean], [...theirs, true], 'the ws side of the close');
     });

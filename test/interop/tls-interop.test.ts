@@ -16,7 +16,6 @@ import { openWs, wrapWs, type WsPeer } from '../helpers/ws-peers.js';
 
 const READY = { timeoutMs: 5000 };
 
-
 async function wsEcho(peer: WsPeer, data: Buffer | string): Promise<void> {
   peer.ws.send(data);
   const echo = await peer.messages.next(5000);
@@ -116,7 +115,10 @@ describe('nopoll client -> ws server on https', () => {
     const ctx = new Context();
     ctx.onError = () => undefined;
     t.after(() => ctx.close());
-    const conn = await Conn.open(ctx, server.url, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, ...READY });
+    const conn = await Conn.open(ctx, server.url, {
+      tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey },
+      ...READY,
+    });
     const { socket } = await server.connections.next(3000);
     assert.equal(socket.authorized, true);
     assert.equal(socket.getPeerCertificate().subject.CN, 'nopoll test client');

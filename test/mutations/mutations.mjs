@@ -93,7 +93,8 @@ export const mutations = [
     what: 'input not paused while messages wait unread',
     file: 'src/api/conn-receive.ts',
     find: 'if (inbox.length >= INBOX_PAUSE || rare.inboxBytes >= INBOX_PAUSE_BYTES) this._transport?.pauseInput();',
-    replace: 'if ((inbox.length >= INBOX_PAUSE || rare.inboxBytes >= INBOX_PAUSE_BYTES) && false) this._transport?.pauseInput();',
+    replace:
+      'if ((inbox.length >= INBOX_PAUSE || rare.inboxBytes >= INBOX_PAUSE_BYTES) && false) this._transport?.pauseInput();',
     tests: ['hardening-limits'],
     pattern: 'unread-message inbox',
   },
@@ -556,7 +557,8 @@ export const mutations = [
     what: 'window bits read as any decimal integer',
     file: 'src/protocol/extensions/deflate-params.ts',
     find: 'export function parseWindowBits(value: string): number {\n',
-    replace: 'export function parseWindowBits(value: string): number {\n  if (/^[0-9]+$/.test(value)) return Number(value);\n',
+    replace:
+      'export function parseWindowBits(value: string): number {\n  if (/^[0-9]+$/.test(value)) return Number(value);\n',
     tests: ['advisories'],
     pattern: 'CVE-2026-2229',
   },
@@ -575,8 +577,9 @@ export const mutations = [
     protection: 'python-websockets #1720',
     what: 'RSV1 accepted on continuation frames',
     file: 'src/protocol/message-assembler.ts',
-    find: 'else if (rsv !== 0) error = new ProtocolError(\'NOPOLL_ERR_UNEXPECTED_RSV\', \'RSV bits set on a continuation frame\');',
-    replace: 'else if (rsv !== 0 && false) error = new ProtocolError(\'NOPOLL_ERR_UNEXPECTED_RSV\', \'RSV bits set on a continuation frame\');',
+    find: "else if (rsv !== 0) error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame');",
+    replace:
+      "else if (rsv !== 0 && false) error = new ProtocolError('NOPOLL_ERR_UNEXPECTED_RSV', 'RSV bits set on a continuation frame');",
     tests: ['advisories'],
     pattern: 'python-websockets#1720',
   },
@@ -587,7 +590,8 @@ export const mutations = [
     what: 'the backlog of a subscriber never compared with maxQueuedBytes',
     file: 'src/api/conn-topics.ts',
     find: 'if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes) {',
-    replace: 'if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes && false) {',
+    replace:
+      'if (backlog !== 0 && backlog + (frame !== null ? frame.length : form.bytes.length) > limits.maxQueuedBytes && false) {',
     tests: ['test/api/slow-subscriber'],
   },
   {

@@ -37,10 +37,17 @@ function fixtures(role: Role): Fixture[] {
     { name: 'text "Hel" + ping + "lo"', bytes: cat(p.text('Hel', false), p.ping('p!'), p.cont('lo', true)) },
     {
       name: 'multi-byte text cut inside code points across fragments',
-      bytes: cat(p.text(euroClef.subarray(0, 3), false), p.cont(euroClef.subarray(3, 6), false), p.cont(euroClef.subarray(6), true)),
+      bytes: cat(
+        p.text(euroClef.subarray(0, 3), false),
+        p.cont(euroClef.subarray(3, 6), false),
+        p.cont(euroClef.subarray(6), true),
+      ),
     },
     { name: '126-byte binary (16-bit length form)', bytes: p.binary(pattern(126, 9)) },
-    { name: 'pong then close 1000 "bye" then garbage', bytes: cat(p.pong('x'), p.close(1000, 'bye'), Buffer.from([0xff, 0xff, 0x00])) },
+    {
+      name: 'pong then close 1000 "bye" then garbage',
+      bytes: cat(p.pong('x'), p.close(1000, 'bye'), Buffer.from([0xff, 0xff, 0x00])),
+    },
     {
       name: 'mixed stream: text, binary fragments with empty middle, ping, pong, text',
       bytes: cat(
@@ -53,9 +60,19 @@ function fixtures(role: Role): Fixture[] {
         p.text('last'),
       ),
     },
-    { name: 'frames delivered one by one (deliverFrames)', deliverFrames: true, bytes: cat(p.text('ab', false), p.cont('cd', false), p.cont('ef', true)) },
-    { name: 'valid frame then reserved opcode 3 then more', bytes: cat(p.text('ok'), p.frame({ opcode: 3, payload: 'zz' }), p.text('never')) },
-    { name: 'invalid UTF-8 in the second fragment', bytes: cat(p.text('fine', false), p.cont(Buffer.from([0x61, 0xc0, 0x80]), false), p.cont('x', true)) },
+    {
+      name: 'frames delivered one by one (deliverFrames)',
+      deliverFrames: true,
+      bytes: cat(p.text('ab', false), p.cont('cd', false), p.cont('ef', true)),
+    },
+    {
+      name: 'valid frame then reserved opcode 3 then more',
+      bytes: cat(p.text('ok'), p.frame({ opcode: 3, payload: 'zz' }), p.text('never')),
+    },
+    {
+      name: 'invalid UTF-8 in the second fragment',
+      bytes: cat(p.text('fine', false), p.cont(Buffer.from([0x61, 0xc0, 0x80]), false), p.cont('x', true)),
+    },
     { name: 'close with invalid code 1004', bytes: cat(p.text('a'), p.close(1004)) },
   ];
 }
@@ -74,7 +91,19 @@ function suite(role: Role): void {
       const log = run(role, f, [f.bytes]) as Array<{ type: string }>;
       return log.filter((e) => e.type !== 'write').at(-1)?.type;
     });
-    assert.deepEqual(last, ['message', 'message', 'message', 'message', 'message', 'close', 'message', 'message', 'error', 'error', 'error']);
+    assert.deepEqual(last, [
+      'message',
+      'message',
+      'message',
+      'message',
+      'message',
+      'close',
+      'message',
+      'message',
+      'error',
+      'error',
+      'error',
+    ]);
   });
 
   for (const f of all) {
@@ -97,7 +126,14 @@ function suite(role: Role): void {
       const single = Array.from(f.bytes, (b) => Buffer.from([b]));
       assert.deepEqual(run(role, f, single), reference);
       // Empty chunks in between change nothing either.
-      assert.deepEqual(run(role, f, single.flatMap((c) => [Buffer.alloc(0), c])), reference);
+      assert.deepEqual(
+        run(
+          role,
+          f,
+          single.flatMap((c) => [Buffer.alloc(0), c]),
+        ),
+        reference,
+      );
     });
   }
 
@@ -135,7 +171,10 @@ function suite(role: Role): void {
   });
 
   // noPoll test_30..35: a header cut after 1, 2, 3, 4, 5 and 8 bytes is completed by the next chunk.
-  for (const [label, size] of [['64-bit', 65536], ['16-bit', 300]] as const) {
+  for (const [label, size] of [
+    ['64-bit', 65536],
+    ['16-bit', 300],
+  ] as const) {
     for (const cut of [1, 2, 3, 4, 5, 8]) {
       test(`a ${label}-length header cut after ${cut} bytes waits for the rest (noPoll test_30..35, RFC 6455 §5.2)`, () => {
         const p = new Peer(role);
@@ -152,7 +191,9 @@ function suite(role: Role): void {
         assert.deepEqual(h.handler.log, [], 'nothing delivered while the payload is incomplete');
         assert.equal(h.session.bufferedBytes, next - headerSize);
         h.feed(frame.subarray(next));
-        assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode: OP.BINARY, fin: true, hex: payload.toString('hex') }]);
+        assert.deepEqual(summarize(h.handler.log), [
+          { type: 'message', opcode: OP.BINARY, fin: true, hex: payload.toString('hex') },
+        ]);
         assert.equal(h.session.bufferedBytes, 0);
       });
     }
@@ -210,7 +251,13 @@ describe('FrameParser chunking', () => {
       assert.equal(reference.errors.length, 0);
       assert.deepEqual(
         reference.frames.map((f) => [f.fin, f.opcode, f.payload.length]),
-        [[false, OP.TEXT, 3], [true, OP.PING, 125], [true, OP.CONT, 126], [true, OP.BINARY, 0], [true, OP.BINARY, 33]],
+        [
+          [false, OP.TEXT, 3],
+          [true, OP.PING, 125],
+          [true, OP.CONT, 126],
+          [true, OP.BINARY, 0],
+          [true, OP.BINARY, 33],
+        ],
       );
       for (let cut = 1; cut < bytes.length; cut++) {
         assert.deepEqual(parse(splitAt(bytes, [cut])).frames, reference.frames, `cut at ${cut}`);

@@ -6,7 +6,18 @@ import { InvalidPayloadError, ProtocolError } from '../../src/errors.js';
 import { encodeCloseBody, isValidCloseCode, parseCloseBody } from '../../src/protocol/close.js';
 import type { Role } from '../../src/protocol/session.js';
 import { SessionState } from '../../src/protocol/session.js';
-import { assertFailed, cat, closePayload, decodeClose, makeSession, OP, pattern, ROLES, summarize, type Harness } from '../helpers/frames.js';
+import {
+  assertFailed,
+  cat,
+  closePayload,
+  decodeClose,
+  makeSession,
+  OP,
+  pattern,
+  ROLES,
+  summarize,
+  type Harness,
+} from '../helpers/frames.js';
 
 const INVALID_CODES = [0, 1, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535];
 const VALID_CODES = [1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999];
@@ -25,7 +36,11 @@ function suite(role: Role): void {
     assert.equal(h.session.state, SessionState.CLOSED);
     assert.equal(h.session.closeReceived, true);
     assert.equal(h.session.closeSent, true);
-    assert.deepEqual(h.handler.log.map((e) => e.type), ['write', 'close'], 'the echo is queued before the close is reported');
+    assert.deepEqual(
+      h.handler.log.map((e) => e.type),
+      ['write', 'close'],
+      'the echo is queued before the close is reported',
+    );
   });
 
   test('a close frame with a code and a UTF-8 reason is echoed with the code and reported (§5.5.1, Autobahn 7.1.1)', () => {
@@ -70,7 +85,10 @@ function suite(role: Role): void {
 
   for (const [name, reason] of [
     ['C0 80', Buffer.from([0xc0, 0x80])],
-    ['CE BA E1 BD B9 CF 83 CE BC CE B5 ED A0 80 65 64 69 74 65 64 (Autobahn 7.5.1)', Buffer.from('cebae1bdb9cf83cebcceb5eda080656469746564', 'hex')],
+    [
+      'CE BA E1 BD B9 CF 83 CE BC CE B5 ED A0 80 65 64 69 74 65 64 (Autobahn 7.5.1)',
+      Buffer.from('cebae1bdb9cf83cebcceb5eda080656469746564', 'hex'),
+    ],
     ['truncated E2 82', Buffer.from([0x61, 0xe2, 0x82])],
   ] as const) {
     test(`a close reason that is not UTF-8 (${name}) fails with 1007 (§5.5.1, §8.1)`, () => {
@@ -83,13 +101,25 @@ function suite(role: Role): void {
 
   test('after a close frame, further bytes (valid frames or garbage) are ignored (§5.5.1, §1.4, Autobahn 7.1.2-7.1.6)', () => {
     const h = makeSession(role);
-    h.feed(cat(h.peer.text('before'), h.peer.close(1000, 'done'), h.peer.text('after'), h.peer.ping('p'), Buffer.from([0xff, 0x00, 0x13])));
+    h.feed(
+      cat(
+        h.peer.text('before'),
+        h.peer.close(1000, 'done'),
+        h.peer.text('after'),
+        h.peer.ping('p'),
+        Buffer.from([0xff, 0x00, 0x13]),
+      ),
+    );
     h.feed(h.peer.close(1000), Buffer.from('garbage garbage'), h.peer.binary(pattern(10, 1)));
     assert.deepEqual(summarize(h.handler.events), [
       { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from('before').toString('hex') },
       { type: 'close', code: 1000, reason: 'done' },
     ]);
-    assert.deepEqual(h.handler.frames.map((f) => f.opcode), [OP.CLOSE], 'one echo, no pong');
+    assert.deepEqual(
+      h.handler.frames.map((f) => f.opcode),
+      [OP.CLOSE],
+      'one echo, no pong',
+    );
     assert.equal(h.session.bufferedBytes, 0);
   });
 
@@ -98,7 +128,12 @@ function suite(role: Role): void {
     assert.equal(h.session.close(1001, 'going'), true);
     assert.equal(h.session.state, SessionState.CLOSING);
     assert.equal(h.session.closeSent, true);
-    h.feed(h.peer.text('in flight'), h.peer.binary(Buffer.from([1, 2, 3]), false), h.peer.pong('pg'), h.peer.cont(Buffer.from([4]), true));
+    h.feed(
+      h.peer.text('in flight'),
+      h.peer.binary(Buffer.from([1, 2, 3]), false),
+      h.peer.pong('pg'),
+      h.peer.cont(Buffer.from([4]), true),
+    );
     h.feed(h.peer.close(1001), h.peer.text('too late'));
     assert.deepEqual(summarize(h.handler.events), [
       { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from('in flight').toString('hex') },
@@ -107,7 +142,7 @@ function suite(role: Role): void {
       { type: 'close', code: 1001, reason: '' },
     ]);
     const closes = h.handler.frames.filter((f) => f.opcode === OP.CLOSE);
-    assert.equal(closes.length, 1, 'the peer\'s close is not echoed when we already sent ours');
+    assert.equal(closes.length, 1, "the peer's close is not echoed when we already sent ours");
     assert.deepEqual(decodeClose(closes[0]!.payload), { code: 1001, reason: 'going' });
     assert.equal(h.session.state, SessionState.CLOSED);
   });
@@ -137,7 +172,10 @@ function suite(role: Role): void {
   test('close() with no code sends an empty close body (§5.5.1)', () => {
     const h = makeSession(role);
     h.session.close();
-    assert.deepEqual(h.handler.frames.map((f) => [f.opcode, f.payload.length]), [[OP.CLOSE, 0]]);
+    assert.deepEqual(
+      h.handler.frames.map((f) => [f.opcode, f.payload.length]),
+      [[OP.CLOSE, 0]],
+    );
   });
 
   test('close() after the peer closed returns false and sends nothing more (§5.5.1)', () => {
@@ -177,7 +215,8 @@ function suite(role: Role): void {
 
   test('close() with a code that may not be sent or a too long reason throws RangeError and sends nothing (§7.4.1, §5.5)', () => {
     const h = makeSession(role);
-    for (const code of [1005, 1006, 1015, 1004, 999, 5000]) assert.throws(() => h.session.close(code), RangeError, `code ${code}`);
+    for (const code of [1005, 1006, 1015, 1004, 999, 5000])
+      assert.throws(() => h.session.close(code), RangeError, `code ${code}`);
     assert.throws(() => h.session.close(1000, 'x'.repeat(124)), RangeError);
     assert.deepEqual(h.handler.writes, []);
     assert.equal(h.session.state, SessionState.OPEN);
@@ -202,7 +241,8 @@ describe('close bodies (RFC 6455 §5.5.1, §7.4)', () => {
   });
 
   test('encodeCloseBody throws RangeError for 1005, 1006, 1015 and other codes that may not be sent (§7.4.1)', () => {
-    for (const code of [...INVALID_CODES, 1000.5, NaN, -1000]) assert.throws(() => encodeCloseBody(code), RangeError, `code ${code}`);
+    for (const code of [...INVALID_CODES, 1000.5, NaN, -1000])
+      assert.throws(() => encodeCloseBody(code), RangeError, `code ${code}`);
     for (const code of VALID_CODES) assert.deepEqual(encodeCloseBody(code).readUInt16BE(0), code);
   });
 
@@ -212,7 +252,8 @@ describe('close bodies (RFC 6455 §5.5.1, §7.4)', () => {
 
   test('isValidCloseCode over 0..65535 accepts exactly 1000-1003, 1007-1014 and 3000-4999 (§7.4.1, §7.4.2)', () => {
     for (let code = 0; code <= 65535; code++) {
-      const expected = (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
+      const expected =
+        (code >= 1000 && code <= 1003) || (code >= 1007 && code <= 1014) || (code >= 3000 && code <= 4999);
       assert.equal(isValidCloseCode(code), expected, `code ${code}`);
     }
   });
@@ -222,7 +263,11 @@ describe('close bodies (RFC 6455 §5.5.1, §7.4)', () => {
     const oneByte = parseCloseBody(Buffer.from([0x03]));
     assert.ok(oneByte instanceof ProtocolError && oneByte.closeCode === 1002);
     const badCode = parseCloseBody(closePayload(1006));
-    assert.ok(badCode instanceof ProtocolError && badCode.closeCode === 1002 && badCode.code === 'NOPOLL_ERR_INVALID_CLOSE_CODE');
+    assert.ok(
+      badCode instanceof ProtocolError &&
+        badCode.closeCode === 1002 &&
+        badCode.code === 'NOPOLL_ERR_INVALID_CLOSE_CODE',
+    );
     const badUtf8 = parseCloseBody(closePayload(1000, Buffer.from([0xff])));
     assert.ok(badUtf8 instanceof InvalidPayloadError && badUtf8.closeCode === 1007);
     // A view into a bigger buffer (as the parser delivers it).

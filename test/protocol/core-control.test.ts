@@ -25,7 +25,11 @@ function suite(role: Role): void {
       assert.equal(pong.masked, role === 'client');
       assert.ok(pong.payload.equals(payload));
       assert.deepEqual(summarize(h.handler.events), [{ type: 'ping', hex: payload.toString('hex') }]);
-      assert.deepEqual(h.handler.log.map((e) => e.type), ['write', 'ping'], 'the pong is queued before the ping is reported');
+      assert.deepEqual(
+        h.handler.log.map((e) => e.type),
+        ['write', 'ping'],
+        'the pong is queued before the ping is reported',
+      );
     });
   }
 
@@ -37,7 +41,11 @@ function suite(role: Role): void {
     assert.ok(h.handler.frames[0]!.payload.equals(pattern(125, 3)));
   });
 
-  for (const [name, opcode] of [['ping', OP.PING], ['pong', OP.PONG], ['close', OP.CLOSE]] as const) {
+  for (const [name, opcode] of [
+    ['ping', OP.PING],
+    ['pong', OP.PONG],
+    ['close', OP.CLOSE],
+  ] as const) {
     test(`a ${name} with 126 bytes of payload (16-bit length form) fails with 1002 (§5.5, Autobahn 2.5)`, () => {
       const h = makeSession(role);
       const payload = opcode === OP.CLOSE ? cat(Buffer.from([0x03, 0xe8]), Buffer.alloc(124, 0x61)) : pattern(126, 1);
@@ -130,11 +138,14 @@ function suite(role: Role): void {
     );
   });
 
-  test('a ping after the peer\'s close frame is ignored and not answered (§5.5.1, §5.5.2)', () => {
+  test("a ping after the peer's close frame is ignored and not answered (§5.5.1, §5.5.2)", () => {
     const h = makeSession(role);
     h.feed(cat(h.peer.close(1000), h.peer.ping('late')));
     assert.deepEqual(summarize(h.handler.events), [{ type: 'close', code: 1000, reason: '' }]);
-    assert.deepEqual(h.handler.frames.map((f) => f.opcode), [OP.CLOSE]);
+    assert.deepEqual(
+      h.handler.frames.map((f) => f.opcode),
+      [OP.CLOSE],
+    );
   });
 }
 

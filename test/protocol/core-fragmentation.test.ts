@@ -3,22 +3,43 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Role } from '../../src/protocol/session.js';
-import { assertFailed, cat, decodeClose, makeSession, OP, pattern, ROLES, splitAt, summarize } from '../helpers/frames.js';
+import {
+  assertFailed,
+  cat,
+  decodeClose,
+  makeSession,
+  OP,
+  pattern,
+  ROLES,
+  splitAt,
+  summarize,
+} from '../helpers/frames.js';
 
 const hexOf = (s: string | Buffer): string => (typeof s === 'string' ? Buffer.from(s) : s).toString('hex');
 
 function suite(role: Role): void {
   const other: Role = role === 'client' ? 'server' : 'client';
 
-  for (const [name, opcode] of [['text', OP.TEXT], ['binary', OP.BINARY]] as const) {
+  for (const [name, opcode] of [
+    ['text', OP.TEXT],
+    ['binary', OP.BINARY],
+  ] as const) {
     test(`a ${name} message in 2..12 fragments is reassembled into one message (§5.4, Autobahn 5.3-5.5)`, () => {
       const whole = name === 'text' ? Buffer.from('Fragmented messages — reassembled ✓ 𝄞', 'utf8') : pattern(40, 8);
       for (let n = 2; n <= 12; n++) {
         const cuts = Array.from({ length: n - 1 }, (_, i) => Math.floor(((i + 1) * whole.length) / n));
         const pieces = splitAt(whole, cuts);
         const h = makeSession(role);
-        h.feed(...pieces.map((p, i) => h.peer.frame({ opcode: i === 0 ? opcode : OP.CONT, payload: p, fin: i === pieces.length - 1 })));
-        assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode, fin: true, hex: hexOf(whole) }], `${n} fragments`);
+        h.feed(
+          ...pieces.map((p, i) =>
+            h.peer.frame({ opcode: i === 0 ? opcode : OP.CONT, payload: p, fin: i === pieces.length - 1 }),
+          ),
+        );
+        assert.deepEqual(
+          summarize(h.handler.log),
+          [{ type: 'message', opcode, fin: true, hex: hexOf(whole) }],
+          `${n} fragments`,
+        );
       }
     });
   }
@@ -26,7 +47,11 @@ function suite(role: Role): void {
   test('large fragments in every length form are reassembled (§5.2, §5.4)', () => {
     const parts = [pattern(70000, 1), pattern(125, 2), pattern(300, 3), pattern(65536, 4)];
     const h = makeSession(role);
-    h.feed(...parts.map((p, i) => h.peer.frame({ opcode: i === 0 ? OP.BINARY : OP.CONT, payload: p, fin: i === parts.length - 1 })));
+    h.feed(
+      ...parts.map((p, i) =>
+        h.peer.frame({ opcode: i === 0 ? OP.BINARY : OP.CONT, payload: p, fin: i === parts.length - 1 }),
+      ),
+    );
     const messages = h.handler.messages;
     assert.equal(messages.length, 1);
     assert.ok(messages[0]!.payload.equals(Buffer.concat(parts)));
@@ -64,7 +89,9 @@ function suite(role: Role): void {
     const h = makeSession(role);
     h.feed(h.peer.text('a', false), h.peer.cont('b', true), h.peer.cont('c', true));
     assertFailed(h, 1002, 'NOPOLL_ERR_UNEXPECTED_CONTINUATION');
-    assert.deepEqual(summarize(h.handler.events).slice(0, -1), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: hexOf('ab') }]);
+    assert.deepEqual(summarize(h.handler.events).slice(0, -1), [
+      { type: 'message', opcode: OP.TEXT, fin: true, hex: hexOf('ab') },
+    ]);
   });
 
   for (const [first, second] of [
@@ -76,7 +103,10 @@ function suite(role: Role): void {
     test(`a new data frame (opcode ${second}) while a message (opcode ${first}) is open fails with 1002 (§5.4, Autobahn 5.18)`, () => {
       for (const fin of [true, false]) {
         const h = makeSession(role);
-        h.feed(h.peer.frame({ opcode: first, payload: 'one', fin: false }), h.peer.frame({ opcode: second, payload: 'two', fin }));
+        h.feed(
+          h.peer.frame({ opcode: first, payload: 'one', fin: false }),
+          h.peer.frame({ opcode: second, payload: 'two', fin }),
+        );
         assertFailed(h, 1002, 'NOPOLL_ERR_EXPECTED_CONTINUATION');
         assert.equal(h.handler.messages.length, 0);
       }
@@ -98,7 +128,9 @@ function suite(role: Role): void {
     assert.equal(pong.fin, true);
     assert.equal(pong.masked, role === 'client');
     assert.ok(pong.payload.equals(payload));
-    assert.deepEqual(summarize(h.handler.messages), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: hexOf('frag1frag2') }]);
+    assert.deepEqual(summarize(h.handler.messages), [
+      { type: 'message', opcode: OP.TEXT, fin: true, hex: hexOf('frag1frag2') },
+    ]);
   });
 
   test('pings and pongs after every one of 10 fragments: all pings answered in order, pongs reported, message whole (§5.4, Autobahn 5.19-5.20)', () => {
@@ -155,12 +187,17 @@ function suite(role: Role): void {
     const h = makeSession(role, { deliverFrames: true });
     h.feed(h.peer.text('a', false), h.peer.text('b', true));
     assertFailed(h, 1002, 'NOPOLL_ERR_EXPECTED_CONTINUATION');
-    assert.deepEqual(summarize(h.handler.events).slice(0, -1), [{ type: 'message', opcode: OP.TEXT, fin: false, hex: hexOf('a') }]);
+    assert.deepEqual(summarize(h.handler.events).slice(0, -1), [
+      { type: 'message', opcode: OP.TEXT, fin: false, hex: hexOf('a') },
+    ]);
   });
 
   // ---- sending ----
 
-  for (const [name, kind] of [['text', OP.TEXT], ['binary', OP.BINARY]] as const) {
+  for (const [name, kind] of [
+    ['text', OP.TEXT],
+    ['binary', OP.BINARY],
+  ] as const) {
     test(`sendFragment (${name}) sends ${name.toUpperCase()} then CONTINUATION opcodes, FIN only on the last (§5.4; noPoll repeated the data opcode)`, () => {
       const h = makeSession(role);
       assert.equal(h.session.sendingFragmented, 0);
@@ -193,11 +230,19 @@ function suite(role: Role): void {
     h.session.sendData(OP.TEXT, Buffer.from('lo'), true);
     assert.deepEqual(
       h.handler.frames.map((f) => [f.opcode, f.fin]),
-      [[OP.TEXT, false], [OP.PING, true], [OP.PONG, true], [OP.CONT, true]],
+      [
+        [OP.TEXT, false],
+        [OP.PING, true],
+        [OP.PONG, true],
+        [OP.CONT, true],
+      ],
     );
     const peer = makeSession(other);
     for (const w of h.handler.writes) peer.feed(w);
-    assert.deepEqual(peer.handler.messages.map((m) => [m.opcode, m.payload.toString()]), [[OP.TEXT, 'Hello']]);
+    assert.deepEqual(
+      peer.handler.messages.map((m) => [m.opcode, m.payload.toString()]),
+      [[OP.TEXT, 'Hello']],
+    );
     assert.deepEqual(
       peer.handler.events.map((e) => e.type),
       ['ping', 'pong', 'message'],

@@ -4,7 +4,14 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { encodeFrameHeader, frameHeaderSize, RSV1, RSV2, RSV3, writeFrameHeader } from '../../src/protocol/frame-header.js';
+import {
+  encodeFrameHeader,
+  frameHeaderSize,
+  RSV1,
+  RSV2,
+  RSV3,
+  writeFrameHeader,
+} from '../../src/protocol/frame-header.js';
 import { FrameParser } from '../../src/protocol/frame-parser.js';
 import { Session, type Role, type SessionHandler } from '../../src/protocol/session.js';
 import {
@@ -184,7 +191,14 @@ describe('frame header encoding (RFC 6455 §5.2)', () => {
     assert.deepEqual(encodeFrameHeader(true, OP.BINARY, 0x100000000), hex('82 7f 00 00 00 01 00 00 00 00'));
     assert.deepEqual(encodeFrameHeader(false, OP.TEXT, 0, null, RSV1 | RSV2 | RSV3), hex('71 00'));
     assert.deepEqual(encodeFrameHeader(true, OP.TEXT, 0, null, RSV1), hex('c1 00'));
-    for (const [length, size] of [[0, 2], [125, 2], [126, 4], [65535, 4], [65536, 10], [2 ** 40, 10]] as const) {
+    for (const [length, size] of [
+      [0, 2],
+      [125, 2],
+      [126, 4],
+      [65535, 4],
+      [65536, 10],
+      [2 ** 40, 10],
+    ] as const) {
       assert.equal(frameHeaderSize(length, false), size);
       assert.equal(frameHeaderSize(length, true), size + 4);
     }
@@ -228,7 +242,15 @@ describe('frame header encoding (RFC 6455 §5.2)', () => {
   });
 
   test('encodeFrameHeader writes 64-bit lengths from 2^32 up to 2^53-1 exactly (RFC 6455 §5.2)', () => {
-    for (const length of [2 ** 32, 2 ** 40 + 5, 2 ** 47 + 1, 2 ** 48, 2 ** 48 + 0x1234, 2 ** 52 + 3, Number.MAX_SAFE_INTEGER]) {
+    for (const length of [
+      2 ** 32,
+      2 ** 40 + 5,
+      2 ** 47 + 1,
+      2 ** 48,
+      2 ** 48 + 0x1234,
+      2 ** 52 + 3,
+      Number.MAX_SAFE_INTEGER,
+    ]) {
       const d = decodeHeader(encodeFrameHeader(true, OP.BINARY, length));
       assert.equal(d.lengthForm, 64);
       assert.equal(d.length, BigInt(length), `length ${length}`);
@@ -272,19 +294,25 @@ describe('RFC 6455 §5.7 example frames (golden vectors)', () => {
   test('client receives the single-frame unmasked text message "Hello" (§5.7)', () => {
     const h = makeSession('client');
     h.feed(unmaskedHello);
-    assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') }]);
+    assert.deepEqual(summarize(h.handler.log), [
+      { type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') },
+    ]);
   });
 
   test('server receives the single-frame masked text message "Hello" with key 37 fa 21 3d (§5.7)', () => {
     const h = makeSession('server');
     h.feed(maskedHello);
-    assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') }]);
+    assert.deepEqual(summarize(h.handler.log), [
+      { type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') },
+    ]);
   });
 
   test('client receives the fragmented unmasked text message "Hel" + "lo" as one message (§5.7)', () => {
     const h = makeSession('client');
     h.feed(...fragmented);
-    assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') }]);
+    assert.deepEqual(summarize(h.handler.log), [
+      { type: 'message', opcode: OP.TEXT, fin: true, hex: HELLO.toString('hex') },
+    ]);
   });
 
   test('client answers the unmasked ping "Hello" with exactly the masked pong of the example (§5.7)', () => {
@@ -328,7 +356,14 @@ describe('RFC 6455 §5.7 example frames (golden vectors)', () => {
     const cases: Array<[boolean, Buffer, Array<[boolean, number, Buffer]>]> = [
       [false, unmaskedHello, [[true, OP.TEXT, HELLO]]],
       [true, maskedHello, [[true, OP.TEXT, HELLO]]],
-      [false, Buffer.concat(fragmented), [[false, OP.TEXT, Buffer.from('Hel')], [true, OP.CONT, Buffer.from('lo')]]],
+      [
+        false,
+        Buffer.concat(fragmented),
+        [
+          [false, OP.TEXT, Buffer.from('Hel')],
+          [true, OP.CONT, Buffer.from('lo')],
+        ],
+      ],
       [false, unmaskedPing, [[true, OP.PING, HELLO]]],
       [true, maskedPong, [[true, OP.PONG, HELLO]]],
       [false, bin256, [[true, OP.BINARY, bin256.subarray(4)]]],

@@ -66,7 +66,13 @@ function randomFrame(role: Role): fc.Arbitrary<Buffer> {
   const payload = fc.oneof(
     fc.uint8Array({ maxLength: 40 }),
     fc.constantFrom('', 'hello', 'héllo €', '𝄞').map((s) => Buffer.from(s)),
-    fc.constantFrom(Buffer.from([0xc0, 0x80]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xe2, 0x82]), closePayload(1000, 'bye'), closePayload(1004)),
+    fc.constantFrom(
+      Buffer.from([0xc0, 0x80]),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from([0xe2, 0x82]),
+      closePayload(1000, 'bye'),
+      closePayload(1004),
+    ),
     fc.integer({ min: 100, max: 300 }).map((n) => Buffer.alloc(n, 0x61)),
   );
   return fc
@@ -74,15 +80,23 @@ function randomFrame(role: Role): fc.Arbitrary<Buffer> {
       opcode,
       payload,
       fin: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      rsv: fc.oneof({ weight: 9, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(0x10, 0x20, 0x40) }),
+      rsv: fc.oneof(
+        { weight: 9, arbitrary: fc.constant(0) },
+        { weight: 1, arbitrary: fc.constantFrom(0x10, 0x20, 0x40) },
+      ),
       rightMask: fc.oneof({ weight: 15, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
       key: fc.uint8Array({ minLength: 4, maxLength: 4 }),
-      form: fc.oneof({ weight: 8, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: fc.constantFrom(16 as const, 64 as const) }),
+      form: fc.oneof(
+        { weight: 8, arbitrary: fc.constant(undefined) },
+        { weight: 1, arbitrary: fc.constantFrom(16 as const, 64 as const) },
+      ),
     })
     .map(({ opcode, payload, fin, rsv, rightMask, key, form }) => {
       const masked = (role === 'server') === rightMask;
       const spec = { opcode, payload, fin, rsv, mask: masked ? key : null };
-      return buildFrame(form === undefined || (form === 16 && payload.length > 0xffff) ? spec : { ...spec, lengthForm: form });
+      return buildFrame(
+        form === undefined || (form === 16 && payload.length > 0xffff) ? spec : { ...spec, lengthForm: form },
+      );
     });
 }
 
@@ -92,9 +106,15 @@ function randomStream(role: Role): fc.Arbitrary<Buffer> {
     {
       weight: 4,
       arbitrary: fc
-        .array(fc.oneof({ weight: 8, arbitrary: randomFrame(role) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 6 }).map((a) => Buffer.from(a)) }), {
-          maxLength: 12,
-        })
+        .array(
+          fc.oneof(
+            { weight: 8, arbitrary: randomFrame(role) },
+            { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 6 }).map((a) => Buffer.from(a)) },
+          ),
+          {
+            maxLength: 12,
+          },
+        )
         .map((parts) => Buffer.concat(parts)),
     },
   );
@@ -120,7 +140,10 @@ function suite(role: Role): void {
           // Input after the end is ignored.
           if (whole.session.state === SessionState.CLOSED) {
             const before = whole.handler.log.length;
-            whole.feed(bytes, buildFrame({ opcode: OP.PING, mask: role === 'server' ? Buffer.from([1, 2, 3, 4]) : null }));
+            whole.feed(
+              bytes,
+              buildFrame({ opcode: OP.PING, mask: role === 'server' ? Buffer.from([1, 2, 3, 4]) : null }),
+            );
             assert.equal(whole.handler.log.length, before);
           }
         },
@@ -131,10 +154,15 @@ function suite(role: Role): void {
 
   test('random valid conversations are delivered exactly as a simple model predicts, in any chunking (§5.4, §5.5)', () => {
     // A message: its kind, its fragments, and control frames to send before each fragment.
-    const control = fc.record({ opcode: fc.constantFrom(OP.PING, OP.PONG), payload: fc.uint8Array({ maxLength: 125 }) });
+    const control = fc.record({
+      opcode: fc.constantFrom(OP.PING, OP.PONG),
+      payload: fc.uint8Array({ maxLength: 125 }),
+    });
     const message = fc.record({
       opcode: fc.constantFrom(OP.TEXT, OP.BINARY),
-      text: fc.array(fc.constantFrom('a', 'é', '€', '𝄞', ' ', 'Z'), { maxLength: 30 }).map((a) => Buffer.from(a.join(''))),
+      text: fc
+        .array(fc.constantFrom('a', 'é', '€', '𝄞', ' ', 'Z'), { maxLength: 30 })
+        .map((a) => Buffer.from(a.join(''))),
       binary: fc.uint8Array({ maxLength: 60 }),
       cuts: fc.array(fc.nat(70), { maxLength: 4 }),
       controls: fc.array(fc.array(control, { maxLength: 2 }), { maxLength: 5 }),
@@ -164,9 +192,16 @@ function suite(role: Role): void {
               }
               const fin = i === pieces.length - 1;
               wire.push(h.peer.frame({ opcode: i === 0 ? m.opcode : OP.CONT, payload: piece, fin }));
-              if (deliverFrames) expected.push({ type: 'message', opcode: i === 0 ? m.opcode : OP.CONT, fin, hex: piece.toString('hex') });
+              if (deliverFrames)
+                expected.push({
+                  type: 'message',
+                  opcode: i === 0 ? m.opcode : OP.CONT,
+                  fin,
+                  hex: piece.toString('hex'),
+                });
             });
-            if (!deliverFrames) expected.push({ type: 'message', opcode: m.opcode, fin: true, hex: payload.toString('hex') });
+            if (!deliverFrames)
+              expected.push({ type: 'message', opcode: m.opcode, fin: true, hex: payload.toString('hex') });
           }
           if (closeCode !== undefined) {
             wire.push(h.peer.close(closeCode, 'end'));

@@ -6,7 +6,19 @@ import { MessageTooBigError } from '../../src/errors.js';
 import { FrameParser } from '../../src/protocol/frame-parser.js';
 import { DEFAULT_LIMITS, DEFAULT_MAX_FRAME_BYTES } from '../../src/protocol/limits.js';
 import type { Role } from '../../src/protocol/session.js';
-import { assertFailed, BIG, buildFrame, decodeHeader, makeSession, OP, pattern, RecordingSink, ROLES, summarize, type Harness } from '../helpers/frames.js';
+import {
+  assertFailed,
+  BIG,
+  buildFrame,
+  decodeHeader,
+  makeSession,
+  OP,
+  pattern,
+  RecordingSink,
+  ROLES,
+  summarize,
+  type Harness,
+} from '../helpers/frames.js';
 
 /** The header of a frame announcing `length` bytes, as the peer of a `role` session sends it. */
 function header(h: Harness, opcode: number, length: bigint, fin = true): Buffer {
@@ -43,7 +55,9 @@ function suite(role: Role): void {
   test('a frame of exactly maxFrameBytes is accepted (§10.4)', () => {
     const h = makeSession(role, { maxFrameBytes: 1000, maxMessageBytes: 1000 });
     h.feed(h.peer.binary(pattern(1000, 2)));
-    assert.deepEqual(summarize(h.handler.log), [{ type: 'message', opcode: OP.BINARY, fin: true, hex: pattern(1000, 2).toString('hex') }]);
+    assert.deepEqual(summarize(h.handler.log), [
+      { type: 'message', opcode: OP.BINARY, fin: true, hex: pattern(1000, 2).toString('hex') },
+    ]);
   });
 
   test('a continuation frame over maxFrameBytes fails with 1009 from its header (§10.4)', () => {
@@ -89,14 +103,18 @@ function suite(role: Role): void {
     assert.ok(error instanceof MessageTooBigError);
     assert.equal(error.limit, 100);
     assert.equal(h.handler.messages.length, 0);
-    assert.equal(h.session.bufferedBytes, 0, "the partial message is dropped");
+    assert.equal(h.session.bufferedBytes, 0, 'the partial message is dropped');
   });
 
   test('a fragmented message of exactly maxMessageBytes is accepted, and the next message starts from zero (§10.4)', () => {
     for (const deliverFrames of [false, true]) {
       const h = makeSession(role, { maxFrameBytes: 1000, maxMessageBytes: 100, deliverFrames });
       for (let round = 0; round < 3; round++) {
-        h.feed(h.peer.text('a'.repeat(50), false), h.peer.cont('b'.repeat(30), false), h.peer.cont('c'.repeat(20), true));
+        h.feed(
+          h.peer.text('a'.repeat(50), false),
+          h.peer.cont('b'.repeat(30), false),
+          h.peer.cont('c'.repeat(20), true),
+        );
       }
       assert.equal(h.handler.errors.length, 0);
       const total = h.handler.messages.reduce((n, m) => n + m.payload.length, 0);
@@ -146,7 +164,8 @@ describe('FrameParser limits', () => {
   test('maxMessageBytes = Infinity means no message limit (§10.4)', () => {
     const sink = new RecordingSink();
     const parser = new FrameParser(sink, { expectMasked: false, maxFrameBytes: 100, allowedRsv: 0 });
-    for (let i = 0; i < 50; i++) parser.push(buildFrame({ opcode: i === 0 ? OP.BINARY : OP.CONT, payload: pattern(100, i), fin: i === 49 }));
+    for (let i = 0; i < 50; i++)
+      parser.push(buildFrame({ opcode: i === 0 ? OP.BINARY : OP.CONT, payload: pattern(100, i), fin: i === 49 }));
     assert.equal(sink.errors.length, 0);
     assert.equal(sink.frames.length, 50);
   });

@@ -39,8 +39,14 @@ describe('applyMask (RFC 6455 §5.3)', () => {
           const next = applyMask(view, KEY, maskOffset);
           assert.equal(next, (maskOffset + length) & 3, `returned offset, length ${length}`);
           assert.ok(view.equals(expected), `length ${length} mask offset ${maskOffset} byte offset ${byteOffset}`);
-          assert.ok(backing.subarray(0, byteOffset).every((b) => b === 0xa5), 'bytes before untouched');
-          assert.ok(backing.subarray(byteOffset + length).every((b) => b === 0xa5), 'bytes after untouched');
+          assert.ok(
+            backing.subarray(0, byteOffset).every((b) => b === 0xa5),
+            'bytes before untouched',
+          );
+          assert.ok(
+            backing.subarray(byteOffset + length).every((b) => b === 0xa5),
+            'bytes after untouched',
+          );
         }
       }
     }
@@ -57,12 +63,17 @@ describe('applyMask (RFC 6455 §5.3)', () => {
 
   test('masking twice restores the data (involution)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat(3), (data, key, off) => {
-        const buf = Buffer.from(data);
-        applyMask(buf, key, off);
-        applyMask(buf, key, off);
-        assert.deepEqual(buf, Buffer.from(data));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat(3),
+        (data, key, off) => {
+          const buf = Buffer.from(data);
+          applyMask(buf, key, off);
+          applyMask(buf, key, off);
+          assert.deepEqual(buf, Buffer.from(data));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -98,18 +109,24 @@ describe('copyMaskKey, from a plain buffer and from the shared read buffer in We
   const key = (KEY[0]! << 24) | (KEY[1]! << 16) | (KEY[2]! << 8) | KEY[3]!;
   const readBuffer = simdReadBuffer();
   const sources: Array<[string, (data: Buffer, at: number) => Buffer]> = [
-    ['a plain buffer', (data, at) => {
-      const backing = Buffer.alloc(at + data.length);
-      data.copy(backing, at);
-      return backing.subarray(at);
-    }],
+    [
+      'a plain buffer',
+      (data, at) => {
+        const backing = Buffer.alloc(at + data.length);
+        data.copy(backing, at);
+        return backing.subarray(at);
+      },
+    ],
   ];
   // Where WebAssembly SIMD exists, the read buffer is in its memory and is unmasked in place before the copy.
   if (readBuffer !== null) {
-    sources.push(['the read buffer', (data, at) => {
-      data.copy(readBuffer, at);
-      return readBuffer.subarray(at, at + data.length);
-    }]);
+    sources.push([
+      'the read buffer',
+      (data, at) => {
+        data.copy(readBuffer, at);
+        return readBuffer.subarray(at, at + data.length);
+      },
+    ]);
   }
   for (const [where, place] of sources) {
     test(`from ${where}: matches a naive byte loop at every length, mask offset and alignment`, () => {
@@ -122,8 +139,13 @@ describe('copyMaskKey, from a plain buffer and from the shared read buffer in We
             if (where === 'the read buffer') assert.ok(inSimdReadBuffer(source));
             const target = Buffer.alloc(length + 9, 0xa5);
             copyMaskKey(source, target, 5, key, maskOffset);
-            assert.ok(target.subarray(5, 5 + length).equals(expected), `length ${length} mask offset ${maskOffset} at ${at}`);
-            assert.ok(target.subarray(0, 5).every((b) => b === 0xa5) && target.subarray(5 + length).every((b) => b === 0xa5));
+            assert.ok(
+              target.subarray(5, 5 + length).equals(expected),
+              `length ${length} mask offset ${maskOffset} at ${at}`,
+            );
+            assert.ok(
+              target.subarray(0, 5).every((b) => b === 0xa5) && target.subarray(5 + length).every((b) => b === 0xa5),
+            );
           }
         }
       }
@@ -143,8 +165,14 @@ describe('copyMasked (RFC 6455 §5.3)', () => {
         const target = Buffer.alloc(offset + length + 4, 0x5a);
         copyMasked(source, target, offset, KEY);
         assert.ok(target.subarray(offset, offset + length).equals(expected), `length ${length} offset ${offset}`);
-        assert.ok(target.subarray(0, offset).every((b) => b === 0x5a), 'bytes before untouched');
-        assert.ok(target.subarray(offset + length).every((b) => b === 0x5a), 'bytes after untouched');
+        assert.ok(
+          target.subarray(0, offset).every((b) => b === 0x5a),
+          'bytes before untouched',
+        );
+        assert.ok(
+          target.subarray(offset + length).every((b) => b === 0x5a),
+          'bytes after untouched',
+        );
         assert.ok(source.equals(data), 'source untouched');
       }
     }
@@ -152,12 +180,17 @@ describe('copyMasked (RFC 6455 §5.3)', () => {
 
   test('copyMasked then applyMask restores the source (fast-check)', () => {
     fc.assert(
-      fc.property(fc.uint8Array({ maxLength: 300 }), fc.uint8Array({ minLength: 4, maxLength: 4 }), fc.nat(9), (data, key, offset) => {
-        const target = Buffer.alloc(offset + data.length);
-        copyMasked(data, target, offset, key);
-        applyMask(target.subarray(offset), key, 0);
-        assert.deepEqual(target.subarray(offset), Buffer.from(data));
-      }),
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.uint8Array({ minLength: 4, maxLength: 4 }),
+        fc.nat(9),
+        (data, key, offset) => {
+          const target = Buffer.alloc(offset + data.length);
+          copyMasked(data, target, offset, key);
+          applyMask(target.subarray(offset), key, 0);
+          assert.deepEqual(target.subarray(offset), Buffer.from(data));
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -245,7 +278,12 @@ describe('outgoing masking (RFC 6455 §5.1, §5.3)', () => {
   test('a client masks every frame it sends, each with the next key from its mask source (§5.3)', () => {
     const seq = maskSequence(...keys);
     const handler = new RecordingHandler();
-    const session = new Session(handler, { role: 'client', maxFrameBytes: BIG, maxMessageBytes: BIG, maskSource: seq.source });
+    const session = new Session(handler, {
+      role: 'client',
+      maxFrameBytes: BIG,
+      maxMessageBytes: BIG,
+      maskSource: seq.source,
+    });
     script(session, buildFrame({ opcode: OP.PING, payload: 'auto' }));
     const frames = handler.frames;
     assert.equal(frames.length, 11);

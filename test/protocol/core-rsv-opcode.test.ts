@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import { FrameParser } from '../../src/protocol/frame-parser.js';
 import { RSV1, RSV2, RSV3 } from '../../src/protocol/frame-header.js';
 import type { Role } from '../../src/protocol/session.js';
-import { assertFailed, BIG, buildFrame, cat, makeSession, OP, RecordingSink, ROLES, summarize, type Harness } from '../helpers/frames.js';
+import {
+  assertFailed,
+  BIG,
+  buildFrame,
+  cat,
+  makeSession,
+  OP,
+  RecordingSink,
+  ROLES,
+  summarize,
+  type Harness,
+} from '../helpers/frames.js';
 
 const RSV_VALUES = [RSV1, RSV2, RSV3, RSV1 | RSV2, RSV1 | RSV3, RSV2 | RSV3, RSV1 | RSV2 | RSV3];
 const rsvName = (rsv: number): string => `RSV=${(rsv >> 4).toString(2).padStart(3, '0')}`;
@@ -13,7 +24,14 @@ function suite(role: Role): void {
   for (const rsv of RSV_VALUES) {
     test(`text frame with ${rsvName(rsv)} and no extension fails with 1002; nothing after is delivered (§5.2, Autobahn 3.1-3.3)`, () => {
       const h = makeSession(role);
-      h.feed(cat(h.peer.text('before'), h.peer.frame({ opcode: OP.TEXT, rsv, payload: 'x' }), h.peer.text('after'), h.peer.ping('p')));
+      h.feed(
+        cat(
+          h.peer.text('before'),
+          h.peer.frame({ opcode: OP.TEXT, rsv, payload: 'x' }),
+          h.peer.text('after'),
+          h.peer.ping('p'),
+        ),
+      );
       assertFailed(h, 1002, 'NOPOLL_ERR_UNEXPECTED_RSV');
       assert.deepEqual(summarize(h.handler.events).slice(0, -1), [
         { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from('before').toString('hex') },
@@ -64,7 +82,10 @@ function suite(role: Role): void {
     ['a ping', (h: Harness) => [h.peer.frame({ opcode: OP.PING, rsv: RSV1 })]],
     ['a pong', (h: Harness) => [h.peer.frame({ opcode: OP.PONG, rsv: RSV1 })]],
     ['a close', (h: Harness) => [h.peer.frame({ opcode: OP.CLOSE, rsv: RSV1 })]],
-    ['a continuation', (h: Harness) => [h.peer.text('a', false), h.peer.frame({ opcode: OP.CONT, rsv: RSV1, payload: 'b' })]],
+    [
+      'a continuation',
+      (h: Harness) => [h.peer.text('a', false), h.peer.frame({ opcode: OP.CONT, rsv: RSV1, payload: 'b' })],
+    ],
     ['a text frame, with RSV2', (h: Harness) => [h.peer.frame({ opcode: OP.TEXT, rsv: RSV2, payload: 'x' })]],
   ] as const) {
     test(`with allowedRsv = RSV1, RSV1 on ${name} frame still fails with 1002 (§5.2, RFC 7692 §6.1)`, () => {
@@ -79,7 +100,13 @@ function suite(role: Role): void {
     const h = makeSession(role);
     h.session.writeCompressed(OP.BINARY, Buffer.from('z'), true);
     h.session.sendData(OP.TEXT, Buffer.from('y'));
-    assert.deepEqual(h.handler.frames.map((f) => [f.rsv, f.opcode, f.payload.toString()]), [[RSV1, OP.BINARY, 'z'], [0, OP.TEXT, 'y']]);
+    assert.deepEqual(
+      h.handler.frames.map((f) => [f.rsv, f.opcode, f.payload.toString()]),
+      [
+        [RSV1, OP.BINARY, 'z'],
+        [0, OP.TEXT, 'y'],
+      ],
+    );
   });
 
   for (const opcode of [3, 4, 5, 6, 7, 11, 12, 13, 14, 15]) {
@@ -113,9 +140,20 @@ describe('FrameParser reserved bits and opcodes', () => {
   test('reports the RSV bits of an allowed first data frame to the sink (§5.2)', () => {
     const sink = new RecordingSink();
     const parser = new FrameParser(sink, { ...opts, allowedRsv: RSV1 });
-    parser.push(cat(buildFrame({ opcode: OP.TEXT, rsv: RSV1, payload: 'z', fin: false }), buildFrame({ opcode: OP.CONT, payload: 'y' })));
+    parser.push(
+      cat(
+        buildFrame({ opcode: OP.TEXT, rsv: RSV1, payload: 'z', fin: false }),
+        buildFrame({ opcode: OP.CONT, payload: 'y' }),
+      ),
+    );
     assert.deepEqual(sink.errors, []);
-    assert.deepEqual(sink.frames.map((f) => [f.rsv, f.opcode, f.fin]), [[RSV1, OP.TEXT, false], [0, OP.CONT, true]]);
+    assert.deepEqual(
+      sink.frames.map((f) => [f.rsv, f.opcode, f.fin]),
+      [
+        [RSV1, OP.TEXT, false],
+        [0, OP.CONT, true],
+      ],
+    );
   });
 
   test('setAllowedRsv changes what is accepted from the next frame (§5.2)', () => {

@@ -72,7 +72,9 @@ function suite(role: Role): void {
       for (const deliverFrames of [false, true]) {
         const s = makeSession(role, { deliverFrames });
         s.feed(s.peer.text(text));
-        assert.deepEqual(summarize(s.handler.log), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: text.toString('hex') }]);
+        assert.deepEqual(summarize(s.handler.log), [
+          { type: 'message', opcode: OP.TEXT, fin: true, hex: text.toString('hex') },
+        ]);
       }
     });
   }
@@ -91,7 +93,8 @@ function suite(role: Role): void {
 
   test('sendText refuses a buffer that is not UTF-8 with TypeError and writes nothing (§5.6)', () => {
     const s = makeSession(role);
-    for (const [name, bytes] of [...INVALID, ...TRUNCATED]) assert.throws(() => s.session.sendText(bytes), TypeError, name);
+    for (const [name, bytes] of [...INVALID, ...TRUNCATED])
+      assert.throws(() => s.session.sendText(bytes), TypeError, name);
     assert.deepEqual(s.handler.writes, []);
     for (const [, bytes] of VALID) assert.equal(s.session.sendText(bytes), bytes.length);
     assert.deepEqual(
@@ -104,7 +107,9 @@ function suite(role: Role): void {
     const s = makeSession(role);
     const all = Buffer.concat(INVALID.map(([, b]) => b));
     s.feed(s.peer.binary(all));
-    assert.deepEqual(summarize(s.handler.log), [{ type: 'message', opcode: OP.BINARY, fin: true, hex: all.toString('hex') }]);
+    assert.deepEqual(summarize(s.handler.log), [
+      { type: 'message', opcode: OP.BINARY, fin: true, hex: all.toString('hex') },
+    ]);
   });
 
   for (const [name, bytes] of INVALID) {
@@ -127,7 +132,12 @@ function suite(role: Role): void {
       assertFailed(s, 1007, 'NOPOLL_ERR_INVALID_UTF8');
       assert.deepEqual(
         s.handler.messages.map((m) => [m.opcode, m.payload.toString(), m.fin]),
-        deliverFrames ? [[OP.TEXT, 'good ', false], [OP.CONT, '€', false]] : [],
+        deliverFrames
+          ? [
+              [OP.TEXT, 'good ', false],
+              [OP.CONT, '€', false],
+            ]
+          : [],
       );
     }
   });
@@ -182,7 +192,11 @@ function suite(role: Role): void {
     for (let cut = 1; cut < frame.length; cut++) {
       const s = makeSession(role);
       s.feed(...splitAt(frame, [cut, cut + 1, cut + 5]));
-      assert.deepEqual(summarize(s.handler.log), [{ type: 'message', opcode: OP.TEXT, fin: true, hex: text.toString('hex') }], `cut ${cut}`);
+      assert.deepEqual(
+        summarize(s.handler.log),
+        [{ type: 'message', opcode: OP.TEXT, fin: true, hex: text.toString('hex') }],
+        `cut ${cut}`,
+      );
     }
   });
 
@@ -196,7 +210,11 @@ function suite(role: Role): void {
         (bytes, fragCuts, chunkCuts, deliverFrames) => {
           const s = makeSession(role, { deliverFrames });
           const pieces = splitAt(bytes, fragCuts);
-          const wire = cat(...pieces.map((p, i) => s.peer.frame({ opcode: i === 0 ? OP.TEXT : OP.CONT, payload: p, fin: i === pieces.length - 1 })));
+          const wire = cat(
+            ...pieces.map((p, i) =>
+              s.peer.frame({ opcode: i === 0 ? OP.TEXT : OP.CONT, payload: p, fin: i === pieces.length - 1 }),
+            ),
+          );
           s.feed(...splitAt(wire, chunkCuts));
           if (isUtf8(bytes)) {
             assert.equal(s.handler.errors.length, 0);
@@ -230,13 +248,11 @@ function utf8ishBytes(): fc.Arbitrary<Buffer> {
   return fc.oneof(
     text(0, 40).map((s) => Buffer.from(s, 'utf8')),
     fc.array(fc.constantFrom(...interesting), { maxLength: 8 }).map((parts) => Buffer.concat(parts)),
-    fc
-      .tuple(text(0, 30), fc.nat(), fc.integer({ min: 0x80, max: 0xff }))
-      .map(([s, at, byte]) => {
-        const b = Buffer.from(s, 'utf8');
-        const i = b.length === 0 ? 0 : at % (b.length + 1);
-        return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
-      }),
+    fc.tuple(text(0, 30), fc.nat(), fc.integer({ min: 0x80, max: 0xff })).map(([s, at, byte]) => {
+      const b = Buffer.from(s, 'utf8');
+      const i = b.length === 0 ? 0 : at % (b.length + 1);
+      return Buffer.concat([b.subarray(0, i), Buffer.from([byte]), b.subarray(i)]);
+    }),
     fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a)),
   );
 }
@@ -277,7 +293,10 @@ describe('Utf8Validator and isValidUtf8 (RFC 3629, RFC 6455 §8.1)', () => {
         }
         assert.ok(failedAt !== -1, `${name}: never refused (cut ${cut})`);
         // Refused in the chunk containing the last byte of the bad sequence, or earlier.
-        const chunkEnds = splitAt(stream, [cut, cut + 1]).reduce<number[]>((ends, c) => [...ends, (ends.at(-1) ?? 0) + c.length], []);
+        const chunkEnds = splitAt(stream, [cut, cut + 1]).reduce<number[]>(
+          (ends, c) => [...ends, (ends.at(-1) ?? 0) + c.length],
+          [],
+        );
         const limit = chunkEnds.find((e) => e >= badEnd)!;
         assert.ok(failedAt <= limit, `${name}: refused at ${failedAt}, expected by ${limit} (cut ${cut})`);
       }
@@ -313,16 +332,12 @@ describe('Utf8Validator and isValidUtf8 (RFC 3629, RFC 6455 §8.1)', () => {
 
   test('on long random valid text the validator agrees with isUtf8 across chunk edges (fast-check)', () => {
     fc.assert(
-      fc.property(
-        text(50, 300),
-        fc.array(fc.nat(1200), { maxLength: 10 }),
-        (s, cuts) => {
-          const bytes = Buffer.from(s, 'utf8');
-          const v = new Utf8Validator();
-          for (const chunk of splitAt(bytes, cuts)) assert.equal(v.push(chunk), true);
-          assert.equal(v.atBoundary, true);
-        },
-      ),
+      fc.property(text(50, 300), fc.array(fc.nat(1200), { maxLength: 10 }), (s, cuts) => {
+        const bytes = Buffer.from(s, 'utf8');
+        const v = new Utf8Validator();
+        for (const chunk of splitAt(bytes, cuts)) assert.equal(v.push(chunk), true);
+        assert.equal(v.atBoundary, true);
+      }),
       { numRuns: 300 },
     );
   });
@@ -349,7 +364,11 @@ describe('Utf8Validator and isValidUtf8 (RFC 3629, RFC 6455 §8.1)', () => {
     while (!isUtf8(text.subarray(0, end))) end--;
     const body = text.subarray(0, end);
     const v = new Utf8Validator();
-    for (const chunk of splitAt(body, Array.from({ length: 16 }, (_, i) => i * 65536 + 1))) assert.equal(v.push(chunk), true);
+    for (const chunk of splitAt(
+      body,
+      Array.from({ length: 16 }, (_, i) => i * 65536 + 1),
+    ))
+      assert.equal(v.push(chunk), true);
     assert.equal(v.atBoundary, true);
   });
 });

@@ -25,7 +25,24 @@ describe('window bits values (§7.1.2.1, §7.1.2.2: 8 to 15, decimal, no leading
     for (let bits = 8; bits <= 15; bits++) assert.equal(parseWindowBits(String(bits)), bits);
   });
   test('refused values', () => {
-    for (const bad of ['', '7', '16', '0', '08', '015', '+9', '-9', '9 ', ' 9', '1000', '9.0', '0x9', 'a', '١٢', '1e1']) {
+    for (const bad of [
+      '',
+      '7',
+      '16',
+      '0',
+      '08',
+      '015',
+      '+9',
+      '-9',
+      '9 ',
+      ' 9',
+      '1000',
+      '9.0',
+      '0x9',
+      'a',
+      '١٢',
+      '1e1',
+    ]) {
       assert.ok(Number.isNaN(parseWindowBits(bad)), JSON.stringify(bad));
     }
   });
@@ -33,15 +50,27 @@ describe('window bits values (§7.1.2.1, §7.1.2.2: 8 to 15, decimal, no leading
 
 describe('client offer', () => {
   const cases: Array<[string, DeflateParams, string]> = [
-    ['default: client_max_window_bits without value, as browsers offer', {}, 'permessage-deflate; client_max_window_bits'],
+    [
+      'default: client_max_window_bits without value, as browsers offer',
+      {},
+      'permessage-deflate; client_max_window_bits',
+    ],
     ['client_max_window_bits false leaves it out', { clientMaxWindowBits: false }, 'permessage-deflate'],
-    ['client_max_window_bits with a value', { clientMaxWindowBits: 10 }, 'permessage-deflate; client_max_window_bits=10'],
+    [
+      'client_max_window_bits with a value',
+      { clientMaxWindowBits: 10 },
+      'permessage-deflate; client_max_window_bits=10',
+    ],
     [
       'every parameter',
       { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 8 },
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8',
     ],
-    ['false flags are left out', { serverNoContextTakeover: false, clientNoContextTakeover: false }, 'permessage-deflate; client_max_window_bits'],
+    [
+      'false flags are left out',
+      { serverNoContextTakeover: false, clientNoContextTakeover: false },
+      'permessage-deflate; client_max_window_bits',
+    ],
   ];
   for (const [name, params, header] of cases) {
     test(name, () => {
@@ -70,31 +99,101 @@ describe('server: choosing among offers (§5.1) and answering (§7.1)', () => {
   const table: Array<[string, DeflateParams, string | null, [boolean, boolean, number, number] | null]> = [
     ['permessage-deflate', {}, 'permessage-deflate', [false, false, 15, 15]],
     ['permessage-deflate; client_max_window_bits', {}, 'permessage-deflate', [false, false, 15, 15]],
-    ['permessage-deflate; client_max_window_bits', { clientMaxWindowBits: 10 }, 'permessage-deflate; client_max_window_bits=10', [false, false, 15, 10]],
+    [
+      'permessage-deflate; client_max_window_bits',
+      { clientMaxWindowBits: 10 },
+      'permessage-deflate; client_max_window_bits=10',
+      [false, false, 15, 10],
+    ],
     // The client's value is honoured (and repeated, which lets our inflater use the smaller window).
-    ['permessage-deflate; client_max_window_bits=12', {}, 'permessage-deflate; client_max_window_bits=12', [false, false, 15, 12]],
-    ['permessage-deflate; client_max_window_bits=12', { clientMaxWindowBits: 9 }, 'permessage-deflate; client_max_window_bits=9', [false, false, 15, 9]],
-    ['permessage-deflate; client_max_window_bits=9', { clientMaxWindowBits: 12 }, 'permessage-deflate; client_max_window_bits=9', [false, false, 15, 9]],
+    [
+      'permessage-deflate; client_max_window_bits=12',
+      {},
+      'permessage-deflate; client_max_window_bits=12',
+      [false, false, 15, 12],
+    ],
+    [
+      'permessage-deflate; client_max_window_bits=12',
+      { clientMaxWindowBits: 9 },
+      'permessage-deflate; client_max_window_bits=9',
+      [false, false, 15, 9],
+    ],
+    [
+      'permessage-deflate; client_max_window_bits=9',
+      { clientMaxWindowBits: 12 },
+      'permessage-deflate; client_max_window_bits=9',
+      [false, false, 15, 9],
+    ],
     // §7.1.2.2: never client_max_window_bits when the client did not offer it; the config is only a preference.
     ['permessage-deflate', { clientMaxWindowBits: 10 }, 'permessage-deflate', [false, false, 15, 15]],
-    ['permessage-deflate; server_max_window_bits=10', {}, 'permessage-deflate; server_max_window_bits=10', [false, false, 10, 15]],
-    ['permessage-deflate; server_max_window_bits=8', {}, 'permessage-deflate; server_max_window_bits=8', [false, false, 8, 15]],
-    ['permessage-deflate; server_max_window_bits=12', { serverMaxWindowBits: 10 }, 'permessage-deflate; server_max_window_bits=10', [false, false, 10, 15]],
-    ['permessage-deflate; server_max_window_bits=9', { serverMaxWindowBits: 10 }, 'permessage-deflate; server_max_window_bits=9', [false, false, 9, 15]],
+    [
+      'permessage-deflate; server_max_window_bits=10',
+      {},
+      'permessage-deflate; server_max_window_bits=10',
+      [false, false, 10, 15],
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=8',
+      {},
+      'permessage-deflate; server_max_window_bits=8',
+      [false, false, 8, 15],
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=12',
+      { serverMaxWindowBits: 10 },
+      'permessage-deflate; server_max_window_bits=10',
+      [false, false, 10, 15],
+    ],
+    [
+      'permessage-deflate; server_max_window_bits=9',
+      { serverMaxWindowBits: 10 },
+      'permessage-deflate; server_max_window_bits=9',
+      [false, false, 9, 15],
+    ],
     // §7.1.2.1: the server may announce a smaller window unasked.
-    ['permessage-deflate', { serverMaxWindowBits: 11 }, 'permessage-deflate; server_max_window_bits=11', [false, false, 11, 15]],
+    [
+      'permessage-deflate',
+      { serverMaxWindowBits: 11 },
+      'permessage-deflate; server_max_window_bits=11',
+      [false, false, 11, 15],
+    ],
     ['permessage-deflate', { serverMaxWindowBits: 15 }, 'permessage-deflate', [false, false, 15, 15]],
-    ['permessage-deflate; server_no_context_takeover', {}, 'permessage-deflate; server_no_context_takeover', [true, false, 15, 15]],
-    ['permessage-deflate', { serverNoContextTakeover: true }, 'permessage-deflate; server_no_context_takeover', [true, false, 15, 15]],
-    ['permessage-deflate; client_no_context_takeover', {}, 'permessage-deflate; client_no_context_takeover', [false, true, 15, 15]],
-    ['permessage-deflate', { clientNoContextTakeover: true }, 'permessage-deflate; client_no_context_takeover', [false, true, 15, 15]],
+    [
+      'permessage-deflate; server_no_context_takeover',
+      {},
+      'permessage-deflate; server_no_context_takeover',
+      [true, false, 15, 15],
+    ],
+    [
+      'permessage-deflate',
+      { serverNoContextTakeover: true },
+      'permessage-deflate; server_no_context_takeover',
+      [true, false, 15, 15],
+    ],
+    [
+      'permessage-deflate; client_no_context_takeover',
+      {},
+      'permessage-deflate; client_no_context_takeover',
+      [false, true, 15, 15],
+    ],
+    [
+      'permessage-deflate',
+      { clientNoContextTakeover: true },
+      'permessage-deflate; client_no_context_takeover',
+      [false, true, 15, 15],
+    ],
     [
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8',
       {},
       'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=8',
       [true, true, 9, 8],
     ],
-    ['permessage-deflate; server_max_window_bits="10"', {}, 'permessage-deflate; server_max_window_bits=10', [false, false, 10, 15]],
+    [
+      'permessage-deflate; server_max_window_bits="10"',
+      {},
+      'permessage-deflate; server_max_window_bits=10',
+      [false, false, 10, 15],
+    ],
     // Invalid offers are declined (§7: "MUST decline"); nothing else acceptable: no compression.
     ['permessage-deflate; server_max_window_bits', {}, null, null],
     ['permessage-deflate; server_max_window_bits=7', {}, null, null],
@@ -124,7 +223,10 @@ describe('server: choosing among offers (§5.1) and answering (§7.1)', () => {
       assert.equal(formatExtensions([selected.response]), response);
       assert.equal(selected.agreement.response, response);
       const a = selected.agreement;
-      assert.deepEqual([a.serverNoContextTakeover, a.clientNoContextTakeover, a.serverMaxWindowBits, a.clientMaxWindowBits], agreement);
+      assert.deepEqual(
+        [a.serverNoContextTakeover, a.clientNoContextTakeover, a.serverMaxWindowBits, a.clientMaxWindowBits],
+        agreement,
+      );
     });
   }
 
@@ -140,7 +242,10 @@ describe('server: choosing among offers (§5.1) and answering (§7.1)', () => {
     const none = selectDeflateOffer(offers.slice(0, 3), {});
     assert.equal(none.ok, false);
     assert.equal(!none.ok && none.reasons.length, 2);
-    assert.match(!none.ok ? none.reasons.join('\n') : '', /server_max_window_bits must be 8 to 15[\s\S]*unknown parameter bogus/);
+    assert.match(
+      !none.ok ? none.reasons.join('\n') : '',
+      /server_max_window_bits must be 8 to 15[\s\S]*unknown parameter bogus/,
+    );
   });
 
   test('no permessage-deflate offered: declined without reasons', () => {
@@ -198,7 +303,10 @@ describe('client: checking the response (§5, §7.1)', () => {
         return;
       }
       const a = checked.agreement!;
-      assert.deepEqual([a.serverNoContextTakeover, a.clientNoContextTakeover, a.serverMaxWindowBits, a.clientMaxWindowBits], expected);
+      assert.deepEqual(
+        [a.serverNoContextTakeover, a.clientNoContextTakeover, a.serverMaxWindowBits, a.clientMaxWindowBits],
+        expected,
+      );
       assert.equal(a.response, response);
     });
   }
@@ -234,7 +342,11 @@ test('server answer and client check agree for every combination of offer and co
             assert.ok(selected.ok, header);
             const checked = checkDeflateResponse(parse(selected.agreement.response), offered);
             assert.ok(checked.ok, `${header} -> ${selected.agreement.response}: ${!checked.ok ? checked.error : ''}`);
-            assert.deepEqual({ ...checked.agreement }, { ...selected.agreement }, `${header} / ${JSON.stringify(config)}`);
+            assert.deepEqual(
+              { ...checked.agreement },
+              { ...selected.agreement },
+              `${header} / ${JSON.stringify(config)}`,
+            );
             const server = deflateDirections(selected.agreement, 'server');
             const client = deflateDirections(checked.agreement!, 'client');
             // What one side compresses with, the other inflates with.

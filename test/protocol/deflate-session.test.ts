@@ -7,14 +7,28 @@ import { constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { MessageTooBigError, ProtocolError } from '../../src/errors.js';
 import { MessageBuffer } from '../../src/protocol/message-buffer.js';
 import { Session, SessionState, type Role } from '../../src/protocol/session.js';
-import { assertFailed, BIG, cat, decodeFrames, makeSession, OP, RecordingHandler, ROLES, splitAt, summarize, type Harness } from '../helpers/frames.js';
+import {
+  assertFailed,
+  BIG,
+  cat,
+  decodeFrames,
+  makeSession,
+  OP,
+  RecordingHandler,
+  ROLES,
+  splitAt,
+  summarize,
+  type Harness,
+} from '../helpers/frames.js';
 
 const RSV1 = 0x40;
 const TRAILER = Buffer.from([0x00, 0x00, 0xff, 0xff]);
 
 /** A message compressed on its own (no context), trailer removed (RFC 7692 §7.2.1). */
 function deflate(data: string | Buffer): Buffer {
-  const out = deflateRawSync(typeof data === 'string' ? Buffer.from(data) : data, { finishFlush: constants.Z_SYNC_FLUSH });
+  const out = deflateRawSync(typeof data === 'string' ? Buffer.from(data) : data, {
+    finishFlush: constants.Z_SYNC_FLUSH,
+  });
   assert.deepEqual(out.subarray(-4), TRAILER);
   return out.subarray(0, -4);
 }
@@ -53,16 +67,36 @@ class InflatingHandler extends RecordingHandler {
   }
 }
 
-function deflateSession(role: Role, options: { deliverFrames?: boolean; maxMessageBytes?: number; sync?: boolean } = {}): Harness & { handler: InflatingHandler } {
+function deflateSession(
+  role: Role,
+  options: { deliverFrames?: boolean; maxMessageBytes?: number; sync?: boolean } = {},
+): Harness & { handler: InflatingHandler } {
   const handler = new InflatingHandler();
   handler.sync = options.sync ?? true;
-  const h = makeSession(role, { perMessageDeflate: true, deliverFrames: options.deliverFrames ?? false, maxMessageBytes: options.maxMessageBytes ?? BIG }, handler);
+  const h = makeSession(
+    role,
+    {
+      perMessageDeflate: true,
+      deliverFrames: options.deliverFrames ?? false,
+      maxMessageBytes: options.maxMessageBytes ?? BIG,
+    },
+    handler,
+  );
   handler.session = h.session;
   return h as Harness & { handler: InflatingHandler };
 }
 
 test('perMessageDeflate needs a handler that can inflate', () => {
-  assert.throws(() => new Session(new RecordingHandler(), { role: 'server', maxFrameBytes: 10, maxMessageBytes: 10, perMessageDeflate: true }), TypeError);
+  assert.throws(
+    () =>
+      new Session(new RecordingHandler(), {
+        role: 'server',
+        maxFrameBytes: 10,
+        maxMessageBytes: 10,
+        perMessageDeflate: true,
+      }),
+    TypeError,
+  );
 });
 
 function suite(role: Role): void {
@@ -88,7 +122,9 @@ function suite(role: Role): void {
     for (const firstRsv of [0, RSV1]) {
       const h = deflateSession(role);
       const z = deflate('hello there');
-      h.feed(h.peer.frame({ opcode: OP.TEXT, rsv: firstRsv, fin: false, payload: firstRsv ? z.subarray(0, 3) : 'abc' }));
+      h.feed(
+        h.peer.frame({ opcode: OP.TEXT, rsv: firstRsv, fin: false, payload: firstRsv ? z.subarray(0, 3) : 'abc' }),
+      );
       h.feed(h.peer.frame({ opcode: OP.CONT, rsv: RSV1, payload: firstRsv ? z.subarray(3) : 'def' }));
       assertFailed(h, 1002, 'NOPOLL_ERR_UNEXPECTED_RSV');
       assert.equal(h.handler.compressed.length, 0);
@@ -105,8 +141,18 @@ function suite(role: Role): void {
 
   test('a compressed message is handed over whole; nothing after it is processed until the inflated bytes come back', () => {
     const h = deflateSession(role, { sync: false });
-    h.feed(cat(h.peer.frame({ opcode: OP.TEXT, rsv: RSV1, payload: deflate('héllo wörld') }), h.peer.text('plain'), h.peer.ping('p'), h.peer.close(1000)));
-    assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin]), [[OP.TEXT, true]]);
+    h.feed(
+      cat(
+        h.peer.frame({ opcode: OP.TEXT, rsv: RSV1, payload: deflate('héllo wörld') }),
+        h.peer.text('plain'),
+        h.peer.ping('p'),
+        h.peer.close(1000),
+      ),
+    );
+    assert.deepEqual(
+      h.handler.compressed.map((c) => [c.opcode, c.fin]),
+      [[OP.TEXT, true]],
+    );
     assert.deepEqual(h.handler.log, [], 'no message, no pong, no close echo yet');
     assert.ok(h.session.bufferedBytes > 0, 'the rest of the chunk is held');
     h.feed(h.peer.text('later'));
@@ -119,7 +165,10 @@ function suite(role: Role): void {
       { type: 'close', code: 1000, reason: '' },
     ]);
     // The pong and the close echo went out only after the compressed message was delivered.
-    assert.deepEqual(h.handler.frames.map((f) => f.opcode), [OP.PONG, OP.CLOSE]);
+    assert.deepEqual(
+      h.handler.frames.map((f) => f.opcode),
+      [OP.PONG, OP.CLOSE],
+    );
   });
 
   test('a fragmented compressed message is one deflate stream, handed over at its last frame', () => {
@@ -136,7 +185,10 @@ function suite(role: Role): void {
         h.peer.frame({ opcode: OP.CONT, fin: true, payload: z.subarray(2 * a) }),
       ),
     );
-    assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin, c.payload.length]), [[OP.TEXT, true, z.length]]);
+    assert.deepEqual(
+      h.handler.compressed.map((c) => [c.opcode, c.fin, c.payload.length]),
+      [[OP.TEXT, true, z.length]],
+    );
     assert.deepEqual(summarize(h.handler.events), [
       { type: 'ping', hex: Buffer.from('between').toString('hex') },
       { type: 'message', opcode: OP.TEXT, fin: true, hex: Buffer.from(text).toString('hex') },
@@ -184,7 +236,12 @@ function suite(role: Role): void {
       assert.deepEqual(summarize(h.handler.log), expected, `cut at ${cut}`);
     }
     const bytewise = deflateSession(role);
-    bytewise.feed(...splitAt(stream, Array.from({ length: stream.length }, (_, i) => i)));
+    bytewise.feed(
+      ...splitAt(
+        stream,
+        Array.from({ length: stream.length }, (_, i) => i),
+      ),
+    );
     assert.deepEqual(summarize(bytewise.handler.log), expected, 'one byte at a time');
     // Asynchronous inflation: the same result whatever arrives while a message is inflating.
     for (const cuts of [[10], [3, 17, 40], Array.from({ length: stream.length }, (_, i) => i)]) {
@@ -192,7 +249,8 @@ function suite(role: Role): void {
       let answered = 0;
       for (const piece of splitAt(stream, cuts)) {
         h.feed(piece);
-        while (answered < h.handler.compressed.length) h.handler.deliverInflated(inflate(h.handler.compressed[answered++]!.payload));
+        while (answered < h.handler.compressed.length)
+          h.handler.deliverInflated(inflate(h.handler.compressed[answered++]!.payload));
       }
       assert.deepEqual(summarize(h.handler.log), expected, `async, cuts ${cuts.length}`);
     }
@@ -209,17 +267,29 @@ function suite(role: Role): void {
         h.peer.frame({ opcode: OP.CONT, fin: true, payload: z.subarray(5) }),
       ),
     );
-    assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin]), [[OP.TEXT, false]]);
+    assert.deepEqual(
+      h.handler.compressed.map((c) => [c.opcode, c.fin]),
+      [[OP.TEXT, false]],
+    );
     // Inflated pieces that split characters are fine as long as the whole message is UTF-8.
     h.handler.deliverInflated(text.subarray(0, 2));
-    assert.deepEqual(h.handler.compressed.map((c) => [c.opcode, c.fin]), [[OP.TEXT, false], [OP.CONT, false]]);
+    assert.deepEqual(
+      h.handler.compressed.map((c) => [c.opcode, c.fin]),
+      [
+        [OP.TEXT, false],
+        [OP.CONT, false],
+      ],
+    );
     h.handler.deliverInflated(text.subarray(2, 9));
     h.handler.deliverInflated(text.subarray(9));
-    assert.deepEqual(h.handler.messages.map((m) => [m.opcode, m.fin, m.payload.toString('hex')]), [
-      [OP.TEXT, false, text.subarray(0, 2).toString('hex')],
-      [OP.CONT, false, text.subarray(2, 9).toString('hex')],
-      [OP.CONT, true, text.subarray(9).toString('hex')],
-    ]);
+    assert.deepEqual(
+      h.handler.messages.map((m) => [m.opcode, m.fin, m.payload.toString('hex')]),
+      [
+        [OP.TEXT, false, text.subarray(0, 2).toString('hex')],
+        [OP.CONT, false, text.subarray(2, 9).toString('hex')],
+        [OP.CONT, true, text.subarray(9).toString('hex')],
+      ],
+    );
     // A message that ends inside a character fails with 1007.
     const bad = deflateSession(role, { deliverFrames: true, sync: false });
     bad.feed(bad.peer.frame({ opcode: OP.TEXT, rsv: RSV1, fin: true, payload: z }));
@@ -258,13 +328,16 @@ function suite(role: Role): void {
     h.session.close(1000);
     h.session.writeCompressed(OP.TEXT, z, true);
     const frames = h.handler.frames;
-    assert.deepEqual(frames.map((f) => [f.opcode, f.fin, f.rsv, f.masked]), [
-      [OP.BINARY, true, RSV1, role === 'client'],
-      [OP.TEXT, false, RSV1, role === 'client'],
-      [OP.CONT, true, 0, role === 'client'],
-      [OP.CLOSE, true, 0, role === 'client'],
-      [OP.TEXT, true, RSV1, role === 'client'],
-    ]);
+    assert.deepEqual(
+      frames.map((f) => [f.opcode, f.fin, f.rsv, f.masked]),
+      [
+        [OP.BINARY, true, RSV1, role === 'client'],
+        [OP.TEXT, false, RSV1, role === 'client'],
+        [OP.CONT, true, 0, role === 'client'],
+        [OP.CLOSE, true, 0, role === 'client'],
+        [OP.TEXT, true, RSV1, role === 'client'],
+      ],
+    );
     assert.equal(inflate(frames[0]!.payload).toString(), 'payload');
     assert.equal(inflate(Buffer.concat([frames[1]!.payload, frames[2]!.payload])).toString(), 'payload');
     assert.ok(decodeFrames(Buffer.concat(h.handler.writes)).length === 5);

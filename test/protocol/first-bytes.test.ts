@@ -12,7 +12,8 @@ describe('classifyFirstBytes', () => {
   });
 
   it('recognizes TLS handshake records for SSL 3.0 up to the TLS 1.3 record versions', () => {
-    for (const minor of [0, 1, 2, 3, 4]) assert.equal(classifyFirstBytes(b(0x16, 0x03, minor)), 'tls', `minor ${minor}`);
+    for (const minor of [0, 1, 2, 3, 4])
+      assert.equal(classifyFirstBytes(b(0x16, 0x03, minor)), 'tls', `minor ${minor}`);
     // A real ClientHello record header goes on with the length and the handshake type (1).
     assert.equal(classifyFirstBytes(b(0x16, 0x03, 0x01, 0x02, 0x00, 0x01)), 'tls');
   });

@@ -73,6 +73,8 @@ test('isValidKey agrees with the definition: 24 characters of strict base64 that
 test('acceptKeyFor hashes any key as latin1 text, also one with characters outside ASCII', () => {
   // No valid key has them, but the answer must not depend on how the hashing path encodes text.
   const key = 'dGhlIHNhbXBsZSBub25jZQ\u00e9=';
-  const expected = createHash('sha1').update(Buffer.from(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`, 'latin1')).digest('base64');
+  const expected = createHash('sha1')
+    .update(Buffer.from(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`, 'latin1'))
+    .digest('base64');
   assert.equal(acceptKeyFor(key), expected);
 });

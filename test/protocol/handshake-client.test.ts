@@ -10,7 +10,9 @@ const ACCEPT = 's3pPLMBiTxaQ9kYGzzhZRbK+xOo=';
 const LIMITS = { maxHeadBytes: 16 * 1024, maxHeaderCount: 100 };
 
 function response(statusLine: string, ...headers: string[]): ResponseHead {
-  const r = new HttpHeadParser('response', LIMITS).push(Buffer.from(`${statusLine}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`, 'latin1'));
+  const r = new HttpHeadParser('response', LIMITS).push(
+    Buffer.from(`${statusLine}\r\n${headers.map((h) => `${h}\r\n`).join('')}\r\n`, 'latin1'),
+  );
   assert.equal(r.kind, 'complete');
   return (r as { head: ResponseHead }).head;
 }
@@ -67,7 +69,10 @@ test('buildClientRequest omits optional headers and honours version and pair lis
       ['X-A', '2'],
     ],
   }).toString('latin1');
-  assert.equal(text, `GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 8\r\nX-A: 1\r\nX-A: 2\r\n\r\n`);
+  assert.equal(
+    text,
+    `GET / HTTP/1.1\r\nHost: h\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: ${KEY}\r\nSec-WebSocket-Version: 8\r\nX-A: 1\r\nX-A: 2\r\n\r\n`,
+  );
   const parsed = new HttpHeadParser('request', LIMITS).push(Buffer.from(text, 'latin1'));
   assert.equal((parsed as { head: RequestHead }).head.headers.has('origin'), false);
 });
@@ -117,7 +122,12 @@ test('a correct 101 response is accepted', () => {
 });
 
 test('Upgrade and Connection compare as case-insensitive token lists', () => {
-  const head = response('HTTP/1.1 101 x', 'Upgrade: WebSocket', 'Connection: keep-alive, UPGRADE', `Sec-WebSocket-Accept: ${ACCEPT}`);
+  const head = response(
+    'HTTP/1.1 101 x',
+    'Upgrade: WebSocket',
+    'Connection: keep-alive, UPGRADE',
+    `Sec-WebSocket-Accept: ${ACCEPT}`,
+  );
   assert.equal(checkServerResponse(head, KEY, {}).ok, true);
 });
 
@@ -138,7 +148,14 @@ test('non-101 statuses are refused with the status received', () => {
 });
 
 test('a wrong, missing or repeated Sec-WebSocket-Accept is refused', () => {
-  const wrong = failure(response('HTTP/1.1 101 x', 'Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk='));
+  const wrong = failure(
+    response(
+      'HTTP/1.1 101 x',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      'Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=',
+    ),
+  );
   assert.equal(wrong.status, 101);
   assert.match(wrong.message, /Accept/);
   failure(response('HTTP/1.1 101 x', 'Upgrade: websocket', 'Connection: Upgrade'));
@@ -148,10 +165,18 @@ test('a wrong, missing or repeated Sec-WebSocket-Accept is refused', () => {
 });
 
 test('a missing or wrong Upgrade or Connection is refused', () => {
-  assert.match(failure(response('HTTP/1.1 101 x', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${ACCEPT}`)).message, /Upgrade/);
+  assert.match(
+    failure(response('HTTP/1.1 101 x', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${ACCEPT}`)).message,
+    /Upgrade/,
+  );
   failure(response('HTTP/1.1 101 x', 'Upgrade: h2c', 'Connection: Upgrade', `Sec-WebSocket-Accept: ${ACCEPT}`));
-  assert.match(failure(response('HTTP/1.1 101 x', 'Upgrade: websocket', `Sec-WebSocket-Accept: ${ACCEPT}`)).message, /Connection/);
-  failure(response('HTTP/1.1 101 x', 'Upgrade: websocket', 'Connection: keep-alive', `Sec-WebSocket-Accept: ${ACCEPT}`));
+  assert.match(
+    failure(response('HTTP/1.1 101 x', 'Upgrade: websocket', `Sec-WebSocket-Accept: ${ACCEPT}`)).message,
+    /Connection/,
+  );
+  failure(
+    response('HTTP/1.1 101 x', 'Upgrade: websocket', 'Connection: keep-alive', `Sec-WebSocket-Accept: ${ACCEPT}`),
+  );
 });
 
 test('subprotocol: the server may pick only one of ours', () => {
@@ -164,18 +189,23 @@ test('subprotocol: the server may pick only one of ours', () => {
   failure(pick('chat, superchat'), { protocols: ['chat', 'superchat'] });
   failure(pick('Chat'), { protocols: ['chat'] });
   failure(pick(''), { protocols: ['chat'] });
-  failure(response('HTTP/1.1 101 x', ...BASE, 'Sec-WebSocket-Protocol: chat', 'Sec-WebSocket-Protocol: chat'), { protocols: ['chat'] });
+  failure(response('HTTP/1.1 101 x', ...BASE, 'Sec-WebSocket-Protocol: chat', 'Sec-WebSocket-Protocol: chat'), {
+    protocols: ['chat'],
+  });
   // Not choosing is fine.
   assert.equal(checkServerResponse(response('HTTP/1.1 101 x', ...BASE), KEY, { protocols: ['chat'] }).ok, true);
 });
 
 test('extensions: only offered ones, well-formed, in the server order', () => {
-  const ext = (value: string): ResponseHead => response('HTTP/1.1 101 x', ...BASE, `Sec-WebSocket-Extensions: ${value}`);
+  const ext = (value: string): ResponseHead =>
+    response('HTTP/1.1 101 x', ...BASE, `Sec-WebSocket-Extensions: ${value}`);
   const r = checkServerResponse(ext('permessage-deflate; server_no_context_takeover'), KEY, {
     extensionsOffered: ['permessage-deflate'],
   });
   assert.equal(r.ok, true);
-  assert.deepEqual(r.ok && r.result.extensions, [{ name: 'permessage-deflate', params: { server_no_context_takeover: true } }]);
+  assert.deepEqual(r.ok && r.result.extensions, [
+    { name: 'permessage-deflate', params: { server_no_context_takeover: true } },
+  ]);
   assert.match(failure(ext('x-unknown')).message, /not offered/);
   failure(ext('x-unknown'), { extensionsOffered: ['permessage-deflate'] });
   failure(ext('permessage-deflate; a=b c'), { extensionsOffered: ['permessage-deflate'] });

@@ -1,6 +1,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { formatExtensions, parseExtensions, type ExtensionOffer } from '../../src/protocol/handshake/extension-header.js';
+import {
+  formatExtensions,
+  parseExtensions,
+  type ExtensionOffer,
+} from '../../src/protocol/handshake/extension-header.js';
 
 test('parses a bare extension and one with params', () => {
   assert.deepEqual(parseExtensions('permessage-deflate'), [{ name: 'permessage-deflate', params: {} }]);
@@ -88,7 +92,10 @@ test('params keep insertion order', () => {
 });
 
 test('a param named like an Object.prototype member is an ordinary param', () => {
-  assert.deepEqual(parseExtensions('x; constructor; __proto__=1')?.[0]?.params, { constructor: true, ['__proto__']: '1' });
+  assert.deepEqual(parseExtensions('x; constructor; __proto__=1')?.[0]?.params, {
+    constructor: true,
+    ['__proto__']: '1',
+  });
 });
 
 test('formatExtensions writes the grammar back and round-trips', () => {

@@ -14,7 +14,30 @@ test('isToken accepts every tchar and refuses separators, spaces, controls and n
   assert.equal(isToken("!#$%&'*+-.^_`|~09azAZ"), true);
   assert.equal(isToken('websocket'), true);
   assert.equal(isToken(''), false);
-  for (const ch of ['(', ')', ',', '/', ':', ';', '<', '=', '>', '?', '@', '[', '\\', ']', '{', '}', '"', ' ', '\t', '\x00', '\x7f', 'é']) {
+  for (const ch of [
+    '(',
+    ')',
+    ',',
+    '/',
+    ':',
+    ';',
+    '<',
+    '=',
+    '>',
+    '?',
+    '@',
+    '[',
+    '\\',
+    ']',
+    '{',
+    '}',
+    '"',
+    ' ',
+    '\t',
+    '\x00',
+    '\x7f',
+    'é',
+  ]) {
     assert.equal(isToken(`a${ch}b`), false, `char ${JSON.stringify(ch)}`);
   }
 });
@@ -75,10 +98,19 @@ test('checkExtraHeaders validates names, values and reserved names', () => {
     ['X-A', '1'],
     ['X-B', 'two words'],
   ]);
-  assert.deepEqual(checkExtraHeaders([['X-A', '1'], ['X-A', '2']], reserved), [
-    ['X-A', '1'],
-    ['X-A', '2'],
-  ]);
+  assert.deepEqual(
+    checkExtraHeaders(
+      [
+        ['X-A', '1'],
+        ['X-A', '2'],
+      ],
+      reserved,
+    ),
+    [
+      ['X-A', '1'],
+      ['X-A', '2'],
+    ],
+  );
   assert.deepEqual(checkExtraHeaders(undefined, reserved), []);
   assert.throws(() => checkExtraHeaders({ 'X-A': 'a\r\nInjected: 1' }, reserved), TypeError);
   assert.throws(() => checkExtraHeaders({ 'X-A': 'a\nb' }, reserved), TypeError);
@@ -91,10 +123,29 @@ test('checkExtraHeaders validates names, values and reserved names', () => {
 
 test('listHasToken answers what parseTokenList(value).includes(token) answers, without allocating', async () => {
   const fc = (await import('fast-check')).default;
-  const piece = fc.constantFrom('websocket', 'WebSocket', 'upgrade', 'Upgrade', 'keep-alive', 'h2c', '', ' ', '\t', ',', 'x', 'websockets', 'web socket', '\u00c0');
+  const piece = fc.constantFrom(
+    'websocket',
+    'WebSocket',
+    'upgrade',
+    'Upgrade',
+    'keep-alive',
+    'h2c',
+    '',
+    ' ',
+    '\t',
+    ',',
+    'x',
+    'websockets',
+    'web socket',
+    '\u00c0',
+  );
   const value = fc.array(piece, { maxLength: 8 }).map((parts) => parts.join(''));
   fc.assert(
-    fc.property(value, fc.constantFrom('websocket', 'upgrade'), (v, token) => listHasToken(v, token) === parseTokenList(v).includes(token)),
+    fc.property(
+      value,
+      fc.constantFrom('websocket', 'upgrade'),
+      (v, token) => listHasToken(v, token) === parseTokenList(v).includes(token),
+    ),
     { numRuns: 5000 },
   );
   assert.equal(listHasToken(null, 'upgrade'), false);
@@ -115,6 +166,10 @@ test('HeaderList: lookups are case-insensitive, repeated fields join with ", ", 
   assert.equal(h.has('missing'), false);
   assert.equal(h.get('missing'), null);
   assert.equal(h.size, 3);
-  assert.deepEqual(h.entries(), [['Host', 'a'], ['X-Thing', '1'], ['x-thing', '2']]);
+  assert.deepEqual(h.entries(), [
+    ['Host', 'a'],
+    ['X-Thing', '1'],
+    ['x-thing', '2'],
+  ]);
   assert.deepEqual({ ...h.toObject() }, { host: 'a', 'x-thing': '1, 2' });
 });

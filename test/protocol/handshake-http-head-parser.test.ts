@@ -88,7 +88,11 @@ test('a request split at every byte boundary parses the same, pipelined frame ke
   assert.deepEqual(expected.rest, [...FRAME]);
   for (let i = 0; i <= whole.length; i++) {
     const restOf2 = [...whole.subarray(headLen, i >= headLen ? i : whole.length)];
-    assert.deepEqual(snap(parseChunks('request', [whole.subarray(0, i), whole.subarray(i)])), { ...expected, rest: restOf2 }, `split at ${i}`);
+    assert.deepEqual(
+      snap(parseChunks('request', [whole.subarray(0, i), whole.subarray(i)])),
+      { ...expected, rest: restOf2 },
+      `split at ${i}`,
+    );
     for (let j = i; j <= whole.length; j += 5) {
       const got = snap(parseChunks('request', [whole.subarray(0, i), whole.subarray(i, j), whole.subarray(j)]));
       // rest = bytes after the head up to the end of the chunk that completed it.
@@ -106,7 +110,11 @@ test('a response split at every byte boundary parses the same, trailing frame ke
   const headLen = Buffer.byteLength(RESPONSE, 'latin1');
   for (let i = 0; i <= whole.length; i++) {
     const rest = [...whole.subarray(headLen, i >= headLen ? i : whole.length)];
-    assert.deepEqual(snap(parseChunks('response', [whole.subarray(0, i), whole.subarray(i)])), { ...(expected as object), rest }, `split at ${i}`);
+    assert.deepEqual(
+      snap(parseChunks('response', [whole.subarray(0, i), whole.subarray(i)])),
+      { ...(expected as object), rest },
+      `split at ${i}`,
+    );
   }
 });
 
@@ -170,7 +178,10 @@ test('a head of exactly maxHeadBytes passes; one byte more is 431', () => {
   const head = REQUEST;
   const size = Buffer.byteLength(head);
   assert.equal(parseText('request', head, { maxHeadBytes: size, maxHeaderCount: 100 }).kind, 'complete');
-  const withFrame = parseChunks('request', [Buffer.concat([Buffer.from(head), FRAME])], { maxHeadBytes: size, maxHeaderCount: 100 });
+  const withFrame = parseChunks('request', [Buffer.concat([Buffer.from(head), FRAME])], {
+    maxHeadBytes: size,
+    maxHeaderCount: 100,
+  });
   assert.deepEqual([...(withFrame as { rest: Buffer }).rest], [...FRAME]);
   assert.equal(errorOf(parseText('request', head, { maxHeadBytes: size - 1, maxHeaderCount: 100 })).status, 431);
   const bytes = Buffer.from(head);
@@ -244,7 +255,15 @@ test('status lines: reason optional, malformed ones refused with status 0', () =
   assert.equal(ok('HTTP/1.1 101 ').reason, '');
   assert.equal(ok('HTTP/1.1 404 Not Found Here').reason, 'Not Found Here');
   assert.equal(ok('HTTP/1.0 302 Found').version, 'HTTP/1.0');
-  for (const bad of ['HTTP/1.1 1011 x', 'HTTP/1.1 10 x', 'HTTP/1.1 abc', 'HTTP/1.1  101 x', 'HTTPS/1.1 101 x', 'HTTP/1.1', 'HTTP/1.1 101 a\x01b']) {
+  for (const bad of [
+    'HTTP/1.1 1011 x',
+    'HTTP/1.1 10 x',
+    'HTTP/1.1 abc',
+    'HTTP/1.1  101 x',
+    'HTTPS/1.1 101 x',
+    'HTTP/1.1',
+    'HTTP/1.1 101 a\x01b',
+  ]) {
     const e = errorOf(parseText('response', `${bad}\r\n\r\n`));
     assert.equal(e.status, 0, bad);
   }
@@ -267,7 +286,11 @@ test('invalid limits are a caller mistake', () => {
 
 test('parsing stays linear: a 1 MiB header fed one byte at a time', () => {
   const size = 1024 * 1024;
-  const text = Buffer.concat([Buffer.from('GET / HTTP/1.1\r\nX-Big: '), Buffer.alloc(size, 0x61), Buffer.from('\r\n\r\n')]);
+  const text = Buffer.concat([
+    Buffer.from('GET / HTTP/1.1\r\nX-Big: '),
+    Buffer.alloc(size, 0x61),
+    Buffer.from('\r\n\r\n'),
+  ]);
   const p = new HttpHeadParser('request', { maxHeadBytes: size + 1024, maxHeaderCount: 10 });
   let r: HeadParseResult = { kind: 'incomplete' };
   for (let i = 0; i < text.length; i++) r = p.push(text.subarray(i, i + 1));

@@ -13,7 +13,9 @@ test('handshake sources import nothing but buffer, crypto, errors, constants, li
   assert.equal(files.includes('index.ts'), false, 'no barrel file');
   for (const file of files) {
     const source = readFileSync(join(dir, file), 'utf8');
-    const specifiers = [...source.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s*['"]([^'"]+)['"]/g)].map((m) => m[1] as string);
+    const specifiers = [...source.matchAll(/(?:^|\n)\s*(?:import|export)[^'";]*?from\s*['"]([^'"]+)['"]/g)].map(
+      (m) => m[1] as string,
+    );
     assert.equal(/\brequire\s*\(|\bimport\s*\(/.test(source), false, `${file} loads modules dynamically`);
     for (const spec of specifiers) {
       const sibling = /^\.\/[a-z-]+\.js$/.test(spec) && files.includes(spec.slice(2).replace(/\.js$/, '.ts'));

@@ -4,7 +4,11 @@ import { Buffer } from 'node:buffer';
 import fc from 'fast-check';
 import { generateKey } from '../../src/protocol/handshake/accept-key.js';
 import { buildClientRequest, checkServerResponse } from '../../src/protocol/handshake/client-handshake.js';
-import { formatExtensions, parseExtensions, type ExtensionOffer } from '../../src/protocol/handshake/extension-header.js';
+import {
+  formatExtensions,
+  parseExtensions,
+  type ExtensionOffer,
+} from '../../src/protocol/handshake/extension-header.js';
 import {
   HttpHeadParser,
   type HeadParseResult,
@@ -24,7 +28,12 @@ function parseOnce(kind: 'request' | 'response', bytes: Buffer, limits = LIMITS)
 }
 
 /** Feeds `bytes` cut at `cuts`; returns the result and the bytes after the head, wherever they were. */
-function parseCut(kind: 'request' | 'response', bytes: Buffer, cuts: number[], limits = LIMITS): { result: unknown; after: number[] | null } {
+function parseCut(
+  kind: 'request' | 'response',
+  bytes: Buffer,
+  cuts: number[],
+  limits = LIMITS,
+): { result: unknown; after: number[] | null } {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
   const p = new HttpHeadParser(kind, limits);
   let prev = 0;
@@ -80,7 +89,10 @@ test('round trip: buildClientRequest → parser → checkClientRequest → build
 
   const protocol = selectProtocol(info.protocols, ['superchat', 'chat']);
   assert.equal(protocol, 'chat');
-  const answer = buildAcceptResponse(info.key, { protocol, extensions: 'permessage-deflate; client_max_window_bits=15' });
+  const answer = buildAcceptResponse(info.key, {
+    protocol,
+    extensions: 'permessage-deflate; client_max_window_bits=15',
+  });
   const parsedAnswer = parseOnce('response', answer);
   assert.equal(parsedAnswer.kind, 'complete');
   const done = checkServerResponse((parsedAnswer as { head: ResponseHead }).head, key, {
@@ -116,7 +128,13 @@ test('property: random chunkings never change the parse, and the bytes after the
       lf: fc.boolean(),
     })
     .map(({ path, protocols, extra, tail, lf }) => {
-      let text = buildClientRequest({ host: 'h', path, key: generateKey(), protocols, extraHeaders: extra.map(([n, v]) => [`X-${n}`, v] as const) }).toString('latin1');
+      let text = buildClientRequest({
+        host: 'h',
+        path,
+        key: generateKey(),
+        protocols,
+        extraHeaders: extra.map(([n, v]) => [`X-${n}`, v] as const),
+      }).toString('latin1');
       if (lf) text = text.replaceAll('\r\n', '\n');
       return { bytes: Buffer.concat([Buffer.from(text, 'latin1'), tail]), tail };
     });
@@ -133,56 +151,103 @@ test('property: random chunkings never change the parse, and the bytes after the
 
 test('property: the same holds for responses', () => {
   fc.assert(
-    fc.property(fc.option(tokenArb, { nil: null }), fc.uint8Array({ maxLength: 30 }), fc.array(fc.nat(), { maxLength: 10 }), (protocol, tail, cuts) => {
-      const bytes = Buffer.concat([buildAcceptResponse(generateKey(), { protocol }), tail]);
-      const whole = parseCut('response', bytes, []);
-      assert.deepEqual(whole.after, [...tail]);
-      assert.deepEqual(parseCut('response', bytes, cuts), whole);
-    }),
+    fc.property(
+      fc.option(tokenArb, { nil: null }),
+      fc.uint8Array({ maxLength: 30 }),
+      fc.array(fc.nat(), { maxLength: 10 }),
+      (protocol, tail, cuts) => {
+        const bytes = Buffer.concat([buildAcceptResponse(generateKey(), { protocol }), tail]);
+        const whole = parseCut('response', bytes, []);
+        assert.deepEqual(whole.after, [...tail]);
+        assert.deepEqual(parseCut('response', bytes, cuts), whole);
+      },
+    ),
     { numRuns: 200 },
   );
 });
 
 test('property: random bytes never make the parser throw, and chunking never changes the verdict', () => {
-  const alphabet = fc.constantFrom(...[0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x00, 0x47, 0x45, 0x54, 0x2f, 0x48, 0x54, 0x50, 0x31, 0x2e, 0x41, 0xff]);
+  const alphabet = fc.constantFrom(
+    ...[0x0d, 0x0a, 0x20, 0x09, 0x3a, 0x00, 0x47, 0x45, 0x54, 0x2f, 0x48, 0x54, 0x50, 0x31, 0x2e, 0x41, 0xff],
+  );
   const bytesArb = fc.oneof(
     fc.uint8Array({ maxLength: 300 }),
     fc.array(alphabet, { maxLength: 300 }).map((a) => Uint8Array.from(a)),
     fc.array(alphabet, { maxLength: 200 }).map((a) => Uint8Array.from([...Buffer.from('GET / HTTP/1.1\r\n'), ...a])),
   );
-  const limitsArb = fc.record({ maxHeadBytes: fc.integer({ min: 1, max: 400 }), maxHeaderCount: fc.integer({ min: 0, max: 8 }) });
+  const limitsArb = fc.record({
+    maxHeadBytes: fc.integer({ min: 1, max: 400 }),
+    maxHeaderCount: fc.integer({ min: 0, max: 8 }),
+  });
   fc.assert(
-    fc.property(bytesArb, fc.array(fc.nat(), { maxLength: 10 }), limitsArb, fc.constantFrom('request', 'response') as fc.Arbitrary<'request' | 'response'>, (raw, cuts, limits, kind) => {
-      const bytes = Buffer.from(raw);
-      const whole = parseCut(kind, bytes, [], limits);
-      const cut = parseCut(kind, bytes, cuts, limits);
-      const status = (whole.result as { status?: number }).status;
-      if ((whole.result as { kind: string }).kind === 'error') {
-        assert.ok(kind === 'request' ? status === 400 || status === 431 : status === 0);
-      }
-      assert.deepEqual(cut, whole);
-    }),
+    fc.property(
+      bytesArb,
+      fc.array(fc.nat(), { maxLength: 10 }),
+      limitsArb,
+      fc.constantFrom('request', 'response') as fc.Arbitrary<'request' | 'response'>,
+      (raw, cuts, limits, kind) => {
+        const bytes = Buffer.from(raw);
+        const whole = parseCut(kind, bytes, [], limits);
+        const cut = parseCut(kind, bytes, cuts, limits);
+        const status = (whole.result as { status?: number }).status;
+        if ((whole.result as { kind: string }).kind === 'error') {
+          assert.ok(kind === 'request' ? status === 400 || status === 431 : status === 0);
+        }
+        assert.deepEqual(cut, whole);
+      },
+    ),
     { numRuns: 1000 },
   );
 });
 
 test('property: checkClientRequest and checkServerResponse never throw on parsed heads', () => {
-  const lineArb = fc.tuple(fc.constantFrom('Host', 'Upgrade', 'Connection', 'Sec-WebSocket-Key', 'Sec-WebSocket-Version', 'Sec-WebSocket-Protocol', 'Sec-WebSocket-Extensions', 'Sec-WebSocket-Accept', 'Origin', 'Cookie'), valueArb);
+  const lineArb = fc.tuple(
+    fc.constantFrom(
+      'Host',
+      'Upgrade',
+      'Connection',
+      'Sec-WebSocket-Key',
+      'Sec-WebSocket-Version',
+      'Sec-WebSocket-Protocol',
+      'Sec-WebSocket-Extensions',
+      'Sec-WebSocket-Accept',
+      'Origin',
+      'Cookie',
+    ),
+    valueArb,
+  );
   fc.assert(
-    fc.property(fc.array(lineArb, { maxLength: 10 }), fc.constantFrom('GET / HTTP/1.1', 'GET http://h/x HTTP/1.1', 'POST / HTTP/1.0', 'GET * HTTP/1.1'), (lines, start) => {
-      const text = `${start}\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
-      const req = parseOnce('request', Buffer.from(text, 'latin1'));
-      if (req.kind === 'complete') checkClientRequest(req.head as RequestHead);
-      const res = parseOnce('response', Buffer.from(`HTTP/1.1 101 x\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'));
-      if (res.kind === 'complete') checkServerResponse(res.head as ResponseHead, 'dGhlIHNhbXBsZSBub25jZQ==', { protocols: ['a'], extensionsOffered: ['b'] });
-    }),
+    fc.property(
+      fc.array(lineArb, { maxLength: 10 }),
+      fc.constantFrom('GET / HTTP/1.1', 'GET http://h/x HTTP/1.1', 'POST / HTTP/1.0', 'GET * HTTP/1.1'),
+      (lines, start) => {
+        const text = `${start}\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`;
+        const req = parseOnce('request', Buffer.from(text, 'latin1'));
+        if (req.kind === 'complete') checkClientRequest(req.head as RequestHead);
+        const res = parseOnce(
+          'response',
+          Buffer.from(`HTTP/1.1 101 x\r\n${lines.map(([n, v]) => `${n}: ${v}\r\n`).join('')}\r\n`, 'latin1'),
+        );
+        if (res.kind === 'complete')
+          checkServerResponse(res.head as ResponseHead, 'dGhlIHNhbXBsZSBub25jZQ==', {
+            protocols: ['a'],
+            extensionsOffered: ['b'],
+          });
+      },
+    ),
     { numRuns: 500 },
   );
 });
 
 test('property: parseExtensions never throws; formatted offers parse back', () => {
-  fc.assert(fc.property(fc.string({ maxLength: 60 }), (s) => void parseExtensions(s)), { numRuns: 1000 });
-  fc.assert(fc.property(fc.string({ unit: fc.constantFrom(...'a;=,"\\ \t1'), maxLength: 40 }), (s) => void parseExtensions(s)), { numRuns: 1000 });
+  fc.assert(
+    fc.property(fc.string({ maxLength: 60 }), (s) => void parseExtensions(s)),
+    { numRuns: 1000 },
+  );
+  fc.assert(
+    fc.property(fc.string({ unit: fc.constantFrom(...'a;=,"\\ \t1'), maxLength: 40 }), (s) => void parseExtensions(s)),
+    { numRuns: 1000 },
+  );
   const offerArb: fc.Arbitrary<ExtensionOffer> = fc.record({
     name: tokenArb,
     params: fc.dictionary(tokenArb, fc.oneof(fc.constant(true as const), tokenArb), { maxKeys: 4 }),

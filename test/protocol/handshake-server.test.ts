@@ -27,12 +27,18 @@ function request(line: string, patch: Record<string, string | null> = {}, extra:
   const lines = Object.entries(fields)
     .filter(([, v]) => v !== null)
     .map(([k, v]) => `${k}: ${v}\r\n`);
-  const r = new HttpHeadParser('request', LIMITS).push(Buffer.from(`${line}\r\n${lines.join('')}${extra.map((e) => `${e}\r\n`).join('')}\r\n`, 'latin1'));
+  const r = new HttpHeadParser('request', LIMITS).push(
+    Buffer.from(`${line}\r\n${lines.join('')}${extra.map((e) => `${e}\r\n`).join('')}\r\n`, 'latin1'),
+  );
   assert.equal(r.kind, 'complete');
   return (r as { head: RequestHead }).head;
 }
 
-function refused(r: ServerCheckResult, status: number, name = ''): { message: string; headers: Array<[string, string]> } {
+function refused(
+  r: ServerCheckResult,
+  status: number,
+  name = '',
+): { message: string; headers: Array<[string, string]> } {
   assert.equal(r.ok, false, `expected ${status} ${name}`);
   const f = r as { status: number; message: string; headers: Array<[string, string]> };
   assert.equal(f.status, status, `${name}: ${f.message}`);
@@ -144,7 +150,11 @@ test('a request that announces a body is 400: any Transfer-Encoding, a Content-L
     assert.match(message, /body/, name);
   }
   for (const zero of ['0', '00', ' 0 ']) {
-    assert.equal(checkClientRequest(request('GET / HTTP/1.1', { 'Content-Length': zero })).ok, true, `Content-Length: ${zero}`);
+    assert.equal(
+      checkClientRequest(request('GET / HTTP/1.1', { 'Content-Length': zero })).ok,
+      true,
+      `Content-Length: ${zero}`,
+    );
   }
 });
 
@@ -173,7 +183,10 @@ test('token lists in Upgrade and Connection are case-insensitive', () => {
 
 test('repeated Sec-WebSocket-Protocol headers are merged, order and case kept, duplicates dropped', () => {
   const r = checkClientRequest(
-    request('GET / HTTP/1.1', { 'Sec-WebSocket-Protocol': 'chat, SuperChat' }, ['Sec-WebSocket-Protocol: v2.json', 'sec-websocket-protocol: chat ,, mqtt']),
+    request('GET / HTTP/1.1', { 'Sec-WebSocket-Protocol': 'chat, SuperChat' }, [
+      'Sec-WebSocket-Protocol: v2.json',
+      'sec-websocket-protocol: chat ,, mqtt',
+    ]),
   );
   assert.ok(r.ok);
   assert.deepEqual(r.request.protocols, ['chat', 'SuperChat', 'v2.json', 'mqtt']);
@@ -181,7 +194,9 @@ test('repeated Sec-WebSocket-Protocol headers are merged, order and case kept, d
 
 test('extension offers are parsed, several fields joined', () => {
   const r = checkClientRequest(
-    request('GET / HTTP/1.1', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }, ['Sec-WebSocket-Extensions: x-foo']),
+    request('GET / HTTP/1.1', { 'Sec-WebSocket-Extensions': 'permessage-deflate; client_max_window_bits' }, [
+      'Sec-WebSocket-Extensions: x-foo',
+    ]),
   );
   assert.ok(r.ok);
   assert.deepEqual(r.request.extensions, [
@@ -191,7 +206,15 @@ test('extension offers are parsed, several fields joined', () => {
 });
 
 test('repeated Cookie fields are joined with "; ", other repeated fields with ", "', () => {
-  const r = checkClientRequest(request('GET / HTTP/1.1', { Cookie: 'a=1' }, ['Cookie: b=2', 'X-Real-IP: 1.1.1.1', 'X-Real-IP: 2.2.2.2', 'Origin: http://a', 'Origin: http://b']));
+  const r = checkClientRequest(
+    request('GET / HTTP/1.1', { Cookie: 'a=1' }, [
+      'Cookie: b=2',
+      'X-Real-IP: 1.1.1.1',
+      'X-Real-IP: 2.2.2.2',
+      'Origin: http://a',
+      'Origin: http://b',
+    ]),
+  );
   assert.ok(r.ok);
   assert.equal(r.request.cookie, 'a=1; b=2');
   assert.equal(r.request.xRealIp, '1.1.1.1, 2.2.2.2');
@@ -218,7 +241,10 @@ test('buildAcceptResponse writes the RFC 6455 §1.3 sample answer', () => {
     extensions: 'permessage-deflate; server_no_context_takeover',
     headers: [['X-Server', 'nopoll']],
   }).toString('latin1');
-  assert.match(full, /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\nX-Server: nopoll\r\n\r\n$/);
+  assert.match(
+    full,
+    /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover\r\nX-Server: nopoll\r\n\r\n$/,
+  );
   assert.doesNotMatch(full, /Sec-WebSocket-Protocol/);
   assert.doesNotMatch(buildAcceptResponse(KEY, { extensions: '' }).toString(), /Extensions/);
 });
@@ -262,7 +288,9 @@ test('buildRejectResponse writes a complete small HTTP answer', () => {
 });
 
 test('buildRejectResponse counts UTF-8 bytes and adds extra headers', () => {
-  const { head, rest } = parseResponse(buildRejectResponse(426, 'version ∞ unsupported', [['Sec-WebSocket-Version', '13']]));
+  const { head, rest } = parseResponse(
+    buildRejectResponse(426, 'version ∞ unsupported', [['Sec-WebSocket-Version', '13']]),
+  );
   assert.equal(head.headers.get('sec-websocket-version'), '13');
   assert.equal(rest.toString('utf8'), 'version ∞ unsupported\n');
   assert.equal(Number(head.headers.get('content-length')), Buffer.byteLength('version ∞ unsupported\n'));

@@ -10,12 +10,19 @@ import { decodeFrames, makeSession, OP, pattern } from '../helpers/frames.js';
 
 describe('shared server frames', () => {
   it('uses the 7-bit, 16-bit and 64-bit length forms, unmasked, FIN set', () => {
-    for (const [length, headerSize] of [[0, 2], [125, 2], [126, 4], [65535, 4], [65536, 10]] as const) {
+    for (const [length, headerSize] of [
+      [0, 2],
+      [125, 2],
+      [126, 4],
+      [65535, 4],
+      [65536, 10],
+    ] as const) {
       const frame = frameServerMessage(2, Buffer.alloc(length, 7));
       assert.equal(frame.length, headerSize + length);
       assert.equal(frame[0], 0x82);
       assert.equal(frame[1]! & 0x80, 0, 'a server frame is not masked (§5.1)');
-      const announced = headerSize === 2 ? frame[1]! : headerSize === 4 ? frame.readUInt16BE(2) : Number(frame.readBigUInt64BE(2));
+      const announced =
+        headerSize === 2 ? frame[1]! : headerSize === 4 ? frame.readUInt16BE(2) : Number(frame.readBigUInt64BE(2));
       assert.equal(announced, length);
       assert.ok(frame.subarray(headerSize).every((b) => b === 7));
     }
@@ -52,6 +59,9 @@ describe('shared server frames', () => {
     assert.deepEqual(frame!.payload, payload);
     const { feed, handler } = makeSession('client');
     feed(frameOnce(OP.TEXT, Buffer.from('to every subscriber')));
-    assert.deepEqual(handler.messages.map((m) => m.payload.toString()), ['to every subscriber']);
+    assert.deepEqual(
+      handler.messages.map((m) => m.payload.toString()),
+      ['to every subscriber'],
+    );
   });
 });

@@ -8,7 +8,11 @@ import { describe, it } from 'node:test';
 
 // Runs a snippet in a fresh Node process from the repository root (so `nopoll` resolves to this package).
 function run(args: string[]): { status: number | null; out: string } {
-  const result = spawnSync(process.execPath, args, { cwd: new URL('../../..', import.meta.url).pathname, encoding: 'utf8', timeout: 20_000 });
+  const result = spawnSync(process.execPath, args, {
+    cwd: new URL('../../..', import.meta.url).pathname,
+    encoding: 'utf8',
+    timeout: 20_000,
+  });
   return { status: result.status, out: `${result.stdout}${result.stderr}` };
 }
 
@@ -20,11 +24,18 @@ describe('the nopoll/redis entry', () => {
     ]);
     assert.equal(cjs.status, 0, cjs.out);
     assert.equal(cjs.out.trim(), 'function 0 function');
-    const esm = run(['--input-type=module', '-e', "const m = await import('nopoll/redis'); console.log(typeof m.redisBackplane);"]);
+    const esm = run([
+      '--input-type=module',
+      '-e',
+      "const m = await import('nopoll/redis'); console.log(typeof m.redisBackplane);",
+    ]);
     assert.equal(esm.status, 0, esm.out);
     assert.equal(esm.out.trim(), 'function');
     // A client that is not a node-redis client is refused at once.
-    const refused = run(['-e', "try { require('nopoll/redis').redisBackplane({ client: {} }); } catch (e) { console.log(e.name); }"]);
+    const refused = run([
+      '-e',
+      "try { require('nopoll/redis').redisBackplane({ client: {} }); } catch (e) { console.log(e.name); }",
+    ]);
     assert.equal(refused.out.trim(), 'TypeError');
   });
 });

@@ -16,7 +16,12 @@ describe('redis presence', { skip }, () => {
     const redis = await startRedis(t);
     const a = await startNode(t, redis, { presence: { ttlMs: 600 } });
     const b = await startNode(t, redis, { presence: { ttlMs: 600 } });
-    const peers = await Promise.all([openWs(a.url('none')), openWs(a.url('none')), openWs(b.url('none')), openWs(b.url('none'))]);
+    const peers = await Promise.all([
+      openWs(a.url('none')),
+      openWs(a.url('none')),
+      openWs(b.url('none')),
+      openWs(b.url('none')),
+    ]);
     t.after(() => peers.forEach((p) => p.ws.terminate()));
     const [a1, a2] = [await a.ready.next(), await a.ready.next()];
     const [b1, b2] = [await b.ready.next(), await b.ready.next()];
@@ -24,7 +29,8 @@ describe('redis presence', { skip }, () => {
     a2.subscribe('lobby', { member: 'bob' });
     b1.subscribe('lobby', { member: 'ann' });
     b2.subscribe('lobby', { member: 'cid' });
-    const sorted = async (node: typeof a): Promise<string[]> => (await node.ctx.pubsub.presence('lobby')).members.sort();
+    const sorted = async (node: typeof a): Promise<string[]> =>
+      (await node.ctx.pubsub.presence('lobby')).members.sort();
     let seen: string[] = [];
     for (let i = 0; i < 50 && seen.length !== 3; i++) seen = await sorted(a);
     assert.deepEqual(seen, ['ann', 'bob', 'cid']);

@@ -19,7 +19,10 @@ const skip = hasRedis() ? false : 'redis-server is not installed (apt-get instal
 /** Subscribers of a topic's channel, as Redis counts them (one per node). */
 async function channelSubscribers(redis: RedisServer, topic: string): Promise<number> {
   const client = await redis.client();
-  const reply = (await client.sendCommand(['PUBSUB', 'NUMSUB', topicKeys('nopoll', topic).channel])) as [string, number];
+  const reply = (await client.sendCommand(['PUBSUB', 'NUMSUB', topicKeys('nopoll', topic).channel])) as [
+    string,
+    number,
+  ];
   await client.close();
   return Number(reply[1]);
 }
@@ -46,12 +49,19 @@ describe('redis backplane, pub/sub mode', { skip }, () => {
     sender.publish('room', 'from a connection on A'); // excluded: the sender itself
     c.ctx.publish('room', Buffer.from([1, 2, 3])); // from a node with no subscriber of its own
     const gotB = [await onB.messages.next(), await onB.messages.next()];
-    assert.deepEqual(gotB.map((m) => [m.isBinary, m.data.toString('hex')]), [
-      [false, Buffer.from('from a connection on A').toString('hex')],
-      [true, '010203'],
-    ]);
+    assert.deepEqual(
+      gotB.map((m) => [m.isBinary, m.data.toString('hex')]),
+      [
+        [false, Buffer.from('from a connection on A').toString('hex')],
+        [true, '010203'],
+      ],
+    );
     const gotA = await onA.messages.next();
-    assert.deepEqual([gotA.isBinary, gotA.data.toString('hex')], [true, '010203'], 'the sender got only the other message');
+    assert.deepEqual(
+      [gotA.isBinary, gotA.data.toString('hex')],
+      [true, '010203'],
+      'the sender got only the other message',
+    );
     onB.ws.close();
     await until(() => b.ctx.subscriberCount('room') === 0, 3000, 'B loses its subscriber');
     for (let i = 0; i < 100 && subscribed !== 1; i++) {
@@ -135,7 +145,9 @@ describe('redis backplane, pub/sub mode', { skip }, () => {
     const a = await startNode(t, redis, { maxPendingPublishes: 3 });
     await redis.kill();
     await delay(100);
-    const waiting = Array.from({ length: 3 }, (_, i) => a.ctx.pubsub.publishConfirmed('bounded', `m${i}`).catch((e: Error) => e));
+    const waiting = Array.from({ length: 3 }, (_, i) =>
+      a.ctx.pubsub.publishConfirmed('bounded', `m${i}`).catch((e: Error) => e),
+    );
     // Refused at once (a refusal that does not come in time fails the test rather than hanging it).
     await assert.rejects(withTimeout(a.ctx.pubsub.publishConfirmed('bounded', 'one too many'), 2000, 'the refusal'), {
       name: 'BackplaneError',

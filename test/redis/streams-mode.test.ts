@@ -19,7 +19,10 @@ const skip = hasRedis() ? false : 'redis-server is not installed (apt-get instal
 async function subscribedOnRedis(redis: RedisServer, topic: string, nodes: number): Promise<void> {
   const admin = await redis.client();
   for (let i = 0; i < 200; i++) {
-    const reply = (await admin.sendCommand(['PUBSUB', 'NUMSUB', topicKeys('nopoll', topic).channel])) as [string, number];
+    const reply = (await admin.sendCommand(['PUBSUB', 'NUMSUB', topicKeys('nopoll', topic).channel])) as [
+      string,
+      number,
+    ];
     if (Number(reply[1]) >= nodes) return;
     await delay(20);
   }
@@ -46,7 +49,10 @@ describe('redis backplane, streams mode', { skip }, () => {
     for (let i = 1; i < 50; i++) (i % 2 === 0 ? a : b).ctx.publish('log', String(i));
     await until(() => onA.frames.length === 50 && onB.frames.length === 50, 5000, 'both nodes deliver everything');
     assert.deepEqual(onA.frames, onB.frames, 'the same order everywhere');
-    assert.deepEqual(onA.frames.map((f) => f.offset), Array.from({ length: 50 }, (_, i) => i + 1));
+    assert.deepEqual(
+      onA.frames.map((f) => f.offset),
+      Array.from({ length: 50 }, (_, i) => i + 1),
+    );
     assert.ok(onA.frames.every((f) => f.epoch === first!.epoch));
   });
 
@@ -69,14 +75,17 @@ describe('redis backplane, streams mode', { skip }, () => {
     a.ctx.publish('chat', 'live');
     await until(() => resumed.frames.length === 7, 5000, 'recovered frame, five missed, one live');
     assert.deepEqual(resumed.frames[0], { topic: 'chat', recovered: true });
-    assert.deepEqual(resumed.frames.slice(1).map((f) => [f.offset, f.data]), [
-      [4, 'm3'],
-      [5, 'm4'],
-      [6, 'm5'],
-      [7, 'm6'],
-      [8, 'm7'],
-      [9, 'live'],
-    ]);
+    assert.deepEqual(
+      resumed.frames.slice(1).map((f) => [f.offset, f.data]),
+      [
+        [4, 'm3'],
+        [5, 'm4'],
+        [6, 'm5'],
+        [7, 'm6'],
+        [8, 'm7'],
+        [9, 'live'],
+      ],
+    );
     // The server API itself: resumeTopic resolves with the outcome.
     const serverConn = [...b.ctx.conns][0]!;
     const recovery = await serverConn.resumeTopic('other-topic', { epoch: at.epoch!, offset: 1 });
@@ -101,7 +110,10 @@ describe('redis backplane, streams mode', { skip }, () => {
     await a.ctx.pubsub.publishConfirmed('aging', 'second');
     const fresh = await a.backplane.history!('aging', position!, 100);
     assert.equal(fresh.recovered, true);
-    assert.deepEqual(fresh.messages.map((m) => m.data.toString()), ['second']);
+    assert.deepEqual(
+      fresh.messages.map((m) => m.data.toString()),
+      ['second'],
+    );
     await delay(500);
     const old = await a.backplane.history!('aging', position!, 100);
     assert.equal(old.recovered, false);
@@ -122,8 +134,15 @@ describe('redis backplane, streams mode', { skip }, () => {
       if (i % 5 === 0) await delay(1);
     }
     await until(() => sub.frames.length >= N, 15_000, `everything arrives (${sub.frames.length})`);
-    assert.deepEqual(sub.frames.map((f) => f.data), Array.from({ length: N }, (_, i) => String(i)), 'once each, in order');
-    assert.deepEqual(sub.frames.map((f) => f.offset), Array.from({ length: N }, (_, i) => i + 1));
+    assert.deepEqual(
+      sub.frames.map((f) => f.data),
+      Array.from({ length: N }, (_, i) => String(i)),
+      'once each, in order',
+    );
+    assert.deepEqual(
+      sub.frames.map((f) => f.offset),
+      Array.from({ length: N }, (_, i) => i + 1),
+    );
     assert.equal(b.ctx.pubsub.stats.gaps, 0, 'the holes were filled from the stream');
   });
 
@@ -145,11 +164,26 @@ describe('redis backplane, streams mode', { skip }, () => {
     }
     await withTimeout(Promise.all(confirmations), 20_000, 'every publish confirmed');
     const expected = Array.from({ length: N }, (_, i) => String(i));
-    for (const [name, sub] of [['A', onA], ['B', onB]] as const) {
-      await until(() => sub.frames.filter((f) => !f.gap).length >= N, 15_000, `node ${name} delivers everything (${sub.frames.length})`);
+    for (const [name, sub] of [
+      ['A', onA],
+      ['B', onB],
+    ] as const) {
+      await until(
+        () => sub.frames.filter((f) => !f.gap).length >= N,
+        15_000,
+        `node ${name} delivers everything (${sub.frames.length})`,
+      );
       const messages = sub.frames.filter((f) => f.gap !== true);
-      assert.deepEqual(messages.map((f) => f.data), expected, `node ${name}: once each, in order`);
-      assert.deepEqual(messages.map((f) => f.offset), Array.from({ length: N }, (_, i) => i + 1), `node ${name}: offsets without holes`);
+      assert.deepEqual(
+        messages.map((f) => f.data),
+        expected,
+        `node ${name}: once each, in order`,
+      );
+      assert.deepEqual(
+        messages.map((f) => f.offset),
+        Array.from({ length: N }, (_, i) => i + 1),
+        `node ${name}: offsets without holes`,
+      );
     }
     assert.equal(a.ctx.pubsub.stats.gaps + b.ctx.pubsub.stats.gaps, 0);
   });
@@ -172,7 +206,10 @@ describe('redis backplane, streams mode', { skip }, () => {
     }
     assert.ok(after !== null && after.epoch !== before!.epoch, 'a new epoch');
     await until(() => sub.frames.some((f) => f.data === 'after'), 5000, 'delivery goes on');
-    assert.ok(sub.frames.some((f) => f.gap === true), 'the lost history was announced');
+    assert.ok(
+      sub.frames.some((f) => f.gap === true),
+      'the lost history was announced',
+    );
     assert.ok(b.ctx.pubsub.stats.gaps >= 1);
     const history = await a.backplane.history!('volatile', before!, 100);
     assert.equal(history.recovered, false);
@@ -187,7 +224,10 @@ describe('redis backplane, streams mode', { skip }, () => {
     await delay(200);
     await redis.restart();
     const positions = await withTimeout(Promise.all(during), 10_000, 'confirmed after the restart');
-    assert.deepEqual(positions.map((p) => p?.offset), [2, 3]);
+    assert.deepEqual(
+      positions.map((p) => p?.offset),
+      [2, 3],
+    );
   });
 
   it('bounds the outbox: while Redis is down, publishes past maxPendingPublishes are refused, the others kept', async (t) => {
@@ -203,6 +243,9 @@ describe('redis backplane, streams mode', { skip }, () => {
     });
     await redis.restart();
     const positions = await withTimeout(Promise.all(kept), 10_000, 'the kept ones are confirmed');
-    assert.deepEqual(positions.map((p) => p?.offset), [2, 3, 4, 5, 6]);
+    assert.deepEqual(
+      positions.map((p) => p?.offset),
+      [2, 3, 4, 5, 6],
+    );
   });
 });

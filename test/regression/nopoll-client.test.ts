@@ -50,7 +50,8 @@ before(async () => {
   // 1024 bytes so the last frame is short.
   dir = mkdtempSync(join(tmpdir(), 'nopoll-regression-'));
   const lines: string[] = [];
-  for (let i = 0; lines.join('').length < 5000; i++) lines.push(`line ${String(i).padStart(4, '0')}: the quick brown fox ${'#'.repeat(i % 23)}\n`);
+  for (let i = 0; lines.join('').length < 5000; i++)
+    lines.push(`line ${String(i).padStart(4, '0')}: the quick brown fox ${'#'.repeat(i % 23)}\n`);
   fileContent = Buffer.from(lines.join('').slice(0, 5000), 'latin1');
   const file = join(dir, 'get-file.txt');
   writeFileSync(file, fileContent);
@@ -228,7 +229,9 @@ test('noPoll test_04 (UTF-8 file): a file whose characters straddle the 1024-byt
   utf8.ctx.onError = (error) => listenerErrors.push(error);
   const ctx = newCtx(t);
   // Frames are delivered one by one so their size can be checked whatever the listener chose.
-  const conn = await Conn.connect(ctx, `ws://127.0.0.1:${utf8.ipv4.port}/`, { deliverFragments: true }).waitUntilReady(READY);
+  const conn = await Conn.connect(ctx, `ws://127.0.0.1:${utf8.ipv4.port}/`, { deliverFragments: true }).waitUntilReady(
+    READY,
+  );
   assert.equal(conn.sendText('get-file'), 8);
   const view = new StreamView(conn);
   const parts: Buffer[] = [];
@@ -267,7 +270,8 @@ test('noPoll test_04a: with no message available getMsg() returns null at once, 
 
 test('noPoll test_04b: flooding a listener that reads slowly: pending bytes drain with flushWrites()', async (t) => {
   // The listener stops reading for 100 ms after each "1234-1) " message (noPoll blocks its loop instead).
-  const sentence = 'klasdfkla akldfj klafklajetqkljt kjlwergklwejry90246tkgwr kñljwrglkjdfg lksdjglskg slkg camión adsfasdf pruébasdfad España';
+  const sentence =
+    'klasdfkla akldfj klafklajetqkljt kjlwergklwejry90246tkgwr kñljwrglkjdfg lksdjglskg slkg camión adsfasdf pruébasdfad España';
   const text = Array.from({ length: 40 }, (_, i) => `1234-${i + 1}) ${sentence}`).join(' ');
   const bytes = Buffer.byteLength(text);
   assert.ok(bytes > 5000);
@@ -323,7 +327,8 @@ test('noPoll test_04b: flooding a listener that reads slowly: pending bytes drai
 test('noPoll test_04c: a file streamed in 4096-byte text frames through open-file / close-file is copied identically', async (t) => {
   const target = join(dir, 'copy-test-04c.txt');
   const lines: string[] = [];
-  for (let i = 0; lines.length < 2500; i++) lines.push(`${String(i).padStart(5, '0')} the quick brown fox jumps over the lazy dog\n`);
+  for (let i = 0; lines.length < 2500; i++)
+    lines.push(`${String(i).padStart(5, '0')} the quick brown fox jumps over the lazy dog\n`);
   const source = Buffer.from(lines.join(''), 'latin1');
   const conn = await open(t);
   // noPoll's client names the copy, which lands in the listener's file directory.
@@ -459,7 +464,7 @@ test('noPoll test_15: getMsg() with nothing to read returns null three times whi
   await conn.close();
 });
 
-test('noPoll test_22: a socket closed behind the client\'s back fires on_close (1006) and is no longer ok', async (t) => {
+test("noPoll test_22: a socket closed behind the client's back fires on_close (1006) and is no longer ok", async (t) => {
   const ctx = newCtx(t);
   const conn = await Conn.connect(ctx, url()).waitUntilReady(READY);
   const calls: CloseInfo[] = [];
@@ -492,7 +497,7 @@ test('noPoll test_22: a socket closed behind the client\'s back fires on_close (
   assert.equal(ctx.connCount, 0);
 });
 
-test('noPoll test_23: the listener\'s connection close count changes after a connection closes', async (t) => {
+test("noPoll test_23: the listener's connection close count changes after a connection closes", async (t) => {
   async function closeCount(conn: Conn): Promise<number> {
     assert.equal(conn.sendText('get-connection-close-count'), 26);
     const msg = await conn.nextMsg(READ);
@@ -514,7 +519,7 @@ test('noPoll test_23: the listener\'s connection close count changes after a con
   await second.close();
 });
 
-test('noPoll test_24: a cookie set on the client is what the listener\'s get-cookie returns', async (t) => {
+test("noPoll test_24: a cookie set on the client is what the listener's get-cookie returns", async (t) => {
   const cookie = 'theme=light; sessionToken=abc123';
   const opts = new ConnOpts().setCookie(cookie);
   const conn = await open(t, opts);
@@ -527,7 +532,8 @@ test('noPoll test_24: a cookie set on the client is what the listener\'s get-coo
 });
 
 test('noPoll test_25: very long cookies (about 1000 to 1900 bytes) still let the connection come up', async (t) => {
-  const words = 'theme=light; sessionToken=abc123 lkjsadfkljasdf lkjaseflkawjet klajw glkajy240u 4234lkj y3j 3q5yñkl aegar glkejry b ';
+  const words =
+    'theme=light; sessionToken=abc123 lkjsadfkljasdf lkjaseflkawjet klajw glkajy240u 4234lkj y3j 3q5yñkl aegar glkejry b ';
   const block = '2'.repeat(22) + '1'.repeat(24) + '3'.repeat(25) + '4'.repeat(25);
   const tail = 'asd3' + '5'.repeat(140) + 'a' + 'f'.repeat(10);
   const cookies = [
@@ -560,7 +566,11 @@ test('noPoll test_27: subprotocols: chat-protocol is accepted as is; hello-proto
   // noPoll offers only hello-protocol and accepts the answer hello-protocol-response, which RFC 6455 §4.1 forbids
   // (a client must fail a connection whose subprotocol it did not offer); the RFC-valid form offers both, and
   // the listener picks the response.
-  const hello = await open(t, { protocols: ['hello-protocol', 'hello-protocol-response'], origin: 'http://www.aspl.es' }, ctx);
+  const hello = await open(
+    t,
+    { protocols: ['hello-protocol', 'hello-protocol-response'], origin: 'http://www.aspl.es' },
+    ctx,
+  );
   await echo(hello, 'This is a test');
   assert.equal(hello.acceptedProtocol, 'hello-protocol-response');
   await hello.close();
@@ -667,7 +677,8 @@ test('noPoll test_40: ConnOpts.setMaxFrameSize ignores 0, -1 and 2147483647, kee
   const changed: string[] = [];
   for (const bad of [0, -1, 2147483647]) {
     const opts = new ConnOpts().setMaxFrameSize(64).setMaxFrameSize(bad);
-    if (opts.values.maxFrameSize !== 64) changed.push(`setMaxFrameSize(${bad}) left ${String(opts.values.maxFrameSize)}`);
+    if (opts.values.maxFrameSize !== 64)
+      changed.push(`setMaxFrameSize(${bad}) left ${String(opts.values.maxFrameSize)}`);
   }
   assert.deepEqual(changed, []);
   const opts = new ConnOpts().setMaxFrameSize(64);

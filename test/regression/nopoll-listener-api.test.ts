@@ -96,7 +96,7 @@ test('noPoll test_43: accept() on a closed listener fails instead of waiting for
   assert.equal(later, 'rejected', 'accept() called after the listener closed');
 });
 
-test('noPoll test_43: an IPv6 listener on ::1 and an IPv6 client: the accepted connection\'s host is ::1', async (t) => {
+test("noPoll test_43: an IPv6 listener on ::1 and an IPv6 client: the accepted connection's host is ::1", async (t) => {
   if (!(await ipv6LoopbackAvailable())) {
     t.skip('::1 is not available on this machine');
     return;
@@ -151,7 +151,8 @@ test('noPoll test_45: on_msg closing the connection inside the handler runs once
   const client = Conn.connect(ctx, `ws://127.0.0.1:${listener.port}/`);
   const accepted = await listener.accept(ACCEPT);
   // noPoll drives its loop with nopoll_loop_wait(ctx, 100 ms) until the client is ready.
-  for (let i = 0; i < 50 && !(client.isReady && accepted.isReady); i++) assert.equal(await ctx.loopWait(100), 'timeout');
+  for (let i = 0; i < 50 && !(client.isReady && accepted.isReady); i++)
+    assert.equal(await ctx.loopWait(100), 'timeout');
   assert.equal(client.isReady, true);
   assert.equal(accepted.isReady, true);
   assert.equal(ctx.connCount, 3);

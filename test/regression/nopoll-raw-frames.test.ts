@@ -191,7 +191,10 @@ test('noPoll test_17: a 22-byte frame written as header, mask, 10 bytes, pause, 
   assert.equal(accepted.closeStatus, 1000);
 });
 
-const MESSAGE_30 = 'This is content to check this regression test 30, content for a reply that send a header that is partially sent...'.repeat(19);
+const MESSAGE_30 =
+  'This is content to check this regression test 30, content for a reply that send a header that is partially sent...'.repeat(
+    19,
+  );
 
 for (const [number, cut] of [
   [30, 2],
@@ -237,7 +240,9 @@ for (const [number, announced, code, what] of [
   test(`noPoll test_${number}: a frame announcing ${what} fails the connection with ${code}; a new connection still echoes`, async (t) => {
     const client = await rawClient(t);
     const server = serverSideOf(client);
-    client.socket.write(encodeFrame({ opcode: BINARY, payload: randomBytes(16), mask: randomBytes(4), announcedLength: announced }));
+    client.socket.write(
+      encodeFrame({ opcode: BINARY, payload: randomBytes(16), mask: randomBytes(4), announcedLength: announced }),
+    );
     const frame = await client.reader.next();
     assert.equal(frame.opcode, CLOSE);
     assert.equal(frame.masked, false);

@@ -21,7 +21,8 @@ let fileContent: Buffer;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'nopoll-read-'));
   const lines: string[] = [];
-  for (let i = 0; lines.join('').length < 5000; i++) lines.push(`line ${String(i).padStart(4, '0')}: the quick brown fox ${'#'.repeat(i % 23)}\n`);
+  for (let i = 0; lines.join('').length < 5000; i++)
+    lines.push(`line ${String(i).padStart(4, '0')}: the quick brown fox ${'#'.repeat(i % 23)}\n`);
   fileContent = Buffer.from(lines.join('').slice(0, 5000), 'latin1');
   const file = join(dir, 'get-file.txt');
   writeFileSync(file, fileContent);
@@ -163,7 +164,12 @@ test('noPoll test_17: a frame written by hand in pieces is read after the header
     assert.deepEqual(Buffer.concat(got), message, round);
   }
   // Boundaries disappear: two messages read as one stream.
-  client.socket.write(Buffer.concat([encodeFrame({ opcode: 0x1, payload: 'abc', mask }), encodeFrame({ opcode: 0x2, payload: 'def', mask })]));
+  client.socket.write(
+    Buffer.concat([
+      encodeFrame({ opcode: 0x1, payload: 'abc', mask }),
+      encodeFrame({ opcode: 0x2, payload: 'def', mask }),
+    ]),
+  );
   assert.deepEqual(await server.read(6, { timeoutMs: 3000 }), Buffer.from('abcdef'));
   client.socket.write(encodeFrame({ opcode: 0x8, payload: closeBody(1000), mask }));
   assert.equal(await server.read(1, { timeoutMs: 3000 }), null);
@@ -173,11 +179,17 @@ test('noPoll test_04b: flooding a peer that stopped reading: sends are refused a
   const server = await RawWsServer.start();
   t.after(() => server.close());
   const limit = 256 * 1024;
-  const conn = await Conn.connect(newCtx(t), `ws://127.0.0.1:${server.port}/`, { maxPendingWriteBytes: limit, writeLimitPolicy: 'refuse' }).waitUntilReady(READY);
+  const conn = await Conn.connect(newCtx(t), `ws://127.0.0.1:${server.port}/`, {
+    maxPendingWriteBytes: limit,
+    writeLimitPolicy: 'refuse',
+  }).waitUntilReady(READY);
   assert.deepEqual(conn.writeLimit, { maxPendingWriteBytes: limit, policy: 'refuse' });
   const peer = await server.nextConn();
   peer.socket.pause();
-  const text = Array.from({ length: 40 }, (_, i) => `1234-${i + 1}) klasdfkla akldfj klafklajetqkljt camión España`).join(' ');
+  const text = Array.from(
+    { length: 40 },
+    (_, i) => `1234-${i + 1}) klasdfkla akldfj klafklajetqkljt camión España`,
+  ).join(' ');
   const bytes = Buffer.byteLength(text);
   let sent = 0;
   let result = bytes;
@@ -212,7 +224,9 @@ test('noPoll test_04b: flooding a peer that stopped reading: sends are refused a
 test('write limit, policy close: a send past the limit closes with 1008 and the peer sees that close frame', async (t) => {
   const server = await RawWsServer.start();
   t.after(() => server.close());
-  const conn = await Conn.connect(newCtx(t), `ws://127.0.0.1:${server.port}/`, { maxPendingWriteBytes: 128 * 1024 }).waitUntilReady(READY);
+  const conn = await Conn.connect(newCtx(t), `ws://127.0.0.1:${server.port}/`, {
+    maxPendingWriteBytes: 128 * 1024,
+  }).waitUntilReady(READY);
   assert.equal(conn.writeLimit.policy, 'close');
   const peer = await server.nextConn();
   peer.socket.pause();
@@ -239,7 +253,8 @@ test('write limit, policy close: a send past the limit closes with 1008 and the 
 test('noPoll test_04c: a file streamed in 4096-byte text frames under a small write limit is copied identically', async (t) => {
   const target = join(dir, 'copy-test-04c.txt');
   const lines: string[] = [];
-  for (let i = 0; lines.length < 5000; i++) lines.push(`${String(i).padStart(5, '0')} the quick brown fox jumps over the lazy dog\n`);
+  for (let i = 0; lines.length < 5000; i++)
+    lines.push(`${String(i).padStart(5, '0')} the quick brown fox jumps over the lazy dog\n`);
   const source = Buffer.from(lines.join(''), 'latin1');
   const conn = await open(t, { maxPendingWriteBytes: 8192, writeLimitPolicy: 'refuse' });
   // noPoll's client names the copy, which lands in the listener's file directory.
@@ -247,7 +262,7 @@ test('noPoll test_04c: a file streamed in 4096-byte text frames under a small wr
   assert.equal(conn.sendText(command), Buffer.byteLength(command));
   let total = 0;
   let refused = 0;
-  for (let at = 0; at < source.length; ) {
+  for (let at = 0; at < source.length;) {
     const chunk = source.subarray(at, at + 4096);
     const written = conn.sendText(chunk);
     if (written === 0) {

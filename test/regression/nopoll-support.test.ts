@@ -23,7 +23,12 @@ test('noPoll test_01_base64: acceptKeyFor is base64(SHA-1(key + GUID)), stable o
   }
   for (let round = 0; round < 10; round++) {
     const key = randomBytes(16).toString('base64');
-    assert.equal(acceptKeyFor(key), createHash('sha1').update(key + GUID).digest('base64'));
+    assert.equal(
+      acceptKeyFor(key),
+      createHash('sha1')
+        .update(key + GUID)
+        .digest('base64'),
+    );
   }
 });
 

@@ -212,9 +212,15 @@ test('noPoll test_19: TLS versions: pinned ports, pinned clients, and the refuse
   assert.equal(await negotiated(url(1235), pinned(SslProtocol.TLSV1_2)), 'TLSv1.2');
   assert.equal(await negotiated(url(1238), pinned(SslProtocol.TLSV1_2)), 'TLSv1.2');
   assert.equal(await negotiated(url(1240), pinned(SslProtocol.TLSV1_3)), 'TLSv1.3');
-  assert.equal(await negotiated(url(1235), { tls: { ca: certs.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } }), 'TLSv1.2');
   assert.equal(
-    await negotiated(url(1235), new ConnOpts().setSslCerts(null, null, null, certs.ca).setSslProtocol(SslProtocol.TLSV1_3).values),
+    await negotiated(url(1235), { tls: { ca: certs.ca, minVersion: 'TLSv1.2', maxVersion: 'TLSv1.2' } }),
+    'TLSv1.2',
+  );
+  assert.equal(
+    await negotiated(
+      url(1235),
+      new ConnOpts().setSslCerts(null, null, null, certs.ca).setSslProtocol(SslProtocol.TLSV1_3).values,
+    ),
     'TLSv1.3',
   );
 
@@ -244,7 +250,10 @@ test('noPoll test_21: mutual TLS on 1239: refused without the CA or without a cl
   const ctx = newCtx(t);
   // No options at all: our client does not know the test CA, so it refuses the server (as noPoll's did).
   const bare = Conn.connect(ctx, url(1239));
-  const bareError = await bare.waitUntilReady(READY).then(() => assert.fail('must fail'), (e: unknown) => e as Error);
+  const bareError = await bare.waitUntilReady(READY).then(
+    () => assert.fail('must fail'),
+    (e: unknown) => e as Error,
+  );
   assert.ok(bareError instanceof TlsError, String(bareError));
   // (The listener also sends the CA it trusts for client certificates, hence "self-signed ... in chain".)
   assert.match(bareError.message, /UNABLE_TO_VERIFY_LEAF_SIGNATURE|SELF_SIGNED_CERT_IN_CHAIN/);
@@ -254,7 +263,10 @@ test('noPoll test_21: mutual TLS on 1239: refused without the CA or without a cl
   rl.ctx.onClose = (conn) => closes.push(conn);
   t.after(() => (rl.ctx.onClose = null));
   const noCert = Conn.connect(ctx, url(1239), TRUST);
-  const noCertError = await noCert.waitUntilReady(READY).then(() => assert.fail('must fail'), (e: unknown) => e as Error);
+  const noCertError = await noCert.waitUntilReady(READY).then(
+    () => assert.fail('must fail'),
+    (e: unknown) => e as Error,
+  );
   assert.ok(noCertError instanceof TlsError, `client side: ${String(noCertError)}`);
   assert.match(noCertError.message, /certificate required|handshake failure/i);
   const refused = await within(
@@ -272,7 +284,9 @@ test('noPoll test_21: mutual TLS on 1239: refused without the CA or without a cl
   await assert.rejects(noCa.waitUntilReady(READY), TlsError);
 
   // Both, as noPoll's set_ssl_certs(client.pem, client.pem, NULL, root.pem): the echo works.
-  const opts = new ConnOpts().setSslCerts({ file: tlsFile('client.crt') }, { file: tlsFile('client.key') }, null, { file: tlsFile('ca.crt') });
+  const opts = new ConnOpts().setSslCerts({ file: tlsFile('client.crt') }, { file: tlsFile('client.key') }, null, {
+    file: tlsFile('ca.crt'),
+  });
   const conn = await Conn.open(ctx, url(1239), { ...opts.values, ...READY });
   await echo(conn, 'This is a test over mutual TLS');
   const port = tlsSocket(conn).localPort;
@@ -284,7 +298,7 @@ test('noPoll test_21: mutual TLS on 1239: refused without the CA or without a cl
   await conn.close();
 });
 
-test('noPoll test_22 (TLS): a socket destroyed behind the client\'s back fires on_close (1006) once', async (t) => {
+test("noPoll test_22 (TLS): a socket destroyed behind the client's back fires on_close (1006) once", async (t) => {
   const ctx = newCtx(t);
   const conn = await Conn.open(ctx, url(), { ...TRUST, ...READY });
   const calls: CloseInfo[] = [];
@@ -315,7 +329,7 @@ test('noPoll test_22 (TLS): a socket destroyed behind the client\'s back fires o
   assert.equal(ctx.connCount, 0);
 });
 
-test('noPoll test_23 (TLS): the listener\'s close count changes after a TLS connection closes', async (t) => {
+test("noPoll test_23 (TLS): the listener's close count changes after a TLS connection closes", async (t) => {
   const ctx = newCtx(t);
   async function closeCount(conn: Conn): Promise<number> {
     assert.equal(conn.sendText('get-connection-close-count'), 26);

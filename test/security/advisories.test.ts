@@ -21,7 +21,17 @@ const KEY = 'dGhlIHNhbXBsZSBub25jZQ==';
 const HEADERS = new URL('../../src/protocol/handshake/headers.js', import.meta.url);
 const EXTENSIONS = new URL('../../src/protocol/handshake/extension-header.js', import.meta.url);
 function request(extra: string[]): string {
-  return ['GET / HTTP/1.1', 'Host: x', 'Upgrade: websocket', 'Connection: Upgrade', `Sec-WebSocket-Key: ${KEY}`, 'Sec-WebSocket-Version: 13', ...extra].join('\r\n') + '\r\n\r\n';
+  return (
+    [
+      'GET / HTTP/1.1',
+      'Host: x',
+      'Upgrade: websocket',
+      'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${KEY}`,
+      'Sec-WebSocket-Version: 13',
+      ...extra,
+    ].join('\r\n') + '\r\n\r\n'
+  );
 }
 
 describe('ws advisories', () => {
@@ -46,7 +56,9 @@ describe('ws advisories', () => {
     const srv = await startEchoListener({ perMessageDeflate: true });
     t.after(() => srv.close());
     const { peer, response } = await rawClient(srv.port, {
-      extraHeaders: ['Sec-WebSocket-Extensions: constructor; __proto__=1, toString, permessage-deflate; hasOwnProperty; constructor=2'],
+      extraHeaders: [
+        'Sec-WebSocket-Extensions: constructor; __proto__=1, toString, permessage-deflate; hasOwnProperty; constructor=2',
+      ],
       protocols: ['constructor', '__proto__'],
     });
     t.after(() => peer.destroy());
@@ -118,7 +130,8 @@ describe('ws advisories', () => {
   it('CVE-2026-48779 (1-byte fragments pin memory far beyond maxPayload): 1009 once the bytes pass the limit', () => {
     const h = makeSession('server', { maxMessageBytes: 1000 });
     const frames = [h.peer.frame({ opcode: COP.BINARY, fin: false, payload: Buffer.alloc(1) })];
-    for (let i = 0; i < 5000; i++) frames.push(h.peer.frame({ opcode: COP.CONT, fin: false, payload: Buffer.alloc(1) }));
+    for (let i = 0; i < 5000; i++)
+      frames.push(h.peer.frame({ opcode: COP.CONT, fin: false, payload: Buffer.alloc(1) }));
     h.feed(Buffer.concat(frames));
     const close = h.handler.frames.at(-1)!;
     assert.equal(close.opcode, COP.CLOSE);
@@ -142,7 +155,9 @@ describe('undici advisories', () => {
   it('CVE-2026-1526 (decompression bomb): a 64 MiB bomb against a 64 KiB limit is refused with 1009', async (t) => {
     const srv = await startEchoListener({ perMessageDeflate: true, maxMessageSize: 64 * 1024 });
     t.after(() => srv.close());
-    const { peer, response } = await rawClient(srv.port, { extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'] });
+    const { peer, response } = await rawClient(srv.port, {
+      extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'],
+    });
     t.after(() => peer.destroy());
     assert.match(response.headers.get('sec-websocket-extensions') ?? '', /permessage-deflate/);
     const bomb = deflateRawSync(Buffer.alloc(64 * 1024 * 1024), { finishFlush: 2 /* Z_SYNC_FLUSH */ });
@@ -162,7 +177,9 @@ describe('undici advisories', () => {
     });
     for (const bits of ['7', '16', '1000']) {
       const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`, { perMessageDeflate: true });
-      RawServer.accept(await raw.next(), [`Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=${bits}`]);
+      RawServer.accept(await raw.next(), [
+        `Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=${bits}`,
+      ]);
       await assert.rejects(conn.waitUntilReady({ timeoutMs: 3000 }), { code: 'NOPOLL_ERR_HANDSHAKE' });
     }
   });
@@ -170,7 +187,10 @@ describe('undici advisories', () => {
   // Protection: headers.ts checkExtraHeaders / assertHeaderValue refuse CR, LF and NUL in header values.
   it('CVE-2026-1527 (CRLF injection through request options): TypeError before anything is sent', () => {
     const ctx = new Context();
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:1/', { extraHeaders: { 'X-A': 'b\r\nInjected: 1' } }), TypeError);
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:1/', { extraHeaders: { 'X-A': 'b\r\nInjected: 1' } }),
+      TypeError,
+    );
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:1/', { protocols: ['a\r\nInjected: 1'] }));
     assert.equal(ctx.conns.size, 0);
   });
@@ -182,10 +202,18 @@ describe('faye / websocket-extensions advisories', () => {
     // The advisory's own proof of concept, an unterminated quoted string of backslash pairs, backtracked
     // exponentially in websocket-extensions' regex (30 pairs took seconds). In a worker, so that a backtracking
     // parser fails the test at the deadline instead of hanging it.
-    assert.equal(await callWithDeadline(EXTENSIONS, 'parseExtensions', ['a;b="' + '\\c'.repeat(1 << 16)], 20_000), null);
+    assert.equal(
+      await callWithDeadline(EXTENSIONS, 'parseExtensions', ['a;b="' + '\\c'.repeat(1 << 16)], 20_000),
+      null,
+    );
     const srv = await startEchoListener({ perMessageDeflate: true });
     t.after(() => srv.close());
-    for (const value of ['a;b="' + '\\c'.repeat(7000), 'a;b="' + '\\"'.repeat(7000), 'a' + ';b'.repeat(7000) + '=', 'x,'.repeat(7000) + '"']) {
+    for (const value of [
+      'a;b="' + '\\c'.repeat(7000),
+      'a;b="' + '\\"'.repeat(7000),
+      'a' + ';b'.repeat(7000) + '=',
+      'x,'.repeat(7000) + '"',
+    ]) {
       const answer = await rawHttp(srv.port, request([`Sec-WebSocket-Extensions: ${value}`]), 10_000);
       assert.ok(answer.response !== null, 'answered');
     }

@@ -20,7 +20,8 @@ async function reply(peer: RawPeer, timeoutMs: number): Promise<string> {
   for (;;) {
     const frame = await peer.nextFrame(timeoutMs);
     if (frame.opcode === OP.TEXT) return frame.payload.toString();
-    if (frame.opcode === OP.CLOSE) throw new Error(`closed with ${frame.payload.readUInt16BE(0)}: ${frame.payload.subarray(2).toString()}`);
+    if (frame.opcode === OP.CLOSE)
+      throw new Error(`closed with ${frame.payload.readUInt16BE(0)}: ${frame.payload.subarray(2).toString()}`);
   }
 }
 
@@ -45,7 +46,9 @@ describe('a server with default options, one message in tiny fragments', () => {
 
   it('compressed (RSV1 on the first frame, --deflate): 4 MiB of compressed bytes in 1-byte fragments', async (t) => {
     const server = await startChild(t, ['server', JSON.stringify({ perMessageDeflate: true })]);
-    const { peer, response } = await rawClient(server.port, { extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'] });
+    const { peer, response } = await rawClient(server.port, {
+      extraHeaders: ['Sec-WebSocket-Extensions: permessage-deflate'],
+    });
     t.after(() => peer.destroy());
     assert.match(response.headers.get('sec-websocket-extensions') ?? '', /permessage-deflate/);
     const plain = randomBytes(4 * MiB); // incompressible: the compressed message is as large

@@ -21,7 +21,16 @@ import { Listener } from '../../src/api/listener.js';
 import type { MessageStream } from '../../src/api/message-stream.js';
 import { MessageTooBigError, ProtocolError, TimeoutError } from '../../src/errors.js';
 import { deflateOnce, inflateOnce } from '../helpers/deflate.js';
-import { OP, RawServer, closeBody, parseClose, rawClient, rawHttp, type RawPeer, type RawUpgradeOptions } from '../helpers/raw-peer.js';
+import {
+  OP,
+  RawServer,
+  closeBody,
+  parseClose,
+  rawClient,
+  rawHttp,
+  type RawPeer,
+  type RawUpgradeOptions,
+} from '../helpers/raw-peer.js';
 import { setSharedReadBuffer } from '../../src/transport/read-buffer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
@@ -167,36 +176,30 @@ describe('maxMessageSize once streaming is turned off again (the session assembl
     assert.equal(info.error.closeCode, 1009);
   });
 
-  it(
-    'nothing of a message refused over maxMessageSize reaches onMessage',
-    async (t) => {
-      const { srv, peer, conn } = await listenerWithPeer(t, { maxMessageSize: 1000 }, assembleInConn, {}, false);
-      peer.send({ opcode: OP.TEXT, payload: 'b'.repeat(1500) });
-      const close = await peer.nextFrame(3000);
-      assert.equal(close.opcode, OP.CLOSE);
-      peer.send({ opcode: OP.CLOSE, payload: close.payload });
-      await peer.waitEnded(5000);
-      peer.end();
-      await withTimeout(conn.closed, 5000, 'server conn closed');
-      const delivered: number[] = [];
-      while (srv.received.size > 0) delivered.push((await srv.received.next(100)).msg.payload.length);
-      assert.deepEqual(delivered, [], 'sizes of the messages delivered after the refusal');
-    },
-  );
+  it('nothing of a message refused over maxMessageSize reaches onMessage', async (t) => {
+    const { srv, peer, conn } = await listenerWithPeer(t, { maxMessageSize: 1000 }, assembleInConn, {}, false);
+    peer.send({ opcode: OP.TEXT, payload: 'b'.repeat(1500) });
+    const close = await peer.nextFrame(3000);
+    assert.equal(close.opcode, OP.CLOSE);
+    peer.send({ opcode: OP.CLOSE, payload: close.payload });
+    await peer.waitEnded(5000);
+    peer.end();
+    await withTimeout(conn.closed, 5000, 'server conn closed');
+    const delivered: number[] = [];
+    while (srv.received.size > 0) delivered.push((await srv.received.next(100)).msg.payload.length);
+    assert.deepEqual(delivered, [], 'sizes of the messages delivered after the refusal');
+  });
 });
 
 describe('closing handshake started by the peer (socket-driver.ts: sessionClose)', () => {
-  it(
-    'server: a peer that sends its close frame and never ends TCP is dropped after closeTimeoutMs',
-    async (t) => {
-      const { peer, conn } = await listenerWithPeer(t, { closeTimeoutMs: 300 });
-      peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
-      assert.equal((await peer.nextFrame(3000)).opcode, OP.CLOSE);
-      await peer.waitEnded(3000); // the server ended TCP first (§7.1.1); we never end ours
-      const info = await withTimeout(conn.closed, 3000, 'the server dropping a peer that keeps TCP half-open');
-      assert.equal(info.code, 1000);
-    },
-  );
+  it('server: a peer that sends its close frame and never ends TCP is dropped after closeTimeoutMs', async (t) => {
+    const { peer, conn } = await listenerWithPeer(t, { closeTimeoutMs: 300 });
+    peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
+    assert.equal((await peer.nextFrame(3000)).opcode, OP.CLOSE);
+    await peer.waitEnded(3000); // the server ended TCP first (§7.1.1); we never end ours
+    const info = await withTimeout(conn.closed, 3000, 'the server dropping a peer that keeps TCP half-open');
+    assert.equal(info.code, 1000);
+  });
 });
 
 describe('control frame sizes (RFC 6455 §5.5; close.ts encodeCloseBody, frame-parser.ts control length)', () => {

@@ -21,7 +21,8 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-const REQUEST = 'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
+const REQUEST =
+  'GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n';
 
 describe('maxConnections (listener.ts: #admit → refuseOverLimit)', () => {
   it('refuses the connection past the limit with 503 and serves again once one ends', async (t) => {
@@ -76,7 +77,9 @@ describe('fragments bounded by memory, not by count (session.ts #dataFrame; fram
     const chunks: Buffer[] = [];
     for (let at = 0; at < message.length; at += 64) {
       const fin = at + 64 >= message.length;
-      chunks.push(h.peer.frame({ opcode: at === 0 ? COP.BINARY : COP.CONT, fin, payload: message.subarray(at, at + 64) }));
+      chunks.push(
+        h.peer.frame({ opcode: at === 0 ? COP.BINARY : COP.CONT, fin, payload: message.subarray(at, at + 64) }),
+      );
       if (chunks.length === 4096 || fin) h.feed(Buffer.concat(chunks.splice(0)));
     }
     const messages = h.handler.events.filter((e) => e.type === 'message');
@@ -96,7 +99,10 @@ describe('fragments bounded by memory, not by count (session.ts #dataFrame; fram
     const retained = heapAfterGc() - before;
     assert.equal(h.session.bufferedBytes, 0);
     assert.equal(h.handler.events.length, 0, 'no message, no error');
-    assert.ok(retained < 4 * 1024 * 1024, `${(retained / 1048576).toFixed(1)} MiB retained by 2,000,000 empty fragments`);
+    assert.ok(
+      retained < 4 * 1024 * 1024,
+      `${(retained / 1048576).toFixed(1)} MiB retained by 2,000,000 empty fragments`,
+    );
   });
 });
 

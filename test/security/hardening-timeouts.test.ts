@@ -142,7 +142,9 @@ describe('slowloris (server-accept.ts: the handshake timer in readUpgradeRequest
       socket.resume();
       sockets.push(socket);
       // The raw socket allows half-open TCP: the server's FIN (or the close after its reset) is the cut.
-      closed.push(new Promise((resolve) => (socket.once('end', () => resolve()), socket.once('close', () => resolve()))));
+      closed.push(
+        new Promise((resolve) => (socket.once('end', () => resolve()), socket.once('close', () => resolve()))),
+      );
       if (i % 2 === 0) {
         let at = 0;
         const drip = setInterval(() => {

@@ -48,7 +48,10 @@ async function tcpServer(t: TestContext): Promise<{ server: Server; port: number
 }
 
 /** A raw TCP client whose received bytes are collected; destroyed after the test. */
-async function rawClient(t: TestContext, port: number): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
+async function rawClient(
+  t: TestContext,
+  port: number,
+): Promise<{ socket: Socket; received: () => string; closed: Promise<void> }> {
   const socket = tcpConnect({ port, host: '127.0.0.1' });
   t.after(() => socket.destroy());
   let text = '';
@@ -120,8 +123,14 @@ describe('sharePort closes what is neither HTTP, TLS nor claimed', () => {
       },
     });
     await expectAllClosed(t, port, 5000);
-    assert.ok(calls.some(([head, timedOut]) => head === 'GE' && timedOut), 'a GET prefix is shown to the detector at the timeout');
-    assert.ok(calls.some(([head, timedOut]) => head === '' && timedOut), 'silence is shown to the detector at the timeout');
+    assert.ok(
+      calls.some(([head, timedOut]) => head === 'GE' && timedOut),
+      'a GET prefix is shown to the detector at the timeout',
+    );
+    assert.ok(
+      calls.some(([head, timedOut]) => head === '' && timedOut),
+      'silence is shown to the detector at the timeout',
+    );
     const line = await rawClient(t, port);
     line.socket.write('hello, line protocol\n');
     await claimed.next(5000, 'the line client reaching other');
@@ -134,14 +143,19 @@ describe('sharePort closes what is neither HTTP, TLS nor claimed', () => {
     );
   });
 
-  it("closes a connection once it sent maxSniffBytes that the detector still wants more of", async (t) => {
-    const { port } = await shared(t, { detect: () => 'more', other: (socket) => socket.destroy(), maxSniffBytes: 1024, sniffTimeoutMs: 60_000 });
+  it('closes a connection once it sent maxSniffBytes that the detector still wants more of', async (t) => {
+    const { port } = await shared(t, {
+      detect: () => 'more',
+      other: (socket) => socket.destroy(),
+      maxSniffBytes: 1024,
+      sniffTimeoutMs: 60_000,
+    });
     const client = await rawClient(t, port);
     client.socket.write(Buffer.alloc(2048, 0x41));
     await withTimeout(client.closed, 5000, 'the server closing a client past maxSniffBytes');
   });
 
-  it("a detector that throws: the connection is closed, the error goes to ctx.onError, the port keeps serving", async (t) => {
+  it('a detector that throws: the connection is closed, the error goes to ctx.onError, the port keeps serving', async (t) => {
     const errors = new AsyncQueue<unknown>();
     const boom = new Error('detector bug');
     const { ctx, port } = await shared(t, {
@@ -169,7 +183,9 @@ describe('sharePort closes what is neither HTTP, TLS nor claimed', () => {
   it('sniff() with detect: rejects with PolicyViolationError or TimeoutError("sniff") and destroys the socket', async (t) => {
     const results = new AsyncQueue<{ socket: Socket; outcome: Promise<unknown> }>();
     const { server, port } = await tcpServer(t);
-    server.on('connection', (socket) => results.push({ socket, outcome: sniff(socket, { detect: detectTextLine, timeoutMs: 100 }) }));
+    server.on('connection', (socket) =>
+      results.push({ socket, outcome: sniff(socket, { detect: detectTextLine, timeoutMs: 100 }) }),
+    );
     const garbage = await rawClient(t, port);
     garbage.socket.write(Buffer.from([0x00, 0x01]));
     const first = await results.next();
@@ -177,7 +193,10 @@ describe('sharePort closes what is neither HTTP, TLS nor claimed', () => {
     assert.equal(first.socket.destroyed, true);
     await rawClient(t, port);
     const second = await results.next();
-    await assert.rejects(second.outcome as Promise<unknown>, (error) => error instanceof TimeoutError && error.phase === 'sniff');
+    await assert.rejects(
+      second.outcome as Promise<unknown>,
+      (error) => error instanceof TimeoutError && error.phase === 'sniff',
+    );
     assert.equal(second.socket.destroyed, true);
     const line = await rawClient(t, port);
     line.socket.write('a line\n');
@@ -190,7 +209,9 @@ describe('the line echo of echo-server --share-port', () => {
   /** Starts `nopoll echo-server --share-port` on 127.0.0.1 with `args`; returns the process and its port. */
   async function echoServer(t: TestContext, args: string[]): Promise<{ cli: Cli; port: number }> {
     const cli = nopoll(t, ['echo-server', '--share-port', '--port', '0', '--host', '127.0.0.1', ...args]);
-    const port = Number((await expectLine(cli, /^listening on ws:\/\/127\.0\.0\.1:(\d+)\/ \(shared with a line echo\)$/))[1]);
+    const port = Number(
+      (await expectLine(cli, /^listening on ws:\/\/127\.0\.0\.1:(\d+)\/ \(shared with a line echo\)$/))[1],
+    );
     return { cli, port };
   }
 

@@ -7,7 +7,17 @@
  */
 import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync, existsSync } from 'node:fs';
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+  existsSync,
+} from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -67,29 +77,37 @@ async function copyLines(conn: Conn, name: string): Promise<void> {
 }
 
 describe('the regression listener binds loopback by default', () => {
-  it('startRegressionListener: 127.0.0.1 answers, 127.0.0.2 (another loopback address) is refused', { skip: !LINUX && 'needs 127/8 routed to lo' }, async (t) => {
-    const rl = await listener(t);
-    assert.equal(await tryConnect('127.0.0.1', rl.ipv4.port), 'connected');
-    assert.equal(await tryConnect('127.0.0.2', rl.ipv4.port), 'ECONNREFUSED');
-  });
+  it(
+    'startRegressionListener: 127.0.0.1 answers, 127.0.0.2 (another loopback address) is refused',
+    { skip: !LINUX && 'needs 127/8 routed to lo' },
+    async (t) => {
+      const rl = await listener(t);
+      assert.equal(await tryConnect('127.0.0.1', rl.ipv4.port), 'connected');
+      assert.equal(await tryConnect('127.0.0.2', rl.ipv4.port), 'ECONNREFUSED');
+    },
+  );
 
-  it('nopoll listen: loopback only; --host H binds H instead', { skip: !LINUX && 'needs 127/8 routed to lo', timeout: 60_000 }, async (t) => {
-    const plain = await listenOnFreeOffset(t, []);
-    const port = 1234 + plain.offset;
-    assert.equal(plain.printed[0], `listening on ws://127.0.0.1:${port}/`);
-    assert.equal(await tryConnect('127.0.0.1', port), 'connected');
-    assert.equal(await tryConnect('127.0.0.2', port), 'ECONNREFUSED');
-    plain.cli.child.kill('SIGTERM');
-    assert.equal(await exitCode(plain.cli), 0, `stderr: ${plain.cli.stderr()}`);
+  it(
+    'nopoll listen: loopback only; --host H binds H instead',
+    { skip: !LINUX && 'needs 127/8 routed to lo', timeout: 60_000 },
+    async (t) => {
+      const plain = await listenOnFreeOffset(t, []);
+      const port = 1234 + plain.offset;
+      assert.equal(plain.printed[0], `listening on ws://127.0.0.1:${port}/`);
+      assert.equal(await tryConnect('127.0.0.1', port), 'connected');
+      assert.equal(await tryConnect('127.0.0.2', port), 'ECONNREFUSED');
+      plain.cli.child.kill('SIGTERM');
+      assert.equal(await exitCode(plain.cli), 0, `stderr: ${plain.cli.stderr()}`);
 
-    const moved = await listenOnFreeOffset(t, ['--host', '127.0.0.2'], { hosts: ['127.0.0.2', '::1'] });
-    const movedPort = 1234 + moved.offset;
-    assert.equal(moved.printed[0], `listening on ws://127.0.0.2:${movedPort}/`);
-    assert.equal(await tryConnect('127.0.0.2', movedPort), 'connected');
-    assert.equal(await tryConnect('127.0.0.1', movedPort), 'ECONNREFUSED');
-    moved.cli.child.kill('SIGTERM');
-    assert.equal(await exitCode(moved.cli), 0, `stderr: ${moved.cli.stderr()}`);
-  });
+      const moved = await listenOnFreeOffset(t, ['--host', '127.0.0.2'], { hosts: ['127.0.0.2', '::1'] });
+      const movedPort = 1234 + moved.offset;
+      assert.equal(moved.printed[0], `listening on ws://127.0.0.2:${movedPort}/`);
+      assert.equal(await tryConnect('127.0.0.2', movedPort), 'connected');
+      assert.equal(await tryConnect('127.0.0.1', movedPort), 'ECONNREFUSED');
+      moved.cli.child.kill('SIGTERM');
+      assert.equal(await exitCode(moved.cli), 0, `stderr: ${moved.cli.stderr()}`);
+    },
+  );
 
   it('nopoll listen --help documents --host and --file-dir and names no file the package does not ship', async (t) => {
     const cli = nopoll(t, ['listen', '--help']);

@@ -3,14 +3,25 @@
 // a process-wide budget bounds the bytes of partial messages and unread data of all connections together.
 import assert from 'node:assert/strict';
 import { describe, it, type TestContext } from 'node:test';
-import { Context, DEFAULT_INBOUND_BUDGET, inboundBudgetStats, Listener, TimeoutError, type CloseInfo, type ConnOptsInit } from '../../src/index.js';
+import {
+  Context,
+  DEFAULT_INBOUND_BUDGET,
+  inboundBudgetStats,
+  Listener,
+  TimeoutError,
+  type CloseInfo,
+  type ConnOptsInit,
+} from '../../src/index.js';
 import { startChild } from '../helpers/memory-peer.js';
 import { OP, rawClient, type RawPeer } from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 const MiB = 1024 * 1024;
 
-async function listen(t: TestContext, options: ConnOptsInit & { context?: ConstructorParameters<typeof Context>[0] } = {}) {
+async function listen(
+  t: TestContext,
+  options: ConnOptsInit & { context?: ConstructorParameters<typeof Context>[0] } = {},
+) {
   const { context, ...opts } = options;
   const ctx = new Context(context);
   const closed: CloseInfo[] = [];
@@ -24,7 +35,8 @@ async function listen(t: TestContext, options: ConnOptsInit & { context?: Constr
 /** A masked frame header announcing `length` bytes (zero mask key: the payload goes as it is). */
 function header(opcode: number, length: number, fin = true): Buffer {
   if (length < 126) return Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | length, 0, 0, 0, 0]);
-  if (length < 65536) return Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, length >> 8, length & 0xff, 0, 0, 0, 0]);
+  if (length < 65536)
+    return Buffer.from([(fin ? 0x80 : 0) | opcode, 0x80 | 126, length >> 8, length & 0xff, 0, 0, 0, 0]);
   const h = Buffer.alloc(14);
   h[0] = (fin ? 0x80 : 0) | opcode;
   h[1] = 0x80 | 127;
@@ -156,6 +168,9 @@ describe('the process-wide inbound budget (inbound-budget.ts)', () => {
     }
     assert.ok(report.budget.refused > 0);
     assert.ok(report.budget.used <= 4 * MiB, `budget used ${report.budget.used}`);
-    assert.ok(report.closes.some((c) => c.error?.includes('NOPOLL_ERR_POLICY_VIOLATION') && c.error.includes('budget')), JSON.stringify(report.closes));
+    assert.ok(
+      report.closes.some((c) => c.error?.includes('NOPOLL_ERR_POLICY_VIOLATION') && c.error.includes('budget')),
+      JSON.stringify(report.closes),
+    );
   });
 });

@@ -8,14 +8,20 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { connect as netConnect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { Conn, ConnectionClosedError, Context, HandshakeError, TimeoutError, TlsError, type ConnOptsInit } from '../../src/index.js';
+import {
+  Conn,
+  ConnectionClosedError,
+  Context,
+  HandshakeError,
+  TimeoutError,
+  TlsError,
+  type ConnOptsInit,
+} from '../../src/index.js';
 import { certs, type TlsEchoListener, clientCtx, listenTls, TRUST } from '../helpers/tls.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
 const READY = { timeoutMs: 5000 };
-
-
 
 async function failure(conn: Conn): Promise<Error> {
   return conn.waitUntilReady(READY).then(
@@ -155,12 +161,18 @@ describe('mutual TLS refusals', () => {
   it('a client certificate from another CA: the listener refuses it with TlsError', async (t) => {
     const srv = await listenTls(t, { opts: { tls: { ca: certs.ca, verifyPeer: true } } });
     const ctx = clientCtx(t);
-    await failure(Conn.connect(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey } }));
+    await failure(
+      Conn.connect(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey } }),
+    );
     const seen = await nextFailed(srv);
     assert.ok(seen instanceof TlsError, String(seen));
     assert.match(seen.message, /client certificate refused/);
     // The same over TLS 1.2, where the refusal comes after the client's side of the handshake too.
-    await failure(Conn.connect(ctx, srv.url, { tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey, maxVersion: 'TLSv1.2' } }));
+    await failure(
+      Conn.connect(ctx, srv.url, {
+        tls: { ca: certs.ca, cert: certs.untrustedCert, key: certs.untrustedKey, maxVersion: 'TLSv1.2' },
+      }),
+    );
     assert.ok((await nextFailed(srv)) instanceof TlsError);
     await stillServes(ctx, srv, { tls: { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey } });
   });
@@ -192,12 +204,18 @@ describe('stalled and broken handshakes', () => {
     const raw = await tcp(t, srv.port);
     // A real ClientHello, then the TCP connection goes away before the handshake can finish.
     const hello = new Promise<Buffer>((resolve) => {
-      const capture = createNetServer((s) => s.once('data', (chunk: Buffer) => {
-        resolve(chunk);
-        s.destroy();
-      }));
+      const capture = createNetServer((s) =>
+        s.once('data', (chunk: Buffer) => {
+          resolve(chunk);
+          s.destroy();
+        }),
+      );
       capture.listen(0, '127.0.0.1', () => {
-        const probe = tlsConnect({ host: '127.0.0.1', port: (capture.address() as AddressInfo).port, rejectUnauthorized: false });
+        const probe = tlsConnect({
+          host: '127.0.0.1',
+          port: (capture.address() as AddressInfo).port,
+          rejectUnauthorized: false,
+        });
         probe.on('error', () => undefined);
         probe.on('close', () => capture.close());
       });
@@ -213,7 +231,11 @@ describe('stalled and broken handshakes', () => {
     const socket = tlsConnect({ host: '127.0.0.1', port: srv.port, ca: certs.ca });
     socket.on('error', () => undefined);
     t.after(() => socket.destroy());
-    await withTimeout(new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())), 3000, 'TLS connect');
+    await withTimeout(
+      new Promise<void>((resolve) => socket.once('secureConnect', () => resolve())),
+      3000,
+      'TLS connect',
+    );
     const seen = await nextFailed(srv);
     assert.ok(seen instanceof TimeoutError, String(seen));
     assert.equal(seen.phase, 'handshake');
@@ -231,7 +253,10 @@ describe('stalled and broken handshakes', () => {
       return new Promise<void>((resolve) => silent.close(() => resolve()));
     });
     const ctx = clientCtx(t);
-    const conn = Conn.connect(ctx, `wss://127.0.0.1:${(silent.address() as AddressInfo).port}/`, { ...TRUST, connectTimeoutMs: 200 });
+    const conn = Conn.connect(ctx, `wss://127.0.0.1:${(silent.address() as AddressInfo).port}/`, {
+      ...TRUST,
+      connectTimeoutMs: 200,
+    });
     const error = await failure(conn);
     assert.ok(error instanceof TimeoutError, String(error));
     assert.equal(error.phase, 'tls');

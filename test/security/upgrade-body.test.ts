@@ -51,10 +51,19 @@ function smugglingRequests(port: number): Array<[string, Buffer]> {
   const frame = encodeFrame({ opcode: OP.TEXT, payload: SMUGGLED }, true);
   const chunked = Buffer.concat([Buffer.from(`${frame.length.toString(16)}\r\n`), frame, Buffer.from('\r\n0\r\n\r\n')]);
   return [
-    ['Content-Length', Buffer.concat([Buffer.from(upgradeHead(port, [`Content-Length: ${frame.length}`]), 'latin1'), frame])],
-    ['Transfer-Encoding: chunked', Buffer.concat([Buffer.from(upgradeHead(port, ['Transfer-Encoding: chunked']), 'latin1'), chunked])],
+    [
+      'Content-Length',
+      Buffer.concat([Buffer.from(upgradeHead(port, [`Content-Length: ${frame.length}`]), 'latin1'), frame]),
+    ],
+    [
+      'Transfer-Encoding: chunked',
+      Buffer.concat([Buffer.from(upgradeHead(port, ['Transfer-Encoding: chunked']), 'latin1'), chunked]),
+    ],
     // Without a length Node's parser reads no body; nopoll must still not run the bytes as frames.
-    ['Transfer-Encoding: identity', Buffer.concat([Buffer.from(upgradeHead(port, ['Transfer-Encoding: identity']), 'latin1'), frame])],
+    [
+      'Transfer-Encoding: identity',
+      Buffer.concat([Buffer.from(upgradeHead(port, ['Transfer-Encoding: identity']), 'latin1'), frame]),
+    ],
   ];
 }
 

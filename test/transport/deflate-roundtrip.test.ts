@@ -35,7 +35,11 @@ async function client(t: TestContext, url: string, opts: ConnOptsInit = {}): Pro
   return { ctx, conn, received };
 }
 
-async function echoPair(t: TestContext, serverOpts: ConnOptsInit, clientOpts: ConnOptsInit = {}): Promise<{ srv: EchoListener; c: Client }> {
+async function echoPair(
+  t: TestContext,
+  serverOpts: ConnOptsInit,
+  clientOpts: ConnOptsInit = {},
+): Promise<{ srv: EchoListener; c: Client }> {
   const srv = await startEchoListener(serverOpts);
   t.after(() => srv.close());
   const c = await client(t, srv.url, clientOpts);
@@ -43,29 +47,33 @@ async function echoPair(t: TestContext, serverOpts: ConnOptsInit, clientOpts: Co
 }
 
 describe('round trips', () => {
-  it('every size class, text and binary, compressed both ways (0, 1, 1 KiB, 64 KiB, 1 MiB, 16 MiB)', { timeout: 120_000 }, async (t) => {
-    const { srv, c } = await echoPair(t, { perMessageDeflate: { threshold: 0 } });
-    assert.equal(c.conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
-    const server = await srv.ready.next(1000);
-    assert.equal(server.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
-    let sent = 0;
-    for (const size of [0, 1, KiB, 64 * KiB, MiB, 16 * MiB]) {
-      const text = compressibleText(size, size);
-      assert.equal(c.conn.sendText(text, { compress: true }), size);
-      const binary = Buffer.from(text);
-      binary[0] = size & 0xff; // binary need not be UTF-8
-      assert.equal(c.conn.sendBinary(binary, { compress: true }), size);
-      sent += 2 * size;
-      const t1 = await c.received.next(30_000, `text echo of ${size} bytes`);
-      assert.equal(t1.isText, true);
-      assert.ok(t1.payload.equals(text), `text of ${size} bytes`);
-      const b1 = await c.received.next(30_000, `binary echo of ${size} bytes`);
-      assert.equal(b1.isBinary, true);
-      assert.ok(b1.payload.equals(binary), `binary of ${size} bytes`);
-    }
-    const wire = c.conn.socket!.bytesWritten;
-    assert.ok(wire < sent / 4, `${wire} bytes on the wire for ${sent} bytes of messages`);
-  });
+  it(
+    'every size class, text and binary, compressed both ways (0, 1, 1 KiB, 64 KiB, 1 MiB, 16 MiB)',
+    { timeout: 120_000 },
+    async (t) => {
+      const { srv, c } = await echoPair(t, { perMessageDeflate: { threshold: 0 } });
+      assert.equal(c.conn.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+      const server = await srv.ready.next(1000);
+      assert.equal(server.extensions, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover');
+      let sent = 0;
+      for (const size of [0, 1, KiB, 64 * KiB, MiB, 16 * MiB]) {
+        const text = compressibleText(size, size);
+        assert.equal(c.conn.sendText(text, { compress: true }), size);
+        const binary = Buffer.from(text);
+        binary[0] = size & 0xff; // binary need not be UTF-8
+        assert.equal(c.conn.sendBinary(binary, { compress: true }), size);
+        sent += 2 * size;
+        const t1 = await c.received.next(30_000, `text echo of ${size} bytes`);
+        assert.equal(t1.isText, true);
+        assert.ok(t1.payload.equals(text), `text of ${size} bytes`);
+        const b1 = await c.received.next(30_000, `binary echo of ${size} bytes`);
+        assert.equal(b1.isBinary, true);
+        assert.ok(b1.payload.equals(binary), `binary of ${size} bytes`);
+      }
+      const wire = c.conn.socket!.bytesWritten;
+      assert.ok(wire < sent / 4, `${wire} bytes on the wire for ${sent} bytes of messages`);
+    },
+  );
 
   it('incompressible data round-trips too (deflate only grows it by a few bytes per block)', async (t) => {
     const { c } = await echoPair(t, { perMessageDeflate: true });
@@ -80,11 +88,16 @@ describe('round trips', () => {
   });
 
   it('context takeover across 500 messages: order kept, each repeat costs a small fraction of its size', async (t) => {
-    const { c } = await echoPair(t, { perMessageDeflate: { contextTakeover: true } }, { perMessageDeflate: { contextTakeover: true } });
+    const { c } = await echoPair(
+      t,
+      { perMessageDeflate: { contextTakeover: true } },
+      { perMessageDeflate: { contextTakeover: true } },
+    );
     const messages = Array.from({ length: 500 }, (_, i) => compressibleText(2000 + (i % 7) * 100, i % 13).toString());
     const before = c.conn.socket!.bytesWritten;
     for (const m of messages) c.conn.sendText(m);
-    for (let i = 0; i < messages.length; i++) assert.equal((await c.received.next(10_000)).text, messages[i], `message ${i}`);
+    for (let i = 0; i < messages.length; i++)
+      assert.equal((await c.received.next(10_000)).text, messages[i], `message ${i}`);
     const perMessage = (c.conn.socket!.bytesWritten - before) / messages.length;
     assert.ok(perMessage < 200, `${perMessage} bytes per ~2.3 KB message with context takeover`);
   });
@@ -110,7 +123,11 @@ describe('round trips', () => {
       [{}, { serverMaxWindowBits: 8, clientMaxWindowBits: 10 }],
       [{ clientMaxWindowBits: 12 }, { serverMaxWindowBits: 11, clientMaxWindowBits: 9 }],
     ] as const) {
-      const { c } = await echoPair(t, { perMessageDeflate: { ...serverDeflate, threshold: 0 } }, { perMessageDeflate: clientDeflate });
+      const { c } = await echoPair(
+        t,
+        { perMessageDeflate: { ...serverDeflate, threshold: 0 } },
+        { perMessageDeflate: clientDeflate },
+      );
       const messages = Array.from({ length: 20 }, (_, i) => compressibleText(10_000 + i, i));
       for (const m of messages) c.conn.sendBinary(m);
       for (const m of messages) assert.ok((await c.received.next(10_000)).payload.equals(m), c.conn.extensions);
@@ -138,12 +155,23 @@ describe('round trips', () => {
     do pieces.push((await framed.srv.received.next(10_000)).msg);
     while (!pieces.at(-1)!.isFinal);
     assert.equal(pieces.length, 3);
-    assert.deepEqual(pieces.map((p) => [p.opcode, p.isFragment]), [[1, true], [0, true], [0, true]]);
+    assert.deepEqual(
+      pieces.map((p) => [p.opcode, p.isFragment]),
+      [
+        [1, true],
+        [0, true],
+        [0, true],
+      ],
+    );
     assert.ok(Buffer.concat(pieces.map((p) => p.payload)).equals(text));
   });
 
   it('order across compressed and uncompressed messages, with a small threshold and mixed options', async (t) => {
-    const { srv, c } = await echoPair(t, { perMessageDeflate: { threshold: 100 } }, { perMessageDeflate: { threshold: 100 } });
+    const { srv, c } = await echoPair(
+      t,
+      { perMessageDeflate: { threshold: 100 } },
+      { perMessageDeflate: { threshold: 100 } },
+    );
     const sent: string[] = [];
     for (let i = 0; i < 300; i++) {
       const m = i % 3 === 0 ? `short ${i}` : compressibleText(50 + (i % 50) * 40, i).toString();
@@ -164,7 +192,11 @@ describe('resources', () => {
     t.after(() => withTimeout(ctx.close(), 10_000, 'closing'));
     const received = new AsyncQueue<Msg>();
     ctx.onMessage = (_conn, msg) => received.push(msg);
-    const conns = await Promise.all(Array.from({ length: 20 }, () => Conn.open(ctx, srv.url, { timeoutMs: 5000, perMessageDeflate: { contextTakeover: true } })));
+    const conns = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        Conn.open(ctx, srv.url, { timeoutMs: 5000, perMessageDeflate: { contextTakeover: true } }),
+      ),
+    );
     assert.ok(conns.every((c) => c.extensions === 'permessage-deflate'));
     assert.equal(held(), 0, 'an idle compressed connection holds no zlib memory before its first message');
     conns[0]!.sendText(compressibleText(5000).toString());

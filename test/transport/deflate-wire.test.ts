@@ -12,7 +12,17 @@ import { Listener } from '../../src/api/listener.js';
 import { Context } from '../../src/api/context.js';
 import { HandshakeError, MessageTooBigError, ProtocolError } from '../../src/errors.js';
 import { compressibleText, DeflateCodec, deflateOnce } from '../helpers/deflate.js';
-import { closeBody, encodeFrame, OP, parseClose, RawServer, rawClient, type Frame, type FrameSpec, type RawPeer } from '../helpers/raw-peer.js';
+import {
+  closeBody,
+  encodeFrame,
+  OP,
+  parseClose,
+  RawServer,
+  rawClient,
+  type Frame,
+  type FrameSpec,
+  type RawPeer,
+} from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 import { echoClientOnRawServer, startEchoListener, type EchoListener } from '../helpers/ws-peers.js';
 
@@ -20,7 +30,11 @@ const RSV1 = 0x40;
 const OFFER = 'Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits';
 
 /** Our echo listener with `opts`, and a raw client that offered `offer` (a full header line, or none). */
-async function listenerPair(t: TestContext, opts: ConnOptsInit, offer: string | null = OFFER): Promise<{ srv: EchoListener; peer: RawPeer; conn: Conn; response: string | undefined }> {
+async function listenerPair(
+  t: TestContext,
+  opts: ConnOptsInit,
+  offer: string | null = OFFER,
+): Promise<{ srv: EchoListener; peer: RawPeer; conn: Conn; response: string | undefined }> {
   const srv = await startEchoListener(opts);
   let peer: RawPeer | null = null;
   t.after(async () => {
@@ -34,13 +48,26 @@ async function listenerPair(t: TestContext, opts: ConnOptsInit, offer: string | 
 }
 
 /** Our echoing client against a raw server that answers with `extensions` (a header value, or none). */
-async function clientPair(t: TestContext, opts: ConnOptsInit, extensions: string | null): Promise<{ peer: RawPeer; conn: Conn; offer: string | undefined }> {
-  const { peer, conn, incoming } = await echoClientOnRawServer(t, opts, extensions === null ? [] : [`Sec-WebSocket-Extensions: ${extensions}`]);
+async function clientPair(
+  t: TestContext,
+  opts: ConnOptsInit,
+  extensions: string | null,
+): Promise<{ peer: RawPeer; conn: Conn; offer: string | undefined }> {
+  const { peer, conn, incoming } = await echoClientOnRawServer(
+    t,
+    opts,
+    extensions === null ? [] : [`Sec-WebSocket-Extensions: ${extensions}`],
+  );
   return { peer, conn, offer: incoming.request.headers.get('sec-websocket-extensions') };
 }
 
 /** The next frame must be a close with `code`; our side must report a ProtocolError with it. */
-async function expectFailure(peer: RawPeer, conn: Conn, code: number, errorClass: abstract new (...args: never[]) => ProtocolError = ProtocolError): Promise<void> {
+async function expectFailure(
+  peer: RawPeer,
+  conn: Conn,
+  code: number,
+  errorClass: abstract new (...args: never[]) => ProtocolError = ProtocolError,
+): Promise<void> {
   let frame = await peer.nextFrame(5000);
   while (frame.opcode !== OP.CLOSE) frame = await peer.nextFrame(5000);
   assert.equal(parseClose(frame.payload).code, code, `close code (reason: ${parseClose(frame.payload).reason})`);
@@ -72,25 +99,50 @@ describe('negotiation on the wire', () => {
     assert.equal((await clientPair(t, { perMessageDeflate: false }, null)).offer, undefined);
     const { offer } = await clientPair(
       t,
-      { perMessageDeflate: { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 12 } },
+      {
+        perMessageDeflate: {
+          serverNoContextTakeover: true,
+          clientNoContextTakeover: true,
+          serverMaxWindowBits: 10,
+          clientMaxWindowBits: 12,
+        },
+      },
       'permessage-deflate; server_no_context_takeover; server_max_window_bits=10',
     );
-    assert.equal(offer, 'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12');
+    assert.equal(
+      offer,
+      'permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=12',
+    );
   });
 
   it('an invalid perMessageDeflate option throws at once', () => {
     const ctx = new Context();
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: { serverMaxWindowBits: 16 } }), RangeError);
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: { serverMaxWindowBits: 16 } }),
+      RangeError,
+    );
     assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: { threshold: -1 } }), RangeError);
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: 'yes' as unknown as boolean }), TypeError);
-    assert.throws(() => Conn.connect(ctx, 'ws://127.0.0.1:9/', new ConnOpts({ perMessageDeflate: { level: 12 } })), RangeError);
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:9/', { perMessageDeflate: 'yes' as unknown as boolean }),
+      TypeError,
+    );
+    assert.throws(
+      () => Conn.connect(ctx, 'ws://127.0.0.1:9/', new ConnOpts({ perMessageDeflate: { level: 12 } })),
+      RangeError,
+    );
     assert.equal(ctx.conns.size, 0);
   });
 
   it('an invalid perMessageDeflate option makes Listener.listen reject before anything is bound', async () => {
     const ctx = new Context();
-    await assert.rejects(Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: { perMessageDeflate: { serverMaxWindowBits: 20 } } }), RangeError);
-    await assert.rejects(Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: new ConnOpts({ perMessageDeflate: { memLevel: 0 } }) }), RangeError);
+    await assert.rejects(
+      Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: { perMessageDeflate: { serverMaxWindowBits: 20 } } }),
+      RangeError,
+    );
+    await assert.rejects(
+      Listener.listen(ctx, { host: '127.0.0.1', port: 0, opts: new ConnOpts({ perMessageDeflate: { memLevel: 0 } }) }),
+      RangeError,
+    );
     assert.equal(ctx.listeners.size, 0);
   });
 
@@ -104,9 +156,21 @@ describe('negotiation on the wire', () => {
     ['a valued no_context_takeover', {}, 'permessage-deflate; client_no_context_takeover=1'],
     ['permessage-deflate twice', {}, 'permessage-deflate, permessage-deflate'],
     ['a malformed header', {}, 'permessage-deflate; ='],
-    ['client_max_window_bits that was not offered', { perMessageDeflate: { clientMaxWindowBits: false } }, 'permessage-deflate; client_max_window_bits=10'],
-    ['a larger server window than asked', { perMessageDeflate: { serverMaxWindowBits: 10 } }, 'permessage-deflate; server_max_window_bits=12'],
-    ['no server_no_context_takeover although asked', { perMessageDeflate: { serverNoContextTakeover: true } }, 'permessage-deflate'],
+    [
+      'client_max_window_bits that was not offered',
+      { perMessageDeflate: { clientMaxWindowBits: false } },
+      'permessage-deflate; client_max_window_bits=10',
+    ],
+    [
+      'a larger server window than asked',
+      { perMessageDeflate: { serverMaxWindowBits: 10 } },
+      'permessage-deflate; server_max_window_bits=12',
+    ],
+    [
+      'no server_no_context_takeover although asked',
+      { perMessageDeflate: { serverNoContextTakeover: true } },
+      'permessage-deflate',
+    ],
     ['an extension that was not offered', {}, 'x-webkit-deflate-frame'],
     ['permessage-deflate when it was not offered', { perMessageDeflate: false }, 'permessage-deflate'],
   ];
@@ -146,13 +210,16 @@ describe('negotiation on the wire', () => {
     );
     assert.equal(response, 'permessage-deflate; server_max_window_bits=10; client_max_window_bits=12');
     assert.equal(conn.extensions, response);
-    assert.deepEqual({ ...conn.perMessageDeflate }, {
-      serverNoContextTakeover: false,
-      clientNoContextTakeover: false,
-      serverMaxWindowBits: 10,
-      clientMaxWindowBits: 12,
-      response,
-    });
+    assert.deepEqual(
+      { ...conn.perMessageDeflate },
+      {
+        serverNoContextTakeover: false,
+        clientNoContextTakeover: false,
+        serverMaxWindowBits: 10,
+        clientMaxWindowBits: 12,
+        response,
+      },
+    );
   });
 
   for (const offer of [
@@ -163,7 +230,11 @@ describe('negotiation on the wire', () => {
     'permessage-deflate; server_max_window_bits',
   ]) {
     it(`a listener declines "${offer}" and the connection goes on uncompressed`, async (t) => {
-      const { peer, conn, response } = await listenerPair(t, { perMessageDeflate: true }, `Sec-WebSocket-Extensions: ${offer}`);
+      const { peer, conn, response } = await listenerPair(
+        t,
+        { perMessageDeflate: true },
+        `Sec-WebSocket-Extensions: ${offer}`,
+      );
       assert.equal(response, undefined);
       assert.equal(conn.perMessageDeflate, null);
       peer.send({ opcode: OP.TEXT, payload: 'plain' });
@@ -199,12 +270,19 @@ describe('frames', () => {
     assert.ok(second.length < again.length / 20, `a repeated message compresses to ${second.length} bytes`);
     peer.send({ opcode: OP.TEXT, rsv: RSV1, payload: second });
     const [echo] = await frames(peer, 1);
-    assert.ok(echo!.payload.length < again.length / 20, `the echo of a repeated message is ${echo!.payload.length} bytes`);
+    assert.ok(
+      echo!.payload.length < again.length / 20,
+      `the echo of a repeated message is ${echo!.payload.length} bytes`,
+    );
     assert.ok(down.decompress(echo!.payload).equals(again));
   });
 
   it('client: messages received compressed in 1-byte TCP writes and a mixed stream', async (t) => {
-    const { peer, conn } = await clientPair(t, { perMessageDeflate: { threshold: 0 } }, 'permessage-deflate; client_no_context_takeover');
+    const { peer, conn } = await clientPair(
+      t,
+      { perMessageDeflate: { threshold: 0 } },
+      'permessage-deflate; client_no_context_takeover',
+    );
     assert.equal(conn.perMessageDeflate?.clientNoContextTakeover, true);
     const down = new DeflateCodec();
     const up = new DeflateCodec({ takeover: false });
@@ -231,13 +309,16 @@ describe('frames', () => {
     const down = new DeflateCodec();
     for (const data of ['', '', 'x', '', '']) conn.sendText(data, { compress: true });
     const got = await frames(peer, 5);
-    assert.deepEqual(got.map((f) => [f.rsv, down.decompress(f.payload).toString()]), [
-      [RSV1, ''],
-      [RSV1, ''],
-      [RSV1, 'x'],
-      [RSV1, ''],
-      [RSV1, ''],
-    ]);
+    assert.deepEqual(
+      got.map((f) => [f.rsv, down.decompress(f.payload).toString()]),
+      [
+        [RSV1, ''],
+        [RSV1, ''],
+        [RSV1, 'x'],
+        [RSV1, ''],
+        [RSV1, ''],
+      ],
+    );
     assert.deepEqual(got[1]!.payload, Buffer.from([0x00]));
   });
 
@@ -253,14 +334,17 @@ describe('frames', () => {
     conn.sendBinary(Buffer.from(large), { compress: false });
     conn.sendBinary(Buffer.from(small), { compress: true });
     const got = await frames(peer, 6);
-    assert.deepEqual(got.map((f) => [f.opcode, f.rsv]), [
-      [OP.TEXT, 0],
-      [OP.TEXT, RSV1],
-      [OP.TEXT, RSV1],
-      [OP.TEXT, 0],
-      [OP.BINARY, 0],
-      [OP.BINARY, RSV1],
-    ]);
+    assert.deepEqual(
+      got.map((f) => [f.opcode, f.rsv]),
+      [
+        [OP.TEXT, 0],
+        [OP.TEXT, RSV1],
+        [OP.TEXT, RSV1],
+        [OP.TEXT, 0],
+        [OP.BINARY, 0],
+        [OP.BINARY, RSV1],
+      ],
+    );
     assert.equal(down.decompress(got[1]!.payload).toString(), large);
     assert.equal(down.decompress(got[2]!.payload).toString(), small);
     assert.equal(down.decompress(got[5]!.payload).toString(), small);
@@ -276,17 +360,26 @@ describe('frames', () => {
     assert.equal(conn.sendText(parts[2]!), parts[2]!.length);
     const got = await frames(peer, 4);
     const data = got.filter((f) => f.opcode !== OP.PING);
-    assert.deepEqual(data.map((f) => [f.opcode, f.fin, f.rsv]), [
-      [OP.TEXT, false, RSV1],
-      [OP.CONT, false, 0],
-      [OP.CONT, true, 0],
-    ]);
+    assert.deepEqual(
+      data.map((f) => [f.opcode, f.fin, f.rsv]),
+      [
+        [OP.TEXT, false, RSV1],
+        [OP.CONT, false, 0],
+        [OP.CONT, true, 0],
+      ],
+    );
     assert.equal(down.decompress(Buffer.concat(data.map((f) => f.payload))).toString(), parts.join(''));
     // A fragmented message started uncompressed stays uncompressed.
     conn.sendFragment('u'.repeat(5000), { compress: false });
     conn.sendText('v'.repeat(5000));
     const plain = await frames(peer, 2);
-    assert.deepEqual(plain.map((f) => [f.opcode, f.rsv, f.payload.length]), [[OP.TEXT, 0, 5000], [OP.CONT, 0, 5000]]);
+    assert.deepEqual(
+      plain.map((f) => [f.opcode, f.rsv, f.payload.length]),
+      [
+        [OP.TEXT, 0, 5000],
+        [OP.CONT, 0, 5000],
+      ],
+    );
   });
 
   it('order: nothing overtakes a message being compressed, and close() waits for it', async (t) => {
@@ -301,13 +394,16 @@ describe('frames', () => {
     const closing = conn.close(1000, 'bye');
     assert.equal(conn.sendText('too late'), -1);
     const got = await frames(peer, 5);
-    assert.deepEqual(got.map((f) => [f.opcode, f.rsv]), [
-      [OP.BINARY, RSV1],
-      [OP.TEXT, 0],
-      [OP.PING, 0],
-      [OP.BINARY, RSV1],
-      [OP.CLOSE, 0],
-    ]);
+    assert.deepEqual(
+      got.map((f) => [f.opcode, f.rsv]),
+      [
+        [OP.BINARY, RSV1],
+        [OP.TEXT, 0],
+        [OP.PING, 0],
+        [OP.BINARY, RSV1],
+        [OP.CLOSE, 0],
+      ],
+    );
     const down = new DeflateCodec();
     assert.ok(down.decompress(got[0]!.payload).equals(big));
     assert.ok(down.decompress(got[3]!.payload).equals(compressibleText(5000, 3)));
@@ -330,7 +426,13 @@ describe('frames', () => {
     const closing = conn.close(1000, 'after the big one');
     const got = await frames(peer, 2);
     peer.send({ opcode: OP.CLOSE, payload: closeBody(1000) });
-    assert.deepEqual(got.map((f) => [f.opcode, f.rsv]), [[OP.BINARY, RSV1], [OP.CLOSE, 0]]);
+    assert.deepEqual(
+      got.map((f) => [f.opcode, f.rsv]),
+      [
+        [OP.BINARY, RSV1],
+        [OP.CLOSE, 0],
+      ],
+    );
     await peer.waitEnded(5000);
     peer.end();
     const info = await withTimeout(closing, 5000, 'closing');
@@ -346,7 +448,13 @@ describe('frames', () => {
       { opcode: OP.CLOSE, payload: closeBody(1000) },
     ]);
     const got = await frames(peer, 2);
-    assert.deepEqual(got.map((f) => [f.opcode, f.rsv]), [[OP.TEXT, RSV1], [OP.CLOSE, 0]]);
+    assert.deepEqual(
+      got.map((f) => [f.opcode, f.rsv]),
+      [
+        [OP.TEXT, RSV1],
+        [OP.CLOSE, 0],
+      ],
+    );
     assert.equal(new DeflateCodec().decompress(got[0]!.payload).toString(), 'last words '.repeat(1000));
     await peer.waitEnded(5000);
   });
@@ -381,7 +489,11 @@ describe('failures', () => {
   }
 
   it('frame mode: each inflated frame is held to maxFrameSize', async (t) => {
-    const { peer, conn } = await listenerPair(t, { perMessageDeflate: true, deliverFragments: true, maxFrameSize: 64 * 1024 });
+    const { peer, conn } = await listenerPair(t, {
+      perMessageDeflate: true,
+      deliverFragments: true,
+      maxFrameSize: 64 * 1024,
+    });
     const z = deflateOnce(Buffer.alloc(200 * 1024));
     peer.send({ opcode: OP.BINARY, rsv: RSV1, fin: false, payload: z.subarray(0, 10) });
     peer.send({ opcode: OP.CONT, fin: true, payload: z.subarray(10) });

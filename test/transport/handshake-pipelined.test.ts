@@ -18,10 +18,11 @@ async function startEcho(t: TestContext, mode: OnOpenMode, decided: Promise<void
     conn.sendText(msg.payload);
   };
   if (mode === 'sync') ctx.onOpen = () => true;
-  if (mode === 'async') ctx.onOpen = async () => {
-    await decided;
-    return true;
-  };
+  if (mode === 'async')
+    ctx.onOpen = async () => {
+      await decided;
+      return true;
+    };
   const listener = await Listener.listen(ctx, { host: '127.0.0.1', port: 0 });
   t.after(() => ctx.close());
   return listener.port;

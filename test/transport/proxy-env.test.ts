@@ -13,7 +13,15 @@ const limits = { maxHeadBytes: 8192, maxHeaderCount: 64 };
 
 describe('proxyFromEnv', () => {
   it('ws:// reads ws_proxy, then http_proxy, then all_proxy; lowercase before uppercase; never https_proxy', () => {
-    const all = { ws_proxy: 'ws-l', WS_PROXY: 'ws-u', http_proxy: 'http-l', HTTP_PROXY: 'http-u', all_proxy: 'all-l', ALL_PROXY: 'all-u', https_proxy: 'no' };
+    const all = {
+      ws_proxy: 'ws-l',
+      WS_PROXY: 'ws-u',
+      http_proxy: 'http-l',
+      HTTP_PROXY: 'http-u',
+      all_proxy: 'all-l',
+      ALL_PROXY: 'all-u',
+      https_proxy: 'no',
+    };
     assert.equal(proxyFromEnv(all, false, 'h', 80), 'ws-l');
     assert.equal(proxyFromEnv({ ...all, ws_proxy: undefined }, false, 'h', 80), 'ws-u');
     assert.equal(proxyFromEnv({ http_proxy: 'http-l', HTTP_PROXY: 'http-u' }, false, 'h', 80), 'http-l');
@@ -32,7 +40,10 @@ describe('proxyFromEnv', () => {
   it('no_proxy (lowercase first, then NO_PROXY) excludes servers', () => {
     assert.equal(proxyFromEnv({ ALL_PROXY: 'p', no_proxy: 'example.com' }, false, 'ws.example.com', 80), null);
     assert.equal(proxyFromEnv({ ALL_PROXY: 'p', NO_PROXY: 'example.com' }, false, 'example.org', 80), 'p');
-    assert.equal(proxyFromEnv({ ALL_PROXY: 'p', no_proxy: 'a.test', NO_PROXY: 'example.com' }, false, 'example.com', 80), 'p');
+    assert.equal(
+      proxyFromEnv({ ALL_PROXY: 'p', no_proxy: 'a.test', NO_PROXY: 'example.com' }, false, 'example.com', 80),
+      'p',
+    );
   });
 });
 
@@ -95,9 +106,25 @@ describe('the CONNECT request', () => {
   it('authority form with the port, IPv6 bracketed, Basic credentials, extra headers checked', () => {
     const plain = connectRequest({ host: 'ws.example.com', port: 443, limits, proxy: 'p' }).toString('latin1');
     assert.equal(plain, 'CONNECT ws.example.com:443 HTTP/1.1\r\nHost: ws.example.com:443\r\n\r\n');
-    const v6 = connectRequest({ host: '::1', port: 9001, authorization: 'Basic YTpi', headers: [['User-Agent', 'nopoll']], limits, proxy: 'p' });
-    assert.equal(v6.toString('latin1'), 'CONNECT [::1]:9001 HTTP/1.1\r\nHost: [::1]:9001\r\nProxy-Authorization: Basic YTpi\r\nUser-Agent: nopoll\r\n\r\n');
-    assert.throws(() => connectRequest({ host: 'h', port: 1, headers: [['X', 'a\r\nInjected: 1']], limits, proxy: 'p' }), TypeError);
-    assert.throws(() => connectRequest({ host: 'h', port: 1, headers: [['Host', 'other']], limits, proxy: 'p' }), TypeError);
+    const v6 = connectRequest({
+      host: '::1',
+      port: 9001,
+      authorization: 'Basic YTpi',
+      headers: [['User-Agent', 'nopoll']],
+      limits,
+      proxy: 'p',
+    });
+    assert.equal(
+      v6.toString('latin1'),
+      'CONNECT [::1]:9001 HTTP/1.1\r\nHost: [::1]:9001\r\nProxy-Authorization: Basic YTpi\r\nUser-Agent: nopoll\r\n\r\n',
+    );
+    assert.throws(
+      () => connectRequest({ host: 'h', port: 1, headers: [['X', 'a\r\nInjected: 1']], limits, proxy: 'p' }),
+      TypeError,
+    );
+    assert.throws(
+      () => connectRequest({ host: 'h', port: 1, headers: [['Host', 'other']], limits, proxy: 'p' }),
+      TypeError,
+    );
   });
 });

@@ -36,7 +36,9 @@ function useSharedBuffer(t: TestContext, on: boolean): void {
 // Whole messages of many sizes (one larger than the 256 KiB buffer), a fragmented text message with a UTF-8
 // sequence cut between fragments, and a ping in the middle of it.
 const euro = Buffer.from('€', 'utf8');
-const MESSAGES = [1, 3, 64, 125, 126, 4095, 4096, 16 * 1024, 65_535, 65_536, 300 * 1024].map((size, i) => bytes(size, i + 1));
+const MESSAGES = [1, 3, 64, 125, 126, 4095, 4096, 16 * 1024, 65_535, 65_536, 300 * 1024].map((size, i) =>
+  bytes(size, i + 1),
+);
 const TRAFFIC: FrameSpec[] = [
   ...MESSAGES.map((payload) => ({ opcode: OP.BINARY, payload })),
   { opcode: OP.TEXT, fin: false, payload: Buffer.concat([Buffer.from('a'.repeat(5000)), euro.subarray(0, 1)]) },
@@ -68,7 +70,11 @@ describe('the shared read buffer', () => {
         const conn = await srv.ready.next(5000);
         let dataEvents = 0;
         conn.socket!.on('data', () => dataEvents++);
-        await writeInPieces((piece) => peer.write(piece), Buffer.concat(TRAFFIC.map((spec) => encodeFrame(spec, true))), sizes);
+        await writeInPieces(
+          (piece) => peer.write(piece),
+          Buffer.concat(TRAFFIC.map((spec) => encodeFrame(spec, true))),
+          sizes,
+        );
 
         for (const expected of MESSAGES) {
           const echo = await peer.nextFrame(5000);
@@ -83,7 +89,9 @@ describe('the shared read buffer', () => {
         // What the application kept was not overwritten by later reads.
         const kept: Msg[] = [];
         for (let i = 0; i <= MESSAGES.length; i++) kept.push((await srv.received.next(5000)).msg);
-        MESSAGES.forEach((expected, i) => assert.ok(Buffer.from(kept[i]!.payload).equals(expected), `kept message ${i}`));
+        MESSAGES.forEach((expected, i) =>
+          assert.ok(Buffer.from(kept[i]!.payload).equals(expected), `kept message ${i}`),
+        );
         assert.equal(kept.at(-1)!.text, TEXT);
         // With the buffer on, the socket emits no 'data': every read went through the shared buffer.
         if (shared) assert.equal(dataEvents, 0);

@@ -99,7 +99,11 @@ interface ViolationCase {
 const bytes = (...values: number[]): Buffer => Buffer.from(values);
 
 const VIOLATIONS: ViolationCase[] = [
-  { name: 'RSV1 on a text frame without a negotiated extension', frames: [{ opcode: OP.TEXT, rsv: 0x40, payload: 'x' }], code: 1002 },
+  {
+    name: 'RSV1 on a text frame without a negotiated extension',
+    frames: [{ opcode: OP.TEXT, rsv: 0x40, payload: 'x' }],
+    code: 1002,
+  },
   { name: 'RSV2 on a text frame', frames: [{ opcode: OP.TEXT, rsv: 0x20, payload: 'x' }], code: 1002 },
   { name: 'RSV3 on a binary frame', frames: [{ opcode: OP.BINARY, rsv: 0x10, payload: 'x' }], code: 1002 },
   { name: 'RSV1 on a ping', frames: [{ opcode: OP.PING, rsv: 0x40, payload: 'x' }], code: 1002 },
@@ -116,18 +120,41 @@ const VIOLATIONS: ViolationCase[] = [
     frames: [{ opcode, payload: 'x' }],
     code: 1002,
   })),
-  { name: 'an unmasked frame from the client', frames: [{ opcode: OP.TEXT, payload: 'hi', mask: false }], code: 1002, only: 'server' },
+  {
+    name: 'an unmasked frame from the client',
+    frames: [{ opcode: OP.TEXT, payload: 'hi', mask: false }],
+    code: 1002,
+    only: 'server',
+  },
   { name: 'an unmasked ping from the client', frames: [{ opcode: OP.PING, mask: false }], code: 1002, only: 'server' },
-  { name: 'a masked frame from the server', frames: [{ opcode: OP.TEXT, payload: 'hi', mask: true }], code: 1002, only: 'client' },
-  { name: 'a masked close from the server', frames: [{ opcode: OP.CLOSE, payload: closeBody(1000), mask: true }], code: 1002, only: 'client' },
+  {
+    name: 'a masked frame from the server',
+    frames: [{ opcode: OP.TEXT, payload: 'hi', mask: true }],
+    code: 1002,
+    only: 'client',
+  },
+  {
+    name: 'a masked close from the server',
+    frames: [{ opcode: OP.CLOSE, payload: closeBody(1000), mask: true }],
+    code: 1002,
+    only: 'client',
+  },
   { name: 'a ping of 126 bytes', frames: [{ opcode: OP.PING, payload: Buffer.alloc(126, 0x61) }], code: 1002 },
   { name: 'a pong of 126 bytes', frames: [{ opcode: OP.PONG, payload: Buffer.alloc(126, 0x61) }], code: 1002 },
-  { name: 'a close of 126 bytes', frames: [{ opcode: OP.CLOSE, payload: closeBody(1000, 'r'.repeat(124)) }], code: 1002 },
+  {
+    name: 'a close of 126 bytes',
+    frames: [{ opcode: OP.CLOSE, payload: closeBody(1000, 'r'.repeat(124)) }],
+    code: 1002,
+  },
   { name: 'a fragmented ping', frames: [{ opcode: OP.PING, fin: false, payload: 'p' }], code: 1002 },
   { name: 'a fragmented pong', frames: [{ opcode: OP.PONG, fin: false, payload: 'p' }], code: 1002 },
   { name: 'a fragmented close', frames: [{ opcode: OP.CLOSE, fin: false, payload: closeBody(1000) }], code: 1002 },
   { name: 'a final continuation with no message open', frames: [{ opcode: OP.CONT, payload: 'x' }], code: 1002 },
-  { name: 'a non-final continuation with no message open', frames: [{ opcode: OP.CONT, fin: false, payload: 'x' }], code: 1002 },
+  {
+    name: 'a non-final continuation with no message open',
+    frames: [{ opcode: OP.CONT, fin: false, payload: 'x' }],
+    code: 1002,
+  },
   {
     name: 'a continuation after a complete message',
     frames: [
@@ -163,9 +190,17 @@ const VIOLATIONS: ViolationCase[] = [
   },
   { name: 'text with a 0xFF byte', frames: [{ opcode: OP.TEXT, payload: bytes(0x68, 0x69, 0xff) }], code: 1007 },
   { name: 'text with an overlong encoding', frames: [{ opcode: OP.TEXT, payload: bytes(0xc0, 0xaf) }], code: 1007 },
-  { name: 'text with a UTF-16 surrogate', frames: [{ opcode: OP.TEXT, payload: bytes(0x61, 0xed, 0xa0, 0x80) }], code: 1007 },
+  {
+    name: 'text with a UTF-16 surrogate',
+    frames: [{ opcode: OP.TEXT, payload: bytes(0x61, 0xed, 0xa0, 0x80) }],
+    code: 1007,
+  },
   { name: 'text above U+10FFFF', frames: [{ opcode: OP.TEXT, payload: bytes(0xf4, 0x90, 0x80, 0x80) }], code: 1007 },
-  { name: 'text ending inside a sequence', frames: [{ opcode: OP.TEXT, payload: bytes(0x61, 0xe2, 0x82) }], code: 1007 },
+  {
+    name: 'text ending inside a sequence',
+    frames: [{ opcode: OP.TEXT, payload: bytes(0x61, 0xe2, 0x82) }],
+    code: 1007,
+  },
   {
     name: 'a fragmented text message ending inside a sequence',
     frames: [
@@ -179,7 +214,11 @@ const VIOLATIONS: ViolationCase[] = [
     frames: [{ opcode: OP.CLOSE, payload: closeBody(code, 'x') }],
     code: 1002,
   })),
-  { name: 'a close reason that is not UTF-8', frames: [{ opcode: OP.CLOSE, payload: closeBody(1000, bytes(0x61, 0xff)) }], code: 1007 },
+  {
+    name: 'a close reason that is not UTF-8',
+    frames: [{ opcode: OP.CLOSE, payload: closeBody(1000, bytes(0x61, 0xff)) }],
+    code: 1007,
+  },
   { name: 'a close body of 1 byte', frames: [{ opcode: OP.CLOSE, payload: bytes(0x03) }], code: 1002 },
   {
     name: 'the header of a 100 MB binary frame (payload never sent)',
@@ -383,7 +422,11 @@ describe('frames in the same TCP write as the handshake', () => {
     });
     const conn = Conn.connect(ctx, `ws://127.0.0.1:${raw.port}/`);
     const incoming = await raw.next();
-    const peer = RawServer.accept(incoming, [], encodeFrame({ opcode: OP.BINARY, payload: Buffer.from([1, 2, 3]) }, false));
+    const peer = RawServer.accept(
+      incoming,
+      [],
+      encodeFrame({ opcode: OP.BINARY, payload: Buffer.from([1, 2, 3]) }, false),
+    );
     await conn.waitUntilReady({ timeoutMs: 3000 });
     const msg = await conn.nextMsg({ timeoutMs: 3000 });
     assert.equal(msg.isBinary, true);
@@ -527,9 +570,18 @@ describe('server handshake rejections (RFC 6455 §4.2.1, §4.4)', () => {
     { name: 'missing Upgrade', request: request({ drop: ['Upgrade'] }), status: 400 },
     { name: 'missing Connection', request: request({ drop: ['Connection'] }), status: 400 },
     { name: 'missing Sec-WebSocket-Key', request: request({ drop: ['Sec-WebSocket-Key'] }), status: 400 },
-    { name: 'a Sec-WebSocket-Key that is not 16 bytes', request: request({ drop: ['Sec-WebSocket-Key'], extra: ['Sec-WebSocket-Key: c2hvcnQ='] }), status: 400 },
+    {
+      name: 'a Sec-WebSocket-Key that is not 16 bytes',
+      request: request({ drop: ['Sec-WebSocket-Key'], extra: ['Sec-WebSocket-Key: c2hvcnQ='] }),
+      status: 400,
+    },
     { name: 'missing Host', request: request({ drop: ['Host'] }), status: 400 },
-    { name: 'Sec-WebSocket-Version: 8', request: request({ version: '8' }), status: 426, header: ['sec-websocket-version', '13'] },
+    {
+      name: 'Sec-WebSocket-Version: 8',
+      request: request({ version: '8' }),
+      status: 426,
+      header: ['sec-websocket-version', '13'],
+    },
     { name: 'POST', request: request({ method: 'POST' }), status: 405 },
     { name: 'a 20 KB header', request: request({ extra: [`X-Big: ${'a'.repeat(20 * 1024)}`] }), status: 431 },
     {
@@ -562,14 +614,19 @@ describe('server handshake rejections (RFC 6455 §4.2.1, §4.4)', () => {
     const result = await rawHttp(srv.port, 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n', 5000);
     assert.ok(result.closedAfterMs >= 250, `closed after ${result.closedAfterMs} ms, before the timeout`);
     assert.ok(result.closedAfterMs < 3000, `closed after ${result.closedAfterMs} ms`);
-    if (result.response) assert.ok(result.response.status >= 400 && result.response.status < 500, result.response.startLine);
+    if (result.response)
+      assert.ok(result.response.status >= 400 && result.response.status < 500, result.response.startLine);
   });
 });
 
 describe('client handshake rejections (RFC 6455 §4.1)', () => {
   const answers: Array<{ name: string; status: number; reply: (key: string) => string }> = [
     { name: '200 OK', status: 200, reply: () => 'HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok' },
-    { name: '302 Found', status: 302, reply: () => 'HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n' },
+    {
+      name: '302 Found',
+      status: 302,
+      reply: () => 'HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n',
+    },
     {
       name: '101 with a wrong Sec-WebSocket-Accept',
       status: 101,

@@ -37,7 +37,8 @@ class Recorder implements TransportEvents {
     this.#end(info);
   }
   async count(n: number): Promise<void> {
-    while (this.messages.length < n) await withTimeout(new Promise<void>((resolve) => this.#waiters.push(resolve)), 5000, `message ${n}`);
+    while (this.messages.length < n)
+      await withTimeout(new Promise<void>((resolve) => this.#waiters.push(resolve)), 5000, `message ${n}`);
   }
 }
 
@@ -73,11 +74,14 @@ describe('Transport over an in-memory duplex', () => {
     c.send(Opcode.TEXT, Buffer.from('frag'), false);
     c.send(Opcode.TEXT, Buffer.from('mented'), true);
     await server.count(3);
-    assert.deepEqual(server.messages.map((m) => [m.opcode, m.text, m.size]), [
-      [Opcode.TEXT, 'hello', 5],
-      [Opcode.BINARY, '', 200_000],
-      [Opcode.TEXT, 'fragmented', 10],
-    ]);
+    assert.deepEqual(
+      server.messages.map((m) => [m.opcode, m.text, m.size]),
+      [
+        [Opcode.TEXT, 'hello', 5],
+        [Opcode.BINARY, '', 200_000],
+        [Opcode.TEXT, 'fragmented', 10],
+      ],
+    );
     s.send(Opcode.TEXT, 'back', true);
     assert.equal(s.ping(Buffer.from('p')), true);
     await client.count(1);
@@ -92,7 +96,10 @@ describe('Transport over an in-memory duplex', () => {
     assert.ok(c.compressing, 'the first message is still being compressed');
     assert.equal(c.pendingBytes >= big.length, true, 'pending bytes count the message waiting for compression');
     await server.count(2);
-    assert.deepEqual(server.messages.map((m) => m.size), [big.length, 19]);
+    assert.deepEqual(
+      server.messages.map((m) => m.size),
+      [big.length, 19],
+    );
   });
 
   it('the write limit refuses (policy refuse) or closes with 1008 (policy close) once the peer stops reading', async (t) => {

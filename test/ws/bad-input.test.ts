@@ -47,7 +47,12 @@ async function send(t: TestContext, lib: Lib, frames: FrameSpec[], maxPayload?: 
   t.after(() => peer.destroy());
   peer.sendAll(frames);
   const frame = await peer.nextFrame(1000).catch(() => null);
-  const close = frame === null ? 'no close frame' : frame.opcode === OP.CLOSE ? `close ${parseClose(frame.payload).code}` : `frame ${frame.opcode}`;
+  const close =
+    frame === null
+      ? 'no close frame'
+      : frame.opcode === OP.CLOSE
+        ? `close ${parseClose(frame.payload).code}`
+        : `frame ${frame.opcode}`;
   // As a client does: answer the close frame and end TCP. (nopoll/ws reports the error once the connection has
   // ended; ws as soon as it sees the bad frame.)
   if (frame?.opcode === OP.CLOSE) {
@@ -62,18 +67,71 @@ const text = (payload: Buffer | string, fin = true): FrameSpec => ({ opcode: OP.
 const BAD_UTF8 = Buffer.from([0x68, 0xc3, 0x28]); // "h", then a 2-byte lead followed by a non-continuation byte
 
 const SAME: Array<[string, FrameSpec[], string, number?]> = [
-  ['an unmasked frame', [{ opcode: OP.TEXT, payload: 'x', mask: false }], 'WS_ERR_EXPECTED_MASK: Invalid WebSocket frame: MASK must be set; close 1002'],
-  ['RSV1 without an extension', [{ opcode: OP.TEXT, payload: 'x', rsv: 0x40 }], 'WS_ERR_UNEXPECTED_RSV_1: Invalid WebSocket frame: RSV1 must be clear; close 1002'],
-  ['a reserved opcode', [{ opcode: 3, payload: 'x' }], 'WS_ERR_INVALID_OPCODE: Invalid WebSocket frame: invalid opcode 3; close 1002'],
-  ['a continuation with no message open', [{ opcode: OP.CONT, payload: 'x' }], 'WS_ERR_INVALID_OPCODE: Invalid WebSocket frame: invalid opcode 0; close 1002'],
-  ['a fragmented ping', [{ opcode: OP.PING, payload: 'x', fin: false }], 'WS_ERR_EXPECTED_FIN: Invalid WebSocket frame: FIN must be set; close 1002'],
-  ['a ping of 126 bytes', [{ opcode: OP.PING, payload: Buffer.alloc(126) }], 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: Invalid WebSocket frame: invalid payload length 126; close 1002'],
-  ['a close body of 1 byte', [{ opcode: OP.CLOSE, payload: Buffer.from([3]) }], 'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: Invalid WebSocket frame: invalid payload length 1; close 1002'],
-  ['close code 1005 on the wire', [{ opcode: OP.CLOSE, payload: closeBody(1005) }], 'WS_ERR_INVALID_CLOSE_CODE: Invalid WebSocket frame: invalid status code 1005; close 1002'],
-  ['invalid UTF-8 in a text message', [text(BAD_UTF8)], 'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007'],
-  ['invalid UTF-8 in a close reason', [{ opcode: OP.CLOSE, payload: closeBody(1000, BAD_UTF8) }], 'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007'],
-  ['a message over maxPayload', [{ opcode: OP.BINARY, payload: Buffer.alloc(2000) }], 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: Max payload size exceeded; close 1009', 1000],
-  ['fragments over maxPayload together', [{ opcode: OP.BINARY, payload: Buffer.alloc(600), fin: false }, { opcode: OP.CONT, payload: Buffer.alloc(600) }], 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: Max payload size exceeded; close 1009', 1000],
+  [
+    'an unmasked frame',
+    [{ opcode: OP.TEXT, payload: 'x', mask: false }],
+    'WS_ERR_EXPECTED_MASK: Invalid WebSocket frame: MASK must be set; close 1002',
+  ],
+  [
+    'RSV1 without an extension',
+    [{ opcode: OP.TEXT, payload: 'x', rsv: 0x40 }],
+    'WS_ERR_UNEXPECTED_RSV_1: Invalid WebSocket frame: RSV1 must be clear; close 1002',
+  ],
+  [
+    'a reserved opcode',
+    [{ opcode: 3, payload: 'x' }],
+    'WS_ERR_INVALID_OPCODE: Invalid WebSocket frame: invalid opcode 3; close 1002',
+  ],
+  [
+    'a continuation with no message open',
+    [{ opcode: OP.CONT, payload: 'x' }],
+    'WS_ERR_INVALID_OPCODE: Invalid WebSocket frame: invalid opcode 0; close 1002',
+  ],
+  [
+    'a fragmented ping',
+    [{ opcode: OP.PING, payload: 'x', fin: false }],
+    'WS_ERR_EXPECTED_FIN: Invalid WebSocket frame: FIN must be set; close 1002',
+  ],
+  [
+    'a ping of 126 bytes',
+    [{ opcode: OP.PING, payload: Buffer.alloc(126) }],
+    'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: Invalid WebSocket frame: invalid payload length 126; close 1002',
+  ],
+  [
+    'a close body of 1 byte',
+    [{ opcode: OP.CLOSE, payload: Buffer.from([3]) }],
+    'WS_ERR_INVALID_CONTROL_PAYLOAD_LENGTH: Invalid WebSocket frame: invalid payload length 1; close 1002',
+  ],
+  [
+    'close code 1005 on the wire',
+    [{ opcode: OP.CLOSE, payload: closeBody(1005) }],
+    'WS_ERR_INVALID_CLOSE_CODE: Invalid WebSocket frame: invalid status code 1005; close 1002',
+  ],
+  [
+    'invalid UTF-8 in a text message',
+    [text(BAD_UTF8)],
+    'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007',
+  ],
+  [
+    'invalid UTF-8 in a close reason',
+    [{ opcode: OP.CLOSE, payload: closeBody(1000, BAD_UTF8) }],
+    'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007',
+  ],
+  [
+    'a message over maxPayload',
+    [{ opcode: OP.BINARY, payload: Buffer.alloc(2000) }],
+    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: Max payload size exceeded; close 1009',
+    1000,
+  ],
+  [
+    'fragments over maxPayload together',
+    [
+      { opcode: OP.BINARY, payload: Buffer.alloc(600), fin: false },
+      { opcode: OP.CONT, payload: Buffer.alloc(600) },
+    ],
+    'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH: Max payload size exceeded; close 1009',
+    1000,
+  ],
 ];
 
 describe('bad input: nopoll/ws reports what ws reports', () => {
@@ -88,14 +146,23 @@ describe('bad input: nopoll/ws reports what ws reports', () => {
 describe('bad input: where nopoll/ws differs from ws, and why', () => {
   it('RSV2: the same close code; nopoll cannot tell which RSV bit was set, so the error names RSV1', async (t) => {
     const frames = [{ opcode: OP.TEXT, payload: 'x', rsv: 0x20 }];
-    assert.equal(await send(t, 'ws', frames), 'WS_ERR_UNEXPECTED_RSV_2_3: Invalid WebSocket frame: RSV2 and RSV3 must be clear; close 1002');
-    assert.equal(await send(t, 'nopoll/ws', frames), 'WS_ERR_UNEXPECTED_RSV_1: Invalid WebSocket frame: RSV1 must be clear; close 1002');
+    assert.equal(
+      await send(t, 'ws', frames),
+      'WS_ERR_UNEXPECTED_RSV_2_3: Invalid WebSocket frame: RSV2 and RSV3 must be clear; close 1002',
+    );
+    assert.equal(
+      await send(t, 'nopoll/ws', frames),
+      'WS_ERR_UNEXPECTED_RSV_1: Invalid WebSocket frame: RSV1 must be clear; close 1002',
+    );
   });
 
   it('invalid UTF-8 in the first fragment fails the connection at once (RFC 6455 §8.1); ws waits for the last fragment', async (t) => {
     const frames = [text(BAD_UTF8, false)];
     assert.equal(await send(t, 'ws', frames), 'no error; no close frame');
-    assert.equal(await send(t, 'nopoll/ws', frames), 'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007');
+    assert.equal(
+      await send(t, 'nopoll/ws', frames),
+      'WS_ERR_INVALID_UTF8: Invalid WebSocket frame: invalid UTF-8 sequence; close 1007',
+    );
   });
 
   it('20,000 small fragments make one message: no fragment-count limit (ws closes with 1008)', async (t) => {

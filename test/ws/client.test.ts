@@ -35,18 +35,39 @@ interface ClientLike extends EventEmitter {
   pong(data?: unknown): void;
   close(code?: number, reason?: string | Buffer): void;
   terminate(): void;
-  addEventListener(type: string, listener: (event: { type: string; data?: unknown; code?: number; reason?: string; wasClean?: boolean; message?: string }) => void, options?: { once?: boolean }): void;
+  addEventListener(
+    type: string,
+    listener: (event: {
+      type: string;
+      data?: unknown;
+      code?: number;
+      reason?: string;
+      wasClean?: boolean;
+      message?: string;
+    }) => void,
+    options?: { once?: boolean },
+  ): void;
   onmessage: unknown;
   onclose: unknown;
 }
 
 function client(lib: Lib, url: string | URL, protocols?: string | string[] | object, options?: object): ClientLike {
-  const Ctor = (lib === 'ws' ? WebSocket : NopollWebSocket) as unknown as new (url: string | URL, p?: unknown, o?: unknown) => ClientLike;
+  const Ctor = (lib === 'ws' ? WebSocket : NopollWebSocket) as unknown as new (
+    url: string | URL,
+    p?: unknown,
+    o?: unknown,
+  ) => ClientLike;
   return new Ctor(url, protocols, options);
 }
 
 /** A client whose events are recorded as strings; terminated after the test. */
-function recorded(t: TestContext, lib: Lib, url: string | URL, protocols?: string | string[] | object, options?: object): { ws: ClientLike; log: string[]; closed: Promise<void>; opened: Promise<void> } {
+function recorded(
+  t: TestContext,
+  lib: Lib,
+  url: string | URL,
+  protocols?: string | string[] | object,
+  options?: object,
+): { ws: ClientLike; log: string[]; closed: Promise<void>; opened: Promise<void> } {
   const ws = client(lib, url, protocols, options);
   const log: string[] = [];
   ws.on('open', () => log.push(`open ${ws.readyState}`));
@@ -77,13 +98,20 @@ async function same<T>(t: TestContext, check: (t: TestContext, lib: Lib) => Prom
   return results[0]!;
 }
 
-async function wsServer(t: TestContext, options: Parameters<typeof startWsServer>[0] = {}, echo = false): Promise<WsServerHandle> {
+async function wsServer(
+  t: TestContext,
+  options: Parameters<typeof startWsServer>[0] = {},
+  echo = false,
+): Promise<WsServerHandle> {
   const server = await startWsServer(options, echo);
   t.after(() => server.close());
   return server;
 }
 
-async function httpServer(t: TestContext, handler: Parameters<typeof createHttpServer>[1]): Promise<{ server: HttpServer; port: number }> {
+async function httpServer(
+  t: TestContext,
+  handler: Parameters<typeof createHttpServer>[1],
+): Promise<{ server: HttpServer; port: number }> {
   const server = createHttpServer(handler);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   t.after(() => {
@@ -143,7 +171,11 @@ describe('WebSocket client: construction and connection failures', () => {
           c.ws.on('unexpected-response', (req: ClientRequest, res: IncomingMessage) => {
             let body = '';
             res.on('data', (chunk: Buffer) => (body += chunk.toString()));
-            res.on('end', () => resolve(`${req instanceof ClientRequest} ${res instanceof IncomingMessage} ${res.statusCode} ${res.headers['www-authenticate']} ${body}`));
+            res.on('end', () =>
+              resolve(
+                `${req instanceof ClientRequest} ${res instanceof IncomingMessage} ${res.statusCode} ${res.headers['www-authenticate']} ${body}`,
+              ),
+            );
           }),
         ),
         5000,
@@ -190,8 +222,13 @@ describe('WebSocket client: handshake options and events', () => {
     const server = await wsServer(t, { handleProtocols: (protocols) => [...protocols].pop() ?? false });
     server.wss.on('headers', (headers) => headers.push('Set-Cookie: a=1'));
     const result = await same(t, async (t, lib) => {
-      const c = recorded(t, lib, `${server.url}p?q=1`, ['one', 'two'], { headers: { 'X-Custom': 'yes' }, origin: 'https://app.example' });
-      const upgrade = new Promise<string>((resolve) => c.ws.once('upgrade', (res: IncomingMessage) => resolve(String(res.headers['set-cookie']))));
+      const c = recorded(t, lib, `${server.url}p?q=1`, ['one', 'two'], {
+        headers: { 'X-Custom': 'yes' },
+        origin: 'https://app.example',
+      });
+      const upgrade = new Promise<string>((resolve) =>
+        c.ws.once('upgrade', (res: IncomingMessage) => resolve(String(res.headers['set-cookie']))),
+      );
       await c.opened;
       const peer = await server.connections.next();
       const headers = (peer.ws as unknown as { _req?: unknown }) && (await upgrade);
@@ -200,7 +237,7 @@ describe('WebSocket client: handshake options and events', () => {
     assert.deepEqual(result, ['a=1', 'two', `${server.url}p?q=1`, '', 1]);
   });
 
-  it("the request a ws server sees: method, headers, Origin (Sec-WebSocket-Origin with protocolVersion 8)", async (t) => {
+  it('the request a ws server sees: method, headers, Origin (Sec-WebSocket-Origin with protocolVersion 8)', async (t) => {
     const server = await wsServer(t);
     const requests = new AsyncQueue<IncomingMessage>();
     server.wss.on('headers', (_headers, req) => requests.push(req));
@@ -212,10 +249,17 @@ describe('WebSocket client: handshake options and events', () => {
           req.setHeader('X-Late', typeof (websocket as ClientLike).send);
           req.end();
         };
-        const c = recorded(t, lib, server.url, { origin: 'https://o.example', protocolVersion, headers: { 'X-A': 'b' }, finishRequest });
+        const c = recorded(t, lib, server.url, {
+          origin: 'https://o.example',
+          protocolVersion,
+          headers: { 'X-A': 'b' },
+          finishRequest,
+        });
         await c.opened;
         const req = await requests.next();
-        out.push(`${req.method} ${req.headers['sec-websocket-version']} ${req.headers.origin} ${req.headers['sec-websocket-origin']} ${req.headers['x-a']} ${req.headers['sec-websocket-extensions']} late ${req.headers['x-late']}`);
+        out.push(
+          `${req.method} ${req.headers['sec-websocket-version']} ${req.headers.origin} ${req.headers['sec-websocket-origin']} ${req.headers['x-a']} ${req.headers['sec-websocket-extensions']} late ${req.headers['x-late']}`,
+        );
       }
       return out;
     });
@@ -240,8 +284,13 @@ describe('WebSocket client: handshake options and events', () => {
     });
     await same(t, async (t, lib) => {
       const redirects: string[] = [];
-      const c = recorded(t, lib, `ws://127.0.0.1:${port}/start`, { followRedirects: true, headers: { Authorization: 'Basic eDp5' } });
-      c.ws.on('redirect', (url: string, req: ClientRequest) => redirects.push(`${new URL(url).pathname} ${req instanceof ClientRequest}`));
+      const c = recorded(t, lib, `ws://127.0.0.1:${port}/start`, {
+        followRedirects: true,
+        headers: { Authorization: 'Basic eDp5' },
+      });
+      c.ws.on('redirect', (url: string, req: ClientRequest) =>
+        redirects.push(`${new URL(url).pathname} ${req instanceof ClientRequest}`),
+      );
       await c.opened;
       const auth = await auths.next();
       const limited = recorded(t, lib, `ws://127.0.0.1:${port}/start`, { followRedirects: true, maxRedirects: 1 });
@@ -314,10 +363,20 @@ describe('WebSocket client: messages, control frames, closing', () => {
         peer.ws.send(Buffer.from('abc'));
         const data = await withTimeout(got, 5000, 'a message');
         const describe = async (d: unknown): Promise<string> =>
-          Buffer.isBuffer(d) ? `Buffer ${d}` : d instanceof ArrayBuffer ? `ArrayBuffer ${Buffer.from(d)}` : Array.isArray(d) ? `Array ${Buffer.concat(d as Buffer[])}` : d instanceof Blob ? `Blob ${await d.text()}` : typeof d;
+          Buffer.isBuffer(d)
+            ? `Buffer ${d}`
+            : d instanceof ArrayBuffer
+              ? `ArrayBuffer ${Buffer.from(d)}`
+              : Array.isArray(d)
+                ? `Array ${Buffer.concat(d as Buffer[])}`
+                : d instanceof Blob
+                  ? `Blob ${await d.text()}`
+                  : typeof d;
         out.push(`${c.ws.binaryType}: ${await describe(data)}`);
       }
-      const text = new Promise<unknown>((resolve) => c.ws.once('message', (data: unknown, isBinary: boolean) => resolve(`${Buffer.isBuffer(data)} ${isBinary}`)));
+      const text = new Promise<unknown>((resolve) =>
+        c.ws.once('message', (data: unknown, isBinary: boolean) => resolve(`${Buffer.isBuffer(data)} ${isBinary}`)),
+      );
       peer.ws.send('text');
       out.push(String(await text));
       return out;
@@ -336,7 +395,9 @@ describe('WebSocket client: messages, control frames, closing', () => {
       }
       await c.opened;
       const peer = await server.connections.next();
-      const sent = new Promise<string>((resolve) => c.ws.send(new Float64Array([1]), (err) => resolve(`cb ${String(err)}`)));
+      const sent = new Promise<string>((resolve) =>
+        c.ws.send(new Float64Array([1]), (err) => resolve(`cb ${String(err)}`)),
+      );
       c.ws.send('text');
       c.ws.send(Buffer.from('as text'), { binary: false });
       c.ws.send('as binary', { binary: true });
@@ -390,7 +451,12 @@ describe('WebSocket client: messages, control frames, closing', () => {
       const c = recorded(t, lib, server.url);
       await c.opened;
       const peer = await server.connections.next();
-      for (const [code, reason] of [[999, undefined], [1000, 'x'.repeat(124)], [1004, undefined], [1000.5, undefined]] as const) {
+      for (const [code, reason] of [
+        [999, undefined],
+        [1000, 'x'.repeat(124)],
+        [1004, undefined],
+        [1000.5, undefined],
+      ] as const) {
         try {
           c.ws.close(code, reason);
           out.push('no error');
@@ -438,7 +504,8 @@ describe('WebSocket client: messages, control frames, closing', () => {
         if (event.data === 'two') c.ws.close(4000, 'done');
         else c.ws.send('two');
       };
-      c.ws.onclose = (event: { code: number; reason: string; wasClean: boolean }) => out.push(`onclose ${event.code} ${event.reason} ${event.wasClean}`);
+      c.ws.onclose = (event: { code: number; reason: string; wasClean: boolean }) =>
+        out.push(`onclose ${event.code} ${event.reason} ${event.wasClean}`);
       await c.closed;
       return [...out, `onmessage is a function: ${typeof c.ws.onmessage}`];
     });
@@ -451,8 +518,18 @@ describe('WebSocket client: messages, control frames, closing', () => {
       ['a wrong accept key', ['Sec-WebSocket-Accept: AAAAAAAAAAAAAAAAAAAAAAAAAAA='], undefined, undefined],
       ['an unrequested subprotocol', ['Sec-WebSocket-Protocol: chat'], undefined, undefined],
       ['another subprotocol', ['Sec-WebSocket-Protocol: other'], ['chat'], undefined],
-      ['an unrequested extension', ['Sec-WebSocket-Extensions: permessage-deflate'], undefined, { perMessageDeflate: false }],
-      ['a bad extension parameter', ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99'], undefined, undefined],
+      [
+        'an unrequested extension',
+        ['Sec-WebSocket-Extensions: permessage-deflate'],
+        undefined,
+        { perMessageDeflate: false },
+      ],
+      [
+        'a bad extension parameter',
+        ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=99'],
+        undefined,
+        undefined,
+      ],
     ];
     const result = await same(t, async (t, lib) => {
       const out: string[] = [];
@@ -460,8 +537,12 @@ describe('WebSocket client: messages, control frames, closing', () => {
         const c = recorded(t, lib, `ws://127.0.0.1:${raw.port}/`, protocols ?? [], options ?? {});
         const incoming = await raw.next();
         const key = incoming.request.headers.get('sec-websocket-key') ?? '';
-        const accept = headers.some((h) => h.startsWith('Sec-WebSocket-Accept')) ? '' : `Sec-WebSocket-Accept: ${(await import('../helpers/raw-peer.js')).acceptFor(key)}\r\n`;
-        incoming.socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${accept}${headers.join('\r\n')}\r\n\r\n`);
+        const accept = headers.some((h) => h.startsWith('Sec-WebSocket-Accept'))
+          ? ''
+          : `Sec-WebSocket-Accept: ${(await import('../helpers/raw-peer.js')).acceptFor(key)}\r\n`;
+        incoming.socket.write(
+          `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n${accept}${headers.join('\r\n')}\r\n\r\n`,
+        );
         await c.closed;
         out.push(`${what}: ${c.log.join('; ')}`);
       }

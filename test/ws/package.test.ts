@@ -72,7 +72,18 @@ function project(dir: string, type: 'module' | 'commonjs', files: Record<string,
 
 // `skipLibCheck: false` once is enough to check nopoll's .d.ts files; the other runs skip it (it is slow).
 async function tsc(dir: string, options: string[], file: string, out: string): Promise<void> {
-  const args = ['--strict', '--target', 'ES2022', '--types', 'node', '--esModuleInterop', '--outDir', out, ...options, file];
+  const args = [
+    '--strict',
+    '--target',
+    'ES2022',
+    '--types',
+    'node',
+    '--esModuleInterop',
+    '--outDir',
+    out,
+    ...options,
+    file,
+  ];
   try {
     await run(process.execPath, [TSC, ...args], { cwd: dir, timeout: 60_000 });
   } catch (error) {

@@ -24,7 +24,10 @@ async function sameOnBoth(t: TestContext, scenario: Scenario, expected: string[]
 }
 
 /** A `ws` client attempt: `open` (then the peer), or how it failed. */
-async function attempt(url: string, options: WebSocket.ClientOptions = {}): Promise<{ result: string; peer: WsPeer | null }> {
+async function attempt(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+): Promise<{ result: string; peer: WsPeer | null }> {
   const ws = new WebSocket(url, options);
   const peer = wrapWs(ws);
   const result = await withTimeout(
@@ -36,7 +39,9 @@ async function attempt(url: string, options: WebSocket.ClientOptions = {}): Prom
         res.on('data', (chunk: string) => (body += chunk));
         res.on('end', () => {
           const retry = res.headers['retry-after'];
-          resolve(`HTTP ${res.statusCode}${retry ? ` retry-after ${retry}` : ''}${body.trim() ? ` "${body.trim()}"` : ''}`);
+          resolve(
+            `HTTP ${res.statusCode}${retry ? ` retry-after ${retry}` : ''}${body.trim() ? ` "${body.trim()}"` : ''}`,
+          );
           ws.terminate();
         });
       });
@@ -57,14 +62,25 @@ function text(m: { data: Buffer; isBinary: boolean }): string {
 }
 
 /** An HTTP request to the program; resolves with the status, the Set-Cookie value and the body. */
-function http(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<{ status: number; cookie: string; body: string }> {
+function http(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; cookie: string; body: string }> {
   return withTimeout(
     new Promise((resolve, reject) => {
       const req = request({ host: '127.0.0.1', port, method, path, headers }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk: string) => (body += chunk));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, cookie: String(res.headers['set-cookie']?.[0] ?? '').split(';')[0]!, body }));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            cookie: String(res.headers['set-cookie']?.[0] ?? '').split(';')[0]!,
+            body,
+          }),
+        );
       });
       req.on('error', reject);
       req.end();
@@ -103,7 +119,10 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
     await sameOnBoth(
       t,
       async (t, lib) => {
-        const p = runProgram(t, 'readme-external-https-server.mjs', lib, { CERT: tlsFile('server.crt'), KEY: tlsFile('server.key') });
+        const p = runProgram(t, 'readme-external-https-server.mjs', lib, {
+          CERT: tlsFile('server.crt'),
+          KEY: tlsFile('server.key'),
+        });
         const port = await listening(p);
         const peer = await openWs(`wss://localhost:${port}/`, undefined, { ca: certs.ca });
         const seen = [`client got ${text(await peer.messages.next())}`];
@@ -137,7 +156,14 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
         await p.stop();
         return [...seen, `stderr: ${p.stderr()}`];
       },
-      ['/foo: open', '/foo: text this is /foo', '/bar?x=1: open', '/bar?x=1: text this is /bar', '/baz: error ECONNRESET', 'stderr: '],
+      [
+        '/foo: open',
+        '/foo: text this is /foo',
+        '/bar?x=1: open',
+        '/bar?x=1: text this is /bar',
+        '/baz: error ECONNRESET',
+        'stderr: ',
+      ],
     );
   });
 
@@ -159,14 +185,21 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
     );
   });
 
-  for (const [name, others] of [['readme-broadcast-all.mjs', false], ['readme-broadcast-others.mjs', true]] as const) {
+  for (const [name, others] of [
+    ['readme-broadcast-all.mjs', false],
+    ['readme-broadcast-others.mjs', true],
+  ] as const) {
     it(`"Server broadcast" (${others ? 'to the others' : 'to everyone'}): wss.clients, binary kept binary`, async (t) => {
       await sameOnBoth(
         t,
         async (t, lib) => {
           const p = runProgram(t, name, lib);
           const port = await listening(p);
-          const peers = [await openWs(`ws://127.0.0.1:${port}/`), await openWs(`ws://127.0.0.1:${port}/`), await openWs(`ws://127.0.0.1:${port}/`)];
+          const peers = [
+            await openWs(`ws://127.0.0.1:${port}/`),
+            await openWs(`ws://127.0.0.1:${port}/`),
+            await openWs(`ws://127.0.0.1:${port}/`),
+          ];
           t.after(() => peers.forEach((peer) => peer.ws.terminate()));
           // Give the server a moment to register the third client before anyone speaks.
           await delay(50);
@@ -184,8 +217,16 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
           return seen;
         },
         others
-          ? ['A: text text from B', 'B: binary 010203, text text from A', 'C: binary 010203, text text from A, text text from B']
-          : ['A: binary 010203, text text from A, text text from B', 'B: binary 010203, text text from A, text text from B', 'C: binary 010203, text text from A, text text from B'],
+          ? [
+              'A: text text from B',
+              'B: binary 010203, text text from A',
+              'C: binary 010203, text text from A, text text from B',
+            ]
+          : [
+              'A: binary 010203, text text from A, text text from B',
+              'B: binary 010203, text text from A, text text from B',
+              'C: binary 010203, text text from A, text text from B',
+            ],
       );
     });
   }
@@ -196,7 +237,9 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
       async (t, lib) => {
         const p = runProgram(t, 'readme-client-ip.mjs', lib);
         const port = await listening(p);
-        const peer = await openWs(`ws://127.0.0.1:${port}/`, undefined, { headers: { 'X-Forwarded-For': '203.0.113.9, 10.0.0.1' } });
+        const peer = await openWs(`ws://127.0.0.1:${port}/`, undefined, {
+          headers: { 'X-Forwarded-For': '203.0.113.9, 10.0.0.1' },
+        });
         await p.line(/^ip /);
         peer.ws.terminate();
         await p.stop();
@@ -292,7 +335,10 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
         peer.ws.close(1001);
         await p.line(/disconnected/);
         await p.stop();
-        return p.output.slice(0, 4).concat(p.output.slice(-1)).map((line) => line.replace(/-?\d+ ms/, 'N ms'));
+        return p.output
+          .slice(0, 4)
+          .concat(p.output.slice(-1))
+          .map((line) => line.replace(/-?\d+ ms/, 'N ms'));
       },
       ['connected', 'Round-trip time: N ms', 'Round-trip time: N ms', 'Round-trip time: N ms', 'disconnected'],
     );
@@ -331,9 +377,17 @@ describe('ws README examples, on ws and on nopoll/ws', () => {
         await p.line(/received/);
         peer.ws.terminate();
         await p.stop();
-        return [`client extensions: ${peer.ws.extensions}`, `echo intact: ${echo.data.toString() === big}`, ...p.output.slice(1)];
+        return [
+          `client extensions: ${peer.ws.extensions}`,
+          `echo intact: ${echo.data.toString() === big}`,
+          ...p.output.slice(1),
+        ];
       },
-      ['client extensions: permessage-deflate', 'echo intact: true', 'received 2400 bytes, extensions: permessage-deflate'],
+      [
+        'client extensions: permessage-deflate',
+        'echo intact: true',
+        'received 2400 bytes, extensions: permessage-deflate',
+      ],
     );
   });
 
@@ -365,11 +419,20 @@ describe('ws examples/ programs, on ws and on nopoll/ws', () => {
         const page = await http(port, 'GET', '/');
         const peer = await openWs(`ws://127.0.0.1:${port}/`);
         const keys: string[] = [];
-        for (let i = 0; i < 3; i++) keys.push(Object.keys(JSON.parse((await peer.messages.next()).data.toString()) as object).sort().join(','));
+        for (let i = 0; i < 3; i++)
+          keys.push(
+            Object.keys(JSON.parse((await peer.messages.next()).data.toString()) as object)
+              .sort()
+              .join(','),
+          );
         peer.ws.close();
         await p.line(/stopping client interval/);
         await p.stop();
-        return [`GET / ${page.status} ${page.body}`, `same keys each time: ${new Set(keys).size === 1} (${keys[0]})`, ...p.output.slice(1)];
+        return [
+          `GET / ${page.status} ${page.body}`,
+          `same keys each time: ${new Set(keys).size === 1} (${keys[0]})`,
+          ...p.output.slice(1),
+        ];
       },
       [
         'GET / 200 <!DOCTYPE html><title>server stats</title>',
@@ -399,7 +462,15 @@ describe('ws examples/ programs, on ws and on nopoll/ws', () => {
         await p.stop();
         return [...seen, ...p.output.slice(1)];
       },
-      ['A: text hello all', 'B: text hello all', 'Client connected', 'Client connected', 'Received: hello all', 'Client disconnected', 'Client disconnected'],
+      [
+        'A: text hello all',
+        'B: text hello all',
+        'Client connected',
+        'Client connected',
+        'Received: hello all',
+        'Client disconnected',
+        'Client disconnected',
+      ],
     );
   });
 

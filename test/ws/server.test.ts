@@ -35,15 +35,31 @@ interface ServerLike extends EventEmitter {
   clients?: Set<SocketLike>;
   address(): AddressInfo | string | null;
   close(cb?: (err?: Error) => void): void;
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, cb: (ws: SocketLike, req: IncomingMessage) => void): void;
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    cb: (ws: SocketLike, req: IncomingMessage) => void,
+  ): void;
 }
 
 function makeServer(lib: Lib, options: object, cb?: () => void): ServerLike {
-  return (lib === 'ws' ? new WsServer(options, cb) : new NopollServer(options as ConstructorParameters<typeof NopollServer>[0], cb)) as unknown as ServerLike;
+  return (lib === 'ws'
+    ? new WsServer(options, cb)
+    : new NopollServer(options as ConstructorParameters<typeof NopollServer>[0], cb)) as unknown as ServerLike;
 }
 
 /** A server in port mode on 127.0.0.1, closed (clients terminated) after the test. */
-async function listen(t: TestContext, lib: Lib, options: object = {}): Promise<{ wss: ServerLike; port: number; url: string; sockets: AsyncQueue<{ ws: SocketLike; req: IncomingMessage }> }> {
+async function listen(
+  t: TestContext,
+  lib: Lib,
+  options: object = {},
+): Promise<{
+  wss: ServerLike;
+  port: number;
+  url: string;
+  sockets: AsyncQueue<{ ws: SocketLike; req: IncomingMessage }>;
+}> {
   const wss = makeServer(lib, { host: '127.0.0.1', port: 0, ...options });
   await withTimeout(new Promise((resolve) => wss.once('listening', resolve)), 5000, 'listening');
   const sockets = new AsyncQueue<{ ws: SocketLike; req: IncomingMessage }>();
@@ -72,7 +88,12 @@ async function same<T>(t: TestContext, check: (t: TestContext, lib: Lib) => Prom
 function upgradeRequest(port: number, lines: string[]): string {
   return [`GET / HTTP/1.1`, `Host: 127.0.0.1:${port}`, ...lines, '', ''].join('\r\n');
 }
-const GOOD = ['Upgrade: websocket', 'Connection: Upgrade', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', 'Sec-WebSocket-Version: 13'];
+const GOOD = [
+  'Upgrade: websocket',
+  'Connection: Upgrade',
+  'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+  'Sec-WebSocket-Version: 13',
+];
 
 describe('WebSocketServer: construction, address, close', () => {
   it('needs exactly one of port, server and noServer', async (t) => {
@@ -86,7 +107,10 @@ describe('WebSocketServer: construction, address, close', () => {
           errors.push(`${(error as Error).name}: ${(error as Error).message}`);
         }
       }
-      assert.match(errors[0]!, /^TypeError: One and only one of the "port", "server", or "noServer" options must be specified$/);
+      assert.match(
+        errors[0]!,
+        /^TypeError: One and only one of the "port", "server", or "noServer" options must be specified$/,
+      );
       return errors;
     });
   });
@@ -99,7 +123,14 @@ describe('WebSocketServer: construction, address, close', () => {
       await withTimeout(new Promise((resolve) => wss.once('listening', resolve)), 5000, 'listening');
       const address = wss.address() as AddressInfo;
       const res = await rawHttp(address.port, `GET /page HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`);
-      return [called, address.address, address.family, res.response?.status, res.response?.headers.get('content-type'), res.body];
+      return [
+        called,
+        address.address,
+        address.family,
+        res.response?.status,
+        res.response?.headers.get('content-type'),
+        res.body,
+      ];
     });
   });
 
@@ -116,7 +147,11 @@ describe('WebSocketServer: construction, address, close', () => {
       const second = await new Promise<string>((resolve) => wss.close((err) => resolve(String(err))));
       return [thrown, first, second];
     });
-    assert.deepEqual(result, ['The server is operating in "noServer" mode', 'undefined', 'Error: The server is not running']);
+    assert.deepEqual(result, [
+      'The server is operating in "noServer" mode',
+      'undefined',
+      'Error: The server is not running',
+    ]);
   });
 
   it("server mode: 'close' waits for the clients; the application's server stays open; 'listening' and 'error' are forwarded", async (t) => {
@@ -168,7 +203,11 @@ describe('WebSocketServer: upgrade handling', () => {
       '400 Missing or invalid Sec-WebSocket-Version header',
       '400 Invalid Sec-WebSocket-Protocol header',
     ]);
-    assert.deepEqual(seen['nopoll/ws'], [...seen.ws.slice(0, 3), '426 Missing or invalid Sec-WebSocket-Version header', seen.ws[4]]);
+    assert.deepEqual(seen['nopoll/ws'], [
+      ...seen.ws.slice(0, 3),
+      '426 Missing or invalid Sec-WebSocket-Version header',
+      seen.ws[4],
+    ]);
   });
 
   it("'wsClientError' listeners get ws's error, the socket and the request, and answer themselves", async (t) => {
@@ -177,9 +216,12 @@ describe('WebSocketServer: upgrade handling', () => {
       const seen: string[] = [];
       wss.on('wsClientError', (error: Error, socket: Duplex, req: IncomingMessage) => {
         seen.push(`${error.message} (${req.headers['sec-websocket-key']})`);
-        socket.end('HTTP/1.1 418 I\'m a Teapot\r\nConnection: close\r\n\r\n');
+        socket.end("HTTP/1.1 418 I'm a Teapot\r\nConnection: close\r\n\r\n");
       });
-      const res = await rawHttp(port, upgradeRequest(port, [...GOOD.slice(0, 2), 'Sec-WebSocket-Key: short', GOOD[3]!]));
+      const res = await rawHttp(
+        port,
+        upgradeRequest(port, [...GOOD.slice(0, 2), 'Sec-WebSocket-Key: short', GOOD[3]!]),
+      );
       return [...seen, `${res.response?.status}`];
     });
   });
@@ -221,7 +263,11 @@ describe('WebSocketServer: upgrade handling', () => {
         headers.push('Set-Cookie: session=abc');
       });
       const ws = new WebSocket(url);
-      const cookie = await withTimeout(new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['set-cookie'])))), 5000, 'upgrade');
+      const cookie = await withTimeout(
+        new Promise<string>((resolve) => ws.once('upgrade', (res) => resolve(String(res.headers['set-cookie'])))),
+        5000,
+        'upgrade',
+      );
       ws.terminate();
       return [...seen, cookie];
     });
@@ -231,13 +277,21 @@ describe('WebSocketServer: upgrade handling', () => {
     await same(t, async (t, lib) => {
       const https = createHttpsServer({ cert: certs.serverCert, key: certs.serverKey });
       const infos: string[] = [];
-      const wss = makeServer(lib, { server: https, verifyClient: (info: { secure: boolean; origin: string; req: IncomingMessage }) => infos.push(`${info.secure} ${info.origin} ${info.req.url}`) > 0 });
+      const wss = makeServer(lib, {
+        server: https,
+        verifyClient: (info: { secure: boolean; origin: string; req: IncomingMessage }) =>
+          infos.push(`${info.secure} ${info.origin} ${info.req.url}`) > 0,
+      });
       const requests = new AsyncQueue<IncomingMessage>();
       wss.on('connection', (_ws: SocketLike, req: IncomingMessage) => requests.push(req));
       await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
       t.after(() => closeServer(wss).then(() => new Promise<void>((resolve) => https.close(() => resolve()))));
       const port = (https.address() as AddressInfo).port;
-      const peer = await openWs(`wss://localhost:${port}/in?q=1`, undefined, { ca: certs.ca, origin: 'https://app.example', headers: { 'X-Id': '7' } });
+      const peer = await openWs(`wss://localhost:${port}/in?q=1`, undefined, {
+        ca: certs.ca,
+        origin: 'https://app.example',
+        headers: { 'X-Id': '7' },
+      });
       const req = await requests.next();
       peer.ws.terminate();
       return [...infos, req instanceof IncomingMessage, req.url, req.headers['x-id'], req.socket.remoteAddress];
@@ -347,7 +401,11 @@ describe('WebSocketServer: server-side sockets', () => {
           }),
         );
         // Three frames in one TCP write, so that they arrive together.
-        peer.sendAll([{ opcode: OP.TEXT, payload: '1' }, { opcode: OP.TEXT, payload: '2' }, { opcode: OP.TEXT, payload: '3' }]);
+        peer.sendAll([
+          { opcode: OP.TEXT, payload: '1' },
+          { opcode: OP.TEXT, payload: '2' },
+          { opcode: OP.TEXT, payload: '3' },
+        ]);
         await withTimeout(all, 5000, 'three messages');
         turns.push(`${allowSynchronousEvents}: ${back2back} back to back`);
       }
@@ -370,9 +428,13 @@ describe('WebSocketServer: server-side sockets', () => {
       const before = [...got];
       const flag = paused.isPaused;
       paused.resume();
-      await withTimeout((async () => {
-        while (got.length === 0) await delay(5);
-      })(), 5000, 'the message after resume');
+      await withTimeout(
+        (async () => {
+          while (got.length === 0) await delay(5);
+        })(),
+        5000,
+        'the message after resume',
+      );
       peer.ws.terminate();
       return [before.length, flag, paused.isPaused, got[0], ws.bufferedAmount];
     });
@@ -403,11 +465,16 @@ describe('WebSocketServer: where nopoll/ws differs from ws (docs/ws-migration.md
     const seen: Record<Lib, string[]> = { ws: [], 'nopoll/ws': [] };
     for (const lib of LIBS) {
       const { port } = await listen(t, lib, { perMessageDeflate: true });
-      for (const extra of ['Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7', 'Sec-WebSocket-Protocol: a, a']) {
+      for (const extra of [
+        'Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=7',
+        'Sec-WebSocket-Protocol: a, a',
+      ]) {
         try {
           const { peer, response } = await rawClient(port, { extraHeaders: [extra] });
           peer.destroy();
-          seen[lib].push(`101 ${response.headers.get('sec-websocket-extensions') ?? ''}${response.headers.get('sec-websocket-protocol') ?? ''}`.trim());
+          seen[lib].push(
+            `101 ${response.headers.get('sec-websocket-extensions') ?? ''}${response.headers.get('sec-websocket-protocol') ?? ''}`.trim(),
+          );
         } catch (error) {
           seen[lib].push(/HTTP\/1\.1 (\d+)/.exec((error as Error).message)?.[1] ?? (error as Error).message);
         }

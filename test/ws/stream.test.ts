@@ -54,9 +54,13 @@ describe('createWebSocketStream', () => {
       let text = '';
       duplex.on('data', (chunk: string) => (text += chunk));
       const peer = await s.connections.next();
-      await withTimeout((async () => {
-        while (text.length < 11) await delay(5);
-      })(), 5000, 'the echo');
+      await withTimeout(
+        (async () => {
+          while (text.length < 11) await delay(5);
+        })(),
+        5000,
+        'the echo',
+      );
       const done = closed(duplex);
       duplex.end();
       const code = (await peer.closed).code;
@@ -88,9 +92,13 @@ describe('createWebSocketStream', () => {
       t.after(() => ws.terminate());
       const peer = await s.connections.next();
       for (let i = 0; i < 5; i++) peer.ws.send(i % 2 === 0 ? `text ${i}` : Buffer.from(`bin ${i}`));
-      await withTimeout((async () => {
-        while (!ws.isPaused) await delay(5);
-      })(), 5000, 'the socket pausing');
+      await withTimeout(
+        (async () => {
+          while (!ws.isPaused) await delay(5);
+        })(),
+        5000,
+        'the socket pausing',
+      );
       const got: string[] = [];
       for (let chunk = duplex.read() as unknown; got.length < 5; chunk = duplex.read() as unknown) {
         if (chunk === null) {
@@ -110,7 +118,11 @@ describe('createWebSocketStream', () => {
     const result = await same(t, async (t, lib) => {
       const { ws, duplex } = open(lib, `ws://127.0.0.1:${raw.port}/`);
       t.after(() => ws.terminate());
-      const error = withTimeout(new Promise<Error & { code?: string }>((resolve) => duplex.once('error', resolve)), 5000, 'the error');
+      const error = withTimeout(
+        new Promise<Error & { code?: string }>((resolve) => duplex.once('error', resolve)),
+        5000,
+        'the error',
+      );
       const done = closed(duplex);
       const peer = RawServer.accept(await raw.next());
       peer.send({ opcode: 0x1, payload: Buffer.from([0xc3, 0x28]) });

@@ -128,7 +128,8 @@ function parseParams(ext: ExtensionOffer, kind: 'offer' | 'response'): Parsed {
       case 'server_max_window_bits': {
         // §7.1.2.1: the value is mandatory, in offers and responses alike.
         const bits = value === true ? NaN : parseWindowBits(value);
-        if (Number.isNaN(bits)) return fail(`server_max_window_bits must be 8 to 15, got ${value === true ? 'no value' : value}`);
+        if (Number.isNaN(bits))
+          return fail(`server_max_window_bits must be 8 to 15, got ${value === true ? 'no value' : value}`);
         params.serverMaxWindowBits = bits;
         break;
       }
@@ -198,8 +199,7 @@ function formatElement(ext: ExtensionOffer): string {
 
 /** Outcome of {@link selectDeflateOffer}. */
 export type DeflateSelection =
-  | { ok: true; agreement: DeflateAgreement; response: ExtensionOffer; index: number }
-  | { ok: false; reasons: string[] };
+  { ok: true; agreement: DeflateAgreement; response: ExtensionOffer; index: number } | { ok: false; reasons: string[] };
 
 /**
  * Server side (RFC 7692 §5.1): picks the first acceptable permessage-deflate element among the client's offers, in
@@ -244,7 +244,8 @@ export function selectDeflateOffer(offers: readonly ExtensionOffer[], config: De
     const params: Record<string, string | true> = {};
     if (serverNoContextTakeover) params['server_no_context_takeover'] = true;
     if (clientNoContextTakeover) params['client_no_context_takeover'] = true;
-    if (p.serverMaxWindowBits !== null || serverBits < MAX_WINDOW_BITS) params['server_max_window_bits'] = String(serverBits);
+    if (p.serverMaxWindowBits !== null || serverBits < MAX_WINDOW_BITS)
+      params['server_max_window_bits'] = String(serverBits);
     if (sendClientBits) params['client_max_window_bits'] = String(clientBits);
     const response: ExtensionOffer = { name: PERMESSAGE_DEFLATE, params };
     return {
@@ -274,7 +275,10 @@ export type DeflateResponseCheck = { ok: true; agreement: DeflateAgreement | nul
  * `client_max_window_bits` the offer did not allow (or larger than offered) is an error: the client must fail the
  * connection. A `client_no_context_takeover` the client announced holds even when the server does not repeat it.
  */
-export function checkDeflateResponse(accepted: readonly ExtensionOffer[], offered: DeflateParams = {}): DeflateResponseCheck {
+export function checkDeflateResponse(
+  accepted: readonly ExtensionOffer[],
+  offered: DeflateParams = {},
+): DeflateResponseCheck {
   const fail = (error: string): DeflateResponseCheck => ({ ok: false, error });
   const elements = accepted.filter((e) => e.name === PERMESSAGE_DEFLATE);
   if (elements.length === 0) return { ok: true, agreement: null };
@@ -290,7 +294,9 @@ export function checkDeflateResponse(accepted: readonly ExtensionOffer[], offere
   if (offered.serverMaxWindowBits !== undefined) {
     if (p.serverMaxWindowBits === null) return fail('the server did not confirm server_max_window_bits');
     if (p.serverMaxWindowBits > offered.serverMaxWindowBits) {
-      return fail(`server_max_window_bits=${p.serverMaxWindowBits} is larger than the ${offered.serverMaxWindowBits} offered`);
+      return fail(
+        `server_max_window_bits=${p.serverMaxWindowBits} is larger than the ${offered.serverMaxWindowBits} offered`,
+      );
     }
   }
   // §7.1.2.2: no client_max_window_bits in the response unless the offer had it, and never above the offered value.

@@ -33,7 +33,10 @@ export function generateKey(): string {
 export function acceptKeyFor(key: string): string {
   // Hashed as latin1 so that no key, valid or not, is changed by UTF-8 encoding (a valid one is ASCII anyway).
   if (oneShotHash !== undefined && isAscii(key)) return oneShotHash('sha1', key + WEBSOCKET_GUID, 'base64');
-  return crypto.createHash('sha1').update(key + WEBSOCKET_GUID, 'latin1').digest('base64');
+  return crypto
+    .createHash('sha1')
+    .update(key + WEBSOCKET_GUID, 'latin1')
+    .digest('base64');
 }
 
 function isAscii(s: string): boolean {
@@ -47,7 +50,8 @@ function isAscii(s: string): boolean {
  * 4 padding bits, which must be zero (no real encoder emits anything else), so it is one of `A`, `Q`, `g`, `w`.
  */
 export function isValidKey(key: string): boolean {
-  if (typeof key !== 'string' || key.length !== 24 || key.charCodeAt(22) !== 0x3d || key.charCodeAt(23) !== 0x3d) return false;
+  if (typeof key !== 'string' || key.length !== 24 || key.charCodeAt(22) !== 0x3d || key.charCodeAt(23) !== 0x3d)
+    return false;
   for (let i = 0; i < 22; i++) {
     const c = key.charCodeAt(i);
     if (c >= 128 || B64[c]! < 0) return false;

@@ -9,9 +9,20 @@
 import { HandshakeError } from '../../errors.js';
 import { WEBSOCKET_VERSION } from '../constants.js';
 import { parseExtensions } from './extension-header.js';
-import { checkAgreement, webSocketRequestFields, type ClientHandshakeResult, type ClientRequestOptions } from './client-handshake.js';
+import {
+  checkAgreement,
+  webSocketRequestFields,
+  type ClientHandshakeResult,
+  type ClientRequestOptions,
+} from './client-handshake.js';
 import { assertHeaderValue, checkExtraHeaders, isToken, type HeaderInput, type HeaderList } from './headers.js';
-import { announcedBody, bad, checkWebSocketFields, type ServerCheckResult, type ServerHandshakePolicy } from './server-handshake.js';
+import {
+  announcedBody,
+  bad,
+  checkWebSocketFields,
+  type ServerCheckResult,
+  type ServerHandshakePolicy,
+} from './server-handshake.js';
 
 /** The `:protocol` value of a WebSocket (RFC 8441 §5; the HTTP/1.1 Upgrade token of RFC 6455 §11.2). */
 export const WEBSOCKET_PROTOCOL = 'websocket';
@@ -54,18 +65,26 @@ const CONNECTION_SPECIFIC = ['connection', 'upgrade', 'keep-alive', 'proxy-conne
 export function checkExtendedConnect(h: HeaderList, policy: ServerHandshakePolicy = {}): ServerCheckResult {
   const methods = h.getAll(':method');
   if (methods.length !== 1 || methods[0] !== 'CONNECT') {
-    return { ok: false, status: 405, message: `method ${methods.join(', ') || '(none)'} does not open a WebSocket`, headers: [['Allow', 'GET']] };
+    return {
+      ok: false,
+      status: 405,
+      message: `method ${methods.join(', ') || '(none)'} does not open a WebSocket`,
+      headers: [['Allow', 'GET']],
+    };
   }
   const protocols = h.getAll(':protocol');
-  if (protocols.length !== 1) return bad(protocols.length === 0 ? 'a CONNECT without :protocol does not open a WebSocket' : 'repeated :protocol');
+  if (protocols.length !== 1)
+    return bad(protocols.length === 0 ? 'a CONNECT without :protocol does not open a WebSocket' : 'repeated :protocol');
   if (protocols[0]!.toLowerCase() !== WEBSOCKET_PROTOCOL) {
     return { ok: false, status: 501, message: `protocol ${protocols[0]} not supported`, headers: [] };
   }
   const schemes = h.getAll(':scheme');
-  if (schemes.length !== 1 || (schemes[0] !== 'https' && schemes[0] !== 'http')) return bad('the :scheme of a WebSocket is http or https');
+  if (schemes.length !== 1 || (schemes[0] !== 'https' && schemes[0] !== 'http'))
+    return bad('the :scheme of a WebSocket is http or https');
   const paths = h.getAll(':path');
   const path = paths[0];
-  if (paths.length !== 1 || path === undefined || !path.startsWith('/')) return bad('exactly one :path in origin form is required');
+  if (paths.length !== 1 || path === undefined || !path.startsWith('/'))
+    return bad('exactly one :path in origin form is required');
   if (path.includes('#')) return bad(':path holds a fragment');
   const authorities = h.getAll(':authority');
   if (authorities.length > 1 || authorities[0] === '') return bad('at most one non-empty :authority is allowed');
@@ -119,9 +138,11 @@ export function buildExtendedConnect(o: ExtendedConnectOptions): Array<[string, 
   if (typeof o.path !== 'string' || !/^\/[\x21-\x7e]*$/.test(o.path) || o.path.includes('#')) {
     throw new TypeError(`path must start with '/' and hold only visible ASCII without '#': ${JSON.stringify(o.path)}`);
   }
-  if (o.scheme !== 'http' && o.scheme !== 'https') throw new TypeError(`scheme must be http or https: ${String(o.scheme)}`);
+  if (o.scheme !== 'http' && o.scheme !== 'https')
+    throw new TypeError(`scheme must be http or https: ${String(o.scheme)}`);
   const version = o.version ?? WEBSOCKET_VERSION;
-  if (!Number.isInteger(version) || version < 0 || version > 255) throw new TypeError(`invalid WebSocket version: ${String(version)}`);
+  if (!Number.isInteger(version) || version < 0 || version > 255)
+    throw new TypeError(`invalid WebSocket version: ${String(version)}`);
   const fields: Array<[string, string]> = [
     [':method', 'CONNECT'],
     [':protocol', WEBSOCKET_PROTOCOL],
@@ -146,7 +167,10 @@ export function checkExtendedConnectResponse(
   opts: { protocols?: readonly string[]; extensionsOffered?: readonly string[] },
 ): { ok: true; result: ClientHandshakeResult } | { ok: false; error: HandshakeError } {
   if (!Number.isInteger(status) || status < 200 || status > 299) {
-    return { ok: false, error: new HandshakeError(`server answered ${status} to the extended CONNECT instead of 200`, status) };
+    return {
+      ok: false,
+      error: new HandshakeError(`server answered ${status} to the extended CONNECT instead of 200`, status),
+    };
   }
   return checkAgreement(headers, status, opts);
 }
@@ -191,7 +215,10 @@ export function buildExtendedConnectRefusal(
     [':status', String(status)],
     ['content-type', 'text/plain; charset=utf-8'],
   ];
-  for (const [name, value] of checkExtraHeaders(headers, new Set(['content-type', 'content-length', ...CONNECTION_SPECIFIC]))) {
+  for (const [name, value] of checkExtraHeaders(
+    headers,
+    new Set(['content-type', 'content-length', ...CONNECTION_SPECIFIC]),
+  )) {
     fields.push([name.toLowerCase(), value]);
   }
   return fields;

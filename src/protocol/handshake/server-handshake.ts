@@ -55,7 +55,8 @@ export interface ServerHandshakePolicy {
 }
 
 /** Outcome of {@link checkClientRequest}: the request, or the HTTP error to answer with its extra headers. */
-export type ServerCheckResult<Key extends string | null = string | null> = { ok: true; request: ServerRequestInfo & { key: Key } } | CheckFailure;
+export type ServerCheckResult<Key extends string | null = string | null> =
+  { ok: true; request: ServerRequestInfo & { key: Key } } | CheckFailure;
 
 /** A request refused: the HTTP status to answer, why, and headers for the answer. */
 export type CheckFailure = { ok: false; status: number; message: string; headers: Array<[string, string]> };
@@ -64,7 +65,8 @@ export type CheckFailure = { ok: false; status: number; message: string; headers
 const ABSOLUTE_RE = /^(?:https?|wss?):\/\/[^/?#]+(.*)$/is;
 const VERSION_RE = /^HTTP\/(\d)\.(\d)$/;
 
-const PLAIN_ACCEPT_HEAD = 'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
+const PLAIN_ACCEPT_HEAD =
+  'HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ';
 
 // The policy's version; an invalid one is the server's misconfiguration (TypeError), checked before the request.
 function wantedVersion(policy: ServerHandshakePolicy): number {
@@ -131,7 +133,11 @@ export function checkClientRequest(head: RequestHead, policy: ServerHandshakePol
   const keys = h.getAll('sec-websocket-key');
   if (keys.length !== 1 || !isValidKey(keys[0] as string)) return bad('invalid or missing Sec-WebSocket-Key');
   // An HTTP/1.1 request always has its key (only HTTP/2's extended CONNECT has none).
-  return checkWebSocketFields(h, policy, { path, host: hosts[0] as string, key: keys[0] as string }) as ServerCheckResult<string>;
+  return checkWebSocketFields(h, policy, {
+    path,
+    host: hosts[0] as string,
+    key: keys[0] as string,
+  }) as ServerCheckResult<string>;
 }
 
 /**

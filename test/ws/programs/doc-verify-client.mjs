@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 const sync = new WebSocketServer({
   port: Number(process.env.PORT),
   host: process.env.HOST,
-  verifyClient: (info) => info.origin === 'https://good.example' && !info.secure
+  verifyClient: (info) => info.origin === 'https://good.example' && !info.secure,
 });
 
 const async = new WebSocketServer({
@@ -16,7 +16,7 @@ const async = new WebSocketServer({
       if (info.req.headers.authorization === 'Bearer letmein') cb(true);
       else cb(false, 403, 'Go away', { 'Retry-After': 120 });
     }, 10);
-  }
+  },
 });
 
 let listening = 0;
@@ -25,7 +25,11 @@ for (const wss of [sync, async]) {
     if (++listening === 2) console.log('listening %d %d', sync.address().port, async.address().port);
   });
   wss.on('connection', (ws, req) => {
-    console.log('accepted %s on the %s server', req.headers.origin || req.headers.authorization, wss === sync ? 'sync' : 'async');
+    console.log(
+      'accepted %s on the %s server',
+      req.headers.origin || req.headers.authorization,
+      wss === sync ? 'sync' : 'async',
+    );
     ws.on('error', console.error);
     ws.close(1000, 'welcome');
   });

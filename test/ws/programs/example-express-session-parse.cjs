@@ -25,7 +25,7 @@ function sessionParser(request, response, next) {
     destroy(done) {
       if (sid) sessions.delete(sid[1]);
       done();
-    }
+    },
   };
   next();
 }

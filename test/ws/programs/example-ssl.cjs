@@ -8,7 +8,7 @@ const { WebSocket, WebSocketServer } = require('ws');
 
 const server = https.createServer({
   cert: fs.readFileSync(process.env.CERT),
-  key: fs.readFileSync(process.env.KEY)
+  key: fs.readFileSync(process.env.KEY),
 });
 
 const wss = new WebSocketServer({ server });
@@ -31,7 +31,7 @@ server.listen(Number(process.env.PORT), process.env.HOST, function listening() {
   // is set to `false`.
   //
   const ws = new WebSocket(`wss://${process.env.HOST}:${server.address().port}`, {
-    rejectUnauthorized: false
+    rejectUnauthorized: false,
   });
 
   ws.on('error', console.error);

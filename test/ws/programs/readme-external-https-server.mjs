@@ -5,7 +5,7 @@ import { WebSocketServer } from 'ws';
 
 const server = createServer({
   cert: readFileSync(process.env.CERT),
-  key: readFileSync(process.env.KEY)
+  key: readFileSync(process.env.KEY),
 });
 const wss = new WebSocketServer({ server });
 

@@ -8,9 +8,12 @@ function heartbeat() {
   // instead of `WebSocket#close()`, which waits for the close timer.
   // Delay should be equal to the interval at which your server
   // sends out pings plus a conservative assumption of the latency.
-  this.pingTimeout = setTimeout(() => {
-    this.terminate();
-  }, Number(process.env.INTERVAL_MS) + 100);
+  this.pingTimeout = setTimeout(
+    () => {
+      this.terminate();
+    },
+    Number(process.env.INTERVAL_MS) + 100,
+  );
 }
 
 const client = new WebSocket(process.env.URL);

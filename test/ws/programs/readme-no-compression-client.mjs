@@ -2,7 +2,7 @@
 import WebSocket from 'ws';
 
 const ws = new WebSocket(process.env.URL, {
-  perMessageDeflate: false
+  perMessageDeflate: false,
 });
 
 ws.on('open', () => console.log('open, extensions: "%s"', ws.extensions));
