@@ -10,14 +10,14 @@
  * shared: the load from other processes during each window is reported, and figures from a loaded machine must be
  * re-run on an idle one.
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Job, JobResult, JobSuccess, Target } from './lib/jobs.js';
-import { BENCH_BUILD, BENCH_SOURCE, REPO_ROOT } from './lib/paths.js';
+import type { Job, JobSuccess, Target } from './lib/jobs.js';
+import { runLoadgen } from './lib/loadgen-process.js';
+import { BENCH_SOURCE, REPO_ROOT } from './lib/paths.js';
 import { loadAverage1 } from './lib/procfs.js';
 import { renderTable } from './lib/report.js';
-import { killAllChildren, startServer, trackChild, type ServerSpec } from './lib/servers.js';
+import { killAllChildren, startServer, type ServerSpec } from './lib/servers.js';
 
 type Variant = 'h1' | 'h2' | 'h2xn';
 interface Scenario {
@@ -134,32 +134,6 @@ function serverSpec(variant: Variant): ServerSpec {
     scenarios: null,
     deflateArgs: null,
   };
-}
-
-function runLoadgen(job: Job, timeoutMs: number): Promise<JobResult> {
-  const child = spawn(process.execPath, [join(BENCH_BUILD, 'loadgen', 'main.js')], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  trackChild(child);
-  return new Promise((resolve) => {
-    let done = false;
-    const finish = (result: JobResult): void => {
-      if (done) return;
-      done = true;
-      clearTimeout(timer);
-      if (child.exitCode === null) child.kill('SIGKILL');
-      resolve(result);
-    };
-    const timer = setTimeout(
-      () => finish({ ok: false, error: `load generator timed out after ${timeoutMs} ms` }),
-      timeoutMs,
-    );
-    child.once('message', (message) => finish(message as JobResult));
-    child.once('exit', (code, signal) =>
-      finish({ ok: false, error: `load generator exited (${signal ?? `code ${code}`})` }),
-    );
-    child.send(job);
-  });
 }
 
 interface Record_ {
