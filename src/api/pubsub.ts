@@ -14,6 +14,7 @@ import type { Backplane, BackplaneHost, BackplaneMessage, GapInfo, Position } fr
 import type { Conn } from './conn.js';
 import type { Context } from './context.js';
 import { gapEnvelope, parsePosition } from './pubsub-envelope.js';
+import { PUBSUB_DEFAULTS, type PublishOptions, type PubSubOptions } from './pubsub-options.js';
 import { PubSubPresence, type Presence } from './pubsub-presence.js';
 import { Published } from './published.js';
 import { resumeTopic, type Recovery } from './pubsub-resume.js';
@@ -23,47 +24,7 @@ import { checkTopic, Topic } from './topic.js';
 export type { Presence } from './pubsub-presence.js';
 export type { Recovery } from './pubsub-resume.js';
 export type { PubSubStats, SlowSubscriberPolicy, SubscriberStats } from './slow-subscriber.js';
-
-/** Pub/sub settings of a context. Every field is optional. */
-export interface PubSubOptions {
-  /** Unsent bytes a subscriber may have before the slow-subscriber policy applies (default 1 MiB). */
-  maxQueuedBytes?: number;
-  /** What happens to a slow subscriber: `'drop'` (default), `'close'` (1008) or `'latest'`. See slow-subscriber.ts. */
-  slowSubscriber?: SlowSubscriberPolicy;
-  /** Most topics one connection may hold (default 1000). */
-  maxTopicsPerConnection?: number;
-  /** Longest topic name, in UTF-16 units (default 1024). */
-  maxTopicLength?: number;
-  /** Most messages a resume replays; a longer gap is not recovered (default 1000). */
-  maxRecoveredMessages?: number;
-  /** Carries messages to and from other processes (e.g. `redisBackplane` from `nopoll/redis`); none by default. */
-  backplane?: Backplane | null;
-}
-
-/** Options of one publish. */
-export interface PublishOptions {
-  /** Binary message (default: binary for bytes, text for a string). */
-  binary?: boolean;
-  /** Compress it for subscribers with permessage-deflate: true, false, or by default each connection's threshold. */
-  compress?: boolean;
-  /** A connection that does not get it (usually the one it came from). */
-  exclude?: Conn | null;
-}
-
-/** Options of `conn.subscribe` and `conn.resumeTopic`. */
-export interface SubscribeOptions {
-  /** Join the topic's presence as this member (see `PubSub.presence`). */
-  member?: string;
-}
-
-/** Defaults of {@link PubSubOptions}. */
-export const PUBSUB_DEFAULTS = {
-  maxQueuedBytes: 1024 * 1024,
-  slowSubscriber: 'drop' as SlowSubscriberPolicy,
-  maxTopicsPerConnection: 1000,
-  maxTopicLength: 1024,
-  maxRecoveredMessages: 1000,
-};
+export { PUBSUB_DEFAULTS, type PublishOptions, type PubSubOptions, type SubscribeOptions } from './pubsub-options.js';
 
 // Exclusions waiting for their message to come back through the backplane; the oldest go past this many.
 const MAX_PENDING_EXCLUDES = 10_000;

@@ -12,6 +12,7 @@ import { optsValues } from './conn-opts.js';
 import { Context } from './context.js';
 import { GuardedEventTarget, type ListenerOptions, type TargetListener } from './guarded-event-target.js';
 import type { Msg } from './msg.js';
+import { CLOSED, CLOSING, CONNECTING, defineReadyStates, OPEN, type ReadyState } from './ready-state.js';
 
 /** How binary messages are handed to `message` listeners: `Blob` (the default), `ArrayBuffer`, or Node `Buffer`. */
 export type BinaryType = 'blob' | 'arraybuffer' | 'nodebuffer';
@@ -78,12 +79,6 @@ export type WebSocketEventHandler<E extends Event> = ((this: WebSocket, event: E
 /** A listener of one event type: a function (the socket as `this`) or an object with `handleEvent`. */
 export type WebSocketListener<E extends Event> =
   ((this: WebSocket, event: E) => unknown) | { handleEvent(event: E): unknown };
-
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 
 let sharedContext: Context | null = null;
 
@@ -382,14 +377,7 @@ export class WebSocket extends GuardedEventTarget {
   }
 }
 
-for (const [name, value] of [
-  ['CONNECTING', CONNECTING],
-  ['OPEN', OPEN],
-  ['CLOSING', CLOSING],
-  ['CLOSED', CLOSED],
-] as const) {
-  Object.defineProperty(WebSocket.prototype, name, { value, enumerable: true });
-}
+defineReadyStates(WebSocket.prototype);
 
 // WebIDL `[Clamp] unsigned short`: NaN is 0, out-of-range values stick to 0 or 65535, halves round to even.
 function clampUint16(value: unknown): number {

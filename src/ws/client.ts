@@ -26,8 +26,8 @@ import { generateKey } from '../protocol/handshake/accept-key.js';
 import { formatExtensions } from '../protocol/handshake/extension-header.js';
 import { HeaderList, isToken } from '../protocol/handshake/headers.js';
 import { wsResponseMessage } from './errors.js';
-import { connOptions, type ClientOptions } from './options.js';
-import type { SocketSettings, WebSocket } from './websocket.js';
+import { connOptions, type ClientOptions, type SocketSettings } from './options.js';
+import type { WebSocket } from './websocket.js';
 
 /** What the handshake needs from its socket object. */
 export interface ClientHost {

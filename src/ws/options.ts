@@ -211,3 +211,23 @@ export function connOptions(
   if (side === 'server') opts.protocols = []; // the server layer chooses the subprotocol itself
   return opts;
 }
+
+/** Options of `send`. */
+export interface SendOptions {
+  /** Binary or text; default: binary unless `data` is a string. */
+  binary?: boolean | undefined;
+  /** With compression agreed: `false` sends uncompressed, `true` compresses; default: by size (nopoll's threshold). */
+  compress?: boolean | undefined;
+  /** `false`: a fragment, more follow (default true). */
+  fin?: boolean | undefined;
+  /** Ignored: clients always mask and servers never do (RFC 6455 §5.1). */
+  mask?: boolean | undefined;
+}
+
+/** Called once the data was written out, or with the error that prevented it. */
+export type SendCallback = (err?: Error) => void;
+
+/** @internal How a connection's events are delivered. */
+export interface SocketSettings {
+  allowSynchronousEvents: boolean;
+}

@@ -14,40 +14,17 @@ import { binaryData, closeReason, SendQueue, toBytes, type BinaryType } from './
 import { WebSocketEmitter } from './emitter.js';
 import { isReported, notOpenError, wsFailure } from './errors.js';
 import { recordClean } from './events.js';
-import type { ClientOptions, RawData } from './options.js';
+import type { ClientOptions, RawData, SendCallback, SendOptions, SocketSettings } from './options.js';
 import type { WebSocketServer } from './server.js';
 import type { createWebSocketStream } from './stream.js';
+import { CLOSED, CLOSING, CONNECTING, defineReadyStates, OPEN, type ReadyState } from '../api/ready-state.js';
 
 export type { BinaryType } from './data.js';
+export type { SendCallback, SendOptions } from './options.js';
 
-const CONNECTING = 0;
-const OPEN = 1;
-const CLOSING = 2;
-const CLOSED = 3;
-type ReadyState = typeof CONNECTING | typeof OPEN | typeof CLOSING | typeof CLOSED;
 const TEXT = 1;
 const BINARY = 2;
 const EMPTY = Buffer.alloc(0);
-
-/** Options of `send`. */
-export interface SendOptions {
-  /** Binary or text; default: binary unless `data` is a string. */
-  binary?: boolean | undefined;
-  /** With compression agreed: `false` sends uncompressed, `true` compresses; default: by size (nopoll's threshold). */
-  compress?: boolean | undefined;
-  /** `false`: a fragment, more follow (default true). */
-  fin?: boolean | undefined;
-  /** Ignored: clients always mask and servers never do (RFC 6455 §5.1). */
-  mask?: boolean | undefined;
-}
-
-/** Called once the data was written out, or with the error that prevented it. */
-export type SendCallback = (err?: Error) => void;
-
-/** @internal How a connection's events are delivered. */
-export interface SocketSettings {
-  allowSynchronousEvents: boolean;
-}
 
 let attach: (ws: WebSocket, conn: Conn, settings: SocketSettings) => void;
 
@@ -439,14 +416,7 @@ export class WebSocket extends WebSocketEmitter {
   }
 }
 
-for (const [name, value] of [
-  ['CONNECTING', CONNECTING],
-  ['OPEN', OPEN],
-  ['CLOSING', CLOSING],
-  ['CLOSED', CLOSED],
-] as const) {
-  Object.defineProperty(WebSocket.prototype, name, { enumerable: true, value });
-}
+defineReadyStates(WebSocket.prototype);
 
 /** @internal A server's connection, handed to the socket it gives the application. */
 export function attachServerSocket(ws: WebSocket, conn: Conn, settings: SocketSettings): void {
