@@ -251,7 +251,7 @@ function killGroup(proc) {
 // Runs `node scripts/test.mjs <filters> [--test-name-pattern=...]` in the tree, in its own process group so that
 // a hung run is killed with every process it started.
 function runTests(filters, pattern, logName) {
-  const args = ['scripts/test.mjs', ...filters, ...(pattern ? [`--test-name-pattern=${pattern}`] : [])];
+  const args = ['scripts/test.mjs', '--no-format', ...filters, ...(pattern ? [`--test-name-pattern=${pattern}`] : [])];
   const started = Date.now();
   return new Promise((resolveRun) => {
     const proc = spawn(process.execPath, args, { cwd: tree, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });

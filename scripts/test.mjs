@@ -3,6 +3,7 @@
 // an argument `--test-name-pattern=<regexp>` (repeatable) goes to the runner instead and selects tests by name.
 // `--no-build` skips the compile and runs what is in build/ already: CI compiles once, then runs the same files on
 // each Node binary (`/path/to/node scripts/test.mjs --no-build`; the runner is whichever node runs this script).
+// `--no-format` skips the formatting check.
 // Nothing is deleted first, so several runs may share the tree; only tests whose .ts source exists are run.
 // Exit status: the runner's (0 all passed, 1 a test failed), or 2 when the build itself failed.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -15,9 +16,11 @@ if (!args.includes('--no-build')) {
   const require = createRequire(import.meta.url);
   const tsc = require.resolve('typescript/bin/tsc');
   const prettier = require.resolve('prettier/bin/prettier.cjs');
+  // Formatting first: a file that `npm run format` would change fails the run (.prettierrc.json, .prettierignore).
+  // `--no-format` skips it (the mutation check's edits are not meant to be formatted).
   try {
-    // Formatting first: a file that `npm run format` would change fails the run (.prettierrc.json, .prettierignore).
-    execFileSync(process.execPath, [prettier, '--check', '--log-level=warn', '.'], { stdio: 'inherit' });
+    if (!args.includes('--no-format'))
+      execFileSync(process.execPath, [prettier, '--check', '--log-level=warn', '.'], { stdio: 'inherit' });
   } catch {
     console.error('test.mjs: the files above are not formatted; `npm run format` formats them');
     process.exit(2);
@@ -41,7 +44,7 @@ function findTests(dir) {
   return out;
 }
 const runnerArgs = args.filter((a) => a.startsWith('--test-name-pattern='));
-const filters = args.filter((a) => !a.startsWith('--test-name-pattern=') && a !== '--no-build');
+const filters = args.filter((a) => !a.startsWith('--test-name-pattern=') && a !== '--no-build' && a !== '--no-format');
 const files = findTests('test').filter((f) => filters.length === 0 || filters.some((s) => f.includes(s)));
 if (files.length === 0) {
   console.error('no test files matched');
