@@ -49,7 +49,7 @@ export function adoptUpgradedClient(
   const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
   const conn = new Conn(ctx, 'client', null, h.host, h.port, o.maxFrameSize ?? ctx.maxFrameSize);
   if (onReady !== undefined) conn.onReady = onReady;
-  Object.assign(conn.handshake, {
+  conn.recordHandshake({
     requestedUrl: h.path,
     hostHeader: h.hostHeader,
     origin: h.origin,

@@ -89,6 +89,18 @@ export const NO_RARE: ConnRare = Object.freeze(new ConnRare());
 // Shared by every connection that requested no subprotocol, so none allocates an empty array.
 const NO_PROTOCOLS = Object.freeze([]) as unknown as string[];
 
+// What the handshake recorded beyond the request target and Host: kept only while one of them is set (an idle
+// connection from a client that sent no Origin, Cookie, subprotocol or X-Real-IP carries none of it).
+class HandshakeExtra {
+  constructor(
+    readonly origin: string | null,
+    readonly cookie: string | null,
+    readonly requestedProtocols: string[],
+    readonly xRealIp: string | null,
+    readonly headers: HeaderList | null,
+  ) {}
+}
+
 /** @internal Bits of a connection's `_flags`. */
 export const ConnFlag = {
   TLS: 0x1,
@@ -114,8 +126,6 @@ export abstract class ConnCore {
   host: string;
   /** Client: the port connected to. Accepted: the peer's port (`nopoll_conn_port`). */
   port: number;
-  /** Handshake details (`nopoll_conn_get_requested_url`, `_get_origin`, `_get_cookie`, ...). */
-  readonly handshake: HandshakeInfo;
 
   /** This connection's message handler; wins over the context's (`nopoll_conn_set_on_msg`). */
   onMessage: OnMessageHandler | null = null;
@@ -141,6 +151,10 @@ export abstract class ConnCore {
   /** @internal */ protected _deflate: DeflateAgreement | null = null;
   /** @internal Messages no handler took. */ protected _inbox: Msg[] | null = null;
   /** @internal */ protected _rare: ConnRare = NO_RARE;
+  // What the handshake recorded (see `handshake`): the target and Host here, the rest only when set.
+  /** @internal */ protected _requestedUrl = '/';
+  /** @internal */ protected _hostHeader: string | null = null;
+  /** @internal */ protected _handshakeExtra: HandshakeExtra | null = null;
 
   /** @internal Connections are made by `Conn.connect` and by listeners. */
   constructor(
@@ -157,15 +171,6 @@ export abstract class ConnCore {
     this.host = host;
     this.port = port;
     this._maxFrameSize = maxFrameSize;
-    this.handshake = {
-      requestedUrl: '/',
-      hostHeader: null,
-      origin: null,
-      cookie: null,
-      requestedProtocols: NO_PROTOCOLS,
-      xRealIp: null,
-      headers: null,
-    };
     this.id = ctx.register(this as unknown as Conn);
   }
 
@@ -233,33 +238,63 @@ export abstract class ConnCore {
 
   // ---- handshake data ----
 
+  /**
+   * Handshake details (`nopoll_conn_get_requested_url`, `_get_origin`, `_get_cookie`, ...): a new object on each
+   * read, a copy of what the connection keeps (the getters below read it without a copy).
+   */
+  get handshake(): HandshakeInfo {
+    const extra = this._handshakeExtra;
+    return {
+      requestedUrl: this._requestedUrl,
+      hostHeader: this._hostHeader,
+      origin: extra?.origin ?? null,
+      cookie: extra?.cookie ?? null,
+      requestedProtocols: extra?.requestedProtocols ?? NO_PROTOCOLS,
+      xRealIp: extra?.xRealIp ?? null,
+      headers: extra?.headers ?? null,
+    };
+  }
+
+  /** @internal Records what the handshake established (the fields given; the others stay). */
+  recordHandshake(info: Partial<HandshakeInfo>): void {
+    const h = Object.assign(this.handshake, info);
+    this._requestedUrl = h.requestedUrl;
+    this._hostHeader = h.hostHeader;
+    const protocols = h.requestedProtocols.length > 0 ? h.requestedProtocols : NO_PROTOCOLS;
+    this._handshakeExtra =
+      h.origin === null && h.cookie === null && protocols === NO_PROTOCOLS && h.xRealIp === null && h.headers === null
+        ? null
+        : new HandshakeExtra(h.origin, h.cookie, protocols, h.xRealIp, h.headers);
+  }
+
   /** The request target (`nopoll_conn_get_requested_url`). */
   get requestedUrl(): string {
-    return this.handshake.requestedUrl;
+    return this._requestedUrl;
   }
   /** The Origin header received (server) or sent (client) (`nopoll_conn_get_origin`). */
   get origin(): string | null {
-    return this.handshake.origin;
+    return this._handshakeExtra?.origin ?? null;
   }
   /** The Host header received or sent (`nopoll_conn_get_host_header`). */
   get hostHeader(): string | null {
-    return this.handshake.hostHeader;
+    return this._hostHeader;
   }
   /** The Cookie header received or sent (`nopoll_conn_get_cookie`). */
   get cookie(): string | null {
-    return this.handshake.cookie;
+    return this._handshakeExtra?.cookie ?? null;
   }
   /** The X-Real-IP header received (`nopoll_conn_get_x_real_ip_header`). */
   get xRealIp(): string | null {
-    return this.handshake.xRealIp;
+    return this._handshakeExtra?.xRealIp ?? null;
   }
   /** The subprotocols requested, in the client's order. */
   get requestedProtocols(): readonly string[] {
-    return this.handshake.requestedProtocols;
+    return this._handshakeExtra?.requestedProtocols ?? NO_PROTOCOLS;
   }
   /** The requested subprotocols as one header value (`nopoll_conn_get_requested_protocol`); null when none. */
   get requestedProtocol(): string | null {
-    return this.handshake.requestedProtocols.length > 0 ? this.handshake.requestedProtocols.join(', ') : null;
+    const protocols = this.requestedProtocols;
+    return protocols.length > 0 ? protocols.join(', ') : null;
   }
   /** The permessage-deflate parameters agreed in the handshake (RFC 7692), or null when messages are not compressed. */
   get perMessageDeflate(): DeflateAgreement | null {
