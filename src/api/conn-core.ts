@@ -118,8 +118,6 @@ export abstract class ConnCore {
   readonly id: number;
   /** The owning context (`nopoll_conn_ctx`). */
   readonly ctx: Context;
-  /** `client` or `listener` (`nopoll_conn_role`). */
-  readonly role: ConnRole;
   /** The listener that accepted this connection, if any (`nopoll_conn_get_listener`). */
   readonly listener: Listener | null;
   /** Client: the host connected to. Accepted: the peer's address (`nopoll_conn_host`). */
@@ -156,17 +154,9 @@ export abstract class ConnCore {
   /** @internal */ protected _hostHeader: string | null = null;
   /** @internal */ protected _handshakeExtra: HandshakeExtra | null = null;
 
-  /** @internal Connections are made by `Conn.connect` and by listeners. */
-  constructor(
-    ctx: Context,
-    role: ConnRole,
-    listener: Listener | null,
-    host: string,
-    port: number,
-    maxFrameSize: number,
-  ) {
+  /** @internal Connections are made by `Conn.connect` and by listeners (`listener`: the one that accepted it). */
+  constructor(ctx: Context, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
     this.ctx = ctx;
-    this.role = role;
     this.listener = listener;
     this.host = host;
     this.port = port;
@@ -183,6 +173,11 @@ export abstract class ConnCore {
   abstract close(code?: number | null, reason?: string): Promise<CloseInfo>;
 
   // ---- state ----
+
+  /** `client` or `listener` (`nopoll_conn_role`): a connection a listener accepted is a `listener` one. */
+  get role(): ConnRole {
+    return this.listener !== null ? 'listener' : 'client';
+  }
 
   /** Where the connection is in its life cycle. */
   get state(): ConnState {

@@ -43,7 +43,7 @@ export class Conn extends ConnTopics {
    */
   static connect(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike): Conn {
     const plan = planClient(ctx, target, opts);
-    const conn = new Conn(ctx, 'client', null, plan.host, plan.port, plan.maxFrameSize);
+    const conn = new Conn(ctx, null, plan.host, plan.port, plan.maxFrameSize);
     startClient(conn, plan);
     return conn;
   }

@@ -306,7 +306,7 @@ export class Listener {
     // An HTTP/2 stream's peer is its session's socket; a socket's is read without caching anything on it.
     const peer =
       via === undefined ? peerAddress(socket) : { address: via.remoteAddress ?? '', port: via.remotePort ?? 0 };
-    const conn = new Conn(ctx, 'listener', this, peer.address, peer.port, o.maxFrameSize ?? ctx.maxFrameSize);
+    const conn = new Conn(ctx, this, peer.address, peer.port, o.maxFrameSize ?? ctx.maxFrameSize);
     const live = this.#live;
     if (live !== null && live.size >= o.maxConnections!) {
       return refuseOverLimit(

@@ -17,7 +17,12 @@ import { Keepalive } from './keepalive.js';
 import { readIntoSharedBuffer } from './read-buffer.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
-import type { TransportEnd, TransportEvents, TransportOptions } from './transport-options.js';
+import {
+  TransportLimits,
+  type TransportEnd,
+  type TransportEvents,
+  type TransportOptions,
+} from './transport-options.js';
 import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
 
 // The stream's listeners are shared functions that find their transport through this property, so an idle
@@ -46,7 +51,7 @@ let socketEnd: ((this: Duplex) => void) | null | undefined;
  */
 export class Transport extends Sender {
   readonly #events: TransportEvents;
-  readonly #closeTimeoutMs: number;
+  readonly #limits: TransportLimits;
   #closeTimer: NodeJS.Timeout | null = null;
   readonly #keepalive: Keepalive | null;
   // The peer's close frame (made when it arrives), and why the connection failed, if it did.
@@ -54,8 +59,14 @@ export class Transport extends Sender {
   #error: Error | undefined = undefined;
   /** @internal RateWatched fields (see rate-guard.ts). */
   bytesReceived = 0;
-  /** @internal */ readonly minMessageRate: number;
-  /** @internal */ readonly messageRateWindowMs: number;
+  /** @internal RateWatched */
+  get minMessageRate(): number {
+    return this.#limits.minMessageRate;
+  }
+  /** @internal RateWatched */
+  get messageRateWindowMs(): number {
+    return this.#limits.messageRateWindowMs;
+  }
 
   constructor(stream: Duplex, events: TransportEvents, options: TransportOptions) {
     const deflate = options.deflate ?? null;
@@ -67,9 +78,7 @@ export class Transport extends Sender {
     );
     this.#events = events;
     if (options.role === 'client') this.bits |= CLIENT;
-    this.#closeTimeoutMs = options.closeTimeoutMs;
-    this.minMessageRate = options.minMessageRate ?? 0;
-    this.messageRateWindowMs = options.messageRateWindowMs ?? 0;
+    this.#limits = TransportLimits.of(options);
     this.#keepalive =
       options.idleTimeoutMs || options.pingIntervalMs
         ? Keepalive.create(this, {
@@ -455,14 +464,17 @@ export class Transport extends Sender {
   private armCloseTimer(): void {
     this.#keepalive?.stop(); // the closing handshake has its own deadline
     if (this.#closeTimer !== null || this.stream.destroyed) return;
-    this.#closeTimer = setTimeout(Transport.#onCloseTimeout, this.#closeTimeoutMs, this);
+    this.#closeTimer = setTimeout(Transport.#onCloseTimeout, this.#limits.closeTimeoutMs, this);
     this.#closeTimer.unref?.();
   }
 
   static #onCloseTimeout(transport: Transport): void {
     transport.#closeTimer = null;
     if (!transport.#error && !transport.session.closeReceived) {
-      transport.#error = new TimeoutError('close', `no closing handshake within ${transport.#closeTimeoutMs} ms`);
+      transport.#error = new TimeoutError(
+        'close',
+        `no closing handshake within ${transport.#limits.closeTimeoutMs} ms`,
+      );
     }
     transport.stream.destroy();
   }
