@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { InvalidStateError } from '../errors.js';
 import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
+import { sharedText } from '../protocol/shared-text.js';
 import type { OutgoingMessages } from '../protocol/outgoing.js';
 import type { Transport } from '../transport/transport.js';
 import type { ReadBuffer } from './conn-read.js';
@@ -101,6 +102,26 @@ class HandshakeExtra {
   ) {}
 }
 
+// What the handshake agreed on (subprotocol, permessage-deflate): null when nothing, else one object shared by the
+// connections that agreed on the same (a server's connections mostly do), so none carries two fields for it.
+class Agreement {
+  static #last: Agreement | null = null;
+  private constructor(
+    readonly protocol: string | null,
+    readonly deflate: DeflateAgreement | null,
+  ) {}
+  static of(protocol: string | null, deflate: DeflateAgreement | null): Agreement | null {
+    if (protocol === null && deflate === null) return null;
+    const last = Agreement.#last;
+    if (last !== null && last.protocol === protocol && last.deflate === deflate) return last;
+    return (Agreement.#last = new Agreement(protocol, deflate));
+  }
+}
+
+// The life-cycle states, by their number in `_flags` (ConnFlag.STATE).
+const STATES: readonly ConnState[] = ['connecting', 'open', 'closing', 'closed'];
+const STATE_SHIFT = 4;
+
 /** @internal Bits of a connection's `_flags`. */
 export const ConnFlag = {
   TLS: 0x1,
@@ -110,6 +131,8 @@ export const ConnFlag = {
   FRAMES: 0x4,
   /** read() was used or onMessageStream is set: the session streams data messages. */
   STREAMING: 0x8,
+  /** The life-cycle state's number in STATES (2 bits). */
+  STATE: 0x30,
 } as const;
 
 /** The identity and state of a connection; see {@link Conn}. */
@@ -138,15 +161,13 @@ export abstract class ConnCore {
   /** Free slot for the application (`nopoll_conn_set_hook` / `_get_hook`). */
   hook: unknown = undefined;
 
-  /** @internal */ protected _state: ConnState = 'connecting';
   /** @internal The byte stream once connected or accepted. */ protected _stream: Duplex | null = null;
   /** @internal Set once the handshake completed: the only way to the wire. */ protected _transport: Transport | null =
     null;
   /** @internal */ protected _closeInfo: CloseInfo | null = null;
   /** @internal */ protected _maxFrameSize: number;
   /** @internal {@link ConnFlag} bits (one field, not one per flag: an idle connection is a few fields). */ protected _flags = 0;
-  /** @internal */ protected _acceptedProtocol: string | null = null;
-  /** @internal */ protected _deflate: DeflateAgreement | null = null;
+  /** @internal */ protected _agreed: Agreement | null = null;
   /** @internal Messages no handler took. */ protected _inbox: Msg[] | null = null;
   /** @internal */ protected _rare: ConnRare = NO_RARE;
   // What the handshake recorded (see `handshake`): the target and Host here, the rest only when set.
@@ -162,6 +183,28 @@ export abstract class ConnCore {
     this.port = port;
     this._maxFrameSize = maxFrameSize;
     this.id = ctx.register(this as unknown as Conn);
+  }
+
+  /** @internal The life-cycle state, kept in `_flags`. */
+  protected get _state(): ConnState {
+    return STATES[(this._flags & ConnFlag.STATE) >>> STATE_SHIFT]!;
+  }
+  protected set _state(state: ConnState) {
+    this._flags = (this._flags & ~ConnFlag.STATE) | (STATES.indexOf(state) << STATE_SHIFT);
+  }
+  /** @internal The subprotocol agreed (see Agreement). */
+  protected get _acceptedProtocol(): string | null {
+    return this._agreed?.protocol ?? null;
+  }
+  protected set _acceptedProtocol(protocol: string | null) {
+    this._agreed = Agreement.of(protocol, this._deflate);
+  }
+  /** @internal The permessage-deflate agreement (see Agreement). */
+  protected get _deflate(): DeflateAgreement | null {
+    return this._agreed?.deflate ?? null;
+  }
+  protected set _deflate(deflate: DeflateAgreement | null) {
+    this._agreed = Agreement.of(this._acceptedProtocol, deflate);
   }
 
   /** @internal The rare state, made writable on first use. */
@@ -253,13 +296,15 @@ export abstract class ConnCore {
   /** @internal Records what the handshake established (the fields given; the others stay). */
   recordHandshake(info: Partial<HandshakeInfo>): void {
     const h = Object.assign(this.handshake, info);
-    this._requestedUrl = h.requestedUrl;
-    this._hostHeader = h.hostHeader;
+    // The target, Host and Origin are mostly the same text on every connection of a server: kept once.
+    this._requestedUrl = sharedText(h.requestedUrl);
+    this._hostHeader = h.hostHeader === null ? null : sharedText(h.hostHeader);
+    const origin = h.origin === null ? null : sharedText(h.origin);
     const protocols = h.requestedProtocols.length > 0 ? h.requestedProtocols : NO_PROTOCOLS;
     this._handshakeExtra =
-      h.origin === null && h.cookie === null && protocols === NO_PROTOCOLS && h.xRealIp === null && h.headers === null
+      origin === null && h.cookie === null && protocols === NO_PROTOCOLS && h.xRealIp === null && h.headers === null
         ? null
-        : new HandshakeExtra(h.origin, h.cookie, protocols, h.xRealIp, h.headers);
+        : new HandshakeExtra(origin, h.cookie, protocols, h.xRealIp, h.headers);
   }
 
   /** The request target (`nopoll_conn_get_requested_url`). */

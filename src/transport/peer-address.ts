@@ -7,6 +7,7 @@
  * @packageDocumentation
  */
 import type { Duplex } from 'node:stream';
+import { sharedText } from '../protocol/shared-text.js';
 
 /** A peer's address and port; '' and 0 when unknown. */
 export interface PeerAddress {
@@ -16,19 +17,6 @@ export interface PeerAddress {
 
 interface PeerHandle {
   getpeername?: (out: { address?: unknown; port?: unknown }) => number;
-}
-
-// Address texts seen lately, each kept once. Bounded: cleared when full (a server with many distinct clients gains
-// nothing from it and loses nothing either).
-const seen = new Map<string, string>();
-const SEEN_LIMIT = 256;
-
-function shared(address: string): string {
-  const known = seen.get(address);
-  if (known !== undefined) return known;
-  if (seen.size >= SEEN_LIMIT) seen.clear();
-  seen.set(address, address);
-  return address;
 }
 
 /**
@@ -42,9 +30,9 @@ export function peerAddress(stream: Duplex): PeerAddress {
   if (handle != null && typeof handle.getpeername === 'function') {
     const out: { address?: unknown; port?: unknown } = {};
     if (handle.getpeername(out) === 0 && typeof out.address === 'string' && typeof out.port === 'number') {
-      return { address: shared(out.address), port: out.port };
+      return { address: sharedText(out.address), port: out.port };
     }
   }
   const address = socket.remoteAddress;
-  return { address: address === undefined ? '' : shared(address), port: socket.remotePort ?? 0 };
+  return { address: address === undefined ? '' : sharedText(address), port: socket.remotePort ?? 0 };
 }
