@@ -54,9 +54,9 @@ export class Transport extends Sender {
   readonly #limits: TransportLimits;
   #closeTimer: NodeJS.Timeout | null = null;
   readonly #keepalive: Keepalive | null;
-  // The peer's close frame (made when it arrives), and why the connection failed, if it did.
-  #peerClose: { code: number; reason: string } | null = null;
-  #error: Error | undefined = undefined;
+  // How the connection ends, filled in as it becomes known: the peer's close frame (1006 until one arrives) and
+  // why the connection failed, if it did. Null until then: an open connection holds one field for both.
+  #ending: { code: number; reason: string; error: Error | undefined } | null = null;
   /** @internal RateWatched fields (see rate-guard.ts). */
   bytesReceived = 0;
   /** @internal RateWatched */
@@ -210,13 +210,13 @@ export class Transport extends Sender {
 
   /** Starts the closing handshake for a local failure (a limit): as {@link close}, with `error` reported. */
   closeWithError(error: Error, code: number, reason: string): boolean {
-    this.#error ??= error;
+    this.failure ??= error;
     return this.close(code, reason);
   }
 
   /** Drops the connection at once, without a close frame (noPoll's shutdown). */
   destroy(error?: Error): void {
-    if (error) this.#error ??= error;
+    if (error) this.failure ??= error;
     this.session.abort();
     this.stream.destroy();
   }
@@ -288,7 +288,9 @@ export class Transport extends Sender {
 
   /** @internal */
   sessionClose(code: number, reason: string): void {
-    this.#peerClose = { code, reason };
+    const ending = this.endingNow();
+    ending.code = code;
+    ending.reason = reason;
     // §7.1.1: the server closes TCP first; the client waits for it. Neither waits forever: a peer that never ends
     // its side of TCP is dropped after closeTimeoutMs.
     if ((this.bits & CLIENT) === 0) this.end();
@@ -299,7 +301,7 @@ export class Transport extends Sender {
   /** @internal */
   sessionError(error: ProtocolError): void {
     this.dropPending();
-    this.#error = error;
+    this.failure = error;
     this.compression?.inflation?.release();
     // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
     this.end();
@@ -341,7 +343,7 @@ export class Transport extends Sender {
   /** @internal Nothing arrived for the idle timeout: close with 1001 ("going away"). */
   keepaliveIdle(idleTimeoutMs: number): void {
     if (this.session.state !== SessionState.OPEN) return;
-    this.#error ??= new TimeoutError('idle', `nothing received for ${idleTimeoutMs} ms`);
+    this.failure ??= new TimeoutError('idle', `nothing received for ${idleTimeoutMs} ms`);
     this.close(1001, 'idle timeout');
   }
 
@@ -430,11 +432,24 @@ export class Transport extends Sender {
     const session = transport.session;
     if (session.closeSent && session.closeReceived) return;
     // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause.
-    transport.#error ??= new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
+    transport.failure ??= new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
   }
 
   static #onClose(this: Stream): void {
     this[kTransport]!.closed();
+  }
+
+  // Not #private accessors and methods: those would add a brand field to every instance.
+  /** @internal Why the connection failed, if it did. */
+  private get failure(): Error | undefined {
+    return this.#ending?.error;
+  }
+  private set failure(error: Error | undefined) {
+    this.endingNow().error = error;
+  }
+  /** @internal */
+  private endingNow(): { code: number; reason: string; error: Error | undefined } {
+    return (this.#ending ??= { code: 1006, reason: '', error: undefined });
   }
 
   /** @internal */
@@ -453,10 +468,10 @@ export class Transport extends Sender {
     }
     if ((this.bits & REPORTED) !== 0) return;
     this.bits |= REPORTED;
-    const clean = session.closeSent && session.closeReceived && !this.#error;
-    const peer = this.#peerClose;
-    const info: TransportEnd = { code: peer?.code ?? 1006, reason: peer?.reason ?? '', wasClean: clean };
-    if (this.#error) info.error = this.#error;
+    const clean = session.closeSent && session.closeReceived && !this.failure;
+    const ending = this.#ending;
+    const info: TransportEnd = { code: ending?.code ?? 1006, reason: ending?.reason ?? '', wasClean: clean };
+    if (this.failure) info.error = this.failure;
     this.#events.transportClosed(info);
   }
 
@@ -470,8 +485,8 @@ export class Transport extends Sender {
 
   static #onCloseTimeout(transport: Transport): void {
     transport.#closeTimer = null;
-    if (!transport.#error && !transport.session.closeReceived) {
-      transport.#error = new TimeoutError(
+    if (!transport.failure && !transport.session.closeReceived) {
+      transport.failure = new TimeoutError(
         'close',
         `no closing handshake within ${transport.#limits.closeTimeoutMs} ms`,
       );
