@@ -47,9 +47,9 @@ export function adoptUpgradedClient(
 ): Conn {
   const o = optsValues(opts);
   const deflateOffer = clientDeflateOffer(o.perMessageDeflate);
-  const conn = new Conn(ctx, 'client', null, h.host, h.port, o.maxFrameSize ?? ctx.maxFrameSize);
+  const conn = new Conn(ctx, null, h.host, h.port, o.maxFrameSize ?? ctx.maxFrameSize);
   if (onReady !== undefined) conn.onReady = onReady;
-  Object.assign(conn.handshake, {
+  conn.recordHandshake({
     requestedUrl: h.path,
     hostHeader: h.hostHeader,
     origin: h.origin,

@@ -177,7 +177,7 @@ function planAttempt(ctx: Context, o: ConnOptsInit, attempt: Attempt, redirect: 
 export function startClient(conn: Conn, plan: ClientPlan): void {
   conn.host = plan.host;
   conn.port = plan.port;
-  Object.assign(conn.handshake, {
+  conn.recordHandshake({
     requestedUrl: plan.path,
     hostHeader: plan.hostHeader,
     origin: plan.origin,
@@ -268,7 +268,7 @@ export function startClientSession(
   deflateOffer: ReturnType<typeof clientDeflateOffer>,
   settings: ReturnType<typeof sessionSettings>,
 ): void {
-  conn.handshake.headers = connected.result.headers;
+  conn.recordHandshake({ headers: connected.result.headers });
   const deflate = clientDeflateSession(deflateOffer, connected.result.extensions);
   if (!deflate.ok) {
     connected.socket.destroy();

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { InvalidStateError } from '../errors.js';
 import type { DeflateAgreement } from '../protocol/extensions/deflate-params.js';
 import type { HeaderList } from '../protocol/handshake/headers.js';
+import { sharedText } from '../protocol/shared-text.js';
 import type { OutgoingMessages } from '../protocol/outgoing.js';
 import type { Transport } from '../transport/transport.js';
 import type { ReadBuffer } from './conn-read.js';
@@ -89,6 +90,38 @@ export const NO_RARE: ConnRare = Object.freeze(new ConnRare());
 // Shared by every connection that requested no subprotocol, so none allocates an empty array.
 const NO_PROTOCOLS = Object.freeze([]) as unknown as string[];
 
+// What the handshake recorded beyond the request target and Host: kept only while one of them is set (an idle
+// connection from a client that sent no Origin, Cookie, subprotocol or X-Real-IP carries none of it).
+class HandshakeExtra {
+  constructor(
+    readonly origin: string | null,
+    readonly cookie: string | null,
+    readonly requestedProtocols: string[],
+    readonly xRealIp: string | null,
+    readonly headers: HeaderList | null,
+  ) {}
+}
+
+// What the handshake agreed on (subprotocol, permessage-deflate): null when nothing, else one object shared by the
+// connections that agreed on the same (a server's connections mostly do), so none carries two fields for it.
+class Agreement {
+  static #last: Agreement | null = null;
+  private constructor(
+    readonly protocol: string | null,
+    readonly deflate: DeflateAgreement | null,
+  ) {}
+  static of(protocol: string | null, deflate: DeflateAgreement | null): Agreement | null {
+    if (protocol === null && deflate === null) return null;
+    const last = Agreement.#last;
+    if (last !== null && last.protocol === protocol && last.deflate === deflate) return last;
+    return (Agreement.#last = new Agreement(protocol, deflate));
+  }
+}
+
+// The life-cycle states, by their number in `_flags` (ConnFlag.STATE).
+const STATES: readonly ConnState[] = ['connecting', 'open', 'closing', 'closed'];
+const STATE_SHIFT = 4;
+
 /** @internal Bits of a connection's `_flags`. */
 export const ConnFlag = {
   TLS: 0x1,
@@ -98,6 +131,8 @@ export const ConnFlag = {
   FRAMES: 0x4,
   /** read() was used or onMessageStream is set: the session streams data messages. */
   STREAMING: 0x8,
+  /** The life-cycle state's number in STATES (2 bits). */
+  STATE: 0x30,
 } as const;
 
 /** The identity and state of a connection; see {@link Conn}. */
@@ -106,16 +141,12 @@ export abstract class ConnCore {
   readonly id: number;
   /** The owning context (`nopoll_conn_ctx`). */
   readonly ctx: Context;
-  /** `client` or `listener` (`nopoll_conn_role`). */
-  readonly role: ConnRole;
   /** The listener that accepted this connection, if any (`nopoll_conn_get_listener`). */
   readonly listener: Listener | null;
   /** Client: the host connected to. Accepted: the peer's address (`nopoll_conn_host`). */
   host: string;
   /** Client: the port connected to. Accepted: the peer's port (`nopoll_conn_port`). */
   port: number;
-  /** Handshake details (`nopoll_conn_get_requested_url`, `_get_origin`, `_get_cookie`, ...). */
-  readonly handshake: HandshakeInfo;
 
   /** This connection's message handler; wins over the context's (`nopoll_conn_set_on_msg`). */
   onMessage: OnMessageHandler | null = null;
@@ -130,43 +161,50 @@ export abstract class ConnCore {
   /** Free slot for the application (`nopoll_conn_set_hook` / `_get_hook`). */
   hook: unknown = undefined;
 
-  /** @internal */ protected _state: ConnState = 'connecting';
   /** @internal The byte stream once connected or accepted. */ protected _stream: Duplex | null = null;
   /** @internal Set once the handshake completed: the only way to the wire. */ protected _transport: Transport | null =
     null;
   /** @internal */ protected _closeInfo: CloseInfo | null = null;
   /** @internal */ protected _maxFrameSize: number;
   /** @internal {@link ConnFlag} bits (one field, not one per flag: an idle connection is a few fields). */ protected _flags = 0;
-  /** @internal */ protected _acceptedProtocol: string | null = null;
-  /** @internal */ protected _deflate: DeflateAgreement | null = null;
+  /** @internal */ protected _agreed: Agreement | null = null;
   /** @internal Messages no handler took. */ protected _inbox: Msg[] | null = null;
   /** @internal */ protected _rare: ConnRare = NO_RARE;
+  // What the handshake recorded (see `handshake`): the target and Host here, the rest only when set.
+  /** @internal */ protected _requestedUrl = '/';
+  /** @internal */ protected _hostHeader: string | null = null;
+  /** @internal */ protected _handshakeExtra: HandshakeExtra | null = null;
 
-  /** @internal Connections are made by `Conn.connect` and by listeners. */
-  constructor(
-    ctx: Context,
-    role: ConnRole,
-    listener: Listener | null,
-    host: string,
-    port: number,
-    maxFrameSize: number,
-  ) {
+  /** @internal Connections are made by `Conn.connect` and by listeners (`listener`: the one that accepted it). */
+  constructor(ctx: Context, listener: Listener | null, host: string, port: number, maxFrameSize: number) {
     this.ctx = ctx;
-    this.role = role;
     this.listener = listener;
     this.host = host;
     this.port = port;
     this._maxFrameSize = maxFrameSize;
-    this.handshake = {
-      requestedUrl: '/',
-      hostHeader: null,
-      origin: null,
-      cookie: null,
-      requestedProtocols: NO_PROTOCOLS,
-      xRealIp: null,
-      headers: null,
-    };
     this.id = ctx.register(this as unknown as Conn);
+  }
+
+  /** @internal The life-cycle state, kept in `_flags`. */
+  protected get _state(): ConnState {
+    return STATES[(this._flags & ConnFlag.STATE) >>> STATE_SHIFT]!;
+  }
+  protected set _state(state: ConnState) {
+    this._flags = (this._flags & ~ConnFlag.STATE) | (STATES.indexOf(state) << STATE_SHIFT);
+  }
+  /** @internal The subprotocol agreed (see Agreement). */
+  protected get _acceptedProtocol(): string | null {
+    return this._agreed?.protocol ?? null;
+  }
+  protected set _acceptedProtocol(protocol: string | null) {
+    this._agreed = Agreement.of(protocol, this._deflate);
+  }
+  /** @internal The permessage-deflate agreement (see Agreement). */
+  protected get _deflate(): DeflateAgreement | null {
+    return this._agreed?.deflate ?? null;
+  }
+  protected set _deflate(deflate: DeflateAgreement | null) {
+    this._agreed = Agreement.of(this._acceptedProtocol, deflate);
   }
 
   /** @internal The rare state, made writable on first use. */
@@ -178,6 +216,11 @@ export abstract class ConnCore {
   abstract close(code?: number | null, reason?: string): Promise<CloseInfo>;
 
   // ---- state ----
+
+  /** `client` or `listener` (`nopoll_conn_role`): a connection a listener accepted is a `listener` one. */
+  get role(): ConnRole {
+    return this.listener !== null ? 'listener' : 'client';
+  }
 
   /** Where the connection is in its life cycle. */
   get state(): ConnState {
@@ -233,33 +276,65 @@ export abstract class ConnCore {
 
   // ---- handshake data ----
 
+  /**
+   * Handshake details (`nopoll_conn_get_requested_url`, `_get_origin`, `_get_cookie`, ...): a new object on each
+   * read, a copy of what the connection keeps (the getters below read it without a copy).
+   */
+  get handshake(): HandshakeInfo {
+    const extra = this._handshakeExtra;
+    return {
+      requestedUrl: this._requestedUrl,
+      hostHeader: this._hostHeader,
+      origin: extra?.origin ?? null,
+      cookie: extra?.cookie ?? null,
+      requestedProtocols: extra?.requestedProtocols ?? NO_PROTOCOLS,
+      xRealIp: extra?.xRealIp ?? null,
+      headers: extra?.headers ?? null,
+    };
+  }
+
+  /** @internal Records what the handshake established (the fields given; the others stay). */
+  recordHandshake(info: Partial<HandshakeInfo>): void {
+    const h = Object.assign(this.handshake, info);
+    // The target, Host and Origin are mostly the same text on every connection of a server: kept once.
+    this._requestedUrl = sharedText(h.requestedUrl);
+    this._hostHeader = h.hostHeader === null ? null : sharedText(h.hostHeader);
+    const origin = h.origin === null ? null : sharedText(h.origin);
+    const protocols = h.requestedProtocols.length > 0 ? h.requestedProtocols : NO_PROTOCOLS;
+    this._handshakeExtra =
+      origin === null && h.cookie === null && protocols === NO_PROTOCOLS && h.xRealIp === null && h.headers === null
+        ? null
+        : new HandshakeExtra(origin, h.cookie, protocols, h.xRealIp, h.headers);
+  }
+
   /** The request target (`nopoll_conn_get_requested_url`). */
   get requestedUrl(): string {
-    return this.handshake.requestedUrl;
+    return this._requestedUrl;
   }
   /** The Origin header received (server) or sent (client) (`nopoll_conn_get_origin`). */
   get origin(): string | null {
-    return this.handshake.origin;
+    return this._handshakeExtra?.origin ?? null;
   }
   /** The Host header received or sent (`nopoll_conn_get_host_header`). */
   get hostHeader(): string | null {
-    return this.handshake.hostHeader;
+    return this._hostHeader;
   }
   /** The Cookie header received or sent (`nopoll_conn_get_cookie`). */
   get cookie(): string | null {
-    return this.handshake.cookie;
+    return this._handshakeExtra?.cookie ?? null;
   }
   /** The X-Real-IP header received (`nopoll_conn_get_x_real_ip_header`). */
   get xRealIp(): string | null {
-    return this.handshake.xRealIp;
+    return this._handshakeExtra?.xRealIp ?? null;
   }
   /** The subprotocols requested, in the client's order. */
   get requestedProtocols(): readonly string[] {
-    return this.handshake.requestedProtocols;
+    return this._handshakeExtra?.requestedProtocols ?? NO_PROTOCOLS;
   }
   /** The requested subprotocols as one header value (`nopoll_conn_get_requested_protocol`); null when none. */
   get requestedProtocol(): string | null {
-    return this.handshake.requestedProtocols.length > 0 ? this.handshake.requestedProtocols.join(', ') : null;
+    const protocols = this.requestedProtocols;
+    return protocols.length > 0 ? protocols.join(', ') : null;
   }
   /** The permessage-deflate parameters agreed in the handshake (RFC 7692), or null when messages are not compressed. */
   get perMessageDeflate(): DeflateAgreement | null {

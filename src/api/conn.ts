@@ -43,7 +43,7 @@ export class Conn extends ConnTopics {
    */
   static connect(ctx: Context, target: string | URL | ConnectTarget, opts?: ConnOptsLike): Conn {
     const plan = planClient(ctx, target, opts);
-    const conn = new Conn(ctx, 'client', null, plan.host, plan.port, plan.maxFrameSize);
+    const conn = new Conn(ctx, null, plan.host, plan.port, plan.maxFrameSize);
     startClient(conn, plan);
     return conn;
   }
@@ -179,10 +179,10 @@ export class Conn extends ConnTopics {
     const handler = this.onReady ?? this.ctx.onReady;
     const keep = settings.keepHeaders;
     if (handler === null) {
-      if (!keep) this.handshake.headers = null;
+      if (!keep) this.recordHandshake({ headers: null });
     } else {
       this.decide(handler, (ok, threw) => {
-        if (!keep) this.handshake.headers = null;
+        if (!keep) this.recordHandshake({ headers: null });
         // A refusal closes normally; a handler that failed is an internal error (RFC 6455 §7.4.1: 1011).
         if (!ok) void this.close(threw ? 1011 : 1000);
       });

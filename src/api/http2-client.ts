@@ -183,7 +183,7 @@ function request(
           extensionsOffered: plan.deflateOffer !== null ? [PERMESSAGE_DEFLATE] : [],
         });
         if (!checked.ok) return conn.fail(checked.error);
-        conn.handshake.headers = checked.result.headers;
+        conn.recordHandshake({ headers: checked.result.headers });
         // RFC 7692 §5: an acceptance of permessage-deflate with invalid parameters fails the connection.
         const deflate = clientDeflateSession(plan.deflateOffer, checked.result.extensions);
         if (!deflate.ok) return conn.fail(new HandshakeError(deflate.error, answer.status));

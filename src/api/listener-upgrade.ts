@@ -54,7 +54,7 @@ export function answerUpgrade(
 ): void {
   if (!conn.isOk) return;
   const request = upgrade.request;
-  Object.assign(conn.handshake, {
+  conn.recordHandshake({
     requestedUrl: request.path,
     hostHeader: request.host,
     origin: request.origin,

@@ -12,6 +12,7 @@ import type { TLSSocket } from 'node:tls';
 import { HandshakeError, InvalidStateError } from '../errors.js';
 import { headerListOf } from '../transport/h2-answer.js';
 import { checkIncomingUpgrade } from '../transport/http-upgrade.js';
+import { peerAddress } from '../transport/peer-address.js';
 import {
   rejectUpgrade,
   socketAnswer,
@@ -302,15 +303,10 @@ export class Listener {
     }
     const ctx = this.ctx;
     const o = this.opts;
-    const peer = via ?? (socket as Socket);
-    const conn = new Conn(
-      ctx,
-      'listener',
-      this,
-      peer.remoteAddress ?? '',
-      peer.remotePort ?? 0,
-      o.maxFrameSize ?? ctx.maxFrameSize,
-    );
+    // An HTTP/2 stream's peer is its session's socket; a socket's is read without caching anything on it.
+    const peer =
+      via === undefined ? peerAddress(socket) : { address: via.remoteAddress ?? '', port: via.remotePort ?? 0 };
+    const conn = new Conn(ctx, this, peer.address, peer.port, o.maxFrameSize ?? ctx.maxFrameSize);
     const live = this.#live;
     if (live !== null && live.size >= o.maxConnections!) {
       return refuseOverLimit(

@@ -14,6 +14,7 @@ import { randomMaskSource, type MaskSource } from './mask.js';
 import { MessageAssembler } from './message-assembler.js';
 import type { InboundBudget } from './message-buffer.js';
 import { checkWholeMessage, OutgoingMessages } from './outgoing.js';
+import { SessionLimits } from './session-limits.js';
 
 /** Which side of the connection this session is (decides masking, RFC 6455 §5.1). */
 export type Role = 'client' | 'server';
@@ -100,9 +101,7 @@ export class Session extends FrameWriter<SessionHandler> {
   // The rules of what we send (fragment types, UTF-8): made on the first fragmented send.
   #outgoing: OutgoingMessages | null = null;
   #bits: number;
-  #maxFrameBytes: number;
-  #maxMessageBytes: number;
-  readonly #budget: InboundBudget | null;
+  #limits: SessionLimits;
 
   constructor(handler: SessionHandler, options: SessionOptions) {
     super(handler, options.role === 'client', options.maskSource ?? randomMaskSource);
@@ -113,25 +112,24 @@ export class Session extends FrameWriter<SessionHandler> {
     const rsv = ((options.allowedRsv ?? 0) | (deflate ? COMPRESSED_RSV : 0)) & RSV_BITS;
     this.#bits =
       SessionState.OPEN | rsv | (options.deliverFrames === true ? DELIVER_FRAMES : 0) | (deflate ? DEFLATE : 0);
-    this.#budget = options.budget ?? null;
-    this.#maxFrameBytes = options.maxFrameBytes;
-    this.#maxMessageBytes = options.maxMessageBytes;
+    this.#limits = SessionLimits.of(options.maxFrameBytes, options.maxMessageBytes, options.budget ?? null);
   }
 
   /** @internal */
   private parserNow(): FrameParser {
     if (this.#parser !== null) return this.#parser;
     const bits = this.#bits;
+    const limits = this.#limits;
     const parser = new FrameParser(this, {
       expectMasked: !this.isClient,
-      maxFrameBytes: this.#maxFrameBytes,
+      maxFrameBytes: limits.maxFrameBytes,
       allowedRsv: bits & RSV_BITS,
     });
     this.#assembler = new MessageAssembler(this.output, this, {
-      maxMessageBytes: this.#maxMessageBytes,
+      maxMessageBytes: limits.maxMessageBytes,
       deliverFrames: (bits & DELIVER_FRAMES) !== 0,
       compressedRsv: (bits & DEFLATE) !== 0 ? COMPRESSED_RSV : 0,
-      budget: this.#budget,
+      budget: limits.budget,
     });
     if (this.state === SessionState.CLOSED) parser.stop(); // aborted before any byte arrived
     return (this.#parser = parser);
@@ -166,8 +164,7 @@ export class Session extends FrameWriter<SessionHandler> {
 
   /** Changes the frame and message limits from the next frame on. */
   setLimits(maxFrameBytes: number, maxMessageBytes: number): void {
-    this.#maxFrameBytes = maxFrameBytes;
-    this.#maxMessageBytes = maxMessageBytes;
+    this.#limits = SessionLimits.of(maxFrameBytes, maxMessageBytes, this.#limits.budget);
     this.#parser?.setMaxFrameBytes(maxFrameBytes);
     this.#assembler?.setMaxMessageBytes(maxMessageBytes);
   }
@@ -177,7 +174,8 @@ export class Session extends FrameWriter<SessionHandler> {
    * inflated frame is delivered on its own). The transport fails the connection with 1009 past it.
    */
   get inflateLimit(): number {
-    return (this.#bits & DELIVER_FRAMES) !== 0 ? this.#maxFrameBytes : this.#maxMessageBytes;
+    const limits = this.#limits;
+    return (this.#bits & DELIVER_FRAMES) !== 0 ? limits.maxFrameBytes : limits.maxMessageBytes;
   }
 
   /** True in frame mode (`deliverFrames`). */

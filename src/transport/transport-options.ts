@@ -57,3 +57,34 @@ export interface TransportOptions extends Omit<SessionOptions, 'perMessageDeflat
   /** permessage-deflate settings when it was negotiated (RFC 7692); null or absent otherwise. */
   deflate?: DeflateSetup | null;
 }
+
+/**
+ * @internal The settings a transport reads after it started (the close timeout, the slow-message guard's), kept in
+ * one object shared by every connection that has the same ones: one field per connection instead of three.
+ */
+export class TransportLimits {
+  private constructor(
+    readonly closeTimeoutMs: number,
+    readonly minMessageRate: number,
+    readonly messageRateWindowMs: number,
+  ) {}
+
+  static #last: TransportLimits | null = null;
+
+  /** The shared limits for these values (those of the last connection, or new ones). */
+  static of(options: TransportOptions): TransportLimits {
+    const closeTimeoutMs = options.closeTimeoutMs;
+    const minMessageRate = options.minMessageRate ?? 0;
+    const messageRateWindowMs = options.messageRateWindowMs ?? 0;
+    const last = TransportLimits.#last;
+    if (
+      last !== null &&
+      last.closeTimeoutMs === closeTimeoutMs &&
+      last.minMessageRate === minMessageRate &&
+      last.messageRateWindowMs === messageRateWindowMs
+    ) {
+      return last;
+    }
+    return (TransportLimits.#last = new TransportLimits(closeTimeoutMs, minMessageRate, messageRateWindowMs));
+  }
+}

@@ -7,6 +7,7 @@
  * The API layer talks to the connection only through this class.
  * @packageDocumentation
  */
+import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, PolicyViolationError, TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState } from '../protocol/session.js';
@@ -16,7 +17,12 @@ import { Keepalive } from './keepalive.js';
 import { readIntoSharedBuffer } from './read-buffer.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
-import type { TransportEnd, TransportEvents, TransportOptions } from './transport-options.js';
+import {
+  TransportLimits,
+  type TransportEnd,
+  type TransportEvents,
+  type TransportOptions,
+} from './transport-options.js';
 import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
 
 // The stream's listeners are shared functions that find their transport through this property, so an idle
@@ -33,6 +39,11 @@ const CLOSE_TIMER_WHEN_IDLE = 0x800; // so does the close timer of a close frame
 const APP_PAUSED = 0x1000;
 const INFLATING = 0x2000;
 
+// net.Socket listens to its own 'end' with one function shared by every socket. Node keeps a lone listener as a
+// function but two as an array (64 bytes on every idle connection), so ours takes the place of that one and calls
+// it first: the socket keeps one function, and the order the two ran in is unchanged.
+let socketEnd: ((this: Duplex) => void) | null | undefined;
+
 /**
  * One byte stream ⇄ one session. See the module comment. The writing half is its base, {@link Sender}. Its session
  * handler, keepalive host and rate-guard entries are internal methods, checked where `this` is handed over rather
@@ -40,16 +51,22 @@ const INFLATING = 0x2000;
  */
 export class Transport extends Sender {
   readonly #events: TransportEvents;
-  readonly #closeTimeoutMs: number;
+  readonly #limits: TransportLimits;
   #closeTimer: NodeJS.Timeout | null = null;
   readonly #keepalive: Keepalive | null;
-  // The peer's close frame (made when it arrives), and why the connection failed, if it did.
-  #peerClose: { code: number; reason: string } | null = null;
-  #error: Error | undefined = undefined;
+  // How the connection ends, filled in as it becomes known: the peer's close frame (1006 until one arrives) and
+  // why the connection failed, if it did. Null until then: an open connection holds one field for both.
+  #ending: { code: number; reason: string; error: Error | undefined } | null = null;
   /** @internal RateWatched fields (see rate-guard.ts). */
   bytesReceived = 0;
-  /** @internal */ readonly minMessageRate: number;
-  /** @internal */ readonly messageRateWindowMs: number;
+  /** @internal RateWatched */
+  get minMessageRate(): number {
+    return this.#limits.minMessageRate;
+  }
+  /** @internal RateWatched */
+  get messageRateWindowMs(): number {
+    return this.#limits.messageRateWindowMs;
+  }
 
   constructor(stream: Duplex, events: TransportEvents, options: TransportOptions) {
     const deflate = options.deflate ?? null;
@@ -61,9 +78,7 @@ export class Transport extends Sender {
     );
     this.#events = events;
     if (options.role === 'client') this.bits |= CLIENT;
-    this.#closeTimeoutMs = options.closeTimeoutMs;
-    this.minMessageRate = options.minMessageRate ?? 0;
-    this.messageRateWindowMs = options.messageRateWindowMs ?? 0;
+    this.#limits = TransportLimits.of(options);
     this.#keepalive =
       options.idleTimeoutMs || options.pingIntervalMs
         ? Keepalive.create(this, {
@@ -89,7 +104,7 @@ export class Transport extends Sender {
     stream.on('error', Transport.#onError);
     stream.on('close', Transport.#onClose);
     // A half-closed connection cannot carry a close frame back; treat the peer's end as the end (§7.1.5).
-    stream.on('end', Transport.#onEnd);
+    Transport.#listenEnd(stream);
   }
 
   /** Feeds bytes read before the transport took over (what followed the handshake head). */
@@ -195,13 +210,13 @@ export class Transport extends Sender {
 
   /** Starts the closing handshake for a local failure (a limit): as {@link close}, with `error` reported. */
   closeWithError(error: Error, code: number, reason: string): boolean {
-    this.#error ??= error;
+    this.failure ??= error;
     return this.close(code, reason);
   }
 
   /** Drops the connection at once, without a close frame (noPoll's shutdown). */
   destroy(error?: Error): void {
-    if (error) this.#error ??= error;
+    if (error) this.failure ??= error;
     this.session.abort();
     this.stream.destroy();
   }
@@ -273,7 +288,9 @@ export class Transport extends Sender {
 
   /** @internal */
   sessionClose(code: number, reason: string): void {
-    this.#peerClose = { code, reason };
+    const ending = this.endingNow();
+    ending.code = code;
+    ending.reason = reason;
     // §7.1.1: the server closes TCP first; the client waits for it. Neither waits forever: a peer that never ends
     // its side of TCP is dropped after closeTimeoutMs.
     if ((this.bits & CLIENT) === 0) this.end();
@@ -284,7 +301,7 @@ export class Transport extends Sender {
   /** @internal */
   sessionError(error: ProtocolError): void {
     this.dropPending();
-    this.#error = error;
+    this.failure = error;
     this.compression?.inflation?.release();
     // §7.1.7: after the close frame, the connection is dropped; give the frame a moment to leave.
     this.end();
@@ -326,7 +343,7 @@ export class Transport extends Sender {
   /** @internal Nothing arrived for the idle timeout: close with 1001 ("going away"). */
   keepaliveIdle(idleTimeoutMs: number): void {
     if (this.session.state !== SessionState.OPEN) return;
-    this.#error ??= new TimeoutError('idle', `nothing received for ${idleTimeoutMs} ms`);
+    this.failure ??= new TimeoutError('idle', `nothing received for ${idleTimeoutMs} ms`);
     this.close(1001, 'idle timeout');
   }
 
@@ -385,6 +402,29 @@ export class Transport extends Sender {
     transport.end();
   }
 
+  // Listens to the stream's 'end': see socketEnd.
+  static #listenEnd(stream: Duplex): void {
+    if (socketEnd === undefined) {
+      const own = new Socket().listeners('end');
+      socketEnd = own.length === 1 ? (own[0] as (this: Duplex) => void) : null;
+    }
+    if (socketEnd !== null && stream instanceof Socket) {
+      const listeners = stream.listeners('end');
+      if (listeners.length === 1 && listeners[0] === socketEnd) {
+        stream.removeListener('end', socketEnd);
+        stream.on('end', Transport.#onEndAfterSocket);
+        return;
+      }
+    }
+    stream.on('end', Transport.#onEnd);
+  }
+
+  // Stands in for net.Socket's own 'end' listener: its work first, then ours.
+  static #onEndAfterSocket(this: Stream): void {
+    socketEnd!.call(this);
+    Transport.#onEnd.call(this);
+  }
+
   static #onError(this: Stream, error: Error): void {
     const transport = this[kTransport]!;
     // Once both close frames have crossed, the close is clean whatever TCP does next (§7.1.1, §7.1.4): a reset
@@ -392,11 +432,24 @@ export class Transport extends Sender {
     const session = transport.session;
     if (session.closeSent && session.closeReceived) return;
     // A socket error (ECONNRESET, EPIPE...) is reported typed, Node's error as its cause.
-    transport.#error ??= new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
+    transport.failure ??= new ConnectionClosedError(`socket error: ${error.message}`, 1006, '', { cause: error });
   }
 
   static #onClose(this: Stream): void {
     this[kTransport]!.closed();
+  }
+
+  // Not #private accessors and methods: those would add a brand field to every instance.
+  /** @internal Why the connection failed, if it did. */
+  private get failure(): Error | undefined {
+    return this.#ending?.error;
+  }
+  private set failure(error: Error | undefined) {
+    this.endingNow().error = error;
+  }
+  /** @internal */
+  private endingNow(): { code: number; reason: string; error: Error | undefined } {
+    return (this.#ending ??= { code: 1006, reason: '', error: undefined });
   }
 
   /** @internal */
@@ -415,10 +468,10 @@ export class Transport extends Sender {
     }
     if ((this.bits & REPORTED) !== 0) return;
     this.bits |= REPORTED;
-    const clean = session.closeSent && session.closeReceived && !this.#error;
-    const peer = this.#peerClose;
-    const info: TransportEnd = { code: peer?.code ?? 1006, reason: peer?.reason ?? '', wasClean: clean };
-    if (this.#error) info.error = this.#error;
+    const clean = session.closeSent && session.closeReceived && !this.failure;
+    const ending = this.#ending;
+    const info: TransportEnd = { code: ending?.code ?? 1006, reason: ending?.reason ?? '', wasClean: clean };
+    if (this.failure) info.error = this.failure;
     this.#events.transportClosed(info);
   }
 
@@ -426,14 +479,17 @@ export class Transport extends Sender {
   private armCloseTimer(): void {
     this.#keepalive?.stop(); // the closing handshake has its own deadline
     if (this.#closeTimer !== null || this.stream.destroyed) return;
-    this.#closeTimer = setTimeout(Transport.#onCloseTimeout, this.#closeTimeoutMs, this);
+    this.#closeTimer = setTimeout(Transport.#onCloseTimeout, this.#limits.closeTimeoutMs, this);
     this.#closeTimer.unref?.();
   }
 
   static #onCloseTimeout(transport: Transport): void {
     transport.#closeTimer = null;
-    if (!transport.#error && !transport.session.closeReceived) {
-      transport.#error = new TimeoutError('close', `no closing handshake within ${transport.#closeTimeoutMs} ms`);
+    if (!transport.failure && !transport.session.closeReceived) {
+      transport.failure = new TimeoutError(
+        'close',
+        `no closing handshake within ${transport.#limits.closeTimeoutMs} ms`,
+      );
     }
     transport.stream.destroy();
   }

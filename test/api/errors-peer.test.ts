@@ -221,6 +221,23 @@ describe('peer protocol violations, server side: typed error, its close code on 
   });
 });
 
+describe('peer ends TCP without a close frame (RFC 6455 §7.1.5)', () => {
+  it('the connection ends with 1006, not clean; the server ends its side; the socket keeps one end listener', async (t) => {
+    const srv = await startServer(t);
+    const peer = await rawPeer(t, srv.port);
+    const conn = await srv.ready.next(3000, 'server conn');
+    const socket = conn.socket!;
+    // Our listener stands in for net.Socket's own (a second one would cost an array per connection).
+    assert.equal(socket.listenerCount('end'), 1);
+    peer.end();
+    const info = await withTimeout(conn.closed, 5000, 'server conn closed');
+    assert.deepEqual([info.code, info.wasClean], [1006, false]);
+    assert.equal(conn.sendText('late'), -1);
+    assert.equal(socket.writable, false);
+    await withTimeout(peer.closed, 3000, 'peer socket closed');
+  });
+});
+
 describe('peer protocol violations, client side (our client, raw server)', () => {
   const CLIENT_FAULTS: Array<{
     name: string;

@@ -71,6 +71,8 @@ describe('certificates at three levels', () => {
     const server = await srv.ready.next(3000);
     assert.equal(server.isTlsOn, true);
     assert.equal((server.socket as TLSSocket).encrypted, true);
+    // The peer's address comes through the TLS socket.
+    assert.deepEqual([server.host, server.port], ['127.0.0.1', conn.socket!.localPort]);
     const info = await conn.close(1000, 'bye');
     assert.equal(info.wasClean, true);
   });

@@ -50,7 +50,13 @@ test('noPoll test_43: listener argument validation and the main-listener role', 
   const accepted = await listener.accept(ACCEPT);
   await Promise.all([client.waitUntilReady(READY), accepted.waitUntilReady(READY)]);
   assert.equal(accepted.host, '127.0.0.1');
+  // The peer's port is the client's local port, and both stay readable once the socket is gone.
+  assert.equal(accepted.port, client.socket!.localPort);
+  const clientPort = accepted.port;
   await client.close();
+  await within(accepted.closed, 3000, 'accepted side closed');
+  assert.equal(accepted.socket!.destroyed, true);
+  assert.deepEqual([accepted.host, accepted.port], ['127.0.0.1', clientPort]);
   await listener.close();
   assert.equal(listener.isOk, false);
   assert.equal(ctx.listeners.size, 0);
@@ -108,6 +114,7 @@ test("noPoll test_43: an IPv6 listener on ::1 and an IPv6 client: the accepted c
   const accepted = await listener.accept(ACCEPT);
   await Promise.all([client.waitUntilReady(READY), accepted.waitUntilReady(READY)]);
   assert.equal(accepted.host, '::1');
+  assert.equal(accepted.port, client.socket!.localPort);
   assert.equal(accepted.role, 'listener');
   assert.equal(client.hostHeader, `[::1]:${listener.port}`);
   assert.equal(accepted.hostHeader, `[::1]:${listener.port}`);
