@@ -12,13 +12,14 @@ import { Listener } from '../../src/api/listener.js';
 import { acceptFor } from '../helpers/raw-peer.js';
 import { withTimeout } from '../helpers/ws-async.js';
 
+// The window is long enough that, on a loaded machine too, some lives end inside it (each is then judged).
 const job = (port: number) =>
   ({
     type: 'lifecycle',
     target: { host: '127.0.0.1', port, pid: process.pid, kind: 'ws', transport: 'tcp' },
     concurrency: 4,
     warmupMs: 100,
-    durationMs: 400,
+    durationMs: 1000,
   }) as const;
 
 /** A raw server that answers every upgrade with a 101, then does `after` with the socket. */
