@@ -15,6 +15,8 @@ import { encodeFrame, OP, rawClient, type FrameSpec } from '../helpers/raw-peer.
 import { withTimeout } from '../helpers/ws-async.js';
 import { startEchoListener } from '../helpers/ws-peers.js';
 
+const ON_BUN = process.versions['bun'] !== undefined;
+
 /** Deterministic bytes, different for each seed. */
 function bytes(size: number, seed: number): Buffer {
   const out = Buffer.allocUnsafe(size);
@@ -93,8 +95,9 @@ describe('the shared read buffer', () => {
           assert.ok(Buffer.from(kept[i]!.payload).equals(expected), `kept message ${i}`),
         );
         assert.equal(kept.at(-1)!.text, TEXT);
-        // With the buffer on, the socket emits no 'data': every read went through the shared buffer.
-        if (shared) assert.equal(dataEvents, 0);
+        // With the buffer on, the socket emits no 'data': every read went through the shared buffer. Bun's sockets
+        // have other internals, so there it stays off (read-buffer.ts leaves such sockets alone) and 'data' flows.
+        if (shared && !ON_BUN) assert.equal(dataEvents, 0);
         else assert.ok(dataEvents > 0);
       });
     }
