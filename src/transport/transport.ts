@@ -7,16 +7,15 @@
  * The API layer talks to the connection only through this class.
  * @packageDocumentation
  */
-import { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { ConnectionClosedError, PolicyViolationError, TimeoutError, type ProtocolError } from '../errors.js';
 import { Session, SessionState } from '../protocol/session.js';
 import { inboundBudget } from './inbound-budget.js';
 import { Inflation } from './inflation.js';
 import { Keepalive } from './keepalive.js';
-import { readIntoSharedBuffer } from './read-buffer.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
 import { Sender } from './sender.js';
+import { listenToStream, type StreamListeners } from './stream-listeners.js';
 import {
   TransportLimits,
   type TransportEnd,
@@ -38,11 +37,6 @@ const CLOSE_TIMER_WHEN_IDLE = 0x800; // so does the close timer of a close frame
 // Input paused by the application (backpressure) and by an inflation under way: the stream reads when neither.
 const APP_PAUSED = 0x1000;
 const INFLATING = 0x2000;
-
-// net.Socket listens to its own 'end' with one function shared by every socket. Node keeps a lone listener as a
-// function but two as an array (64 bytes on every idle connection), so ours takes the place of that one and calls
-// it first: the socket keeps one function, and the order the two ran in is unchanged.
-let socketEnd: ((this: Duplex) => void) | null | undefined;
 
 /**
  * One byte stream ⇄ one session. See the module comment. The writing half is its base, {@link Sender}. Its session
@@ -98,13 +92,7 @@ export class Transport extends Sender {
       ...(options.allowedRsv !== undefined ? { allowedRsv: options.allowedRsv } : {}),
     });
     (stream as Stream)[kTransport] = this;
-    stream.on('data', Transport.#onData);
-    // A plain socket reads into the process's shared buffer instead ('data' then carries nothing): read-buffer.ts.
-    readIntoSharedBuffer(stream, Transport.#onSharedRead);
-    stream.on('error', Transport.#onError);
-    stream.on('close', Transport.#onClose);
-    // A half-closed connection cannot carry a close frame back; treat the peer's end as the end (§7.1.5).
-    Transport.#listenEnd(stream);
+    listenToStream(stream, Transport.#listeners);
   }
 
   /** Feeds bytes read before the transport took over (what followed the handshake head). */
@@ -402,29 +390,6 @@ export class Transport extends Sender {
     transport.end();
   }
 
-  // Listens to the stream's 'end': see socketEnd.
-  static #listenEnd(stream: Duplex): void {
-    if (socketEnd === undefined) {
-      const own = new Socket().listeners('end');
-      socketEnd = own.length === 1 ? (own[0] as (this: Duplex) => void) : null;
-    }
-    if (socketEnd !== null && stream instanceof Socket) {
-      const listeners = stream.listeners('end');
-      if (listeners.length === 1 && listeners[0] === socketEnd) {
-        stream.removeListener('end', socketEnd);
-        stream.on('end', Transport.#onEndAfterSocket);
-        return;
-      }
-    }
-    stream.on('end', Transport.#onEnd);
-  }
-
-  // Stands in for net.Socket's own 'end' listener: its work first, then ours.
-  static #onEndAfterSocket(this: Stream): void {
-    socketEnd!.call(this);
-    Transport.#onEnd.call(this);
-  }
-
   static #onError(this: Stream, error: Error): void {
     const transport = this[kTransport]!;
     // Once both close frames have crossed, the close is clean whatever TCP does next (§7.1.1, §7.1.4): a reset
@@ -438,6 +403,15 @@ export class Transport extends Sender {
   static #onClose(this: Stream): void {
     this[kTransport]!.closed();
   }
+
+  // A half-closed connection cannot carry a close frame back: the peer's end is the end (§7.1.5).
+  static readonly #listeners: StreamListeners = {
+    data: Transport.#onData,
+    sharedRead: Transport.#onSharedRead,
+    error: Transport.#onError,
+    close: Transport.#onClose,
+    end: Transport.#onEnd,
+  };
 
   // Not #private accessors and methods: those would add a brand field to every instance.
   /** @internal Why the connection failed, if it did. */
