@@ -105,11 +105,12 @@ function write(socket: Socket, bytes: Buffer): Promise<void> {
   });
 }
 
-// JavaScriptCore (Bun) collects garbage later than V8, so its peak RSS for the same work runs higher (about 1.1x to
-// 1.35x of Node's bounds in these tests, still in proportion to the bytes); the bounds are Node's, widened there.
-const RUNTIME_SLACK = process.versions['bun'] !== undefined ? 1.5 : 1;
+// JavaScriptCore (Bun) collects garbage later than V8, so its peak RSS for the same work runs higher (1.1x to 1.6x
+// of Node's bounds in these tests, from run to run, still in proportion to the bytes); the bounds are Node's,
+// doubled there. Still far below what these tests catch: memory per fragment grew by gigabytes.
+const RUNTIME_SLACK = process.versions['bun'] !== undefined ? 2 : 1;
 
-/** Asserts that a child's peak RSS grew by less than `limit` bytes (on Bun, 1.5x that), with the figure as a diagnostic. */
+/** Asserts that a child's peak RSS grew by less than `limit` bytes (on Bun, twice that), with the figure as a diagnostic. */
 export function assertPeakBelow(t: TestContext, report: ChildReport, limit: number, what: string): void {
   const grew = report.peak - report.baseline;
   t.diagnostic(`${what}: peak RSS +${(grew / (1024 * 1024)).toFixed(1)} MiB`);
