@@ -14,7 +14,7 @@ import { inboundBudget } from './inbound-budget.js';
 import { Inflation } from './inflation.js';
 import { Keepalive } from './keepalive.js';
 import { unwatchRate, watchRate } from './rate-guard.js';
-import { Sender } from './sender.js';
+import { APP_PAUSED, CLIENT, INFLATING, TransportControls } from './transport-controls.js';
 import { listenToStream, type StreamListeners } from './stream-listeners.js';
 import {
   TransportLimits,
@@ -22,28 +22,26 @@ import {
   type TransportEvents,
   type TransportOptions,
 } from './transport-options.js';
-import { ZlibCodec, type DeflateSetup } from './zlib-codec.js';
+import { ZlibCodec } from './zlib-codec.js';
 
 // The stream's listeners are shared functions that find their transport through this property, so an idle
 // connection holds no closures of its own.
 const kTransport = Symbol('nopoll.transport');
 type Stream = Duplex & { [kTransport]?: Transport };
 
-// The transport's bits of Sender.bits (the sender's are below 0x100).
-const CLIENT = 0x100;
+// The transport's bits of Sender.bits (the sender's are below 0x100; CLIENT, APP_PAUSED and INFLATING are in
+// transport-controls.ts).
 const REPORTED = 0x200; // transportClosed was called
 const END_WHEN_IDLE = 0x400; // TCP end waits for messages being compressed
 const CLOSE_TIMER_WHEN_IDLE = 0x800; // so does the close timer of a close frame written behind them
-// Input paused by the application (backpressure) and by an inflation under way: the stream reads when neither.
-const APP_PAUSED = 0x1000;
-const INFLATING = 0x2000;
 
 /**
- * One byte stream ⇄ one session. See the module comment. The writing half is its base, {@link Sender}. Its session
+ * One byte stream ⇄ one session. See the module comment. Its bases: {@link TransportControls} (what the API asks
+ * that needs no more than the session and the stream) and under it the writing half, {@link Sender}. Its session
  * handler, keepalive host and rate-guard entries are internal methods, checked where `this` is handed over rather
  * than declared with `implements` (the published types leave internal members out).
  */
-export class Transport extends Sender {
+export class Transport extends TransportControls {
   readonly #events: TransportEvents;
   readonly #limits: TransportLimits;
   #closeTimer: NodeJS.Timeout | null = null;
@@ -100,82 +98,7 @@ export class Transport extends Sender {
     if (head.length > 0) this.receive(head);
   }
 
-  // ---- what the API asks (sending, pending bytes and flush waits are the Sender's) ----
-
-  /** As {@link Sender.send}, and -1 at once once the connection no longer sends (no close frame either way). */
-  override send(opcode: number, data: string | Buffer, fin: boolean, compress?: boolean): number {
-    if (this.session.state !== SessionState.OPEN) return -1;
-    return super.send(opcode, data, fin, compress);
-  }
-
-  // ---- publish: frames shared by many connections (the rest is the Sender's sendFrame) ----
-
-  /**
-   * As {@link Sender.sendFrame}.
-   * @throws TypeError on a client connection (its frames are masked, each with its own key, RFC 6455 §5.3).
-   */
-  override sendFrame(frame: Buffer): number {
-    if ((this.bits & CLIENT) !== 0)
-      throw new TypeError('a client connection masks its frames: it cannot send a shared frame');
-    return super.sendFrame(frame);
-  }
-
-  /** The connection's compression settings when permessage-deflate was agreed, else null (see sendFrame). */
-  get deflateSetup(): Readonly<DeflateSetup> | null {
-    return this.compression?.codec.setup ?? null;
-  }
-
-  /** True for a client connection (its frames are masked and cannot be shared). */
-  get isClient(): boolean {
-    return (this.bits & CLIENT) !== 0;
-  }
-
-  /** Sends a ping (at most 125 bytes, §5.5.2). False when the connection is no longer open. */
-  ping(data?: Uint8Array): boolean {
-    return this.session.ping(data);
-  }
-
-  /** Sends an unsolicited pong (§5.5.3). False when the connection is no longer open. */
-  pong(data?: Uint8Array): boolean {
-    return this.session.pong(data);
-  }
-
-  /** The opcode of the fragmented message being sent, or 0. */
-  get sendingFragmented(): number {
-    return this.session.sendingFragmented;
-  }
-
-  /** True while the connection sends and receives (no close frame either way). */
-  get open(): boolean {
-    return this.session.state === SessionState.OPEN;
-  }
-
-  /** Bytes of partly received messages held (parser, assembler, inflation). */
-  get bufferedBytes(): number {
-    return this.session.bufferedBytes + (this.compression?.inflation?.bufferedBytes ?? 0);
-  }
-
-  /** Stops reading (backpressure from the application); the peer is slowed down by TCP. */
-  pauseInput(): void {
-    this.bits |= APP_PAUSED;
-    this.stream.pause();
-  }
-
-  /** Reads again after {@link pauseInput} (unless an inflation still holds the input). */
-  resumeInput(): void {
-    this.bits &= ~APP_PAUSED;
-    if ((this.bits & INFLATING) === 0 && !this.stream.destroyed) this.stream.resume();
-  }
-
-  /** True while the application paused the input. */
-  get inputPaused(): boolean {
-    return (this.bits & APP_PAUSED) !== 0;
-  }
-
-  /** Streaming mode on or off (see `Session.setStreaming`). */
-  setStreaming(on: boolean, maxStreamBytes?: number): void {
-    this.session.setStreaming(on, maxStreamBytes);
-  }
+  // ---- what the API asks: the simple requests are TransportControls' (transport-controls.ts) ----
 
   /**
    * Starts the closing handshake (§7.1.2; the close frame waits behind messages being compressed) and arms the
